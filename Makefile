@@ -1,0 +1,45 @@
+# Parley: `make dev` runs the platform locally, `make test` runs every test. Only Python 3.11 + pip needed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+export UV_PYTHON ?= $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: help uv sync dev test test-fast lint fmt docs clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+uv: ## install uv with pip when it is missing
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv \
+		|| $(PYTHON) -m pip install --quiet uv
+
+sync: uv ## install every workspace package and dev tool into .venv (from uv.lock)
+	@$(UV) sync --all-packages --frozen --quiet
+
+dev: sync ## run the whole platform locally on embedded NATS + Postgres (Ctrl-C stops it)
+	$(RUN) parley-dev
+
+test: sync ## run the full test suite against real NATS and Postgres
+	$(RUN) pytest
+
+test-fast: sync ## the suite without the slow fault and load tests
+	$(RUN) pytest -m "not slow and not fault"
+
+lint: sync ## ruff + mypy
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+fmt: sync ## format and autofix
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+docs: sync ## regenerate docs/events (JSON Schemas + AsyncAPI) from the contract structs
+	$(RUN) python -m parley_contracts.docs docs/events
+
+clean: ## remove the local stack's data (.parley) and caches
+	rm -rf .parley .pytest_cache .mypy_cache .ruff_cache

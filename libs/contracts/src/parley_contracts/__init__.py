@@ -1,0 +1,62 @@
+"""Parley's public event contract: msgspec structs, subjects, codec and stream specs.
+
+Other teams depend on this package to subscribe to conversation events. See `docs/events/asyncapi.yaml`.
+"""
+
+from parley_contracts._base import Event, Id, RoomEvent, SessionEvent, new_event_id, utcnow
+from parley_contracts.agent import (
+    MessageSummary,
+    ParticipantJoined,
+    ParticipantLeft,
+    ParticipantSummary,
+    RecordingRef,
+    SessionEnded,
+    SessionStarted,
+    TurnCompleted,
+    TurnMetrics,
+    Usage,
+)
+from parley_contracts.catalogue import EVENT_TYPES, PRODUCERS, AnyEvent
+from parley_contracts.codec import (
+    ContractError,
+    conversation_of,
+    decode,
+    decode_as,
+    encode,
+    subject_filter,
+    subject_for,
+)
+from parley_contracts.recordings import RecordingStored
+from parley_contracts.rooms import RoomCreated, RoomFinished
+
+__all__ = [
+    "EVENT_TYPES",
+    "PRODUCERS",
+    "AnyEvent",
+    "ContractError",
+    "Event",
+    "Id",
+    "MessageSummary",
+    "ParticipantJoined",
+    "ParticipantLeft",
+    "ParticipantSummary",
+    "RecordingRef",
+    "RecordingStored",
+    "RoomCreated",
+    "RoomEvent",
+    "RoomFinished",
+    "SessionEnded",
+    "SessionEvent",
+    "SessionStarted",
+    "TurnCompleted",
+    "TurnMetrics",
+    "Usage",
+    "conversation_of",
+    "decode",
+    "decode_as",
+    "encode",
+    "new_event_id",
+    "subject_filter",
+    "subject_for",
+    "utcnow",
+]

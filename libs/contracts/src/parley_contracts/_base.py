@@ -1,0 +1,74 @@
+"""Base types shared by every Parley event: the envelope fields and the constrained scalar types.
+
+The envelope is the part of the public contract that never changes between event types:
+`type` (the tag), `event_id`, `occurred_at`, `conversation_id`, `session_id`, `producer`.
+Rules for evolving it are in DESIGN.md: add fields only with defaults; never rename, retype or remove.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from uuid import UUID, uuid4
+
+import msgspec
+
+# A conversation or session id becomes a NATS subject token, so it may not contain `.`, `*`, `>` or
+# whitespace. Letters, digits, `_` and `-` cover UUIDs, ULIDs and LiveKit ids (`AJ_xxx`, `RM_xxx`).
+Id = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$",
+        description="Identifier safe to use as a NATS subject token (letters, digits, _ and -).",
+        examples=["3f0c8f7e-2a9b-4c1e-9d0a-6b1f2f6a9c11"],
+    ),
+]
+# A naive datetime is ambiguous on the wire: msgspec rejects it when tz=True.
+UtcDatetime = Annotated[
+    datetime, msgspec.Meta(tz=True, description="RFC 3339 timestamp with a time zone (UTC by convention).")
+]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
+Role = Literal["user", "assistant"]
+
+
+def new_event_id() -> UUID:
+    """A fresh event id (UUID4). Producers create it once, at emit time, and keep it across retries."""
+    return uuid4()
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="type"):
+    """Base of every event on the bus. Never remove or retype a field; add new ones with a default.
+
+    `event_id` is also sent as the `Nats-Msg-Id` header, so JetStream de-duplicates retries of one emit,
+    and consumers use it as their idempotency key.
+    """
+
+    event_id: UUID
+    occurred_at: UtcDatetime
+    conversation_id: Id
+    producer: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+    @classmethod
+    def tag(cls) -> str:
+        """The versioned type name, e.g. `turn_completed.v1`."""
+        tag = cls.__struct_config__.tag
+        assert isinstance(tag, str)
+        return tag
+
+
+class SessionEvent(Event, frozen=True, kw_only=True, omit_defaults=True):
+    """An event that belongs to one agent session (one job in one room)."""
+
+    session_id: Id
+
+
+class RoomEvent(Event, frozen=True, kw_only=True, omit_defaults=True):
+    """An event about a LiveKit room. A room may exist before any agent session, so the session is optional."""
+
+    session_id: Id | None = None

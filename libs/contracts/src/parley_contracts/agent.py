@@ -1,0 +1,135 @@
+"""Events published by the agent worker: one session's life, its participants and its turns."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from parley_contracts._base import (
+    Id,
+    NonNegativeFloat,
+    NonNegativeInt,
+    Role,
+    SessionEvent,
+    UtcDatetime,
+)
+
+
+class TurnMetrics(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Per-turn latencies in seconds, as the framework reports them on the chat message."""
+
+    transcription_delay: NonNegativeFloat | None = None
+    end_of_turn_delay: NonNegativeFloat | None = None
+    llm_ttft: NonNegativeFloat | None = None
+    tts_ttfb: NonNegativeFloat | None = None
+    e2e_latency: NonNegativeFloat | None = None
+
+
+class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Provider usage attributable to a turn or a whole session."""
+
+    prompt_tokens: NonNegativeInt = 0
+    completion_tokens: NonNegativeInt = 0
+    tts_characters: NonNegativeInt = 0
+    stt_audio_seconds: NonNegativeFloat = 0.0
+
+
+class SessionStarted(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="session_started.v1"):
+    """An agent session began in a room."""
+
+    room_name: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    room_sid: str | None = None
+    agent_name: str
+    user_id: str | None = None
+    started_at: UtcDatetime
+    metadata: dict[str, str] | None = None
+    resumed_from: Id | None = None
+
+
+class ParticipantJoined(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="participant_joined.v1"):
+    """A participant (caller, agent, SIP leg...) joined the session's room."""
+
+    identity: str
+    kind: str
+    at: UtcDatetime
+
+
+class ParticipantLeft(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="participant_left.v1"):
+    """A participant left the session's room."""
+
+    identity: str
+    kind: str
+    at: UtcDatetime
+
+
+class TurnCompleted(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="turn_completed.v1"):
+    """One user or assistant message, final. `seq` is 1, 2, 3... per session, in emit order."""
+
+    seq: Annotated[int, msgspec.Meta(ge=1)]
+    role: Role
+    text: str
+    interrupted: bool = False
+    started_at: UtcDatetime | None = None
+    ended_at: UtcDatetime | None = None
+    language: str | None = None
+    metrics: TurnMetrics | None = None
+    usage: Usage | None = None
+
+
+class ParticipantSummary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A participant's presence in the session, for the end-of-session summary."""
+
+    identity: str
+    kind: str
+    joined_at: UtcDatetime
+    left_at: UtcDatetime | None = None
+
+
+class MessageSummary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One message of the session, for the end-of-session summary."""
+
+    seq: Annotated[int, msgspec.Meta(ge=1)]
+    role: Role
+    text: str
+    at: UtcDatetime
+
+
+class RecordingRef(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Where the agent left the session's audio: an object in a NATS object store bucket."""
+
+    bucket: str
+    key: str
+    bytes: NonNegativeInt
+    sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+    content_type: str
+    duration_seconds: NonNegativeFloat | None = None
+
+
+class SessionEnded(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="session_ended.v1"):
+    """The session is over: its summary, with every message, so a consumer can rebuild it alone."""
+
+    reason: str
+    started_at: UtcDatetime
+    ended_at: UtcDatetime
+    duration_seconds: NonNegativeFloat
+    turn_count: NonNegativeInt
+    participants: list[ParticipantSummary] = []
+    messages: list[MessageSummary] = []
+    usage: Usage | None = None
+    recording: RecordingRef | None = None
+
+
+__all__ = [
+    "Id",
+    "MessageSummary",
+    "ParticipantJoined",
+    "ParticipantLeft",
+    "ParticipantSummary",
+    "RecordingRef",
+    "SessionEnded",
+    "SessionStarted",
+    "TurnCompleted",
+    "TurnMetrics",
+    "Usage",
+]

@@ -1,0 +1,21 @@
+"""Events published by the rooms service, from its API and from verified LiveKit webhooks."""
+
+from __future__ import annotations
+
+from parley_contracts._base import RoomEvent, UtcDatetime
+
+
+class RoomCreated(RoomEvent, frozen=True, kw_only=True, omit_defaults=True, tag="room_created.v1"):
+    """A LiveKit room was created for a conversation."""
+
+    room_name: str
+    room_sid: str | None = None
+    at: UtcDatetime
+
+
+class RoomFinished(RoomEvent, frozen=True, kw_only=True, omit_defaults=True, tag="room_finished.v1"):
+    """A LiveKit room was closed (everyone left, it timed out, or it was deleted)."""
+
+    room_name: str
+    room_sid: str | None = None
+    at: UtcDatetime

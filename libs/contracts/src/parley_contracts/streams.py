@@ -1,0 +1,145 @@
+"""Stream, consumer and bucket specifications: what `parley provision` creates and services bind to.
+
+Plain data, no NATS client here: the runtime turns these into JetStream configs. Changing a spec is a
+deploy-time operation; `parley provision` applies it idempotently.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from parley_contracts._base import Event
+from parley_contracts.agent import (
+    ParticipantJoined,
+    ParticipantLeft,
+    SessionEnded,
+    SessionStarted,
+    TurnCompleted,
+)
+from parley_contracts.codec import subject_filter
+
+DAY = 24 * 3600
+
+VOICE_STREAM_NAME = "VOICE"
+DLQ_STREAM_NAME = "DLQ"
+ADVISORY_STREAM_NAME = "VOICE_ADVISORIES"
+DLQ_COPIER_DURABLE = "dlq-copier"
+AUDIO_BUCKET = "voice-audio"
+HISTORY_RECENT_SUBJECT = "history.v1.recent"
+
+
+class StreamSpec(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    subjects: list[str]
+    retention: Literal["limits", "workqueue"] = "limits"
+    max_age_seconds: int = 30 * DAY
+    duplicate_window_seconds: int = 600
+    max_msg_size: int = 1024 * 1024
+    replicas: int = 1
+    description: str = ""
+
+
+class ConsumerSpec(msgspec.Struct, frozen=True, kw_only=True):
+    durable: str
+    stream: str
+    filter_subjects: list[str]
+    # Bounded: a poison message that escapes `term` still ends in the DLQ instead of looping forever.
+    # With naks that back off to 60 s this tolerates a dependency outage of about half an hour.
+    max_deliver: int = 40
+    ack_wait_seconds: int = 60
+    # Must be >= fetch batch x replicas, or replicas starve each other.
+    max_ack_pending: int = 4000
+    description: str = ""
+
+
+class ObjectBucketSpec(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    max_age_seconds: int = 7 * DAY
+    replicas: int = 1
+    description: str = ""
+
+
+def _filters(*types: type[Event]) -> list[str]:
+    return [subject_filter(t) for t in types]
+
+
+def voice_stream(*, replicas: int = 1, max_age_days: int = 30) -> StreamSpec:
+    return StreamSpec(
+        name=VOICE_STREAM_NAME,
+        subjects=["voice.>"],
+        max_age_seconds=max_age_days * DAY,
+        replicas=replicas,
+        description="Parley conversation events (voice.<event>.v<N>.<conversation_id>)",
+    )
+
+
+def dlq_stream(*, replicas: int = 1, max_age_days: int = 90) -> StreamSpec:
+    return StreamSpec(
+        name=DLQ_STREAM_NAME,
+        subjects=["dlq.>"],
+        max_age_seconds=max_age_days * DAY,
+        # DLQ copies carry the original headers and payload: allow a little headroom for the reason.
+        max_msg_size=2 * 1024 * 1024,
+        replicas=replicas,
+        description="Dead letters: dlq.<original subject>, with the reason in headers",
+    )
+
+
+def advisory_stream(*, replicas: int = 1) -> StreamSpec:
+    adv = "$JS.EVENT.ADVISORY.CONSUMER"
+    return StreamSpec(
+        name=ADVISORY_STREAM_NAME,
+        subjects=[
+            f"{adv}.MAX_DELIVERIES.{VOICE_STREAM_NAME}.>",
+            f"{adv}.MSG_TERMINATED.{VOICE_STREAM_NAME}.>",
+        ],
+        retention="workqueue",
+        max_age_seconds=30 * DAY,
+        replicas=replicas,
+        description="Captured JetStream advisories; the DLQ copier turns them into dead letters",
+    )
+
+
+def service_consumers() -> dict[str, ConsumerSpec]:
+    """One durable pull consumer per service, filtered on the types it handles."""
+    return {
+        "history": ConsumerSpec(
+            durable="history",
+            stream=VOICE_STREAM_NAME,
+            filter_subjects=_filters(SessionStarted, TurnCompleted, SessionEnded),
+            description="history: conversations, sessions and turns into Postgres",
+        ),
+        "rooms": ConsumerSpec(
+            durable="rooms",
+            stream=VOICE_STREAM_NAME,
+            filter_subjects=_filters(SessionStarted, SessionEnded, ParticipantJoined, ParticipantLeft),
+            description="rooms: room status from the agent's session events",
+        ),
+        "recordings": ConsumerSpec(
+            durable="recordings",
+            stream=VOICE_STREAM_NAME,
+            filter_subjects=_filters(SessionEnded),
+            description="recordings: transcripts and audio into blob storage",
+        ),
+    }
+
+
+def dlq_copier_consumer() -> ConsumerSpec:
+    return ConsumerSpec(
+        durable=DLQ_COPIER_DURABLE,
+        stream=ADVISORY_STREAM_NAME,
+        filter_subjects=[],
+        max_deliver=100,
+        description="copies dead-lettered VOICE messages to dlq.<subject>",
+    )
+
+
+def audio_bucket(*, replicas: int = 1, max_age_days: int = 7) -> ObjectBucketSpec:
+    return ObjectBucketSpec(
+        name=AUDIO_BUCKET,
+        max_age_seconds=max_age_days * DAY,
+        replicas=replicas,
+        description="Call audio handed from the agent to the recordings service",
+    )

@@ -1,0 +1,232 @@
+"""The consume loop every service uses: fetch a batch, hand it to a handler, ack after it commits.
+
+Outcome -> ack policy (DESIGN.md):
+* decoded and handled -> ack, after the handler returned (it commits the whole batch in one transaction);
+* undecodable, invalid, or rejected by the handler with `PoisonError` -> `term` with a reason; the DLQ
+  copier then puts the message on `dlq.<subject>`;
+* any other failure -> `nak` with a delay that grows with the delivery count. A failure the classifier
+  calls transient (DB down, timeouts) also pauses fetching with the same growing delay, so an outage does
+  not burn through `max_deliver`. The last allowed delivery is terminated with the error as the reason
+  instead of silently expiring.
+A batch that fails for a non-transient reason is retried one message at a time, so one bad event cannot
+hold back the good ones fetched with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from parley_contracts import AnyEvent, ContractError, decode
+
+from parley_runtime import metrics, tracing
+
+logger = logging.getLogger(__name__)
+
+
+class PoisonError(Exception):
+    """Raised by a handler for an event that can never be processed; it is terminated, not retried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransientError(Exception):
+    """Raised by a handler when a dependency is unavailable; the batch is retried later."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A decoded event with the transport facts a handler may need (never the NATS message itself)."""
+
+    event: AnyEvent
+    subject: str
+    stream_seq: int
+    num_delivered: int
+    trace_context: otel_context.Context
+
+
+BatchHandler = Callable[[Sequence[Delivery]], Awaitable[None]]
+
+
+def default_is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, TransientError | OSError | TimeoutError | ConnectionError)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Delay before redelivery: base * 2^(n-1), capped."""
+
+    base: float = 1.0
+    cap: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.cap, self.base * 2 ** max(0, attempt - 1)))
+
+
+@dataclass
+class ConsumerStats:
+    batches: int = 0
+    acked: int = 0
+    naked: int = 0
+    terminated: int = 0
+    transient_failures: int = 0
+
+
+@dataclass
+class Consumer:
+    """A durable pull consumer bound to an existing stream/durable (created by `parley provision`)."""
+
+    nc: Client
+    js: JetStreamContext
+    stream: str
+    durable: str
+    handler: BatchHandler
+    batch_size: int = 200
+    fetch_timeout: float = 1.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    is_transient: Callable[[BaseException], bool] = default_is_transient
+    stats: ConsumerStats = field(default_factory=ConsumerStats)
+    _max_deliver: int = 0
+    _consecutive_transient: int = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set; the batch in hand is finished first."""
+        sub = await self.js.pull_subscribe_bind(self.durable, stream=self.stream)
+        info = await self.js.consumer_info(self.stream, self.durable)
+        self._max_deliver = info.config.max_deliver or 0
+        logger.info("consumer started", extra={"stream": self.stream, "durable": self.durable})
+        try:
+            while not stop.is_set():
+                try:
+                    msgs = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
+                except nats.errors.TimeoutError:
+                    continue
+                except (nats.errors.ConnectionClosedError, nats.errors.Error, OSError) as exc:
+                    logger.warning("fetch failed", extra={"durable": self.durable, "error": repr(exc)})
+                    await _sleep_unless(stop, 1.0)
+                    continue
+                await self.process(msgs)
+                if self._consecutive_transient:
+                    # A dependency is down: wait before fetching more, so deliveries are not burned.
+                    await _sleep_unless(stop, self.retry.delay(self._consecutive_transient))
+        finally:
+            await sub.unsubscribe()
+
+    async def process(self, msgs: Sequence[Msg]) -> None:
+        """Apply the outcome -> ack policy to one fetched batch."""
+        self.stats.batches += 1
+        batch: list[tuple[Msg, Delivery]] = []
+        for msg in msgs:
+            try:
+                event = decode(msg.data)
+            except ContractError as exc:
+                await self._terminate(msg, f"undecodable: {exc.reason}")
+                continue
+            meta = msg.metadata
+            batch.append(
+                (
+                    msg,
+                    Delivery(
+                        event=event,
+                        subject=msg.subject,
+                        stream_seq=meta.sequence.stream,
+                        num_delivered=meta.num_delivered,
+                        trace_context=tracing.extract(msg.headers),
+                    ),
+                )
+            )
+        if not batch:
+            return
+        try:
+            await self._handle(batch)
+        except Exception as exc:
+            if len(batch) > 1 and not self.is_transient(exc):
+                logger.warning("batch failed, retrying one by one", extra={"durable": self.durable})
+                for item in batch:
+                    await self._process_one(item)
+                return
+            await self._fail(batch, exc)
+            return
+        await self._ack(batch)
+
+    async def _process_one(self, item: tuple[Msg, Delivery]) -> None:
+        try:
+            await self._handle([item])
+        except Exception as exc:
+            await self._fail([item], exc)
+        else:
+            await self._ack([item])
+
+    async def _handle(self, batch: list[tuple[Msg, Delivery]]) -> None:
+        deliveries = [d for _, d in batch]
+        span = tracing.consumer_span(
+            f"{self.durable} process",
+            [d.trace_context for d in deliveries],
+            {
+                "messaging.system": "nats",
+                "messaging.destination.name": self.stream,
+                "messaging.consumer.group.name": self.durable,
+                "messaging.batch.message_count": len(deliveries),
+            },
+        )
+        with trace.use_span(span, end_on_exit=True, record_exception=True, set_status_on_exception=True):
+            await self.handler(deliveries)
+
+    async def _ack(self, batch: list[tuple[Msg, Delivery]]) -> None:
+        self._consecutive_transient = 0
+        for msg, delivery in batch:
+            await msg.ack()
+            metrics.EVENTS_PROCESSED.add(1, {"consumer": self.durable, "type": delivery.event.tag()})
+        self.stats.acked += len(batch)
+
+    async def _fail(self, batch: list[tuple[Msg, Delivery]], exc: Exception) -> None:
+        if isinstance(exc, PoisonError):
+            for msg, _ in batch:
+                await self._terminate(msg, f"rejected: {exc.reason}")
+            return
+        transient = self.is_transient(exc)
+        if transient:
+            self._consecutive_transient += 1
+            self.stats.transient_failures += 1
+        logger.warning(
+            "handler failed",
+            extra={
+                "durable": self.durable,
+                "error": repr(exc)[:500],
+                "transient": transient,
+                "count": len(batch),
+            },
+        )
+        for msg, delivery in batch:
+            if self._max_deliver > 0 and delivery.num_delivered >= self._max_deliver:
+                await self._terminate(msg, f"gave up after {delivery.num_delivered} deliveries: {exc!r}")
+                continue
+            await msg.nak(delay=self.retry.delay(delivery.num_delivered))
+            self.stats.naked += 1
+            metrics.EVENTS_FAILED.add(1, {"consumer": self.durable, "outcome": "nak"})
+
+    async def _terminate(self, msg: Msg, reason: str) -> None:
+        """`term` with a reason (nats-py's `term()` takes none): the reason reaches the advisory and the DLQ."""
+        clean = " ".join(reason.split())[:900]
+        logger.error("message terminated", extra={"durable": self.durable, "subject": msg.subject, "reason": clean})
+        if msg.reply:
+            await self.nc.publish(msg.reply, b"+TERM " + clean.encode())
+            msg._ackd = True
+        self.stats.terminated += 1
+        metrics.EVENTS_FAILED.add(1, {"consumer": self.durable, "outcome": "term"})
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

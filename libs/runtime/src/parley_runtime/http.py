@@ -1,0 +1,86 @@
+"""HTTP pieces every Parley API shares: bearer API keys, problem details, health and readiness.
+
+* `GET /health`: the process is up (shallow, never touches a dependency).
+* `GET /ready`: every dependency check passes (NATS connected, Postgres answers), else 503.
+* Everything else requires `Authorization: Bearer <key>`, compared in constant time against each
+  configured key.
+* Every error is an RFC 9457 problem details body (`application/problem+json`), including 500s, which
+  never echo internal details.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.types import ControllerRouterHandler, Guard
+
+logger = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+PROBLEM_JSON = "application/problem+json"
+
+
+def api_key_guard(keys: Iterable[str]) -> Guard:
+    """A guard that accepts `Authorization: Bearer <key>` for any of `keys` (constant-time compare)."""
+    encoded = [k.encode() for k in keys if k]
+    if not encoded:
+        raise ValueError("at least one API key must be configured")
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], route_handler: BaseRouteHandler) -> None:
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        given = token.strip().encode()
+        ok = False
+        for key in encoded:  # no early exit: the time taken does not depend on which key matched
+            ok |= hmac.compare_digest(given, key)
+        if scheme.lower() != "bearer" or not ok:
+            raise NotAuthorizedException(
+                detail="missing or invalid API key", headers={"WWW-Authenticate": 'Bearer realm="parley"'}
+            )
+
+    return guard
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    return ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
+    """Unhandled errors: log the type (never the payload), answer a generic 500 problem."""
+    logger.error("unhandled error", extra={"path": request.url.path, "error": type(exc).__name__}, exc_info=exc)
+    return Response(
+        {"type": "about:blank", "title": "Internal Server Error", "status": 500, "detail": "internal error"},
+        status_code=500,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def health_handlers(checks: dict[str, ReadinessCheck], timeout: float = 2.0) -> list[ControllerRouterHandler]:
+    """`/health` (liveness) and `/ready` (every check in `checks` passes within `timeout`)."""
+
+    @get("/health", include_in_schema=True, tags=["health"], sync_to_thread=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/ready", tags=["health"])
+    async def ready() -> Response[dict[str, object]]:
+        results: dict[str, bool] = {}
+        for name, check in checks.items():
+            try:
+                results[name] = bool(await asyncio.wait_for(check(), timeout=timeout))
+            except Exception:
+                results[name] = False
+        ok = all(results.values())
+        body: dict[str, object] = {"status": "ready" if ok else "unavailable", "checks": results}
+        return Response(body, status_code=200 if ok else 503)
+
+    return [health, ready]

@@ -1,0 +1,246 @@
+"""The producer-side outbox: `emit()` never waits on the network, and nothing emitted is lost.
+
+`emit()` is synchronous and O(1): it encodes the event, captures the trace context, and appends to a
+bounded in-memory queue (or, when that is full, to an append-only spill file). A background task
+publishes to JetStream with `Nats-Msg-Id = event_id`, retrying the same id with backoff until it gets a
+PubAck, so a retry after a lost ack is de-duplicated by the stream. While NATS is down nothing is sent
+(so the client's reconnect buffer does not stack copies); after it comes back the backlog flows.
+On close, whatever could not be published within the drain timeout is written to the spill file, which
+the next start replays. With no spill file configured, overflow is counted as dropped and logged.
+
+Use from one event loop thread (the agent's): `emit()` is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from pathlib import Path
+from typing import IO
+
+import msgspec
+import nats.errors
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import BadRequestError
+from parley_contracts import Event, encode, subject_for
+
+from parley_runtime import metrics, tracing
+from parley_runtime.connection import NatsSettings, connect
+
+logger = logging.getLogger(__name__)
+
+Entry = tuple[str, bytes, dict[str, str]]
+_entry_decoder = msgspec.json.Decoder(tuple[str, bytes, dict[str, str]])
+_PERMANENT = (BadRequestError, nats.errors.MaxPayloadError, nats.errors.BadSubjectError)
+
+
+class Outbox:
+    """Bounded, spilling, retrying JetStream publisher. Start it, `emit()` from the hot path, `close()` at exit."""
+
+    def __init__(
+        self,
+        settings: NatsSettings,
+        *,
+        name: str,
+        maxsize: int = 10_000,
+        spill_path: Path | None = None,
+        window: int = 64,
+        ack_timeout: float = 2.0,
+        retry_base: float = 0.1,
+        retry_cap: float = 5.0,
+        nc: Client | None = None,
+    ) -> None:
+        self._settings = settings
+        self._name = name
+        self._maxsize = maxsize
+        self._spill_path = spill_path
+        self._window = window
+        self._ack_timeout = ack_timeout
+        self._retry_base = retry_base
+        self._retry_cap = retry_cap
+        self._nc = nc
+        self._owns_nc = nc is None
+        self._queue: deque[Entry] = deque()
+        self._inflight: list[Entry] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._spill_writer: IO[bytes] | None = None
+        self._spill_offset = 0
+        self._spilling = bool(spill_path and spill_path.exists() and spill_path.stat().st_size > 0)
+        self.published = 0
+        self.dropped = 0
+        self.spilled = 0
+
+    # -- the hot path ---------------------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """Queue an event for publishing. Never blocks on I/O to NATS, never raises for transport reasons."""
+        headers = {"Nats-Msg-Id": str(event.event_id), "content-type": "application/json"}
+        tracing.inject(headers)
+        self.emit_raw(subject_for(event), encode(event), headers)
+
+    def emit_raw(self, subject: str, data: bytes, headers: dict[str, str]) -> None:
+        """Queue a pre-encoded message; `headers` must carry `Nats-Msg-Id` for de-duplication."""
+        entry = (subject, data, headers)
+        if self._spilling or len(self._queue) + len(self._inflight) >= self._maxsize:
+            self._spill(entry)
+        else:
+            self._queue.append(entry)
+        metrics.OUTBOX_EMITTED.add(1)
+        self._wake.set()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def nc(self) -> Client | None:
+        """The NATS connection once established (the agent reuses it for request/reply)."""
+        return self._nc
+
+    @property
+    def backlog(self) -> int:
+        """Events not yet acked by JetStream: in memory, in flight, and (approximately) spilled."""
+        spilled = 0
+        if self._spilling and self._spill_path is not None and self._spill_path.exists():
+            spilled = max(0, self._spill_path.stat().st_size - self._spill_offset)
+        return len(self._queue) + len(self._inflight) + (1 if spilled else 0)
+
+    def start(self) -> Outbox:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"outbox-{self._name}")
+        return self
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until everything emitted so far is acked; True if the outbox is empty."""
+        deadline = time.monotonic() + timeout
+        while self.backlog and time.monotonic() < deadline:
+            if self._task is not None and self._task.done():
+                break
+            await asyncio.sleep(0.01)
+        return self.backlog == 0
+
+    async def close(self, timeout: float = 5.0) -> int:
+        """Drain for up to `timeout`, persist what is left to the spill file, stop. Returns the count left."""
+        await self.drain(timeout)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        left = list(self._inflight) + list(self._queue)
+        self._inflight.clear()
+        self._queue.clear()
+        if left and self._spill_path is not None:
+            # Replayed by the next start; consumers order by `seq`, not by stream position.
+            for entry in left:
+                self._spill(entry)
+        elif left:
+            self.dropped += len(left)
+            metrics.OUTBOX_DROPPED.add(len(left))
+            logger.error("outbox closed with unpublished events", extra={"count": len(left)})
+        if self._spill_writer is not None:
+            self._spill_writer.close()
+            self._spill_writer = None
+        if self._owns_nc and self._nc is not None and not self._nc.is_closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._nc.close(), timeout=2)
+        return len(left)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _spill(self, entry: Entry) -> None:
+        if self._spill_path is None:
+            self.dropped += 1
+            metrics.OUTBOX_DROPPED.add(1)
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                logger.error("outbox full and no spill file: event dropped", extra={"dropped": self.dropped})
+            return
+        if self._spill_writer is None:
+            self._spill_path.parent.mkdir(parents=True, exist_ok=True)
+            self._spill_writer = self._spill_path.open("ab")
+        self._spill_writer.write(msgspec.json.encode(entry) + b"\n")
+        self._spill_writer.flush()
+        self._spilling = True
+        self.spilled += 1
+        metrics.OUTBOX_SPILLED.add(1)
+
+    def _refill_from_spill(self) -> None:
+        """Move the next chunk of spilled events into memory; truncate the file once all are acked."""
+        assert self._spill_path is not None
+        if self._spill_writer is not None:
+            self._spill_writer.flush()
+        size = self._spill_path.stat().st_size
+        with self._spill_path.open("rb") as f:
+            f.seek(self._spill_offset)
+            budget = max(1, self._maxsize // 2)
+            while budget and self._spill_offset < size:
+                line = f.readline()
+                self._spill_offset += len(line)
+                if not line.endswith(b"\n"):
+                    # Only a crash mid-write leaves a torn last line: it was never fully emitted.
+                    logger.error("torn line at the end of the outbox spill file skipped")
+                    break
+                try:
+                    self._queue.append(_entry_decoder.decode(line))
+                except msgspec.DecodeError:
+                    logger.error("corrupt line in outbox spill file skipped")
+                budget -= 1
+        at_end = self._spill_offset >= size
+        if not self._queue and at_end:
+            # Everything read from the file has been acked: start over with an empty file.
+            if self._spill_writer is not None:
+                self._spill_writer.close()
+                self._spill_writer = None
+            self._spill_path.write_bytes(b"")
+            self._spill_offset = 0
+            self._spilling = False
+
+    async def _run(self) -> None:
+        if self._nc is None:
+            self._nc = await connect(self._settings, name=self._name, retry_initial=True)
+        js = self._nc.jetstream(timeout=self._ack_timeout)
+        failures = 0
+        while True:
+            if not self._queue and self._spilling:
+                self._refill_from_spill()
+            if not self._queue:
+                self._wake.clear()
+                if self._spilling:
+                    await asyncio.sleep(0)
+                    continue
+                await self._wake.wait()
+                continue
+            if not self._nc.is_connected:
+                # Publishing now would only stack copies in the client's reconnect buffer.
+                await asyncio.sleep(0.05)
+                continue
+            n = min(self._window, len(self._queue))
+            self._inflight = [self._queue.popleft() for _ in range(n)]
+            results = await asyncio.gather(*(self._publish(js, e) for e in self._inflight))
+            failed = [e for e, ok in zip(self._inflight, results, strict=True) if not ok]
+            self._inflight = []
+            if failed:
+                self._queue.extendleft(reversed(failed))
+                failures += 1
+                await asyncio.sleep(min(self._retry_cap, self._retry_base * 2 ** min(failures, 10)))
+            else:
+                failures = 0
+
+    async def _publish(self, js: JetStreamContext, entry: Entry) -> bool:
+        """True when acked or permanently rejected (counted as dropped); False to retry."""
+        subject, data, headers = entry
+        try:
+            await js.publish(subject, data, headers=headers, timeout=self._ack_timeout)
+        except _PERMANENT as exc:
+            self.dropped += 1
+            metrics.OUTBOX_DROPPED.add(1)
+            logger.error("event rejected by JetStream, dropped", extra={"subject": subject, "error": repr(exc)})
+            return True
+        except (nats.errors.Error, OSError, TimeoutError):
+            return False
+        self.published += 1
+        metrics.OUTBOX_PUBLISHED.add(1)
+        return True

@@ -1,0 +1,46 @@
+"""W3C trace context carried in NATS message headers.
+
+The producer injects `traceparent` when the event is emitted (not when it is finally published, so
+outbox retries keep the original parent); consumers extract it to parent (one message) or link (a batch)
+their processing span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link, SpanKind
+
+tracer = trace.get_tracer("parley.runtime")
+
+
+def inject(headers: dict[str, str]) -> dict[str, str]:
+    """Add `traceparent` (and `tracestate`/`baggage` when present) for the current span, if any."""
+    if trace.get_current_span().get_span_context().is_valid:
+        propagate.inject(headers)
+    return headers
+
+
+def extract(headers: Mapping[str, str] | None) -> otel_context.Context:
+    """The remote context carried by a message's headers (an empty context when there is none)."""
+    return propagate.extract(dict(headers or {}))
+
+
+def links_from(contexts: Iterable[otel_context.Context]) -> list[Link]:
+    """Span links to every valid remote span context, for a span that processes a batch."""
+    links = []
+    for ctx in contexts:
+        span_context = trace.get_current_span(ctx).get_span_context()
+        if span_context.is_valid:
+            links.append(Link(span_context))
+    return links
+
+
+def consumer_span(name: str, contexts: list[otel_context.Context], attributes: dict[str, str | int]) -> trace.Span:
+    """A CONSUMER span: child of the message's context for one message, linked to all of them for a batch."""
+    parent = contexts[0] if len(contexts) == 1 else None
+    return tracer.start_span(
+        name, context=parent, kind=SpanKind.CONSUMER, links=links_from(contexts), attributes=attributes
+    )

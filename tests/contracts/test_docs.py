@@ -1,0 +1,24 @@
+"""The checked-in JSON Schemas and AsyncAPI document match the structs (`make docs` regenerates them)."""
+
+from pathlib import Path
+
+import yaml
+from parley_contracts import EVENT_TYPES
+from parley_contracts.docs import asyncapi_document, render_all
+
+DOCS = Path(__file__).parents[2] / "docs" / "events"
+
+
+def test_checked_in_event_docs_are_up_to_date() -> None:
+    stale = [rel for rel, text in render_all().items() if not (DOCS / rel).exists() or (DOCS / rel).read_text() != text]
+    assert not stale, f"stale event docs, run `make docs`: {stale}"
+
+
+def test_asyncapi_document_has_a_channel_per_event_with_its_subject() -> None:
+    doc = yaml.safe_load((DOCS / "asyncapi.yaml").read_text())
+    assert doc["asyncapi"].startswith("3.")
+    for t in EVENT_TYPES:
+        channel = doc["channels"][t.tag()]
+        assert channel["address"] == f"voice.{t.tag()}.{{conversation_id}}"
+        assert t.__name__ in doc["components"]["schemas"]
+    assert asyncapi_document()["operations"]["publishTurnCompleted"]["action"] == "send"

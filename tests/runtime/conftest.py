@@ -1,0 +1,31 @@
+"""A connected, provisioned JetStream for runtime tests, and event factories."""
+
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+import nats
+import parley_contracts as c
+import pytest
+from nats.aio.client import Client
+from parley_runtime.provision import provision
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[Client]:
+    client = await nats.connect(nats_url)
+    await provision(client.jetstream())
+    yield client
+    await client.close()
+
+
+def turn(
+    seq: int = 1, *, conversation: str = "conv-1", session: str = "sess-1", text: str = "hello"
+) -> c.TurnCompleted:
+    return c.TurnCompleted(
+        event_id=uuid4(), occurred_at=c.utcnow(), conversation_id=conversation, session_id=session,
+        producer="test", seq=seq, role="user" if seq % 2 else "assistant", text=text,
+    )  # fmt: skip
+
+
+def headers_for(event: c.Event) -> dict[str, str]:
+    return {"Nats-Msg-Id": str(event.event_id), "content-type": "application/json"}

@@ -1,0 +1,170 @@
+"""The consume loop against a real JetStream: ack after handling, term poison into the DLQ, nak with delays."""
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+import parley_contracts as c
+import pytest
+from nats.aio.client import Client
+from parley_runtime.consume import Consumer, Delivery, PoisonError, RetryPolicy
+from parley_runtime.dlq import REASON_HEADER, DeadLetterCopier
+
+from .conftest import headers_for, turn
+
+
+async def _until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+class Running:
+    """Run a consumer and the DLQ copier in the background for one test."""
+
+    def __init__(self, nc: Client, handler: Callable[[Sequence[Delivery]], object], **kw: object) -> None:
+        self.stop = asyncio.Event()
+        self.consumer = Consumer(nc, nc.jetstream(), "VOICE", "history", handler, fetch_timeout=0.2, **kw)  # type: ignore[arg-type]
+        self.copier = DeadLetterCopier(nc.jetstream(), fetch_timeout=0.2)
+        self.tasks = [
+            asyncio.create_task(self.consumer.run(self.stop)),
+            asyncio.create_task(self.copier.run(self.stop)),
+        ]
+
+    async def close(self) -> None:
+        self.stop.set()
+        await asyncio.gather(*self.tasks)
+
+
+@pytest.fixture
+def seen() -> list[c.AnyEvent]:
+    return []
+
+
+async def test_published_event_reaches_durable_consumer_once_even_if_published_twice(
+    nc: Client, seen: list[c.AnyEvent]
+) -> None:
+    js = nc.jetstream()
+    event = turn(1)
+    first = await js.publish(c.subject_for(event), c.encode(event), headers=headers_for(event))
+    again = await js.publish(c.subject_for(event), c.encode(event), headers=headers_for(event))
+    assert again.duplicate and again.seq == first.seq
+    assert (await js.stream_info("VOICE")).state.messages == 1
+
+    async def handler(batch: Sequence[Delivery]) -> None:
+        seen.extend(d.event for d in batch)
+
+    running = Running(nc, handler)
+    await _until(lambda: len(seen) == 1)
+    await asyncio.sleep(0.3)
+    await running.close()
+    assert seen == [event]
+    info = await js.consumer_info("VOICE", "history")
+    assert info.num_pending == 0 and info.num_ack_pending == 0
+
+
+async def test_malformed_message_ends_in_dlq_with_its_reason_and_good_ones_are_handled(
+    nc: Client, seen: list[c.AnyEvent]
+) -> None:
+    js = nc.jetstream()
+    good = turn(1)
+    await js.publish("voice.turn_completed.v1.conv-1", b'{"type":"turn_completed.v1","seq":"x"}',
+                     headers={"Nats-Msg-Id": "bad-1", "x-origin": "test"})  # fmt: skip
+    await js.publish(c.subject_for(good), c.encode(good), headers=headers_for(good))
+
+    async def handler(batch: Sequence[Delivery]) -> None:
+        seen.extend(d.event for d in batch)
+
+    running = Running(nc, handler)
+    dlq = await js.subscribe("dlq.>", stream="DLQ", ordered_consumer=True)
+    dead = await dlq.next_msg(timeout=10)
+    await _until(lambda: len(seen) == 1)
+    await running.close()
+
+    assert dead.subject == "dlq.voice.turn_completed.v1.conv-1"
+    assert dead.data == b'{"type":"turn_completed.v1","seq":"x"}'
+    assert dead.headers is not None
+    assert dead.headers["x-origin"] == "test"
+    assert dead.headers[REASON_HEADER].startswith("undecodable:")
+    assert "event_id" in dead.headers[REASON_HEADER] or "seq" in dead.headers[REASON_HEADER]
+    assert seen == [good]
+
+
+async def test_handler_failing_twice_is_retried_with_growing_delays_and_acked_once(
+    nc: Client, seen: list[c.AnyEvent]
+) -> None:
+    js = nc.jetstream()
+    flaky, others = turn(1, conversation="flaky"), [turn(i, conversation="steady") for i in range(1, 4)]
+    attempts: list[float] = []
+
+    async def handler(batch: Sequence[Delivery]) -> None:
+        for d in batch:
+            if d.event.conversation_id == "flaky" and len(attempts) < 2:
+                attempts.append(time.monotonic())
+                raise RuntimeError("simulated bug")
+            if d.event.conversation_id == "flaky":
+                attempts.append(time.monotonic())
+        seen.extend(d.event for d in batch)
+
+    running = Running(nc, handler, retry=RetryPolicy(base=0.4, cap=5))
+    await js.publish(c.subject_for(flaky), c.encode(flaky), headers=headers_for(flaky))
+    await _until(lambda: len(attempts) >= 1)
+    for e in others:  # published while the flaky one waits for its redelivery
+        await js.publish(c.subject_for(e), c.encode(e), headers=headers_for(e))
+    await _until(lambda: flaky in seen)
+    await asyncio.sleep(0.5)
+    await running.close()
+
+    assert seen.count(flaky) == 1
+    assert all(e in seen for e in others)
+    assert seen.index(others[-1]) < seen.index(flaky), "the loop kept going while the flaky one waited"
+    first_gap, second_gap = attempts[1] - attempts[0], attempts[2] - attempts[1]
+    assert first_gap >= 0.35 and second_gap >= 0.75, (first_gap, second_gap)
+    assert running.consumer.stats.naked == 2
+
+
+async def test_poison_rejected_by_handler_is_terminated_and_its_batch_mates_are_acked(
+    nc: Client, seen: list[c.AnyEvent]
+) -> None:
+    js = nc.jetstream()
+    events = [turn(i, text="poison" if i == 2 else "fine") for i in range(1, 4)]
+    for e in events:
+        await js.publish(c.subject_for(e), c.encode(e), headers=headers_for(e))
+
+    async def handler(batch: Sequence[Delivery]) -> None:
+        for d in batch:
+            assert isinstance(d.event, c.TurnCompleted)
+            if d.event.text == "poison":
+                raise PoisonError("turn rejected by domain rule")
+        seen.extend(d.event for d in batch)
+
+    running = Running(nc, handler)
+    dlq = await js.subscribe("dlq.>", stream="DLQ", ordered_consumer=True)
+    dead = await dlq.next_msg(timeout=10)
+    await _until(lambda: len(seen) == 2)
+    await running.close()
+    assert dead.headers and dead.headers[REASON_HEADER] == "rejected: turn rejected by domain rule"
+    assert seen == [events[0], events[2]]
+
+
+async def test_message_that_keeps_failing_is_dead_lettered_with_the_last_error(nc: Client) -> None:
+    js = nc.jetstream()
+    from nats.js.api import ConsumerConfig
+
+    await js.add_consumer("VOICE", ConsumerConfig(durable_name="history", max_deliver=3,
+                          filter_subjects=["voice.turn_completed.v1.*"]))  # fmt: skip
+    event = turn(1)
+    await js.publish(c.subject_for(event), c.encode(event), headers=headers_for(event))
+
+    async def handler(batch: Sequence[Delivery]) -> None:
+        raise ValueError("always broken")
+
+    running = Running(nc, handler, retry=RetryPolicy(base=0.1, cap=0.2))
+    dlq = await js.subscribe("dlq.>", stream="DLQ", ordered_consumer=True)
+    dead = await dlq.next_msg(timeout=15)
+    await running.close()
+    assert dead.headers is not None
+    assert dead.headers[REASON_HEADER].startswith("gave up after 3 deliveries: ValueError('always broken')")
+    assert dead.headers["Parley-Dlq-Original-Msg-Id"] == str(event.event_id)

@@ -1,0 +1,139 @@
+"""The outbox never blocks the producer and loses nothing across NATS outages and crashes."""
+
+import asyncio
+import inspect
+import time
+from pathlib import Path
+
+import nats
+import parley_contracts as c
+import pytest
+from nats.aio.client import Client
+from parley_devstack.nats_server import NatsServer
+from parley_runtime.connection import NatsSettings
+from parley_runtime.outbox import Outbox
+from parley_runtime.provision import provision
+
+from .conftest import turn
+
+
+async def _stream_event_ids(url: str) -> list[str]:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    n = (await js.stream_info("VOICE")).state.messages
+    ids = []
+    for seq in range(1, n + 1):
+        msg = await js.get_msg("VOICE", seq)
+        ids.append(str(c.decode(msg.data or b"").event_id))
+    await nc.close()
+    return ids
+
+
+async def _provisioned(url: str) -> None:
+    nc = await nats.connect(url)
+    await provision(nc.jetstream())
+    await nc.close()
+
+
+def test_emit_is_synchronous() -> None:
+    assert not inspect.iscoroutinefunction(Outbox.emit)
+
+
+async def test_emits_with_nats_down_all_land_exactly_once_after_restart(embedded_nats: NatsServer) -> None:
+    await _provisioned(embedded_nats.url)
+    embedded_nats.stop()
+    outbox = Outbox(NatsSettings(url=embedded_nats.url, connect_timeout=0.5), name="test").start()
+    events = [turn(i + 1) for i in range(1000)]
+
+    started = time.perf_counter()
+    for e in events:
+        outbox.emit(e)
+    elapsed = time.perf_counter() - started
+
+    # 1,000 emits that waited on the network even once would take seconds; these only queue.
+    assert elapsed < 1.0, elapsed
+    assert outbox.backlog == 1000
+    await asyncio.sleep(0.5)  # NATS still down: nothing can be published
+    assert outbox.published == 0
+
+    embedded_nats.start()  # same store dir, same port
+    assert await outbox.drain(30)
+    await outbox.close()
+    ids = await _stream_event_ids(embedded_nats.url)
+    assert sorted(ids) == sorted(str(e.event_id) for e in events)
+
+
+async def test_sigkill_of_the_server_mid_run_loses_nothing_that_was_emitted(
+    embedded_nats: NatsServer,
+) -> None:
+    await _provisioned(embedded_nats.url)
+    outbox = Outbox(NatsSettings(url=embedded_nats.url), name="test").start()
+    events = [turn(i + 1) for i in range(3000)]
+    for e in events[:1500]:
+        outbox.emit(e)
+    while outbox.published < 500:
+        await asyncio.sleep(0.005)
+    embedded_nats.kill()
+    for e in events[1500:]:
+        outbox.emit(e)
+    await asyncio.sleep(1.0)
+    embedded_nats.start()
+    assert await outbox.drain(60)
+    await outbox.close()
+    ids = await _stream_event_ids(embedded_nats.url)
+    assert len(ids) == len(set(ids)) == 3000
+
+
+async def test_overflow_spills_to_file_and_a_new_outbox_replays_it(embedded_nats: NatsServer, tmp_path: Path) -> None:
+    await _provisioned(embedded_nats.url)
+    embedded_nats.stop()
+    spill = tmp_path / "outbox.jsonl"
+    settings = NatsSettings(url=embedded_nats.url, connect_timeout=0.5)
+    first = Outbox(settings, name="test", maxsize=100, spill_path=spill).start()
+    events = [turn(i + 1) for i in range(500)]
+    for e in events:
+        first.emit(e)
+    assert first.spilled == 400
+    # The process ends while NATS is down: what was in memory joins the spill file.
+    assert await first.close(timeout=0.2) == 100
+    assert len(spill.read_bytes().splitlines()) == 500
+
+    embedded_nats.start()
+    second = Outbox(settings, name="test", maxsize=100, spill_path=spill).start()
+    assert await second.drain(30)
+    await second.close()
+    ids = await _stream_event_ids(embedded_nats.url)
+    assert sorted(ids) == sorted(str(e.event_id) for e in events)
+    assert spill.read_bytes() == b""
+
+
+async def test_overflow_without_spill_file_is_counted_as_dropped(nats_url: str) -> None:
+    outbox = Outbox(NatsSettings(url="nats://127.0.0.1:1", connect_timeout=0.2), name="test", maxsize=10)
+    for i in range(15):
+        outbox.emit(turn(i + 1))
+    assert outbox.dropped == 5
+    assert outbox.backlog == 10
+
+
+async def test_retry_after_lost_ack_is_deduplicated_by_event_id(nc: Client) -> None:
+    outbox = Outbox(NatsSettings(), name="test", nc=nc).start()
+    event = turn(1)
+    outbox.emit(event)
+    outbox.emit(event)  # a retry of the same event, e.g. after a lost ack
+    assert await outbox.drain(10)
+    await outbox.close()
+    assert (await nc.jetstream().stream_info("VOICE")).state.messages == 1
+
+
+@pytest.mark.parametrize("window", [1, 64])
+async def test_events_are_published_with_msg_id_and_content_type(nc: Client, window: int) -> None:
+    outbox = Outbox(NatsSettings(), name="test", nc=nc, window=window).start()
+    event = turn(7)
+    outbox.emit(event)
+    assert await outbox.drain(10)
+    msg = await nc.jetstream().get_msg("VOICE", 1)
+    assert msg.subject == f"voice.turn_completed.v1.{event.conversation_id}"
+    assert msg.headers is not None
+    assert msg.headers["Nats-Msg-Id"] == str(event.event_id)
+    assert msg.headers["content-type"] == "application/json"
+    await outbox.close()

