@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help uv sync dev test test-fast lint fmt docs clean
+.PHONY: help uv sync dev test test-fast lint fmt docs bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ fmt: sync ## format and autofix
 
 docs: sync ## regenerate docs/events (JSON Schemas + AsyncAPI) from the contract structs
 	$(RUN) python -m parley_contracts.docs docs/events
+
+bench: sync ## benchmarks against real servers; each prints its figures
+	$(RUN) python -m bench.history_bench
 
 clean: ## remove the local stack's data (.parley) and caches
 	rm -rf .parley .pytest_cache .mypy_cache .ruff_cache

@@ -33,3 +33,10 @@ def test_batch_span_links_every_message_context() -> None:
 def test_retry_delay_grows_with_each_delivery_and_is_capped() -> None:
     policy = RetryPolicy(base=1, cap=60)
     assert [policy.delay(n) for n in (1, 2, 3, 4, 7, 20)] == [1, 2, 4, 8, 60, 60]
+
+
+def test_delivery_info_reads_count_and_sequence_from_both_ack_subject_forms() -> None:
+    from parley_runtime.consume import delivery_info
+
+    assert delivery_info("$JS.ACK.VOICE.history.3.1042.977.1732528800000000000.12") == (3, 1042)
+    assert delivery_info("$JS.ACK.hub.ACCHASH.VOICE.history.2.7.7.1732528800000000000.0.token") == (2, 7)

@@ -48,9 +48,10 @@ class ConsumerSpec(msgspec.Struct, frozen=True, kw_only=True):
     # Bounded: a poison message that escapes `term` still ends in the DLQ instead of looping forever.
     # With naks that back off to 60 s this tolerates a dependency outage of about half an hour.
     max_deliver: int = 40
-    ack_wait_seconds: int = 60
-    # Must be >= fetch batch x replicas, or replicas starve each other.
-    max_ack_pending: int = 4000
+    # How long a fetched, unacked message waits before redelivery (a crashed replica's batch).
+    ack_wait_seconds: int = 30
+    # Must be >= fetch batch x (batches in flight + 1) x replicas, or replicas starve each other.
+    max_ack_pending: int = 10_000
     description: str = ""
 
 
@@ -102,9 +103,9 @@ def advisory_stream(*, replicas: int = 1) -> StreamSpec:
     )
 
 
-def service_consumers() -> dict[str, ConsumerSpec]:
+def service_consumers(*, ack_wait_seconds: int = 30, max_deliver: int = 40) -> dict[str, ConsumerSpec]:
     """One durable pull consumer per service, filtered on the types it handles."""
-    return {
+    specs = {
         "history": ConsumerSpec(
             durable="history",
             stream=VOICE_STREAM_NAME,
@@ -123,6 +124,10 @@ def service_consumers() -> dict[str, ConsumerSpec]:
             filter_subjects=_filters(SessionEnded),
             description="recordings: transcripts and audio into blob storage",
         ),
+    }
+    return {
+        name: msgspec.structs.replace(spec, ack_wait_seconds=ack_wait_seconds, max_deliver=max_deliver)
+        for name, spec in specs.items()
     }
 
 

@@ -69,9 +69,14 @@ class RetryPolicy:
 
     base: float = 1.0
     cap: float = 60.0
+    # Fetching pauses at most this long, so the loop notices a recovered dependency quickly.
+    pause_cap: float = 5.0
 
     def delay(self, attempt: int) -> float:
         return float(min(self.cap, self.base * 2 ** max(0, attempt - 1)))
+
+    def pause(self, consecutive_failures: int) -> float:
+        return min(self.pause_cap, self.delay(consecutive_failures))
 
 
 @dataclass
@@ -81,6 +86,7 @@ class ConsumerStats:
     naked: int = 0
     terminated: int = 0
     transient_failures: int = 0
+    max_num_delivered: int = 0
 
 
 @dataclass
@@ -93,6 +99,7 @@ class Consumer:
     durable: str
     handler: BatchHandler
     batch_size: int = 200
+    concurrency: int = 1
     fetch_timeout: float = 1.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     is_transient: Callable[[BaseException], bool] = default_is_transient
@@ -106,6 +113,10 @@ class Consumer:
         info = await self.js.consumer_info(self.stream, self.durable)
         self._max_deliver = info.config.max_deliver or 0
         logger.info("consumer started", extra={"stream": self.stream, "durable": self.durable})
+        # Up to `concurrency` batches are handled while the next one is fetched, so the database works
+        # while we read from NATS. Handlers must tolerate concurrent batches (history's do: inserts only,
+        # rows locked in key order).
+        in_hand: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
                 try:
@@ -116,11 +127,17 @@ class Consumer:
                     logger.warning("fetch failed", extra={"durable": self.durable, "error": repr(exc)})
                     await _sleep_unless(stop, 1.0)
                     continue
-                await self.process(msgs)
+                while len(in_hand) >= self.concurrency:
+                    _, in_hand = await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
                 if self._consecutive_transient:
-                    # A dependency is down: wait before fetching more, so deliveries are not burned.
-                    await _sleep_unless(stop, self.retry.delay(self._consecutive_transient))
+                    # A dependency is down: wait before handling more, so deliveries are not burned.
+                    await asyncio.wait(in_hand)
+                    in_hand = set()
+                    await _sleep_unless(stop, self.retry.pause(self._consecutive_transient))
+                in_hand.add(asyncio.create_task(self.process(msgs)))
         finally:
+            if in_hand:
+                await asyncio.wait(in_hand)
             await sub.unsubscribe()
 
     async def process(self, msgs: Sequence[Msg]) -> None:
@@ -133,15 +150,16 @@ class Consumer:
             except ContractError as exc:
                 await self._terminate(msg, f"undecodable: {exc.reason}")
                 continue
-            meta = msg.metadata
+            num_delivered, stream_seq = delivery_info(msg.reply)
+            self.stats.max_num_delivered = max(self.stats.max_num_delivered, num_delivered)
             batch.append(
                 (
                     msg,
                     Delivery(
                         event=event,
                         subject=msg.subject,
-                        stream_seq=meta.sequence.stream,
-                        num_delivered=meta.num_delivered,
+                        stream_seq=stream_seq,
+                        num_delivered=num_delivered,
                         trace_context=tracing.extract(msg.headers),
                     ),
                 )
@@ -185,9 +203,13 @@ class Consumer:
 
     async def _ack(self, batch: list[tuple[Msg, Delivery]]) -> None:
         self._consecutive_transient = 0
+        by_type: dict[str, int] = {}
         for msg, delivery in batch:
             await msg.ack()
-            metrics.EVENTS_PROCESSED.add(1, {"consumer": self.durable, "type": delivery.event.tag()})
+            tag = delivery.event.tag()
+            by_type[tag] = by_type.get(tag, 0) + 1
+        for tag, n in by_type.items():
+            metrics.EVENTS_PROCESSED.add(n, {"consumer": self.durable, "type": tag})
         self.stats.acked += len(batch)
 
     async def _fail(self, batch: list[tuple[Msg, Delivery]], exc: Exception) -> None:
@@ -225,6 +247,19 @@ class Consumer:
             msg._ackd = True
         self.stats.terminated += 1
         metrics.EVENTS_FAILED.add(1, {"consumer": self.durable, "outcome": "term"})
+
+
+def delivery_info(reply: str) -> tuple[int, int]:
+    """(num_delivered, stream_seq) from a JetStream ack subject, without nats-py's heavier metadata parse.
+
+    v1: `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>` (9 tokens);
+    v2 adds a domain and an account hash after `ACK` and may end with a random token (11+ tokens).
+    """
+    tokens = reply.split(".")
+    if len(tokens) < 9 or tokens[0] != "$JS" or tokens[1] != "ACK":
+        raise ValueError(f"not a JetStream ack subject: {reply!r}")
+    first = 4 if len(tokens) == 9 else 6
+    return int(tokens[first]), int(tokens[first + 1])
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

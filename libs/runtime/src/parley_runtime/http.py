@@ -14,13 +14,14 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response, get
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import ControllerRouterHandler, Guard
 
 logger = logging.getLogger(__name__)
@@ -50,8 +51,21 @@ def api_key_guard(keys: Iterable[str]) -> Guard:
     return guard
 
 
+def _to_problem(exc: HTTPException) -> ProblemDetailsException:
+    """RFC 9457: `title` is the status phrase, `detail` says what was wrong with this request."""
+    title = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
+    extra = exc.extra
+    return ProblemDetailsException(
+        status_code=exc.status_code,
+        title=title,
+        detail=exc.detail,
+        extra={"errors": extra} if isinstance(extra, list) else extra,
+        headers=exc.headers,
+    )
+
+
 def problem_details_plugin() -> ProblemDetailsPlugin:
-    return ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))
+    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map={HTTPException: _to_problem}))
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:

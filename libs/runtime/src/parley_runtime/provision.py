@@ -47,6 +47,8 @@ class ProvisionSettings(msgspec.Struct, frozen=True, kw_only=True):
     voice_max_age_days: int = 30
     dlq_max_age_days: int = 90
     audio_max_age_days: int = 7
+    ack_wait_seconds: int = 30
+    max_deliver: int = 40
 
 
 class Change(msgspec.Struct, frozen=True):
@@ -165,7 +167,7 @@ async def provision(js: JetStreamContext, settings: ProvisionSettings | None = N
         await ensure_stream(js, dlq_stream(replicas=s.replicas, max_age_days=s.dlq_max_age_days)),
         await ensure_stream(js, advisory_stream(replicas=s.replicas)),
     ]
-    for spec in service_consumers().values():
+    for spec in service_consumers(ack_wait_seconds=s.ack_wait_seconds, max_deliver=s.max_deliver).values():
         changes.append(await ensure_consumer(js, spec))
     changes.append(await ensure_consumer(js, dlq_copier_consumer()))
     changes.append(await ensure_object_bucket(js, audio_bucket(replicas=s.replicas, max_age_days=s.audio_max_age_days)))

@@ -77,7 +77,6 @@ def service_env(spec: ServiceSpec, port: int, stack: dict[str, str], root: Path)
     if spec.name == "recordings":
         env[f"{p}BLOB_URL"] = (root / "blobs").resolve().as_uri()
     if spec.name == "agent":
-        env[f"{p}HISTORY_URL"] = stack.get("PARLEY_HISTORY_URL", "")
         env[f"{p}STATE_DIR"] = str((root / "agent").resolve())
     return env
 

@@ -126,6 +126,19 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
+    """A PostgreSQL server this test owns and may stop, kill and restart (about a second to start)."""
+    if os.environ.get("PARLEY_TEST_DATABASE_URL"):
+        pytest.skip("needs an embedded PostgreSQL it can stop and restart")
+    server = PostgresServer(tmp_path / "pg", fast=True, log_path=tmp_path / "pg.log").start()
+    server.create_database("parley")
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
 def _with_database(url: str, database: str) -> str:
     base, _, _ = url.rpartition("/")
     return f"{base}/{database}"

@@ -1,0 +1,126 @@
+"""History benchmark: turns/s persisted through the consumer vs a bare JetStream fetch+ack ceiling,
+and `history.v1.recent` latency with 100,000 turns stored.
+
+    python -m bench.history_bench [--turns 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+
+import nats
+import parley_contracts as c
+from nats.js.api import AckPolicy, ConsumerConfig
+from parley_contracts.streams import HISTORY_RECENT_SUBJECT
+from parley_history.consumers import history_consumer
+from parley_history.db import make_engine, migrate_async
+from parley_history.recent import start_recent_service
+from parley_history.store import SqlHistoryStore
+from parley_runtime.provision import provision
+
+from bench.common import machine, percentile, servers, table, turn
+
+
+async def publish(url: str, n: int, conversations: int) -> None:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    window = 512
+    events = [turn(i % conversations, i // conversations + 1) for i in range(n)]
+    for start in range(0, n, window):
+        await asyncio.gather(*(
+            js.publish(c.subject_for(e), c.encode(e), headers={"Nats-Msg-Id": str(e.event_id)})
+            for e in events[start : start + window]
+        ))  # fmt: skip
+    await nc.close()
+
+
+async def ceiling(url: str, n: int, batch: int) -> float:
+    """Bare JetStream: fetch a batch, ack every message, nothing else."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    await js.add_consumer("VOICE", ConsumerConfig(durable_name="ceiling", ack_policy=AckPolicy.EXPLICIT,
+                          max_ack_pending=10_000, filter_subjects=["voice.turn_completed.v1.*"]))  # fmt: skip
+    sub = await js.pull_subscribe_bind("ceiling", stream="VOICE")
+    done, started = 0, time.perf_counter()
+    while done < n:
+        for m in await sub.fetch(batch, timeout=5):
+            await m.ack()
+            done += 1
+    elapsed = time.perf_counter() - started
+    await nc.close()
+    return n / elapsed
+
+
+async def parley(url: str, db: str, n: int, batch: int) -> float:
+    """The real history consumer: decode, plan, one transaction per batch, ack."""
+    engine = make_engine(db)
+    nc = await nats.connect(url)
+    consumer = history_consumer(nc, SqlHistoryStore(engine), batch_size=batch)
+    stop = asyncio.Event()
+    started = time.perf_counter()
+    task = asyncio.create_task(consumer.run(stop))
+    while consumer.stats.acked < n:
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await task
+    await nc.close()
+    await engine.dispose()
+    return n / elapsed
+
+
+async def recent_latency(url: str, db: str, conversations: int, requests: int = 2000) -> tuple[float, float]:
+    engine = make_engine(db)
+    nc = await nats.connect(url)
+    service = await start_recent_service(nc, engine, version="0.0.0", timeout=1)
+    client = await nats.connect(url)
+    samples = []
+    for i in range(requests):
+        body = json.dumps({"conversation_id": f"conv-{i % conversations:05d}", "limit": 20}).encode()
+        t = time.perf_counter()
+        reply = await client.request(HISTORY_RECENT_SUBJECT, body, timeout=2)
+        samples.append((time.perf_counter() - t) * 1000)
+        assert not (reply.headers or {}).get("Nats-Service-Error-Code"), reply.headers
+    await service.stop()
+    await client.close()
+    await nc.close()
+    await engine.dispose()
+    return percentile(samples, 50), percentile(samples, 99)
+
+
+async def main(n: int, conversations: int, batch: int) -> dict[str, float | str]:
+    with servers() as s:
+        db = s.postgres.url("parley")
+        await migrate_async(db)
+        nc = await nats.connect(s.nats.url)
+        await provision(nc.jetstream())
+        await nc.close()
+        await publish(s.nats.url, n, conversations)
+        ceil = await ceiling(s.nats.url, n, batch)
+        ours = await parley(s.nats.url, db, n, batch)
+        p50, p99 = await recent_latency(s.nats.url, db, conversations)
+    return {
+        "ceiling_turns_per_s": round(ceil),
+        "parley_turns_per_s": round(ours),
+        "parley_vs_ceiling": round(ours / ceil, 3),
+        "recent_p50_ms": round(p50, 3),
+        "recent_p99_ms": round(p99, 3),
+        "turns_stored": n,
+        "conversations": conversations,
+        "machine": machine(),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--turns", type=int, default=100_000)
+    # 100 calls in flight at once is already a busy 2-core node; pass --conversations 1000 to see the spread case.
+    parser.add_argument("--conversations", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=1000, help="fetch batch, the same for both loops")
+    args = parser.parse_args()
+    result = asyncio.run(main(args.turns, args.conversations, args.batch))
+    print("history benchmark")
+    print(table([(k, str(v)) for k, v in result.items()]))

@@ -1,0 +1,27 @@
+"""`python -m parley_agent`: run the agent service."""
+
+from __future__ import annotations
+
+import sys
+
+from parley_runtime.logs import configure_logging
+from parley_runtime.serve import serve
+from parley_runtime.settings import SettingsError
+
+from parley_agent.app import create_app
+from parley_agent.settings import load
+
+
+def main() -> int:
+    try:
+        settings = load()
+    except SettingsError as exc:
+        print(f"agent: {exc}", file=sys.stderr)
+        return 2
+    configure_logging("agent", settings.log_level)
+    serve(create_app(settings), host=settings.host, port=settings.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""REST API under /v1 (bearer API key): conversations, turns, sessions, search."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from parley_history import queries
+from parley_history.queries import Conversation, SearchHit, Session, Turn
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+Conn = NamedDependency[AsyncConnection]
+IdParam = Annotated[str, Parameter(pattern=ID_PATTERN, description="A conversation or session id")]
+
+
+class ConversationPage(msgspec.Struct):
+    items: list[Conversation]
+    next_cursor: str | None
+
+
+class ConversationDetail(msgspec.Struct):
+    conversation: Conversation
+    sessions: list[Session]
+
+
+class TurnPage(msgspec.Struct):
+    items: list[Turn]
+    next_before: str | None
+
+
+class SessionDetail(msgspec.Struct):
+    session: Session
+    turns: list[Turn]
+
+
+class SearchPage(msgspec.Struct):
+    items: list[SearchHit]
+    next_offset: int | None
+
+
+async def provide_conn(engine: NamedDependency[AsyncEngine]) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as conn:
+        yield conn
+
+
+def _bad_cursor(exc: queries.InvalidCursor) -> ValidationException:
+    return ValidationException(detail=str(exc))
+
+
+class HistoryController(Controller):
+    path = "/v1"
+    tags = ["history"]
+
+    @get("/conversations", summary="List conversations, newest first")
+    async def list_conversations(
+        self,
+        conn: Conn,
+        user_id: Annotated[str | None, Parameter(max_length=256)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+    ) -> ConversationPage:
+        try:
+            items, nxt = await queries.list_conversations(conn, user_id=user_id, limit=limit, cursor=cursor)
+        except queries.InvalidCursor as exc:
+            raise _bad_cursor(exc) from exc
+        return ConversationPage(items=items, next_cursor=nxt)
+
+    @get("/conversations/{conversation_id:str}", summary="One conversation with its sessions")
+    async def get_conversation(self, conn: Conn, conversation_id: IdParam) -> ConversationDetail:
+        found = await queries.get_conversation(conn, conversation_id)
+        if found is None:
+            raise NotFoundException(detail=f"conversation {conversation_id} not found")
+        return ConversationDetail(conversation=found[0], sessions=found[1])
+
+    @get("/conversations/{conversation_id:str}/turns", summary="A conversation's turns, a page at a time")
+    async def list_turns(
+        self,
+        conn: Conn,
+        conversation_id: IdParam,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        before: Annotated[str | None, Parameter(max_length=512)] = None,
+    ) -> TurnPage:
+        if await queries.get_conversation(conn, conversation_id) is None:
+            raise NotFoundException(detail=f"conversation {conversation_id} not found")
+        try:
+            items, nxt = await queries.list_turns(conn, conversation_id=conversation_id, limit=limit, before=before)
+        except queries.InvalidCursor as exc:
+            raise _bad_cursor(exc) from exc
+        return TurnPage(items=items, next_before=nxt)
+
+    @get("/sessions/{session_id:str}", summary="One session with its turns in seq order")
+    async def get_session(self, conn: Conn, session_id: IdParam) -> SessionDetail:
+        found = await queries.get_session(conn, session_id)
+        if found is None:
+            raise NotFoundException(detail=f"session {session_id} not found")
+        return SessionDetail(session=found[0], turns=found[1])
+
+    @get("/search", summary="Full-text search over turn text, best match first")
+    async def search(
+        self,
+        conn: Conn,
+        q: Annotated[str, Parameter(min_length=1, max_length=500)],
+        user_id: Annotated[str | None, Parameter(max_length=256)] = None,
+        conversation_id: Annotated[str | None, Parameter(pattern=ID_PATTERN)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
+    ) -> SearchPage:
+        hits, nxt = await queries.search_turns(
+            conn, query=q, user_id=user_id, conversation_id=conversation_id, limit=limit, offset=offset
+        )
+        return SearchPage(items=hits, next_offset=nxt)

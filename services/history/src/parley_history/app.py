@@ -1,0 +1,136 @@
+"""Composition root of the history service: `create_app(settings)` wires everything, reads nothing global.
+
+The API serves from Postgres even while NATS is down; the consumer and the `history.v1.recent`
+responder start as soon as NATS answers, and `/ready` tells which dependencies are up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from nats.aio.client import Client
+from nats.micro.service import Service
+from parley_runtime.connection import connect
+from parley_runtime.consume import Consumer
+from parley_runtime.http import api_key_guard, health_handlers, internal_error_handler, problem_details_plugin
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from parley_history import __version__
+from parley_history.api import HistoryController, provide_conn
+from parley_history.consumers import history_consumer
+from parley_history.db import make_engine, migrate_async
+from parley_history.recent import start_recent_service
+from parley_history.settings import Settings
+from parley_history.store import SqlHistoryStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What the lifespan starts, for readiness and orderly shutdown."""
+
+    engine: AsyncEngine
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    nc: Client | None = None
+    consumer: Consumer | None = None
+    micro: Service | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def create_app(settings: Settings) -> Litestar:
+    keys = settings.api_key_list  # fails fast on an empty key list
+    guard = api_key_guard(keys)
+
+    async def start_messaging(rt: Runtime) -> None:
+        rt.nc = await connect(settings.nats, name="history", retry_initial=True)
+        if settings.run_recent_service:
+            rt.micro = await start_recent_service(
+                rt.nc, rt.engine, version=__version__, timeout=settings.recent_timeout_seconds
+            )
+        if settings.run_consumer:
+            rt.consumer = history_consumer(
+                rt.nc,
+                SqlHistoryStore(rt.engine),
+                batch_size=settings.batch_size,
+                concurrency=settings.consumer_concurrency,
+            )
+            await rt.consumer.run(rt.stop)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        if settings.migrate_on_start:
+            await migrate_async(settings.database_url)
+        rt = Runtime(engine=engine)
+        app.state.runtime = rt
+        rt.tasks.append(asyncio.create_task(start_messaging(rt), name="history-messaging"))
+        try:
+            yield
+        finally:
+            rt.stop.set()
+            # The consumer finishes (and acks) the batch in hand; unacked ones are redelivered anyway.
+            done, pending = await asyncio.wait(rt.tasks, timeout=20)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception():
+                    logger.error("messaging task failed", exc_info=task.exception())
+            if rt.micro is not None:
+                with contextlib.suppress(Exception):
+                    await rt.micro.stop()
+            if rt.nc is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(rt.nc.drain(), timeout=5)
+            await engine.dispose()
+
+    def runtime(state: State) -> Runtime:
+        rt: Runtime = state.runtime
+        return rt
+
+    async def nats_ready() -> bool:
+        rt = runtime(app.state)
+        return rt.nc is not None and rt.nc.is_connected
+
+    async def postgres_ready() -> bool:
+        async with runtime(app.state).engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    def provide_engine(state: State) -> AsyncEngine:
+        return runtime(state).engine
+
+    api = Router(
+        path="/",
+        route_handlers=[HistoryController],
+        guards=[guard],
+        dependencies={"engine": Provide(provide_engine, sync_to_thread=False), "conn": Provide(provide_conn)},
+        security=[{"BearerToken": []}],
+    )
+    app = Litestar(
+        route_handlers=[*health_handlers({"nats": nats_ready, "postgres": postgres_ready}), api],
+        lifespan=[lifespan],
+        plugins=[problem_details_plugin()],
+        exception_handlers={Exception: internal_error_handler},
+        request_max_body_size=settings.max_request_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Parley history",
+            version=__version__,
+            path="/schema",
+            components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
+        ),
+        debug=False,
+        logging_config=None,  # JSON logging is configured once per process (parley_runtime.logs)
+    )
+    return app

@@ -1,0 +1,1 @@
+"""Alembic migrations of the `history` schema. Run with `python -m parley_history migrate`."""

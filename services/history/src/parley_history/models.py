@@ -1,0 +1,84 @@
+"""The history service's tables (schema `history`). Only this service reads or writes them.
+
+* `conversations`: one row per conversation id, with the user and first/last activity.
+* `sessions`: one row per agent session; filled in by whichever of its events arrives first, completed
+  by the others. A session is incomplete while `expected_turns` (from `session_ended`) exceeds the turns
+  stored; that is computed on read, so the write path never rewrites session rows per turn.
+* `turns`: one row per `turn_completed`, keyed by (`session_id`, `seq`) (a re-emit with a new id is the
+  same turn) and unique on `event_id` (redelivery), with a generated `tsvector` for full-text search.
+
+`conversations.last_activity_at` is kept to the minute: refreshing it on every turn would rewrite the
+row for every batch.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Computed,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
+
+SCHEMA = "history"
+metadata = MetaData(schema=SCHEMA)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("user_id", Text, nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("last_activity_at", DateTime(timezone=True), nullable=False),
+    Index("ix_conversations_started", "started_at", "id"),
+    Index("ix_conversations_user_started", "user_id", "started_at", "id"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("conversation_id", Text, ForeignKey(f"{SCHEMA}.conversations.id"), nullable=False),
+    Column("room_name", Text, nullable=True),
+    Column("room_sid", Text, nullable=True),
+    Column("agent_name", Text, nullable=True),
+    Column("user_id", Text, nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("end_reason", Text, nullable=True),
+    Column("duration_seconds", Float, nullable=True),
+    Column("expected_turns", Integer, nullable=True),
+    Column("usage", JSONB, nullable=True),
+    Column("metadata", JSONB, nullable=True),
+    Index("ix_sessions_conversation", "conversation_id", "started_at"),
+)
+
+turns = Table(
+    "turns",
+    metadata,
+    Column("session_id", Text, ForeignKey(f"{SCHEMA}.sessions.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("conversation_id", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("interrupted", Boolean, nullable=False, server_default="false"),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("language", Text, nullable=True),
+    Column("metrics", JSONB, nullable=True),
+    Column("usage", JSONB, nullable=True),
+    Column("tsv", TSVECTOR, Computed("to_tsvector('simple', text)", persisted=True)),
+    # The agent's history.v1.recent and the REST turns page: newest turns of one conversation.
+    Index("ix_turns_conversation_recent", "conversation_id", "occurred_at", "seq"),
+    Index("ix_turns_tsv", "tsv", postgresql_using="gin"),
+)

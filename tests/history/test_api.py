@@ -1,0 +1,118 @@
+"""The REST API over real Postgres: auth, paging, ordering, search, and problem-details errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from litestar.testing import AsyncTestClient
+from parley_history.app import create_app
+from parley_history.handlers import persist
+from parley_history.settings import Settings
+from parley_history.store import SqlHistoryStore
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .conftest import API_KEY, T0, ended, started, turn
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+    async with AsyncTestClient(app=create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture
+async def seeded(engine: AsyncEngine) -> None:
+    store = SqlHistoryStore(engine)
+    for i in range(5):
+        conv, sess = f"conv-{i}", f"sess-{i}"
+        at = T0 + timedelta(minutes=i)
+        await persist([started(conv, sess, user="ada" if i % 2 == 0 else "bob", at=at)], store)
+        texts = ["I need to reschedule my dentist appointment", "Sure, which day suits you?", "Friday morning"]
+        await persist([turn(conv, sess, n + 1, t, at=at + timedelta(seconds=n)) for n, t in enumerate(texts)], store)
+    await persist([ended("conv-0", "sess-0", 3)], store)
+
+
+async def test_every_v1_route_requires_the_api_key(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    for path in ("/v1/conversations", "/v1/conversations/c1", "/v1/sessions/s1", "/v1/search?q=x"):
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": API_KEY}):
+            r = await client.get(path, headers=headers)
+            assert r.status_code == 401, (path, headers)
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert r.json()["status"] == 401
+            assert r.json()["detail"] == "missing or invalid API key"
+
+
+async def test_health_is_open_and_ready_reports_dependencies(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    assert (await client.get("/health")).json() == {"status": "ok"}
+    ready = await client.get("/ready")
+    assert ready.json()["checks"]["postgres"] is True
+    assert (await client.get("/schema/openapi.json")).status_code == 200
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_conversations_are_listed_newest_first_with_a_cursor(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    first = (await client.get("/v1/conversations?limit=2", headers=AUTH)).json()
+    assert [c["id"] for c in first["items"]] == ["conv-4", "conv-3"]
+    second = (await client.get(f"/v1/conversations?limit=2&cursor={first['next_cursor']}", headers=AUTH)).json()
+    assert [c["id"] for c in second["items"]] == ["conv-2", "conv-1"]
+    third = (await client.get(f"/v1/conversations?limit=2&cursor={second['next_cursor']}", headers=AUTH)).json()
+    assert [c["id"] for c in third["items"]] == ["conv-0"]
+    assert third["next_cursor"] is None
+    ada = (await client.get("/v1/conversations?user_id=ada", headers=AUTH)).json()
+    assert [c["id"] for c in ada["items"]] == ["conv-4", "conv-2", "conv-0"]
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_turns_page_backwards_and_each_page_reads_oldest_first(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    page = (await client.get("/v1/conversations/conv-1/turns?limit=2", headers=AUTH)).json()
+    assert [t["seq"] for t in page["items"]] == [2, 3]
+    older = await client.get(f"/v1/conversations/conv-1/turns?limit=2&before={page['next_before']}", headers=AUTH)
+    assert [t["seq"] for t in older.json()["items"]] == [1]
+    assert older.json()["next_before"] is None
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_session_and_conversation_details(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    session = (await client.get("/v1/sessions/sess-0", headers=AUTH)).json()
+    assert [t["seq"] for t in session["turns"]] == [1, 2, 3]
+    assert session["session"]["status"] == "ended"
+    assert session["session"]["incomplete"] is False
+    conv = (await client.get("/v1/conversations/conv-0", headers=AUTH)).json()
+    assert conv["conversation"]["user_id"] == "ada"
+    assert [s["id"] for s in conv["sessions"]] == ["sess-0"]
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_search_ranks_matching_turns(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    r = (await client.get("/v1/search?q=dentist appointment&user_id=bob", headers=AUTH)).json()
+    assert {h["turn"]["conversation_id"] for h in r["items"]} == {"conv-1", "conv-3"}
+    assert all("dentist" in h["turn"]["text"] for h in r["items"])
+    assert r["items"][0]["rank"] >= r["items"][-1]["rank"]
+    none = (await client.get("/v1/search?q=volcano", headers=AUTH)).json()
+    assert none["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/v1/conversations/bad.id", 400),
+        ("/v1/conversations?limit=0", 400),
+        ("/v1/conversations?limit=201", 400),
+        ("/v1/conversations?cursor=garbage", 400),
+        ("/v1/conversations/nope/turns?before=garbage", 404),
+        ("/v1/conversations/nope", 404),
+        ("/v1/sessions/nope", 404),
+        ("/v1/search", 400),
+    ],
+)
+async def test_bad_requests_get_problem_details(client: AsyncTestClient, path: str, status: int) -> None:  # type: ignore[type-arg]
+    r = await client.get(path, headers=AUTH)
+    assert r.status_code == status
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["status"] == status
+    assert body.get("detail")

@@ -1,0 +1,77 @@
+"""The history consumer end to end: real JetStream -> consume loop -> Postgres -> REST."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import nats
+import parley_contracts as c
+from litestar.testing import AsyncTestClient
+from parley_history.app import create_app
+from parley_history.models import turns
+from parley_history.settings import Settings
+from parley_runtime.provision import provision
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .conftest import API_KEY, turn
+
+
+async def publish_all(url: str, events: list[tuple[c.Event, str]]) -> None:
+    """Publish (event, Nats-Msg-Id) pairs with a bounded window of in-flight acks."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    window = 256
+    for start in range(0, len(events), window):
+        futures = [
+            js.publish(c.subject_for(e), c.encode(e), headers={"Nats-Msg-Id": msg_id})
+            for e, msg_id in events[start : start + window]
+        ]
+        await asyncio.gather(*futures)
+    await nc.close()
+
+
+async def wait_drained(url: str, durable: str, timeout: float = 120) -> None:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    deadline = time.monotonic() + timeout
+    while True:
+        info = await js.consumer_info("VOICE", durable)
+        if info.num_pending == 0 and info.num_ack_pending == 0:
+            break
+        assert time.monotonic() < deadline, f"consumer not drained: {info.num_pending} pending"
+        await asyncio.sleep(0.2)
+    await nc.close()
+
+
+async def count_turns(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(turns))).scalar_one())
+
+
+async def test_ten_thousand_shuffled_turns_with_duplicates_end_as_exactly_ten_thousand_rows(
+    settings: Settings, engine: AsyncEngine, nats_url: str
+) -> None:
+    nc = await nats.connect(nats_url)
+    await provision(nc.jetstream())
+    await nc.close()
+    rng = random.Random(42)
+    events = [turn(f"conv-{i:03d}", f"sess-{i:03d}", seq) for i in range(100) for seq in range(1, 101)]
+    # 5% duplicates under a different Msg-Id (as if re-sent outside the de-duplication window), so they
+    # really reach the consumer; the other copies are exact retries the stream itself drops.
+    dupes = rng.sample(events, 500)
+    wire = [(e, str(e.event_id)) for e in events] + [(e, f"resend-{e.event_id}") for e in dupes]
+    wire += [(e, str(e.event_id)) for e in rng.sample(events, 100)]
+    rng.shuffle(wire)
+    await publish_all(nats_url, wire)
+
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        await wait_drained(nats_url, "history")
+        assert await count_turns(engine) == 10_000
+        auth = {"Authorization": f"Bearer {API_KEY}"}
+        for i in range(100):
+            body = (await client.get(f"/v1/sessions/sess-{i:03d}", headers=auth)).json()
+            assert [t["seq"] for t in body["turns"]] == list(range(1, 101))
+            assert body["session"]["stored_turns"] == 100

@@ -1,0 +1,108 @@
+"""Faults with real processes: a consumer SIGKILLed mid-stream, Postgres down under load.
+
+Each ends with every turn stored exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nats
+import pytest
+from litestar.testing import AsyncTestClient
+from parley_devstack.postgres_server import PostgresServer
+from parley_history.app import Runtime, create_app
+from parley_history.db import make_engine, migrate_async
+from parley_history.settings import Settings
+from parley_runtime.provision import ProvisionSettings, provision
+
+from .conftest import API_KEY, turn
+from .test_consumer import count_turns, publish_all, wait_drained
+
+pytestmark = [pytest.mark.fault, pytest.mark.slow]
+
+
+def _spawn_history(database_url: str, nats_url: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "HISTORY_DATABASE_URL": database_url,
+        "HISTORY_NATS_URL": nats_url,
+        "HISTORY_API_KEYS": API_KEY,
+        "HISTORY_HOST": "127.0.0.1",
+        "HISTORY_PORT": "0",
+        "HISTORY_BATCH_SIZE": "200",
+    }
+    return subprocess.Popen([sys.executable, "-m", "parley_history"], env=env, stdout=log.open("ab"),
+                            stderr=subprocess.STDOUT)  # fmt: skip
+
+
+async def test_history_consumer_sigkilled_mid_stream_loses_and_duplicates_nothing(
+    history_db: str, nats_url: str, tmp_path: Path
+) -> None:
+    nc = await nats.connect(nats_url)
+    # A short ack_wait so the killed replica's unacked batch comes back within seconds.
+    await provision(nc.jetstream(), ProvisionSettings(ack_wait_seconds=3))
+    await nc.close()
+    events = [turn(f"conv-{i % 50}", f"sess-{i % 50}", i // 50 + 1) for i in range(20_000)]
+    await publish_all(nats_url, [(e, str(e.event_id)) for e in events])
+    engine = make_engine(history_db, pool_size=2)
+
+    proc = _spawn_history(history_db, nats_url, tmp_path / "history.log")
+    deadline = time.monotonic() + 60
+    while (stored := await count_turns(engine)) < 4000:
+        assert time.monotonic() < deadline, (tmp_path / "history.log").read_text()[-2000:]
+        await asyncio.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert stored < 20_000, "the kill must land mid-stream"
+
+    restarted = _spawn_history(history_db, nats_url, tmp_path / "history.log")
+    try:
+        await wait_drained(nats_url, "history", timeout=120)
+        assert await count_turns(engine) == 20_000
+    finally:
+        restarted.terminate()
+        restarted.wait(20)
+        await engine.dispose()
+
+
+async def test_postgres_down_naks_with_growing_delays_and_everything_lands_when_it_is_back(
+    own_postgres: PostgresServer, nats_url: str
+) -> None:
+    url = own_postgres.url("parley")
+    await migrate_async(url)
+    nc = await nats.connect(nats_url)
+    await provision(nc.jetstream())
+    await nc.close()
+    settings = Settings(database_url=url, api_keys=API_KEY, nats_url=nats_url, migrate_on_start=False,
+                        run_recent_service=False)  # fmt: skip
+    app = create_app(settings)
+    async with AsyncTestClient(app=app) as client:
+        own_postgres.stop()
+        events = [turn(f"conv-{i % 20}", f"sess-{i % 20}", i // 20 + 1) for i in range(2000)]
+        await publish_all(nats_url, [(e, str(e.event_id)) for e in events])
+        await asyncio.sleep(12)
+        rt: Runtime = app.state.runtime
+        assert rt.consumer is not None
+        stats = rt.consumer.stats
+        assert (await client.get("/ready")).status_code == 503
+        assert stats.transient_failures >= 2
+        # Growing pauses: a 12 s outage costs a handful of deliveries, far from max_deliver (40).
+        assert stats.max_num_delivered <= 8, stats
+        assert stats.terminated == 0
+
+        own_postgres.start()
+        await wait_drained(nats_url, "history", timeout=120)
+        engine = make_engine(url, pool_size=1)
+        assert await count_turns(engine) == 2000
+        await engine.dispose()
+        assert (await client.get("/ready")).status_code == 200
+    nc = await nats.connect(nats_url)
+    assert (await nc.jetstream().stream_info("DLQ")).state.messages == 0
+    await nc.close()

@@ -1,0 +1,106 @@
+"""Persisting batches into real Postgres: idempotent, order-tolerant, exact turn counts."""
+
+from __future__ import annotations
+
+import random
+
+import msgspec
+from parley_history.handlers import persist, plan
+from parley_history.models import conversations, turns
+from parley_history.queries import get_session
+from parley_history.store import SqlHistoryStore
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .conftest import ended, started, turn
+
+
+async def _turn_count(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(turns))).scalar_one())
+
+
+async def _session(engine: AsyncEngine, sid: str) -> dict[str, object]:
+    async with engine.connect() as conn:
+        found = await get_session(conn, sid)
+    assert found is not None
+    return msgspec.structs.asdict(found[0])
+
+
+async def test_redelivered_turn_is_stored_once(engine: AsyncEngine) -> None:
+    store = SqlHistoryStore(engine)
+    batch = [started("c1", "s1"), turn("c1", "s1", 1), turn("c1", "s1", 2)]
+    await persist(batch, store)
+    await persist(batch, store)
+    await persist(batch[1:2], store)
+    assert await _turn_count(engine) == 2
+    assert (await _session(engine, "s1"))["stored_turns"] == 2
+
+
+async def test_same_seq_emitted_again_with_a_new_event_id_is_not_stored_twice(engine: AsyncEngine) -> None:
+    store = SqlHistoryStore(engine)
+    await persist([turn("c1", "s1", 1, "first")], store)
+    await persist([turn("c1", "s1", 1, "re-emitted")], store)
+    assert await _turn_count(engine) == 1
+    assert (await _session(engine, "s1"))["stored_turns"] == 1
+
+
+async def test_turn_before_its_session_started_converges_to_the_same_state(engine: AsyncEngine) -> None:
+    store = SqlHistoryStore(engine)
+    await persist([turn("c1", "s1", 1)], store)
+    pending = await _session(engine, "s1")
+    assert pending["started_at"] is None
+    await persist([started("c1", "s1", user="ada")], store)
+    session = await _session(engine, "s1")
+    assert session["room_name"] == "room-s1"
+    assert session["user_id"] == "ada"
+    assert session["started_at"] is not None
+    assert session["stored_turns"] == 1
+    async with engine.connect() as conn:
+        conv = (await conn.execute(select(conversations).where(conversations.c.id == "c1"))).one()
+    assert conv.user_id == "ada"
+
+
+async def test_session_ended_before_its_last_turns_is_incomplete_until_they_arrive(engine: AsyncEngine) -> None:
+    store = SqlHistoryStore(engine)
+    await persist([started("c1", "s1"), turn("c1", "s1", 1), ended("c1", "s1", 3)], store)
+    session = await _session(engine, "s1")
+    assert session["incomplete"] is True
+    assert session["expected_turns"] == 3
+    assert session["ended_at"] is not None
+    await persist([turn("c1", "s1", 2)], store)
+    assert (await _session(engine, "s1"))["incomplete"] is True
+    await persist([turn("c1", "s1", 3)], store)
+    session = await _session(engine, "s1")
+    assert session["incomplete"] is False
+    assert session["stored_turns"] == 3
+
+
+async def test_any_order_and_duplication_of_a_sessions_events_gives_one_final_state(engine: AsyncEngine) -> None:
+    events = [started("c1", "s1"), *[turn("c1", "s1", i) for i in range(1, 7)], ended("c1", "s1", 6)]
+    store = SqlHistoryStore(engine)
+    rng = random.Random(7)
+    shuffled = events + rng.sample(events, 4)
+    rng.shuffle(shuffled)
+    for chunk_start in range(0, len(shuffled), 3):
+        await persist(shuffled[chunk_start : chunk_start + 3], store)
+    session = await _session(engine, "s1")
+    assert await _turn_count(engine) == 6
+    assert session["stored_turns"] == 6
+    assert session["incomplete"] is False
+    assert session["ended_at"] is not None
+    assert session["room_name"] == "room-s1"
+
+
+def test_plan_ignores_event_types_history_does_not_store() -> None:
+    from uuid import uuid4
+
+    import parley_contracts as c
+
+    from .conftest import T0
+
+    joined = c.ParticipantJoined(
+        event_id=uuid4(), occurred_at=T0, conversation_id="c1", session_id="s1", producer="t",
+        identity="u", kind="standard", at=T0,
+    )  # fmt: skip
+    assert plan([joined]).empty
