@@ -43,10 +43,15 @@ def servers() -> Iterator[Servers]:
 
 def turn(conversation: int, seq: int, text: str = "I would like to move my appointment to Friday") -> c.TurnCompleted:
     return c.TurnCompleted(
-        event_id=uuid4(), occurred_at=T0 + timedelta(milliseconds=seq), conversation_id=f"conv-{conversation:05d}",
-        session_id=f"sess-{conversation:05d}", producer="bench", seq=seq, role="user" if seq % 2 else "assistant",
+        event_id=uuid4(),
+        occurred_at=T0 + timedelta(milliseconds=seq),
+        conversation_id=f"conv-{conversation:05d}",
+        session_id=f"sess-{conversation:05d}",
+        producer="bench",
+        seq=seq,
+        role="user" if seq % 2 else "assistant",
         text=text,
-    )  # fmt: skip
+    )
 
 
 def percentile(values: list[float], p: float) -> float:

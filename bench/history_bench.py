@@ -12,16 +12,16 @@ import json
 import time
 
 import nats
-import parley_contracts as c
 from nats.js.api import AckPolicy, ConsumerConfig
+
+import parley_contracts as c
+from bench.common import machine, percentile, servers, table, turn
 from parley_contracts.streams import HISTORY_RECENT_SUBJECT
 from parley_history.consumers import history_consumer
 from parley_history.db import make_engine, migrate_async
 from parley_history.recent import start_recent_service
 from parley_history.store import SqlHistoryStore
 from parley_runtime.provision import provision
-
-from bench.common import machine, percentile, servers, table, turn
 
 
 async def publish(url: str, n: int, conversations: int) -> None:
@@ -30,10 +30,12 @@ async def publish(url: str, n: int, conversations: int) -> None:
     window = 512
     events = [turn(i % conversations, i // conversations + 1) for i in range(n)]
     for start in range(0, n, window):
-        await asyncio.gather(*(
-            js.publish(c.subject_for(e), c.encode(e), headers={"Nats-Msg-Id": str(e.event_id)})
-            for e in events[start : start + window]
-        ))  # fmt: skip
+        await asyncio.gather(
+            *(
+                js.publish(c.subject_for(e), c.encode(e), headers={"Nats-Msg-Id": str(e.event_id)})
+                for e in events[start : start + window]
+            )
+        )
     await nc.close()
 
 
@@ -41,8 +43,15 @@ async def ceiling(url: str, n: int, batch: int) -> float:
     """Bare JetStream: fetch a batch, ack every message, nothing else."""
     nc = await nats.connect(url)
     js = nc.jetstream()
-    await js.add_consumer("VOICE", ConsumerConfig(durable_name="ceiling", ack_policy=AckPolicy.EXPLICIT,
-                          max_ack_pending=10_000, filter_subjects=["voice.turn_completed.v1.*"]))  # fmt: skip
+    await js.add_consumer(
+        "VOICE",
+        ConsumerConfig(
+            durable_name="ceiling",
+            ack_policy=AckPolicy.EXPLICIT,
+            max_ack_pending=10_000,
+            filter_subjects=["voice.turn_completed.v1.*"],
+        ),
+    )
     sub = await js.pull_subscribe_bind("ceiling", stream="VOICE")
     done, started = 0, time.perf_counter()
     while done < n:

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import yaml
+
 from parley_contracts import EVENT_TYPES
 from parley_contracts.docs import asyncapi_document, render_all
 

@@ -5,8 +5,9 @@ Golden files are never edited: a change that breaks one of them breaks a consume
 
 from pathlib import Path
 
-import parley_contracts as c
 import pytest
+
+import parley_contracts as c
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -4,8 +4,9 @@ import json
 from pathlib import Path
 from uuid import uuid4
 
-import parley_contracts as c
 import pytest
+
+import parley_contracts as c
 
 TURN = json.loads((Path(__file__).parent / "golden" / "turn_completed.v1.json").read_text())
 
@@ -30,9 +31,20 @@ def _with(**changes: object) -> bytes:
         (b"{not json", "malformed"),
         (b"[]", "object"),
     ],
-    ids=["wrong-type", "seq-zero", "bad-role", "missing-field", "bad-uuid", "naive-datetime", "unknown-tag",
-         "dot-in-id", "space-in-id", "not-json", "not-an-object"],
-)  # fmt: skip
+    ids=[
+        "wrong-type",
+        "seq-zero",
+        "bad-role",
+        "missing-field",
+        "bad-uuid",
+        "naive-datetime",
+        "unknown-tag",
+        "dot-in-id",
+        "space-in-id",
+        "not-json",
+        "not-an-object",
+    ],
+)
 def test_invalid_payload_raises_contract_error(payload: bytes, mentions: str) -> None:
     with pytest.raises(c.ContractError) as err:
         c.decode(payload)
@@ -59,9 +71,15 @@ def test_conversation_of_rejects_foreign_subjects() -> None:
 
 def test_encoded_event_omits_unset_optionals_and_uses_rfc3339_utc() -> None:
     event = c.TurnCompleted(
-        event_id=uuid4(), occurred_at=c.utcnow(), conversation_id="c1", session_id="s1", producer="agent",
-        seq=1, role="user", text="x",
-    )  # fmt: skip
+        event_id=uuid4(),
+        occurred_at=c.utcnow(),
+        conversation_id="c1",
+        session_id="s1",
+        producer="agent",
+        seq=1,
+        role="user",
+        text="x",
+    )
     wire = json.loads(c.encode(event))
     assert "metrics" not in wire
     assert wire["occurred_at"].endswith("Z")

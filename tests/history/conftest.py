@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-import parley_contracts as c
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import parley_contracts as c
 from parley_history.db import make_engine, migrate_async
 from parley_history.settings import Settings
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 API_KEY = "test-key-123"
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -36,23 +37,42 @@ def settings(history_db: str, nats_url: str) -> Settings:
 
 def started(conv: str, sess: str, *, user: str | None = "user-1", at: datetime = T0) -> c.SessionStarted:
     return c.SessionStarted(
-        event_id=uuid4(), occurred_at=at, conversation_id=conv, session_id=sess, producer="test",
-        room_name=f"room-{sess}", agent_name="parley-agent", user_id=user, started_at=at,
-    )  # fmt: skip
+        event_id=uuid4(),
+        occurred_at=at,
+        conversation_id=conv,
+        session_id=sess,
+        producer="test",
+        room_name=f"room-{sess}",
+        agent_name="parley-agent",
+        user_id=user,
+        started_at=at,
+    )
 
 
 def turn(conv: str, sess: str, seq: int, text: str | None = None, *, at: datetime | None = None) -> c.TurnCompleted:
     return c.TurnCompleted(
-        event_id=uuid4(), occurred_at=at or T0 + timedelta(seconds=seq), conversation_id=conv,
-        session_id=sess, producer="test", seq=seq, role="user" if seq % 2 else "assistant",
+        event_id=uuid4(),
+        occurred_at=at or T0 + timedelta(seconds=seq),
+        conversation_id=conv,
+        session_id=sess,
+        producer="test",
+        seq=seq,
+        role="user" if seq % 2 else "assistant",
         text=text if text is not None else f"turn {seq} of {sess}",
-    )  # fmt: skip
+    )
 
 
 def ended(conv: str, sess: str, turn_count: int, *, at: datetime | None = None) -> c.SessionEnded:
     end = at or T0 + timedelta(seconds=turn_count + 1)
     return c.SessionEnded(
-        event_id=uuid4(), occurred_at=end, conversation_id=conv, session_id=sess, producer="test",
-        reason="participant_disconnected", started_at=T0, ended_at=end,
-        duration_seconds=(end - T0).total_seconds(), turn_count=turn_count,
-    )  # fmt: skip
+        event_id=uuid4(),
+        occurred_at=end,
+        conversation_id=conv,
+        session_id=sess,
+        producer="test",
+        reason="participant_disconnected",
+        started_at=T0,
+        ended_at=end,
+        duration_seconds=(end - T0).total_seconds(),
+        turn_count=turn_count,
+    )

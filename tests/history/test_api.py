@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from parley_history.app import create_app
 from parley_history.handlers import persist
 from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .conftest import API_KEY, T0, ended, started, turn
 

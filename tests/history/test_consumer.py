@@ -7,14 +7,15 @@ import random
 import time
 
 import nats
-import parley_contracts as c
 from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import parley_contracts as c
 from parley_history.app import create_app
 from parley_history.models import turns
 from parley_history.settings import Settings
 from parley_runtime.provision import provision
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .conftest import API_KEY, turn
 

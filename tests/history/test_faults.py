@@ -16,6 +16,7 @@ from pathlib import Path
 import nats
 import pytest
 from litestar.testing import AsyncTestClient
+
 from parley_devstack.postgres_server import PostgresServer
 from parley_history.app import Runtime, create_app
 from parley_history.db import make_engine, migrate_async
@@ -38,8 +39,9 @@ def _spawn_history(database_url: str, nats_url: str, log: Path) -> subprocess.Po
         "HISTORY_PORT": "0",
         "HISTORY_BATCH_SIZE": "200",
     }
-    return subprocess.Popen([sys.executable, "-m", "parley_history"], env=env, stdout=log.open("ab"),
-                            stderr=subprocess.STDOUT)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "parley_history"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+    )
 
 
 async def test_history_consumer_sigkilled_mid_stream_loses_and_duplicates_nothing(
@@ -80,8 +82,9 @@ async def test_postgres_down_naks_with_growing_delays_and_everything_lands_when_
     nc = await nats.connect(nats_url)
     await provision(nc.jetstream())
     await nc.close()
-    settings = Settings(database_url=url, api_keys=API_KEY, nats_url=nats_url, migrate_on_start=False,
-                        run_recent_service=False)  # fmt: skip
+    settings = Settings(
+        database_url=url, api_keys=API_KEY, nats_url=nats_url, migrate_on_start=False, run_recent_service=False
+    )
     app = create_app(settings)
     async with AsyncTestClient(app=app) as client:
         own_postgres.stop()

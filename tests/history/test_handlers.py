@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 
 import msgspec
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from parley_history.handlers import persist, plan
 from parley_history.models import conversations, turns
 from parley_history.queries import get_session
 from parley_history.store import SqlHistoryStore
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .conftest import ended, started, turn
 
@@ -100,7 +101,13 @@ def test_plan_ignores_event_types_history_does_not_store() -> None:
     from .conftest import T0
 
     joined = c.ParticipantJoined(
-        event_id=uuid4(), occurred_at=T0, conversation_id="c1", session_id="s1", producer="t",
-        identity="u", kind="standard", at=T0,
-    )  # fmt: skip
+        event_id=uuid4(),
+        occurred_at=T0,
+        conversation_id="c1",
+        session_id="s1",
+        producer="t",
+        identity="u",
+        kind="standard",
+        at=T0,
+    )
     assert plan([joined]).empty

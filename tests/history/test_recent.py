@@ -8,13 +8,14 @@ import msgspec
 import nats
 import pytest
 from nats.aio.client import Client
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from parley_contracts.history import RecentTurnsReply
 from parley_contracts.streams import HISTORY_RECENT_SUBJECT
 from parley_history.db import make_engine
 from parley_history.handlers import persist
 from parley_history.recent import start_recent_service
 from parley_history.store import SqlHistoryStore
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .conftest import started, turn
 

@@ -4,9 +4,10 @@ from collections.abc import AsyncIterator
 from uuid import uuid4
 
 import nats
-import parley_contracts as c
 import pytest
 from nats.aio.client import Client
+
+import parley_contracts as c
 from parley_runtime.provision import provision
 
 
@@ -22,9 +23,15 @@ def turn(
     seq: int = 1, *, conversation: str = "conv-1", session: str = "sess-1", text: str = "hello"
 ) -> c.TurnCompleted:
     return c.TurnCompleted(
-        event_id=uuid4(), occurred_at=c.utcnow(), conversation_id=conversation, session_id=session,
-        producer="test", seq=seq, role="user" if seq % 2 else "assistant", text=text,
-    )  # fmt: skip
+        event_id=uuid4(),
+        occurred_at=c.utcnow(),
+        conversation_id=conversation,
+        session_id=session,
+        producer="test",
+        seq=seq,
+        role="user" if seq % 2 else "assistant",
+        text=text,
+    )
 
 
 def headers_for(event: c.Event) -> dict[str, str]:

@@ -4,9 +4,10 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 
-import parley_contracts as c
 import pytest
 from nats.aio.client import Client
+
+import parley_contracts as c
 from parley_runtime.consume import Consumer, Delivery, PoisonError, RetryPolicy
 from parley_runtime.dlq import REASON_HEADER, DeadLetterCopier
 
@@ -70,8 +71,11 @@ async def test_malformed_message_ends_in_dlq_with_its_reason_and_good_ones_are_h
 ) -> None:
     js = nc.jetstream()
     good = turn(1)
-    await js.publish("voice.turn_completed.v1.conv-1", b'{"type":"turn_completed.v1","seq":"x"}',
-                     headers={"Nats-Msg-Id": "bad-1", "x-origin": "test"})  # fmt: skip
+    await js.publish(
+        "voice.turn_completed.v1.conv-1",
+        b'{"type":"turn_completed.v1","seq":"x"}',
+        headers={"Nats-Msg-Id": "bad-1", "x-origin": "test"},
+    )
     await js.publish(c.subject_for(good), c.encode(good), headers=headers_for(good))
 
     async def handler(batch: Sequence[Delivery]) -> None:
@@ -153,8 +157,9 @@ async def test_message_that_keeps_failing_is_dead_lettered_with_the_last_error(n
     js = nc.jetstream()
     from nats.js.api import ConsumerConfig
 
-    await js.add_consumer("VOICE", ConsumerConfig(durable_name="history", max_deliver=3,
-                          filter_subjects=["voice.turn_completed.v1.*"]))  # fmt: skip
+    await js.add_consumer(
+        "VOICE", ConsumerConfig(durable_name="history", max_deliver=3, filter_subjects=["voice.turn_completed.v1.*"])
+    )
     event = turn(1)
     await js.publish(c.subject_for(event), c.encode(event), headers=headers_for(event))
 

@@ -6,9 +6,10 @@ import time
 from pathlib import Path
 
 import nats
-import parley_contracts as c
 import pytest
 from nats.aio.client import Client
+
+import parley_contracts as c
 from parley_devstack.nats_server import NatsServer
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox

@@ -2,6 +2,7 @@
 
 import nats
 from nats.js.api import StreamConfig
+
 from parley_contracts.streams import AUDIO_BUCKET
 from parley_runtime.cli import main
 from parley_runtime.provision import ProvisionSettings, provision

@@ -2,6 +2,7 @@
 
 import msgspec
 import pytest
+
 from parley_runtime.settings import SettingsError, load_settings
 
 
@@ -12,8 +13,16 @@ class Example(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def test_values_are_converted_from_strings() -> None:
-    s = load_settings(Example, "HISTORY_", {"HISTORY_DATABASE_URL": "postgresql://x", "HISTORY_PORT": "9000",
-                                             "HISTORY_RUN_CONSUMERS": "false", "OTHER": "ignored"})  # fmt: skip
+    s = load_settings(
+        Example,
+        "HISTORY_",
+        {
+            "HISTORY_DATABASE_URL": "postgresql://x",
+            "HISTORY_PORT": "9000",
+            "HISTORY_RUN_CONSUMERS": "false",
+            "OTHER": "ignored",
+        },
+    )
     assert s == Example(database_url="postgresql://x", port=9000, run_consumers=False)
 
 

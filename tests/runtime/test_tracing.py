@@ -2,6 +2,7 @@
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+
 from parley_runtime import tracing
 from parley_runtime.consume import RetryPolicy
 

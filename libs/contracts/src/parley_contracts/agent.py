@@ -118,6 +118,9 @@ class SessionEnded(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, 
     messages: list[MessageSummary] = []
     usage: Usage | None = None
     recording: RecordingRef | None = None
+    # True when a very long call's summary kept only its most recent messages (every turn is still
+    # published as its own turn_completed event).
+    messages_truncated: bool = False
 
 
 __all__ = [

@@ -26,8 +26,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from parley_contracts import AnyEvent, ContractError, decode
 
+from parley_contracts import AnyEvent, ContractError, decode
 from parley_runtime import metrics, tracing
 
 logger = logging.getLogger(__name__)

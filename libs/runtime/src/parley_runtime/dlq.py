@@ -20,8 +20,8 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from parley_contracts.streams import ADVISORY_STREAM_NAME, DLQ_COPIER_DURABLE
 
+from parley_contracts.streams import ADVISORY_STREAM_NAME, DLQ_COPIER_DURABLE
 from parley_runtime import metrics
 
 logger = logging.getLogger(__name__)

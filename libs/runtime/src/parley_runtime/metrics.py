@@ -15,7 +15,6 @@ EVENTS_FAILED = _meter.create_counter(
     "parley.events.failed", description="Events nak'ed (transient) or terminated (poison), by outcome"
 )
 DEAD_LETTERS = _meter.create_counter("parley.dlq.copied", description="Messages copied to the DLQ stream")
-OUTBOX_EMITTED = _meter.create_counter("parley.outbox.emitted", description="Events handed to the outbox")
 OUTBOX_PUBLISHED = _meter.create_counter("parley.outbox.published", description="Events acked by JetStream")
 OUTBOX_SPILLED = _meter.create_counter("parley.outbox.spilled", description="Events written to the spill file")
 OUTBOX_DROPPED = _meter.create_counter(

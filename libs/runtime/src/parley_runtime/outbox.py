@@ -1,7 +1,8 @@
 """The producer-side outbox: `emit()` never waits on the network, and nothing emitted is lost.
 
-`emit()` is synchronous and O(1): it encodes the event, captures the trace context, and appends to a
-bounded in-memory queue (or, when that is full, to an append-only spill file). A background task
+`emit()` is synchronous and O(1): it captures the trace context and appends the (immutable) event to a
+bounded in-memory queue, or, when that is full, encodes it to an append-only spill file. Encoding for
+the wire happens in the background publisher, off the caller's hot path. A background task
 publishes to JetStream with `Nats-Msg-Id = event_id`, retrying the same id with backoff until it gets a
 PubAck, so a retry after a lost ack is de-duplicated by the stream. While NATS is down nothing is sent
 (so the client's reconnect buffer does not stack copies); after it comes back the backlog flows.
@@ -26,14 +27,39 @@ import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError
-from parley_contracts import Event, encode, subject_for
 
+from parley_contracts import Event, encode, subject_for
 from parley_runtime import metrics, tracing
 from parley_runtime.connection import NatsSettings, connect
 
 logger = logging.getLogger(__name__)
 
 Entry = tuple[str, bytes, dict[str, str]]
+
+
+class _Lazy:
+    """An emitted event not yet encoded; `trace` holds the traceparent captured at emit time."""
+
+    __slots__ = ("event", "trace")
+
+    def __init__(self, event: Event, trace: dict[str, str] | None) -> None:
+        self.event = event
+        self.trace = trace
+
+    def entry(self) -> Entry:
+        headers = {"Nats-Msg-Id": str(self.event.event_id), "content-type": "application/json"}
+        if self.trace:
+            headers.update(self.trace)
+        return subject_for(self.event), encode(self.event), headers
+
+
+Queued = Entry | _Lazy
+
+
+def _entry(item: Queued) -> Entry:
+    return item.entry() if isinstance(item, _Lazy) else item
+
+
 _entry_decoder = msgspec.json.Decoder(tuple[str, bytes, dict[str, str]])
 _PERMANENT = (BadRequestError, nats.errors.MaxPayloadError, nats.errors.BadSubjectError)
 
@@ -64,13 +90,14 @@ class Outbox:
         self._retry_cap = retry_cap
         self._nc = nc
         self._owns_nc = nc is None
-        self._queue: deque[Entry] = deque()
-        self._inflight: list[Entry] = []
+        self._queue: deque[Queued] = deque()
+        self._inflight: list[Queued] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._spill_writer: IO[bytes] | None = None
         self._spill_offset = 0
         self._spilling = bool(spill_path and spill_path.exists() and spill_path.stat().st_size > 0)
+        self.emitted = 0
         self.published = 0
         self.dropped = 0
         self.spilled = 0
@@ -79,18 +106,19 @@ class Outbox:
 
     def emit(self, event: Event) -> None:
         """Queue an event for publishing. Never blocks on I/O to NATS, never raises for transport reasons."""
-        headers = {"Nats-Msg-Id": str(event.event_id), "content-type": "application/json"}
-        tracing.inject(headers)
-        self.emit_raw(subject_for(event), encode(event), headers)
+        trace = tracing.inject({}) or None
+        self._enqueue(_Lazy(event, trace))
 
     def emit_raw(self, subject: str, data: bytes, headers: dict[str, str]) -> None:
         """Queue a pre-encoded message; `headers` must carry `Nats-Msg-Id` for de-duplication."""
-        entry = (subject, data, headers)
+        self._enqueue((subject, data, headers))
+
+    def _enqueue(self, item: Queued) -> None:
         if self._spilling or len(self._queue) + len(self._inflight) >= self._maxsize:
-            self._spill(entry)
+            self._spill(_entry(item))
         else:
-            self._queue.append(entry)
-        metrics.OUTBOX_EMITTED.add(1)
+            self._queue.append(item)
+        self.emitted += 1  # exported by an observable instrument, not a per-call metric (hot path)
         self._wake.set()
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -98,6 +126,16 @@ class Outbox:
     @property
     def nc(self) -> Client | None:
         """The NATS connection once established (the agent reuses it for request/reply)."""
+        return self._nc
+
+    @property
+    def spill_path(self) -> Path | None:
+        return self._spill_path
+
+    async def connected(self) -> Client:
+        """The connection once it is up (bound the wait with a timeout: it may never come)."""
+        while self._nc is None or not self._nc.is_connected:
+            await asyncio.sleep(0.01)
         return self._nc
 
     @property
@@ -135,8 +173,8 @@ class Outbox:
         self._queue.clear()
         if left and self._spill_path is not None:
             # Replayed by the next start; consumers order by `seq`, not by stream position.
-            for entry in left:
-                self._spill(entry)
+            for item in left:
+                self._spill(_entry(item))
         elif left:
             self.dropped += len(left)
             metrics.OUTBOX_DROPPED.add(len(left))
@@ -229,9 +267,9 @@ class Outbox:
             else:
                 failures = 0
 
-    async def _publish(self, js: JetStreamContext, entry: Entry) -> bool:
+    async def _publish(self, js: JetStreamContext, item: Queued) -> bool:
         """True when acked or permanently rejected (counted as dropped); False to retry."""
-        subject, data, headers = entry
+        subject, data, headers = _entry(item)
         try:
             await js.publish(subject, data, headers=headers, timeout=self._ack_timeout)
         except _PERMANENT as exc:

@@ -23,6 +23,7 @@ from nats.js.api import (
     StreamConfig,
 )
 from nats.js.errors import NotFoundError
+
 from parley_contracts.streams import (
     ConsumerSpec,
     ObjectBucketSpec,

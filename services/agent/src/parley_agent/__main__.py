@@ -1,26 +1,99 @@
-"""`python -m parley_agent`: run the agent service."""
+"""`python -m parley_agent [worker|simulate|flush]`.
+
+worker                  register with the LiveKit server and take calls (needs LIVEKIT_URL/KEY/SECRET)
+simulate [-n N] [--exit]
+                        run N scripted conversations headless through the real job path, then keep
+                        serving health (or exit with --exit); what `make dev` runs without LiveKit
+flush                   publish events and upload audio that earlier runs left on disk, then exit
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import signal
 import sys
 
+from parley_agent.background import flush_once, housekeeping
+from parley_agent.settings import Settings, load
+from parley_agent.simulate import plan_calls, run_simulated_calls
+from parley_agent.worker import create_server
+from parley_runtime.connection import connect
 from parley_runtime.logs import configure_logging
-from parley_runtime.serve import serve
 from parley_runtime.settings import SettingsError
 
-from parley_agent.app import create_app
-from parley_agent.settings import load
+
+async def run(settings: Settings, *, simulate: bool, conversations: int, exit_after: bool) -> int:
+    server = create_server(settings, simulate=simulate)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    started = asyncio.Event()
+    server.once("worker_started", started.set)
+    serving = asyncio.create_task(server.run(devmode=simulate, unregistered=simulate))
+    chores = asyncio.create_task(housekeeping(settings, stop))
+    await asyncio.wait([asyncio.create_task(started.wait()), serving], return_when=asyncio.FIRST_COMPLETED)
+    try:
+        if simulate and conversations:
+            await run_simulated_calls(server, plan_calls(conversations))
+        if not (simulate and exit_after):
+            waiter = asyncio.create_task(stop.wait())
+            await asyncio.wait([waiter, serving], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # Draining lets calls in progress end (the framework's drain timeout), then shutdown hooks persist.
+        await server.aclose()
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(chores, timeout=10)
+        if not serving.done():
+            serving.cancel()
+    return 0
 
 
-def main() -> int:
+async def flush(settings: Settings) -> int:
+    try:
+        nc = await connect(settings.nats, name="agent-flush")
+    except ConnectionError as exc:
+        print(f"agent: {exc}", file=sys.stderr)
+        return 1
+    try:
+        await flush_once(nc, settings)
+    finally:
+        await nc.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="parley_agent", description="Parley's LiveKit Agents worker")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("worker", help="take calls from the LiveKit server")
+    sim = sub.add_parser("simulate", help="run scripted conversations headless")
+    sim.add_argument("-n", "--conversations", type=int, default=3)
+    sim.add_argument("--exit", action="store_true", help="exit when the conversations are done")
+    sub.add_parser("flush", help="publish what earlier runs left on disk, then exit")
+    args = parser.parse_args(argv)
+    command = args.command or "worker"
     try:
         settings = load()
+        if command == "worker":
+            settings.require_livekit()
     except SettingsError as exc:
         print(f"agent: {exc}", file=sys.stderr)
         return 2
     configure_logging("agent", settings.log_level)
-    serve(create_app(settings), host=settings.host, port=settings.port)
-    return 0
+    if command == "flush":
+        return asyncio.run(flush(settings))
+    simulate = command == "simulate"
+    return asyncio.run(
+        run(
+            settings,
+            simulate=simulate,
+            conversations=getattr(args, "conversations", 0),
+            exit_after=getattr(args, "exit", False),
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,20 +1,92 @@
-"""agent settings, from `AGENT_*` environment variables."""
+"""Agent settings, from `AGENT_*` environment variables (see .env.example).
+
+`providers=live` (the default) needs the provider keys and fails at start-up naming the missing
+variable; `providers=offline` runs a scripted LLM and a tone TTS with no keys at all.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
 
 import msgspec
-from parley_runtime.settings import load_settings
+
+from parley_runtime.connection import NatsSettings
+from parley_runtime.settings import SettingsError, load_settings
+
+PREFIX = "AGENT_"
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str | None = None
+    nats_password: str | None = None
+    nats_creds_file: str | None = None
+    agent_name: str = "parley-agent"
+    providers: Literal["live", "offline"] = "live"
+    # LiveKit server (the worker registers there); also read from LIVEKIT_URL/KEY/SECRET.
+    livekit_url: str | None = None
+    livekit_api_key: str | None = None
+    livekit_api_secret: str | None = None
+    # live providers
+    deepgram_api_key: str | None = None
+    deepgram_model: str = "nova-3"
+    elevenlabs_api_key: str | None = None
+    elevenlabs_voice_id: str | None = None
+    elevenlabs_model: str = "eleven_flash_v2_5"
+    llm_base_url: str | None = None  # any OpenAI-compatible endpoint: OpenAI, Azure, Ollama, vLLM
+    llm_api_key: str | None = None
+    llm_model: str = "gpt-4.1-mini"
+    instructions: str | None = None  # default prompt; the room metadata may override it per call
+    # behaviour
+    history_limit: int = 20
+    history_timeout_seconds: float = 0.3
+    record_audio: bool = True
+    state_dir: str = ".parley/agent"  # outbox spill files and audio awaiting upload; a volume in k8s
+    outbox_max_events: int = 10_000
+    drain_timeout_seconds: float = 5.0
+    recording_upload_timeout_seconds: float = 20.0
     host: str = "0.0.0.0"
     port: int = 8081
     log_level: str = "INFO"
-    nats_url: str = "nats://127.0.0.1:4222"
-    state_dir: str | None = None
+
+    @property
+    def nats(self) -> NatsSettings:
+        return NatsSettings(
+            url=self.nats_url, user=self.nats_user, password=self.nats_password, creds_file=self.nats_creds_file
+        )
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir)
+
+    def require_live_keys(self) -> None:
+        """Fail fast, naming the variable, when a live provider has no key."""
+        if self.providers != "live":
+            return
+        if not self.deepgram_api_key:
+            raise SettingsError(f"{PREFIX}DEEPGRAM_API_KEY is required with {PREFIX}PROVIDERS=live")
+        if not self.elevenlabs_api_key:
+            raise SettingsError(f"{PREFIX}ELEVENLABS_API_KEY is required with {PREFIX}PROVIDERS=live")
+        if not self.llm_api_key and not self.llm_base_url:
+            raise SettingsError(
+                f"{PREFIX}LLM_API_KEY is required with {PREFIX}PROVIDERS=live (or set {PREFIX}LLM_BASE_URL)"
+            )
+
+    def require_livekit(self) -> None:
+        for field in ("livekit_url", "livekit_api_key", "livekit_api_secret"):
+            if not getattr(self, field):
+                raise SettingsError(f"{PREFIX}{field.upper()} (or {field.upper()}) is required to run the worker")
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
-    return load_settings(Settings, "AGENT_", environ)
+    import os
+
+    env = dict(os.environ if environ is None else environ)
+    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        if env.get(name) and not env.get(f"{PREFIX}{name}"):
+            env[f"{PREFIX}{name}"] = env[name]
+    settings = load_settings(Settings, PREFIX, env)
+    settings.require_live_keys()
+    return settings

@@ -20,9 +20,6 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from nats.aio.client import Client
 from nats.micro.service import Service
-from parley_runtime.connection import connect
-from parley_runtime.consume import Consumer
-from parley_runtime.http import api_key_guard, health_handlers, internal_error_handler, problem_details_plugin
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -33,6 +30,9 @@ from parley_history.db import make_engine, migrate_async
 from parley_history.recent import start_recent_service
 from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
+from parley_runtime.connection import connect
+from parley_runtime.consume import Consumer
+from parley_runtime.http import api_key_guard, health_handlers, internal_error_handler, problem_details_plugin
 
 logger = logging.getLogger(__name__)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nats.aio.client import Client
-from parley_contracts.streams import VOICE_STREAM_NAME
-from parley_runtime.consume import Consumer, Delivery
 
+from parley_contracts.streams import VOICE_STREAM_NAME
 from parley_history.db import is_transient
 from parley_history.handlers import HistoryStore, persist
+from parley_runtime.consume import Consumer, Delivery
 
 DURABLE = "history"
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from parley_runtime.consume import default_is_transient
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from parley_runtime.consume import default_is_transient
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -15,10 +15,10 @@ from nats.aio.client import Client
 from nats.micro import add_service
 from nats.micro.request import Request
 from nats.micro.service import Service
-from parley_contracts.history import RecentTurn, RecentTurnsReply, RecentTurnsRequest
-from parley_contracts.streams import HISTORY_RECENT_SUBJECT
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from parley_contracts.history import RecentTurn, RecentTurnsReply, RecentTurnsRequest
+from parley_contracts.streams import HISTORY_RECENT_SUBJECT
 from parley_history.queries import recent_turns
 
 logger = logging.getLogger(__name__)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import msgspec
+
 from parley_runtime.connection import NatsSettings
 from parley_runtime.settings import load_settings
 

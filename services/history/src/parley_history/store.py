@@ -10,13 +10,13 @@ error and the batch is retried.
 from __future__ import annotations
 
 import msgspec
-from parley_runtime.consume import TransientError
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from parley_history.handlers import ConversationRow, SessionRow, WritePlan
 from parley_history.known import KnownRows
+from parley_runtime.consume import TransientError
 
 _json = msgspec.json.Encoder()
 

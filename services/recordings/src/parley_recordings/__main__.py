@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 
+from parley_recordings.app import create_app
+from parley_recordings.settings import load
 from parley_runtime.logs import configure_logging
 from parley_runtime.serve import serve
 from parley_runtime.settings import SettingsError
-
-from parley_recordings.app import create_app
-from parley_recordings.settings import load
 
 
 def main() -> int:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 
+from parley_rooms.app import create_app
+from parley_rooms.settings import load
 from parley_runtime.logs import configure_logging
 from parley_runtime.serve import serve
 from parley_runtime.settings import SettingsError
-
-from parley_rooms.app import create_app
-from parley_rooms.settings import load
 
 
 def main() -> int:

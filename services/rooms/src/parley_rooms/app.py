@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from litestar import Litestar
-from parley_runtime.http import health_handlers, problem_details_plugin
 
 from parley_rooms.settings import Settings
+from parley_runtime.http import health_handlers, problem_details_plugin
 
 
 def create_app(settings: Settings) -> Litestar:

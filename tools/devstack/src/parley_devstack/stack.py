@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from parley_runtime.connection import NatsSettings, connect
-from parley_runtime.provision import provision
-
 from parley_devstack.nats_server import NatsServer
 from parley_devstack.ports import choose_port, wait_for_port
 from parley_devstack.postgres_server import PostgresServer
+from parley_runtime.connection import NatsSettings, connect
+from parley_runtime.provision import provision
 
 DATABASE = "parley"
 
@@ -78,7 +77,17 @@ def service_env(spec: ServiceSpec, port: int, stack: dict[str, str], root: Path)
         env[f"{p}BLOB_URL"] = (root / "blobs").resolve().as_uri()
     if spec.name == "agent":
         env[f"{p}STATE_DIR"] = str((root / "agent").resolve())
+        if not os.environ.get("LIVEKIT_URL"):
+            env.setdefault(f"{p}PROVIDERS", "offline")
     return env
+
+
+def service_command(spec: ServiceSpec) -> list[str]:
+    cmd = [sys.executable, "-m", spec.module]
+    if spec.name == "agent":
+        # Without a LiveKit server the agent runs scripted calls through the real job path.
+        cmd += ["worker"] if os.environ.get("LIVEKIT_URL") else ["simulate", "--conversations", "3"]
+    return cmd
 
 
 class Stack:
@@ -114,7 +123,7 @@ class Stack:
         for spec in SERVICES:
             if spec.name in ports:
                 env = service_env(spec, ports[spec.name], stack, self.root)
-                self._spawn(spec.name, [sys.executable, "-m", spec.module], env)
+                self._spawn(spec.name, service_command(spec), env)
         for spec in SERVICES:
             if spec.name in ports and spec.url_key and not wait_for_port(ports[spec.name], timeout=60):
                 print(f"  ! {spec.name} did not start; see {self.logs / (spec.name + '.log')}")

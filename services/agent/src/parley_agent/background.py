@@ -1,0 +1,94 @@
+"""Worker-process housekeeping: publish events and upload audio that finished jobs left on disk.
+
+A job that could not reach NATS before its shutdown budget ran out leaves its outbox spill file
+(`outbox/<session>.<pid>.jsonl`) and its audio (`audio-pending/`). This task, in the long-lived worker
+process, replays spill files whose writer process is gone (or that belong to finished jobs of this
+process) and uploads pending audio, so nothing a call produced is lost across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from pathlib import Path
+
+from nats.aio.client import Client
+
+from parley_agent.recording import upload_pending
+from parley_agent.settings import Settings
+from parley_runtime.connection import connect
+from parley_runtime.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+
+def _writer_alive(path: Path) -> bool:
+    try:
+        pid = int(path.name.rsplit(".", 2)[-2])
+    except (ValueError, IndexError):
+        return False
+    if pid == os.getpid():
+        return False  # jobs of this process (thread executor) are finished when their file is orphaned
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def replay_spills(nc: Client, settings: Settings, active: set[Path] | None = None) -> int:
+    """Publish every orphaned spill file; returns how many files were fully published."""
+    done = 0
+    directory = settings.state_path / "outbox"
+    for path in sorted(directory.glob("*.jsonl")):
+        if active and path in active:
+            continue
+        if path.stat().st_size == 0 or _writer_alive(path):
+            continue
+        claimed = path.with_suffix(".replaying")
+        try:
+            path.rename(claimed)
+        except FileNotFoundError:
+            continue  # another worker claimed it
+        outbox = Outbox(settings.nats, name="agent-replay", spill_path=claimed, nc=nc).start()
+        clean = await outbox.drain(60)
+        await outbox.close(timeout=1)
+        if clean:
+            claimed.unlink(missing_ok=True)
+            done += 1
+        else:
+            claimed.rename(path)
+    return done
+
+
+async def flush_once(nc: Client, settings: Settings) -> None:
+    """One pass: replay orphaned spill files, upload pending audio."""
+    await replay_spills(nc, settings, active=_live_spills())
+    pending = settings.state_path / "audio-pending"
+    if pending.exists():
+        await upload_pending(nc, pending, settings.recording_upload_timeout_seconds)
+
+
+async def housekeeping(settings: Settings, stop: asyncio.Event, interval: float = 10.0) -> None:
+    nc = await connect(settings.nats, name="agent-housekeeping", retry_initial=True)
+    try:
+        while not stop.is_set():
+            try:
+                await flush_once(nc, settings)
+            except Exception:
+                logger.exception("housekeeping pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+    finally:
+        await nc.close()
+
+
+def _live_spills() -> set[Path]:
+    """Spill files still owned by running jobs of this process (thread executor)."""
+    from parley_agent.worker import _calls
+
+    return {call.outbox.spill_path for call in _calls.values() if call.outbox.spill_path is not None}

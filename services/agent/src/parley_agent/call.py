@@ -1,0 +1,182 @@
+"""One call, from job start to the last event: the per-job logic the worker entrypoint runs.
+
+Start: read the room metadata, open the outbox, emit `session_started`, seed the chat context from
+`history.v1.recent` (bounded wait), start the AgentSession with the tracker attached.
+End (whichever exit path comes first: session close -> `on_session_end`, or the job's shutdown
+callback on errors and worker shutdown): store the recording, emit `session_ended`, drain the outbox
+within the budget and spill the rest to disk. `finish()` is idempotent, so every path persists once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from livekit import rtc
+from livekit.agents import Agent, AgentSession, JobContext, room_io
+from livekit.agents.voice.agent_session import RecordingOptions
+from livekit.agents.voice.events import CloseEvent
+
+import parley_contracts as c
+from parley_agent.history_client import fetch_recent, seed_context
+from parley_agent.metadata import RoomMetadata, parse_room_metadata
+from parley_agent.offline import SimulatedCallerAudio, SimulatedSpeaker
+from parley_agent.providers import ProviderSet
+from parley_agent.recording import object_key, store_recording
+from parley_agent.settings import Settings
+from parley_agent.state import CallState
+from parley_agent.tracker import CallTracker, close_reason
+from parley_runtime.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+SIMULATED_CALLER = "simulated-caller"
+
+
+def default_instructions() -> str:
+    return (files("parley_agent") / "prompts" / "default.md").read_text().strip()
+
+
+def session_id_for(job_id: str) -> str:
+    return _UNSAFE.sub("-", job_id)[:128] or "job"
+
+
+def participant_kind(p: rtc.RemoteParticipant) -> str:
+    kinds = {
+        rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD: "standard",
+        rtc.ParticipantKind.PARTICIPANT_KIND_SIP: "sip",
+        rtc.ParticipantKind.PARTICIPANT_KIND_AGENT: "agent",
+        rtc.ParticipantKind.PARTICIPANT_KIND_INGRESS: "ingress",
+        rtc.ParticipantKind.PARTICIPANT_KIND_EGRESS: "egress",
+    }
+    return kinds.get(p.kind, "unknown")
+
+
+@dataclass
+class Call:
+    ctx: JobContext
+    settings: Settings
+    meta: RoomMetadata
+    outbox: Outbox
+    tracker: CallTracker
+    session: AgentSession[Any] | None = None
+    reason: str = "job_shutdown"
+    _finished: asyncio.Event = field(default_factory=asyncio.Event)
+    _finishing: bool = False
+
+    @property
+    def state(self) -> CallState:
+        return self.tracker.state
+
+    async def finish(self, reason: str | None = None) -> None:
+        """Persist the end of the call once: recording, `session_ended`, outbox drain (bounded)."""
+        if self._finishing:
+            await self._finished.wait()
+            return
+        self._finishing = True
+        try:
+            recording = await self._store_recording()
+            self.tracker.finish(reason or self.reason, recording=recording)
+            left = await self.outbox.close(timeout=self.settings.drain_timeout_seconds)
+            if left:
+                logger.warning("events kept on disk for the next worker", extra={"count": left})
+        finally:
+            self._finished.set()
+
+    async def _store_recording(self) -> c.RecordingRef | None:
+        if not self.settings.record_audio or self.session is None:
+            return None
+        try:
+            report = self.ctx.make_session_report(self.session)
+        except Exception as exc:  # the recorder may still be busy on a crash path
+            logger.warning("no session report", extra={"error": type(exc).__name__})
+            return None
+        path = Path(report.audio_recording_path) if report.audio_recording_path else None
+        if path is None or not path.exists() or path.stat().st_size == 0:
+            return None
+        return await store_recording(
+            self.outbox.nc,
+            path,
+            key=object_key(self.state.conversation_id, self.state.session_id),
+            pending_dir=self.settings.state_path / "audio-pending",
+            timeout=self.settings.recording_upload_timeout_seconds,
+            duration=report.duration,
+        )
+
+
+def open_call(ctx: JobContext, settings: Settings) -> Call:
+    """Everything that must exist before the first await: state, outbox, tracker."""
+    meta = parse_room_metadata(ctx.job.room.metadata)
+    session_id = session_id_for(ctx.job.id)
+    spill = settings.state_path / "outbox" / f"{session_id}.{os.getpid()}.jsonl"
+    outbox = Outbox(settings.nats, name=f"agent-{session_id}", maxsize=settings.outbox_max_events, spill_path=spill)
+    outbox.start()
+    state = CallState(
+        conversation_id=meta.conversation_id,
+        session_id=session_id,
+        room_name=ctx.job.room.name or "unknown",
+        session_start=c.utcnow(),
+        user_id=meta.user_id,
+    )
+    tracker = CallTracker(state, outbox.emit, agent_name=settings.agent_name)
+    return Call(ctx=ctx, settings=settings, meta=meta, outbox=outbox, tracker=tracker)
+
+
+async def run_call(call: Call, providers: ProviderSet) -> None:
+    ctx, settings, meta = call.ctx, call.settings, call.meta
+    call.tracker.start(
+        room_sid=ctx.job.room.sid or None, metadata={"language": meta.language} if meta.language else None
+    )
+    prior = await fetch_recent(
+        call.outbox, meta.conversation_id, limit=settings.history_limit, timeout=settings.history_timeout_seconds
+    )
+    agent = Agent(
+        instructions=meta.instructions or settings.instructions or default_instructions(), chat_ctx=seed_context(prior)
+    )
+    session: AgentSession[Any] = AgentSession(**providers.session_kwargs(meta.language))
+    call.session = session
+    call.tracker.attach(session)
+
+    def on_close(ev: CloseEvent) -> None:
+        call.reason = close_reason(ev)
+        ctx.shutdown(call.reason)  # closing the session ends the job: no lingering job per call
+
+    session.on("close", on_close)
+    record: RecordingOptions = {"audio": settings.record_audio, "traces": False, "logs": False, "transcript": False}
+    if ctx.is_fake_job():
+        await _run_simulated(call, session, agent, record)
+        return
+    _track_room_participants(call, ctx.room)
+    await session.start(
+        agent,
+        room=ctx.room,
+        room_options=room_io.RoomOptions(close_on_disconnect=True, delete_room_on_close=False),
+        record=record,
+    )
+
+
+async def _run_simulated(call: Call, session: AgentSession[Any], agent: Agent, record: RecordingOptions) -> None:
+    """A headless call: the scripted caller's lines go through the same session, tracker and outbox."""
+    session.input.audio = SimulatedCallerAudio()
+    session.output.audio = SimulatedSpeaker()
+    await session.start(agent, record=record)
+    call.tracker.participant_joined(SIMULATED_CALLER, "standard")
+    for line in call.meta.simulation:
+        await session.run(user_input=line)
+    call.tracker.participant_left(SIMULATED_CALLER)
+    call.reason = "participant_disconnected"
+    await session.aclose()
+
+
+def _track_room_participants(call: Call, room: rtc.Room) -> None:
+    for p in room.remote_participants.values():
+        call.tracker.participant_joined(p.identity, participant_kind(p))
+    room.on("participant_connected", lambda p: call.tracker.participant_joined(p.identity, participant_kind(p)))
+    room.on("participant_disconnected", lambda p: call.tracker.participant_left(p.identity))

@@ -1,0 +1,69 @@
+"""Run scripted conversations through the real job lifecycle, headless (no LiveKit server, no keys).
+
+Each conversation is a fake job (`AgentServer.simulate_job(fake_job=True)`) whose room metadata carries
+the conversation id and the caller's lines: the same entrypoint, session, tracker, recorder and outbox
+as production. `make dev` runs this when no LiveKit server is configured, so a newcomer sees
+conversations flow through the whole platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+
+from livekit.agents import AgentServer
+from livekit.protocol import models
+
+from parley_agent import worker
+
+logger = logging.getLogger(__name__)
+
+SCRIPTS: list[list[str]] = [
+    ["Hi, this is Ada. I need to move my dentist appointment.", "Friday morning would be best.", "Thanks, bye!"],
+    ["Hello, what are your opening hours on Saturday?", "And do I need to book in advance?", "Great, thank you."],
+    ["I'd like to cancel my subscription.", "It's the premium plan, account ending 42.", "Yes, please confirm."],
+]
+
+
+@dataclass(frozen=True)
+class SimulatedCall:
+    room: str
+    conversation_id: str
+    user_id: str
+    lines: list[str]
+
+    def metadata(self) -> str:
+        return json.dumps({"conversation_id": self.conversation_id, "user_id": self.user_id, "simulation": self.lines})
+
+
+def plan_calls(n: int, *, conversation_ids: list[str] | None = None) -> list[SimulatedCall]:
+    calls = []
+    for i in range(n):
+        conversation = conversation_ids[i] if conversation_ids and i < len(conversation_ids) else str(uuid.uuid4())
+        calls.append(
+            SimulatedCall(
+                room=f"sim-{uuid.uuid4().hex[:8]}",
+                conversation_id=conversation,
+                user_id=f"sim-user-{i % 3}",
+                lines=SCRIPTS[i % len(SCRIPTS)],
+            )
+        )
+    return calls
+
+
+async def run_simulated_calls(server: AgentServer, calls: list[SimulatedCall], *, timeout: float = 120) -> None:
+    """Dispatch the calls to a running simulate-mode server and wait until every job has finished."""
+    for call in calls:
+        info = models.Room(sid=f"RM_{call.room}", name=call.room, metadata=call.metadata())
+        await server.simulate_job(call.room, fake_job=True, room_info=info)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    await asyncio.sleep(0.5)
+    while worker._calls or server.active_jobs:
+        if loop.time() > deadline:
+            raise TimeoutError("simulated calls did not finish in time")
+        await asyncio.sleep(0.1)
+    logger.info("simulated calls finished", extra={"count": len(calls)})

@@ -1,0 +1,89 @@
+"""The call's in-memory state, as in the seed design: history, participants, start time, turn counter.
+
+A plain class with no I/O and no framework types, so it is unit-tested directly. Memory is bounded:
+past `max_messages` the oldest messages leave memory (each was already published as its own
+`turn_completed`), and the end-of-session summary keeps the newest messages that fit `max_summary_bytes`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Role = Literal["user", "assistant"]
+
+
+@dataclass(slots=True)
+class ParticipantState:
+    identity: str
+    kind: str
+    joined_at: datetime
+    left_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Message:
+    seq: int
+    role: Role
+    text: str
+    at: datetime
+    interrupted: bool = False
+
+
+@dataclass
+class CallState:
+    conversation_id: str
+    session_id: str
+    room_name: str
+    session_start: datetime
+    user_id: str | None = None
+    max_messages: int = 5000
+    conversation_history: deque[Message] = field(default_factory=deque)
+    participant_states: dict[str, ParticipantState] = field(default_factory=dict)
+    turn_count: int = 0
+    dropped_messages: int = 0
+
+    def add_message(self, role: Role, text: str, at: datetime, *, interrupted: bool = False) -> Message:
+        """Record a final user or assistant message; it gets the next `seq` (1, 2, 3...)."""
+        self.turn_count += 1
+        message = Message(self.turn_count, role, text, at, interrupted)
+        self.conversation_history.append(message)
+        if len(self.conversation_history) > self.max_messages:
+            self.conversation_history.popleft()
+            self.dropped_messages += 1
+        return message
+
+    def participant_joined(self, identity: str, kind: str, at: datetime) -> bool:
+        """True when this is news (a first join, or a rejoin after leaving)."""
+        current = self.participant_states.get(identity)
+        if current is not None and current.left_at is None:
+            return False
+        self.participant_states[identity] = ParticipantState(identity, kind, at)
+        return True
+
+    def participant_left(self, identity: str, at: datetime) -> ParticipantState | None:
+        """The participant's state if it was present, else None (unknown or already gone)."""
+        current = self.participant_states.get(identity)
+        if current is None or current.left_at is not None:
+            return None
+        current.left_at = at
+        return current
+
+    def still_present(self) -> list[ParticipantState]:
+        return [p for p in self.participant_states.values() if p.left_at is None]
+
+    def summary_messages(self, max_summary_bytes: int = 512 * 1024) -> tuple[list[Message], bool]:
+        """The newest messages whose text fits the byte budget, oldest first; and whether any were left out."""
+        kept: list[Message] = []
+        budget = max_summary_bytes
+        for message in reversed(self.conversation_history):
+            size = len(message.text.encode()) + 120  # the JSON envelope of one message
+            if size > budget:
+                break
+            budget -= size
+            kept.append(message)
+        kept.reverse()
+        truncated = self.dropped_messages > 0 or len(kept) < len(self.conversation_history)
+        return kept, truncated

@@ -1,0 +1,178 @@
+"""Turns what happens in an AgentSession into CallState updates and contract events.
+
+`publish` is `Outbox.emit` in production and `list.append` in tests: it must not block. Everything
+here runs on the session's event loop from framework callbacks, so nothing here awaits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from livekit.agents import AgentSession
+from livekit.agents.llm import ChatMessage
+from livekit.agents.metrics.usage import AgentSessionUsage, LLMModelUsage, STTModelUsage, TTSModelUsage
+from livekit.agents.voice.events import CloseEvent, ConversationItemAddedEvent, SessionUsageUpdatedEvent
+
+import parley_contracts as c
+from parley_agent.state import CallState
+
+logger = logging.getLogger(__name__)
+
+Publish = Callable[[c.Event], None]
+PRODUCER = "agent"
+
+
+def _ts(epoch: float | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch else None
+
+
+def _usage_totals(usage: AgentSessionUsage | None) -> c.Usage:
+    prompt = completion = chars = 0
+    audio = 0.0
+    for u in usage.model_usage if usage else []:
+        if isinstance(u, LLMModelUsage):
+            prompt += u.input_tokens
+            completion += u.output_tokens
+        elif isinstance(u, TTSModelUsage):
+            chars += u.characters_count
+        elif isinstance(u, STTModelUsage):
+            audio += u.audio_duration
+    return c.Usage(prompt_tokens=prompt, completion_tokens=completion, tts_characters=chars, stt_audio_seconds=audio)
+
+
+def turn_metrics(metrics: Mapping[str, Any]) -> c.TurnMetrics | None:
+    """The per-turn latencies the framework reports on the message (ChatMessage.metrics)."""
+
+    def pick(key: str) -> float | None:
+        value = metrics.get(key)
+        return float(value) if isinstance(value, int | float) and value >= 0 else None
+
+    m = c.TurnMetrics(
+        transcription_delay=pick("transcription_delay"),
+        end_of_turn_delay=pick("end_of_turn_delay"),
+        llm_ttft=pick("llm_node_ttft"),
+        tts_ttfb=pick("tts_node_ttfb"),
+        e2e_latency=pick("e2e_latency"),
+    )
+    return m if any(v is not None for v in (m.transcription_delay, m.end_of_turn_delay, m.llm_ttft, m.tts_ttfb,
+                                             m.e2e_latency)) else None  # fmt: skip
+
+
+class CallTracker:
+    """Owns the call's state and emits the session's events, each exactly once per call."""
+
+    def __init__(self, state: CallState, publish: Publish, *, agent_name: str) -> None:
+        self.state = state
+        self.publish = publish
+        self.agent_name = agent_name
+        self.usage: AgentSessionUsage | None = None
+        self._usage_at_last_turn = c.Usage()
+        self.ended = False
+        self.turn_listeners: list[Callable[[c.TurnCompleted], None]] = []
+
+    def _envelope(self) -> dict[str, Any]:
+        return {
+            "event_id": c.new_event_id(),
+            "occurred_at": c.utcnow(),
+            "conversation_id": self.state.conversation_id,
+            "session_id": self.state.session_id,
+            "producer": PRODUCER,
+        }
+
+    def start(self, *, room_sid: str | None, metadata: dict[str, str] | None = None) -> None:
+        s = self.state
+        self.publish(
+            c.SessionStarted(
+                **self._envelope(),
+                room_name=s.room_name,
+                room_sid=room_sid,
+                agent_name=self.agent_name,
+                user_id=s.user_id,
+                started_at=s.session_start,
+                metadata=metadata,
+            )
+        )
+
+    def attach(self, session: AgentSession[Any]) -> None:
+        session.on("conversation_item_added", self._on_item)
+        session.on("session_usage_updated", self._on_usage)
+
+    def participant_joined(self, identity: str, kind: str, at: datetime | None = None) -> None:
+        at = at or c.utcnow()
+        if self.state.participant_joined(identity, kind, at):
+            self.publish(c.ParticipantJoined(**self._envelope(), identity=identity, kind=kind, at=at))
+
+    def participant_left(self, identity: str, at: datetime | None = None) -> None:
+        at = at or c.utcnow()
+        left = self.state.participant_left(identity, at)
+        if left is not None:
+            self.publish(c.ParticipantLeft(**self._envelope(), identity=identity, kind=left.kind, at=at))
+
+    def _on_usage(self, ev: SessionUsageUpdatedEvent) -> None:
+        self.usage = ev.usage
+
+    def _on_item(self, ev: ConversationItemAddedEvent) -> None:
+        item = ev.item
+        if not isinstance(item, ChatMessage) or item.role not in ("user", "assistant"):
+            return  # handoffs, system and tool items are not turns
+        text = item.text_content or ""
+        if not text.strip():
+            return
+        self.record_message(item, text)
+
+    def record_message(self, item: ChatMessage, text: str) -> c.TurnCompleted:
+        metrics: Mapping[str, Any] = item.metrics or {}
+        at = _ts(item.created_at) or c.utcnow()
+        role: Literal["user", "assistant"] = "user" if item.role == "user" else "assistant"
+        message = self.state.add_message(role, text, at, interrupted=bool(item.interrupted))
+        usage = None
+        if role == "assistant":
+            totals = _usage_totals(self.usage)
+            last = self._usage_at_last_turn
+            usage = c.Usage(
+                prompt_tokens=max(0, totals.prompt_tokens - last.prompt_tokens),
+                completion_tokens=max(0, totals.completion_tokens - last.completion_tokens),
+                tts_characters=max(0, totals.tts_characters - last.tts_characters),
+                stt_audio_seconds=max(0.0, totals.stt_audio_seconds - last.stt_audio_seconds),
+            )
+            self._usage_at_last_turn = totals
+        event = c.TurnCompleted(
+            **self._envelope(), seq=message.seq, role=role, text=text, interrupted=message.interrupted,
+            started_at=_ts(metrics.get("started_speaking_at")), ended_at=_ts(metrics.get("stopped_speaking_at")),
+            language=getattr(item, "language", None) if isinstance(getattr(item, "language", None), str) else None,
+            metrics=turn_metrics(metrics), usage=usage,
+        )  # fmt: skip
+        self.publish(event)
+        for listener in self.turn_listeners:
+            listener(event)
+        return event
+
+    def finish(self, reason: str, *, recording: c.RecordingRef | None = None) -> c.SessionEnded | None:
+        """Emit `session_ended` once; later calls (other exit paths) do nothing."""
+        if self.ended:
+            return None
+        self.ended = True
+        ended_at = c.utcnow()
+        for p in self.state.still_present():
+            self.participant_left(p.identity, ended_at)
+        messages, truncated = self.state.summary_messages()
+        s = self.state
+        event = c.SessionEnded(
+            **self._envelope(), reason=reason, started_at=s.session_start, ended_at=ended_at,
+            duration_seconds=max(0.0, (ended_at - s.session_start).total_seconds()), turn_count=s.turn_count,
+            participants=[
+                c.ParticipantSummary(identity=p.identity, kind=p.kind, joined_at=p.joined_at, left_at=p.left_at)
+                for p in s.participant_states.values()
+            ],
+            messages=[c.MessageSummary(seq=m.seq, role=m.role, text=m.text, at=m.at) for m in messages],
+            usage=_usage_totals(self.usage), recording=recording, messages_truncated=truncated,
+        )  # fmt: skip
+        self.publish(event)
+        return event
+
+
+def close_reason(ev: CloseEvent) -> str:
+    return str(getattr(ev.reason, "value", ev.reason))

@@ -1,0 +1,77 @@
+"""The LiveKit Agents worker: one `rtc_session` entrypoint, explicit dispatch by agent name.
+
+Job processes are started by the framework (forkserver), so the entrypoint and hooks are module-level
+functions; their settings travel in one environment variable set by `create_server(settings)` and are
+decoded by `prewarm` in each job process (the job process's composition root).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import msgspec
+from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess
+
+from parley_agent.call import Call, open_call, run_call
+from parley_agent.providers import ProviderSet, load_vad
+from parley_agent.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SETTINGS_ENV = "PARLEY_AGENT_SETTINGS_JSON"
+# Long enough for calls to end on their own during a rolling deploy; Helm's grace period matches it.
+DRAIN_TIMEOUT_SECONDS = 600
+
+_calls: dict[str, Call] = {}
+
+
+def _settings(proc: JobProcess) -> Settings:
+    settings: Settings = proc.userdata["settings"]
+    return settings
+
+
+def prewarm(proc: JobProcess) -> None:
+    settings = msgspec.json.decode(os.environ[SETTINGS_ENV], type=Settings)
+    proc.userdata["settings"] = settings
+    proc.userdata["providers"] = ProviderSet(settings, vad=load_vad(settings))
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    settings = _settings(ctx.proc)
+    call = open_call(ctx, settings)
+    _calls[ctx.job.id] = call
+
+    async def on_shutdown(reason: str) -> None:  # errors and worker shutdown: persist what we have
+        await call.finish(reason or "job_shutdown")
+        _calls.pop(ctx.job.id, None)
+
+    ctx.add_shutdown_callback(on_shutdown)
+    await run_call(call, ctx.proc.userdata["providers"])
+
+
+async def on_session_end(ctx: JobContext) -> None:
+    call = _calls.pop(ctx.job.id, None)
+    if call is not None:
+        await call.finish()
+
+
+def create_server(settings: Settings, *, simulate: bool = False) -> AgentServer:
+    """The worker. `simulate=True` runs jobs in threads with no LiveKit connection (fake jobs)."""
+    os.environ[SETTINGS_ENV] = msgspec.json.encode(settings).decode()
+    kwargs: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "drain_timeout": DRAIN_TIMEOUT_SECONDS,
+        "setup_fnc": prewarm,
+    }
+    if simulate:
+        kwargs["job_executor_type"] = JobExecutorType.THREAD
+    else:
+        kwargs.update(
+            ws_url=settings.livekit_url, api_key=settings.livekit_api_key, api_secret=settings.livekit_api_secret
+        )
+    server = AgentServer(**kwargs)
+    server.rtc_session(agent_name=settings.agent_name, on_session_end=on_session_end)(entrypoint)
+    return server

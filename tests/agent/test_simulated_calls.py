@@ -1,0 +1,104 @@
+"""Simulated calls through the real job lifecycle (a worker process, fake jobs) against real NATS."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import nats
+import pytest
+
+import parley_contracts as c
+from parley_contracts.streams import AUDIO_BUCKET
+from parley_devstack.nats_server import NatsServer
+from parley_runtime.provision import provision
+
+pytestmark = pytest.mark.slow
+
+
+def _agent(nats_url: str, state: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AGENT_NATS_URL": nats_url, "AGENT_PROVIDERS": "offline", "AGENT_STATE_DIR": str(state),
+           "AGENT_PORT": "0", "AGENT_DRAIN_TIMEOUT_SECONDS": "1", "AGENT_RECORDING_UPLOAD_TIMEOUT_SECONDS": "2"}  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "parley_agent", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+async def _events(url: str) -> list[c.AnyEvent]:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    n = (await js.stream_info("VOICE")).state.messages
+    out = [c.decode((await js.get_msg("VOICE", seq)).data or b"") for seq in range(1, n + 1)]
+    await nc.close()
+    return out
+
+
+async def _provisioned(url: str) -> None:
+    nc = await nats.connect(url)
+    await provision(nc.jetstream())
+    await nc.close()
+
+
+async def test_a_simulated_call_stores_its_recording_and_names_it_in_session_ended(
+    embedded_nats: NatsServer, tmp_path: Path
+) -> None:
+    await _provisioned(embedded_nats.url)
+    run = _agent(embedded_nats.url, tmp_path / "agent", "simulate", "-n", "1", "--exit")
+    assert run.returncode == 0, run.stderr[-2000:]
+    events = await _events(embedded_nats.url)
+    ended = [e for e in events if isinstance(e, c.SessionEnded)]
+    assert len(ended) == 1
+    recording = ended[0].recording
+    assert recording is not None
+    assert recording.bucket == AUDIO_BUCKET and recording.content_type == "audio/ogg"
+    assert recording.key == f"{ended[0].conversation_id}/{ended[0].session_id}/audio.ogg"
+    nc = await nats.connect(embedded_nats.url)
+    stored = await (await nc.jetstream().object_store(AUDIO_BUCKET)).get(recording.key)
+    await nc.close()
+    assert stored.data is not None
+    assert len(stored.data) == recording.bytes > 1000
+    assert hashlib.sha256(stored.data).hexdigest() == recording.sha256
+    assert stored.data[:4] == b"OggS"
+    turns = [e for e in events if isinstance(e, c.TurnCompleted)]
+    assert [t.seq for t in turns] == list(range(1, 7))
+    assert ended[0].turn_count == 6
+
+
+async def test_calls_complete_with_nats_down_and_every_event_lands_once_when_it_is_back(
+    embedded_nats: NatsServer, tmp_path: Path
+) -> None:
+    await _provisioned(embedded_nats.url)
+    embedded_nats.stop()
+    state = tmp_path / "agent"
+    started = time.monotonic()
+    run = _agent(embedded_nats.url, state, "simulate", "-n", "2", "--exit")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert time.monotonic() - started < 60, "a NATS outage must not stall the calls"
+    assert list((state / "outbox").glob("*.jsonl")), "the events wait on disk"
+    assert list((state / "audio-pending").glob("*.ogg")), "the audio waits on disk"
+
+    embedded_nats.start()  # same store dir
+    flushed = _agent(embedded_nats.url, state, "flush")
+    assert flushed.returncode == 0, flushed.stderr[-2000:]
+    flushed_again = _agent(embedded_nats.url, state, "flush")  # idempotent
+    assert flushed_again.returncode == 0
+
+    events = await _events(embedded_nats.url)
+    assert len({e.event_id for e in events}) == len(events), "no event twice"
+    per_session = Counter((type(e).__name__, getattr(e, "session_id", None)) for e in events)
+    sessions = {e.session_id for e in events if isinstance(e, c.SessionStarted)}
+    assert len(sessions) == 2
+    for sid in sessions:
+        assert per_session[("SessionStarted", sid)] == 1
+        assert per_session[("TurnCompleted", sid)] == 6
+        assert per_session[("SessionEnded", sid)] == 1
+    nc = await nats.connect(embedded_nats.url)
+    objects = await (await nc.jetstream().object_store(AUDIO_BUCKET)).list()
+    await nc.close()
+    assert len(objects) == 2
+    assert not list((state / "audio-pending").glob("*.ogg"))
