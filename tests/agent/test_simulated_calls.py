@@ -22,8 +22,15 @@ pytestmark = pytest.mark.slow
 
 
 def _agent(nats_url: str, state: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AGENT_NATS_URL": nats_url, "AGENT_PROVIDERS": "offline", "AGENT_STATE_DIR": str(state),
-           "AGENT_PORT": "0", "AGENT_DRAIN_TIMEOUT_SECONDS": "1", "AGENT_RECORDING_UPLOAD_TIMEOUT_SECONDS": "2"}  # fmt: skip
+    env = {
+        **os.environ,
+        "AGENT_NATS_URL": nats_url,
+        "AGENT_PROVIDERS": "offline",
+        "AGENT_STATE_DIR": str(state),
+        "AGENT_PORT": "0",
+        "AGENT_DRAIN_TIMEOUT_SECONDS": "1",
+        "AGENT_RECORDING_UPLOAD_TIMEOUT_SECONDS": "2",
+    }
     return subprocess.run(
         [sys.executable, "-m", "parley_agent", *args], env=env, capture_output=True, text=True, timeout=timeout
     )
