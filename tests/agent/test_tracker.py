@@ -39,13 +39,23 @@ async def test_a_text_session_emits_the_exact_event_sequence() -> None:
     tracker.finish("participant_disconnected")
 
     kinds = [type(e).__name__ for e in events]
-    assert kinds == ["SessionStarted", "ParticipantJoined", "TurnCompleted", "TurnCompleted", "TurnCompleted",
-                     "TurnCompleted", "ParticipantLeft", "SessionEnded"]  # fmt: skip
+    assert kinds == [
+        "SessionStarted",
+        "ParticipantJoined",
+        "TurnCompleted",
+        "TurnCompleted",
+        "TurnCompleted",
+        "TurnCompleted",
+        "ParticipantLeft",
+        "SessionEnded",
+    ]
     turns = [e for e in events if isinstance(e, c.TurnCompleted)]
     assert [(t.seq, t.role, t.text) for t in turns] == [
-        (1, "user", "Hi, I'm Ada"), (2, "assistant", "Hello Ada."),
-        (3, "user", "Can we meet Friday?"), (4, "assistant", "Friday works."),
-    ]  # fmt: skip
+        (1, "user", "Hi, I'm Ada"),
+        (2, "assistant", "Hello Ada."),
+        (3, "user", "Can we meet Friday?"),
+        (4, "assistant", "Friday works."),
+    ]
     assert all(e.conversation_id == "conv-1" and e.session_id == "sess-1" for e in turns)
     assert len({e.event_id for e in events}) == len(events)
     assert turns[1].usage is not None and turns[1].usage.completion_tokens == 2

@@ -54,8 +54,10 @@ async def test_provisioned_stream_and_consumers_match_the_design(nats_url: str) 
         assert consumer.filter_subjects
     history = (await js.consumer_info("VOICE", "history")).config
     assert sorted(history.filter_subjects or []) == [
-        "voice.session_ended.v1.*", "voice.session_started.v1.*", "voice.turn_completed.v1.*",
-    ]  # fmt: skip
+        "voice.session_ended.v1.*",
+        "voice.session_started.v1.*",
+        "voice.turn_completed.v1.*",
+    ]
     assert (await js.object_store(AUDIO_BUCKET)) is not None
     await nc.close()
 

@@ -12,8 +12,6 @@ import msgspec
 
 from parley_contracts._base import Event
 from parley_contracts.agent import (
-    ParticipantJoined,
-    ParticipantLeft,
     SessionEnded,
     SessionStarted,
     TurnCompleted,
@@ -115,7 +113,7 @@ def service_consumers(*, ack_wait_seconds: int = 30, max_deliver: int = 40) -> d
         "rooms": ConsumerSpec(
             durable="rooms",
             stream=VOICE_STREAM_NAME,
-            filter_subjects=_filters(SessionStarted, SessionEnded, ParticipantJoined, ParticipantLeft),
+            filter_subjects=_filters(SessionStarted, SessionEnded),
             description="rooms: room status from the agent's session events",
         ),
         "recordings": ConsumerSpec(

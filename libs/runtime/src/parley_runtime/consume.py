@@ -24,6 +24,8 @@ import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import ConsumerInfo
+from nats.js.errors import NotFoundError
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
@@ -109,9 +111,11 @@ class Consumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; the batch in hand is finished first."""
-        sub = await self.js.pull_subscribe_bind(self.durable, stream=self.stream)
-        info = await self.js.consumer_info(self.stream, self.durable)
+        info = await self._wait_for_durable(stop)
+        if info is None:
+            return
         self._max_deliver = info.config.max_deliver or 0
+        sub = await self.js.pull_subscribe_bind(self.durable, stream=self.stream)
         logger.info("consumer started", extra={"stream": self.stream, "durable": self.durable})
         # Up to `concurrency` batches are handled while the next one is fetched, so the database works
         # while we read from NATS. Handlers must tolerate concurrent batches (history's do: inserts only,
@@ -139,6 +143,24 @@ class Consumer:
             if in_hand:
                 await asyncio.wait(in_hand)
             await sub.unsubscribe()
+
+    async def _wait_for_durable(self, stop: asyncio.Event) -> ConsumerInfo | None:
+        """Services only bind: until `parley provision` has created the durable, wait and say so."""
+        warned = False
+        while not stop.is_set():
+            try:
+                info: ConsumerInfo = await self.js.consumer_info(self.stream, self.durable)
+                return info
+            except NotFoundError:
+                if not warned:
+                    logger.warning(
+                        "durable not provisioned yet; run `parley provision`", extra={"durable": self.durable}
+                    )
+                    warned = True
+            except (nats.errors.Error, OSError, TimeoutError):
+                pass
+            await _sleep_unless(stop, 1.0)
+        return None
 
     async def process(self, msgs: Sequence[Msg]) -> None:
         """Apply the outcome -> ack policy to one fetched batch."""

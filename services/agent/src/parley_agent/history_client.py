@@ -29,21 +29,27 @@ async def fetch_recent(outbox: Outbox, conversation_id: str, *, limit: int, time
             nc = await outbox.connected()
             msg = await nc.request(HISTORY_RECENT_SUBJECT, request, timeout=timeout)
     except (TimeoutError, nats.errors.TimeoutError):
-        logger.warning("history unavailable (timeout): starting with empty history",
-                       extra={"conversation_id": conversation_id})  # fmt: skip
+        logger.warning(
+            "history unavailable (timeout): starting with empty history", extra={"conversation_id": conversation_id}
+        )
         return []
     except nats.errors.NoRespondersError:
-        logger.warning("history unavailable (no responder): starting with empty history",
-                       extra={"conversation_id": conversation_id})  # fmt: skip
+        logger.warning(
+            "history unavailable (no responder): starting with empty history",
+            extra={"conversation_id": conversation_id},
+        )
         return []
     except (nats.errors.Error, OSError) as exc:
-        logger.warning("history unavailable: starting with empty history",
-                       extra={"conversation_id": conversation_id, "error": type(exc).__name__})  # fmt: skip
+        logger.warning(
+            "history unavailable: starting with empty history",
+            extra={"conversation_id": conversation_id, "error": type(exc).__name__},
+        )
         return []
     code = (msg.headers or {}).get("Nats-Service-Error-Code")
     if code:
-        logger.warning("history error: starting with empty history",
-                       extra={"conversation_id": conversation_id, "code": code})  # fmt: skip
+        logger.warning(
+            "history error: starting with empty history", extra={"conversation_id": conversation_id, "code": code}
+        )
         return []
     try:
         return _reply.decode(msg.data).turns

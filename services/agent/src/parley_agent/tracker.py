@@ -57,8 +57,13 @@ def turn_metrics(metrics: Mapping[str, Any]) -> c.TurnMetrics | None:
         tts_ttfb=pick("tts_node_ttfb"),
         e2e_latency=pick("e2e_latency"),
     )
-    return m if any(v is not None for v in (m.transcription_delay, m.end_of_turn_delay, m.llm_ttft, m.tts_ttfb,
-                                             m.e2e_latency)) else None  # fmt: skip
+    return (
+        m
+        if any(
+            v is not None for v in (m.transcription_delay, m.end_of_turn_delay, m.llm_ttft, m.tts_ttfb, m.e2e_latency)
+        )
+        else None
+    )
 
 
 class CallTracker:
@@ -140,11 +145,17 @@ class CallTracker:
             )
             self._usage_at_last_turn = totals
         event = c.TurnCompleted(
-            **self._envelope(), seq=message.seq, role=role, text=text, interrupted=message.interrupted,
-            started_at=_ts(metrics.get("started_speaking_at")), ended_at=_ts(metrics.get("stopped_speaking_at")),
+            **self._envelope(),
+            seq=message.seq,
+            role=role,
+            text=text,
+            interrupted=message.interrupted,
+            started_at=_ts(metrics.get("started_speaking_at")),
+            ended_at=_ts(metrics.get("stopped_speaking_at")),
             language=getattr(item, "language", None) if isinstance(getattr(item, "language", None), str) else None,
-            metrics=turn_metrics(metrics), usage=usage,
-        )  # fmt: skip
+            metrics=turn_metrics(metrics),
+            usage=usage,
+        )
         self.publish(event)
         for listener in self.turn_listeners:
             listener(event)
@@ -161,15 +172,21 @@ class CallTracker:
         messages, truncated = self.state.summary_messages()
         s = self.state
         event = c.SessionEnded(
-            **self._envelope(), reason=reason, started_at=s.session_start, ended_at=ended_at,
-            duration_seconds=max(0.0, (ended_at - s.session_start).total_seconds()), turn_count=s.turn_count,
+            **self._envelope(),
+            reason=reason,
+            started_at=s.session_start,
+            ended_at=ended_at,
+            duration_seconds=max(0.0, (ended_at - s.session_start).total_seconds()),
+            turn_count=s.turn_count,
             participants=[
                 c.ParticipantSummary(identity=p.identity, kind=p.kind, joined_at=p.joined_at, left_at=p.left_at)
                 for p in s.participant_states.values()
             ],
             messages=[c.MessageSummary(seq=m.seq, role=m.role, text=m.text, at=m.at) for m in messages],
-            usage=_usage_totals(self.usage), recording=recording, messages_truncated=truncated,
-        )  # fmt: skip
+            usage=_usage_totals(self.usage),
+            recording=recording,
+            messages_truncated=truncated,
+        )
         self.publish(event)
         return event
 

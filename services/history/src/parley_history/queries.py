@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import and_, func, literal_column, select, tuple_
@@ -26,7 +26,7 @@ class Turn(msgspec.Struct, kw_only=True, omit_defaults=True):
     conversation_id: str
     session_id: str
     seq: int
-    role: str
+    role: Literal["user", "assistant"]
     text: str
     interrupted: bool
     occurred_at: datetime
@@ -89,11 +89,20 @@ def _ts(value: object) -> datetime:
 def _turn(row: Any) -> Turn:
     m = row._mapping
     return Turn(
-        event_id=str(m["event_id"]), conversation_id=m["conversation_id"], session_id=m["session_id"],
-        seq=m["seq"], role=m["role"], text=m["text"], interrupted=m["interrupted"],
-        occurred_at=m["occurred_at"], started_at=m["started_at"], ended_at=m["ended_at"],
-        language=m["language"], metrics=m["metrics"], usage=m["usage"],
-    )  # fmt: skip
+        event_id=str(m["event_id"]),
+        conversation_id=m["conversation_id"],
+        session_id=m["session_id"],
+        seq=m["seq"],
+        role=m["role"],
+        text=m["text"],
+        interrupted=m["interrupted"],
+        occurred_at=m["occurred_at"],
+        started_at=m["started_at"],
+        ended_at=m["ended_at"],
+        language=m["language"],
+        metrics=m["metrics"],
+        usage=m["usage"],
+    )
 
 
 def _session(row: Any) -> Session:
@@ -101,11 +110,20 @@ def _session(row: Any) -> Session:
     stored, expected = m["stored_turns"], m["expected_turns"]
     status = "ended" if m["ended_at"] is not None else ("active" if m["started_at"] is not None else "pending")
     return Session(
-        id=m["id"], conversation_id=m["conversation_id"], room_name=m["room_name"], agent_name=m["agent_name"],
-        user_id=m["user_id"], started_at=m["started_at"], ended_at=m["ended_at"], end_reason=m["end_reason"],
-        duration_seconds=m["duration_seconds"], expected_turns=m["expected_turns"],
-        stored_turns=stored, incomplete=expected is not None and stored < expected, status=status,
-    )  # fmt: skip
+        id=m["id"],
+        conversation_id=m["conversation_id"],
+        room_name=m["room_name"],
+        agent_name=m["agent_name"],
+        user_id=m["user_id"],
+        started_at=m["started_at"],
+        ended_at=m["ended_at"],
+        end_reason=m["end_reason"],
+        duration_seconds=m["duration_seconds"],
+        expected_turns=m["expected_turns"],
+        stored_turns=stored,
+        incomplete=expected is not None and stored < expected,
+        status=status,
+    )
 
 
 _TURN_COLUMNS = [c for c in turns.c if c.name != "tsv"]

@@ -44,11 +44,17 @@ def make_handler(engine: AsyncEngine, timeout: float):  # type: ignore[no-untype
         reply = RecentTurnsReply(
             conversation_id=req.conversation_id,
             turns=[
-                RecentTurn(session_id=t.session_id, seq=t.seq, role=t.role, text=t.text,  # type: ignore[arg-type]
-                           at=t.ended_at or t.occurred_at, interrupted=t.interrupted)
+                RecentTurn(
+                    session_id=t.session_id,
+                    seq=t.seq,
+                    role=t.role,
+                    text=t.text,
+                    at=t.ended_at or t.occurred_at,
+                    interrupted=t.interrupted,
+                )
                 for t in turns
             ],
-        )  # fmt: skip
+        )
         await request.respond(_encoder.encode(reply), headers={"content-type": "application/json"})
 
     return handle

@@ -1,26 +1,35 @@
-"""`python -m parley_rooms`: run the rooms service."""
+"""`python -m parley_rooms [serve|migrate]`: run the service (default) or only migrate its schema."""
 
 from __future__ import annotations
 
 import sys
 
-from parley_rooms.app import create_app
+from parley_rooms.db import migrate
 from parley_rooms.settings import load
 from parley_runtime.logs import configure_logging
 from parley_runtime.serve import serve
 from parley_runtime.settings import SettingsError
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else "serve"
     try:
         settings = load()
     except SettingsError as exc:
         print(f"rooms: {exc}", file=sys.stderr)
         return 2
     configure_logging("rooms", settings.log_level)
+    if command == "migrate":
+        migrate(settings.database_url)
+        return 0
+    if command != "serve":
+        print(f"rooms: unknown command {command!r} (serve, migrate)", file=sys.stderr)
+        return 2
+    from parley_rooms.app import create_app
+
     serve(create_app(settings), host=settings.host, port=settings.port)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv))

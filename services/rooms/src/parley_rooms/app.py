@@ -1,12 +1,127 @@
-"""Composition root of the rooms service (a skeleton until its issue lands: health only)."""
+"""Composition root of the rooms service: `create_app(settings, livekit=None)`.
+
+`livekit` may be injected (tests point the real livekit-api client at a local stand-in through the
+settings instead). Events this service publishes go through an outbox, so a NATS outage never fails
+an API call; they wait in memory (and on disk past the bound) until NATS is back.
+"""
 
 from __future__ import annotations
 
-from litestar import Litestar
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from parley_rooms import __version__
+from parley_rooms.api import RoomsController, WebhookController
+from parley_rooms.consumers import rooms_consumer
+from parley_rooms.db import make_engine, migrate_async
+from parley_rooms.livekit import LiveKitGateway
 from parley_rooms.settings import Settings
-from parley_runtime.http import health_handlers, problem_details_plugin
+from parley_rooms.webhooks import Publish
+from parley_runtime.connection import connect
+from parley_runtime.http import api_key_guard, health_handlers, internal_error_handler, problem_details_plugin
+from parley_runtime.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    engine: AsyncEngine
+    outbox: Outbox
+    livekit: LiveKitGateway
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 def create_app(settings: Settings) -> Litestar:
-    return Litestar(route_handlers=health_handlers({}), plugins=[problem_details_plugin()], logging_config=None)
+    guard = api_key_guard(settings.api_key_list)
+
+    async def consume(rt: Runtime) -> None:
+        nc = await connect(settings.nats, name="rooms-consumer", retry_initial=True)
+        try:
+            await rooms_consumer(nc, rt.engine).run(rt.stop)
+        finally:
+            await nc.drain()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        if settings.migrate_on_start:
+            await migrate_async(settings.database_url)
+        outbox = Outbox(settings.nats, name="rooms", spill_path=settings.outbox_spill).start()
+        rt = Runtime(engine=engine, outbox=outbox, livekit=LiveKitGateway(settings))
+        app.state.runtime = rt
+        if settings.run_consumer:
+            rt.tasks.append(asyncio.create_task(consume(rt), name="rooms-consumer"))
+        try:
+            yield
+        finally:
+            rt.stop.set()
+            _, pending = await asyncio.wait(rt.tasks, timeout=20) if rt.tasks else (set(), set())
+            for task in pending:
+                task.cancel()
+            await outbox.close(timeout=5)
+            with contextlib.suppress(Exception):
+                await rt.livekit.aclose()
+            await engine.dispose()
+
+    def runtime(state: State) -> Runtime:
+        rt: Runtime = state.runtime
+        return rt
+
+    async def nats_ready() -> bool:
+        nc = runtime(app.state).outbox.nc
+        return nc is not None and nc.is_connected
+
+    async def postgres_ready() -> bool:
+        async with runtime(app.state).engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    def provide_publish(state: State) -> Publish:
+        return runtime(state).outbox.emit
+
+    def provide_engine(state: State) -> AsyncEngine:
+        return runtime(state).engine
+
+    def provide_livekit(state: State) -> LiveKitGateway:
+        return runtime(state).livekit
+
+    def provide_settings() -> Settings:
+        return settings
+
+    dependencies = {
+        "engine": Provide(provide_engine, sync_to_thread=False),
+        "livekit": Provide(provide_livekit, sync_to_thread=False),
+        "publish": Provide(provide_publish, sync_to_thread=False),
+        "settings": Provide(provide_settings, sync_to_thread=False),
+    }
+    api = Router(path="/", route_handlers=[RoomsController], guards=[guard], security=[{"BearerToken": []}])
+    app = Litestar(
+        route_handlers=[*health_handlers({"nats": nats_ready, "postgres": postgres_ready}), api, WebhookController],
+        dependencies=dependencies,
+        lifespan=[lifespan],
+        plugins=[problem_details_plugin()],
+        exception_handlers={Exception: internal_error_handler},
+        request_max_body_size=settings.max_request_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Parley rooms",
+            version=__version__,
+            path="/schema",
+            components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
+        ),
+        logging_config=None,
+    )
+    return app

@@ -1,22 +1,62 @@
-"""rooms settings, from `ROOMS_*` environment variables."""
+"""Rooms service settings, from `ROOMS_*` environment variables (see .env.example)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import msgspec
 
+from parley_runtime.connection import NatsSettings
 from parley_runtime.settings import load_settings
+
+PREFIX = "ROOMS_"
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str
+    api_keys: str  # comma-separated bearer keys
+    livekit_url: str  # http(s):// or ws(s):// of the LiveKit server; also read from LIVEKIT_URL
+    livekit_api_key: str
+    livekit_api_secret: str
+    agent_name: str = "parley-agent"
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str | None = None
+    nats_password: str | None = None
+    nats_creds_file: str | None = None
     host: str = "0.0.0.0"
     port: int = 8101
     log_level: str = "INFO"
-    nats_url: str = "nats://127.0.0.1:4222"
-    database_url: str | None = None
-    api_keys: str | None = None
+    run_consumer: bool = True
+    migrate_on_start: bool = True
+    db_pool_size: int = 10
+    livekit_timeout_seconds: float = 5.0
+    empty_timeout_seconds: int = 300  # LiveKit closes a room nobody joined
+    departure_timeout_seconds: int = 20
+    token_ttl_seconds: int = 3600
+    max_token_ttl_seconds: int = 24 * 3600
+    max_request_body_bytes: int = 64 * 1024
+    state_dir: str = ".parley/rooms"  # where unpublished events wait while NATS is down
+
+    @property
+    def api_key_list(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    @property
+    def nats(self) -> NatsSettings:
+        return NatsSettings(
+            url=self.nats_url, user=self.nats_user, password=self.nats_password, creds_file=self.nats_creds_file
+        )
+
+    @property
+    def outbox_spill(self) -> Path:
+        return Path(self.state_dir) / "outbox.jsonl"
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
-    return load_settings(Settings, "ROOMS_", environ)
+    env = dict(os.environ if environ is None else environ)
+    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        if env.get(name) and not env.get(f"{PREFIX}{name}"):
+            env[f"{PREFIX}{name}"] = env[name]
+    return load_settings(Settings, PREFIX, env)

@@ -49,11 +49,15 @@ class NatsServer:
         cmd = [
             nats_server_binary(),
             "-js",
-            "-a", "127.0.0.1",
-            "-p", str(self.port),
-            "-sd", str(self.store_dir),
-            "-n", f"parley-{self.port}",
-        ]  # fmt: skip
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-sd",
+            str(self.store_dir),
+            "-n",
+            f"parley-{self.port}",
+        ]
         self.process = subprocess.Popen(
             cmd,
             stdout=self._log or subprocess.DEVNULL,

@@ -84,10 +84,20 @@ class PostgresServer:
             pgdata.mkdir(exist_ok=True)
             run_as = _as_system_user(self.data_dir)
             subprocess.run(
-                [str(_bin_dir() / "initdb"), "-D", str(pgdata), "-U", PG_USER, "--auth=trust", "--encoding=UTF8",
-                 "--no-instructions"],
-                check=True, capture_output=True, **run_as,
-            )  # fmt: skip
+                [
+                    str(_bin_dir() / "initdb"),
+                    "-D",
+                    str(pgdata),
+                    "-U",
+                    PG_USER,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-instructions",
+                ],
+                check=True,
+                capture_output=True,
+                **run_as,
+            )
         run_as = _as_system_user(self.data_dir)
         (pgdata / "postmaster.pid").unlink(missing_ok=True)  # stale after a SIGKILL; the port is ours
         options = [
@@ -104,11 +114,23 @@ class PostgresServer:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [str(_bin_dir() / "postgres"), "-D", str(pgdata), "-h", "127.0.0.1", "-p", str(self.port),
-             "-k", str(sockets), *options],
-            stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT if self._log else subprocess.DEVNULL,
-            start_new_session=True, **run_as,
-        )  # fmt: skip
+            [
+                str(_bin_dir() / "postgres"),
+                "-D",
+                str(pgdata),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-k",
+                str(sockets),
+                *options,
+            ],
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if self._log else subprocess.DEVNULL,
+            start_new_session=True,
+            **run_as,
+        )
         self._wait_ready(timeout)
         return self
 
@@ -138,8 +160,18 @@ class PostgresServer:
 
     def create_database(self, name: str) -> None:
         """CREATE DATABASE unless it exists (psql from the wheel, so no driver is needed here)."""
-        psql = [str(_bin_dir() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-d", "postgres",
-                "-tAc"]  # fmt: skip
+        psql = [
+            str(_bin_dir() / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            PG_USER,
+            "-d",
+            "postgres",
+            "-tAc",
+        ]
         exists = subprocess.run(
             [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],  # noqa: S608 - a fixed dev name
             check=True,

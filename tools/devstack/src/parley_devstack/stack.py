@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from parley_devstack.livekit_standin import LiveKitStandIn
 from parley_devstack.nats_server import NatsServer
 from parley_devstack.ports import choose_port, wait_for_port
 from parley_devstack.postgres_server import PostgresServer
@@ -65,14 +66,21 @@ def dev_api_key(root: Path) -> str:
 def service_env(spec: ServiceSpec, port: int, stack: dict[str, str], root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(spec.prefix)}
     p = spec.prefix
-    env.update({
-        f"{p}PORT": str(port),
-        f"{p}HOST": "127.0.0.1",
-        f"{p}NATS_URL": stack["PARLEY_NATS_URL"],
-    })  # fmt: skip
+    env.update(
+        {
+            f"{p}PORT": str(port),
+            f"{p}HOST": "127.0.0.1",
+            f"{p}NATS_URL": stack["PARLEY_NATS_URL"],
+        }
+    )
     if spec.uses_database:
         env[f"{p}DATABASE_URL"] = stack["PARLEY_DATABASE_URL"]
         env[f"{p}API_KEYS"] = stack["PARLEY_API_KEY"]
+    if spec.name == "rooms":
+        env[f"{p}LIVEKIT_URL"] = stack["PARLEY_LIVEKIT_URL"]
+        env[f"{p}LIVEKIT_API_KEY"] = stack["PARLEY_LIVEKIT_API_KEY"]
+        env[f"{p}LIVEKIT_API_SECRET"] = stack["PARLEY_LIVEKIT_API_SECRET"]
+        env[f"{p}STATE_DIR"] = str((root / "rooms").resolve())
     if spec.name == "recordings":
         env[f"{p}BLOB_URL"] = (root / "blobs").resolve().as_uri()
     if spec.name == "agent":
@@ -97,6 +105,7 @@ class Stack:
         self.nats: NatsServer | None = None
         self.postgres: PostgresServer | None = None
         self.children: list[tuple[str, subprocess.Popen[bytes], IO[bytes]]] = []
+        self.livekit: LiveKitStandIn | None = None
 
     def start(self) -> dict[str, str]:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -111,6 +120,7 @@ class Stack:
             "PARLEY_NATS_URL": self.nats.url,
             "PARLEY_DATABASE_URL": self.postgres.url(DATABASE),
             "PARLEY_API_KEY": dev_api_key(self.root),
+            **self._livekit(),
         }
         ports: dict[str, int] = {}
         for spec in SERVICES:
@@ -118,8 +128,11 @@ class Stack:
                 ports[spec.name] = choose_port(spec.port)
                 if spec.url_key:
                     stack[spec.url_key] = f"http://127.0.0.1:{ports[spec.name]}"
-        self._spawn("dlq-copier", [sys.executable, "-m", "parley_runtime.cli", "dlq-copier"],
-                    {**os.environ, "PARLEY_NATS_URL": self.nats.url})  # fmt: skip
+        self._spawn(
+            "dlq-copier",
+            [sys.executable, "-m", "parley_runtime.cli", "dlq-copier"],
+            {**os.environ, "PARLEY_NATS_URL": self.nats.url},
+        )
         for spec in SERVICES:
             if spec.name in ports:
                 env = service_env(spec, ports[spec.name], stack, self.root)
@@ -129,6 +142,16 @@ class Stack:
                 print(f"  ! {spec.name} did not start; see {self.logs / (spec.name + '.log')}")
         (self.root / "stack.env").write_text("".join(f"{k}={v}\n" for k, v in stack.items()))
         return stack
+
+    def _livekit(self) -> dict[str, str]:
+        """The LiveKit server from the environment, else a local stand-in of its room API (dev only)."""
+        names = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
+        if os.environ.get("LIVEKIT_URL"):
+            return {f"PARLEY_{k}": os.environ.get(k, "") for k in names}
+        key, secret = "devkey", dev_api_key(self.root) + "-livekit-secret"
+        self.livekit = LiveKitStandIn(key, secret, port=choose_port(7880))
+        asyncio.run(self.livekit.start())
+        return dict(zip((f"PARLEY_{k}" for k in names), (self.livekit.url, key, secret), strict=True))
 
     async def _provision(self, url: str) -> None:
         nc = await connect(NatsSettings(url=url), name="parley-dev")
@@ -158,6 +181,8 @@ class Stack:
                 proc.wait()
             log.close()
         self.children.clear()
+        if self.livekit:
+            asyncio.run(self.livekit.stop())
         if self.postgres:
             self.postgres.stop()
         if self.nats:

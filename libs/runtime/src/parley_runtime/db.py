@@ -1,0 +1,98 @@
+"""Database plumbing every service shares (no tables here: each service owns its schema).
+
+The async engine with safe defaults, Alembic upgrades of a service's own migrations, and the
+classification of errors that mean "Postgres is unavailable, retry later".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import MetaData
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from parley_runtime.consume import default_is_transient
+
+
+def async_url(url: str) -> str:
+    """Accept `postgresql://` (what the stack and libpq tools use) and select the asyncpg driver."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+    raise ValueError(f"not a PostgreSQL URL: {url.split('@')[-1]}")
+
+
+def make_engine(url: str, *, name: str, pool_size: int = 10, statement_timeout_ms: int = 15_000) -> AsyncEngine:
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=5,
+        # Error messages must never carry parameters: they hold transcript text.
+        hide_parameters=True,
+        connect_args={
+            "timeout": 5,
+            "command_timeout": statement_timeout_ms / 1000,
+            "server_settings": {"statement_timeout": str(statement_timeout_ms), "application_name": name},
+        },
+    )
+
+
+def migrate(url: str, migrations: Path) -> None:
+    """Upgrade a service's schema to its newest revision (idempotent; its env.py takes an advisory lock)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations))
+    config.set_main_option("sqlalchemy.url", async_url(url).replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+async def migrate_async(url: str, migrations: Path) -> None:
+    await asyncio.to_thread(migrate, url, migrations)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors worth a retry later: the database is unreachable, restarting, timed out or deadlocked."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        name = type(exc.orig).__name__
+        # asyncpg: connection failures, "starting up / shutting down", deadlocks and serialization failures.
+        if any(k in name for k in ("Connection", "CannotConnectNow", "AdminShutdown", "Deadlock", "Serialization")):
+            return True
+    cause = exc.__cause__ or exc.__context__
+    return default_is_transient(exc) or (cause is not None and cause is not exc and default_is_transient(cause))
+
+
+def run_migrations_online(target_metadata: MetaData, schema: str) -> None:
+    """The body of a service's Alembic `env.py`: async engine, version table in the service's own schema,
+    one migrator at a time (several replicas may start together)."""
+    from alembic import context
+    from sqlalchemy import text
+
+    config = context.config
+
+    def run(connection: Connection) -> None:
+        context.configure(
+            connection=connection, target_metadata=target_metadata, version_table_schema=schema, include_schemas=True
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def main() -> None:
+        engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:lock))"), {"lock": f"parley:{schema}"})
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            await conn.run_sync(run)
+        await engine.dispose()
+
+    asyncio.run(main())

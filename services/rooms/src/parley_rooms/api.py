@@ -1,0 +1,293 @@
+"""REST API under /v1: rooms, join tokens, and the LiveKit webhook receiver."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.params import JSONBody, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import parley_contracts as c
+from parley_rooms import store
+from parley_rooms.livekit import InvalidWebhook, LiveKitGateway, LiveKitRejected, LiveKitUnavailable
+from parley_rooms.settings import Settings
+from parley_rooms.webhooks import PRODUCER, Publish, handle_webhook
+
+ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+Engine = NamedDependency[AsyncEngine]
+Gateway = NamedDependency[LiveKitGateway]
+Publisher = NamedDependency[Publish]
+Config = NamedDependency[Settings]
+RoomName = Annotated[str, Parameter(pattern=ID, description="The room name")]
+
+
+class CreateRoom(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(pattern=ID)] | None = None
+    conversation_id: Annotated[str, msgspec.Meta(pattern=ID)] | None = None
+    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=256)] | None = None
+    instructions: Annotated[str, msgspec.Meta(max_length=8000)] | None = None
+    language: Annotated[str, msgspec.Meta(max_length=16)] | None = None
+
+
+class CreateToken(msgspec.Struct, forbid_unknown_fields=True):
+    identity: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    name: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    ttl_seconds: Annotated[int, msgspec.Meta(ge=60)] | None = None
+    metadata: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
+
+
+class Participant(msgspec.Struct):
+    identity: str
+    kind: str
+    joined_at: datetime | None
+    left_at: datetime | None
+
+
+class Room(msgspec.Struct):
+    name: str
+    sid: str | None
+    status: str
+    conversation_id: str
+    user_id: str | None
+    agent_name: str
+    agent_session_id: str | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_seconds: float | None
+    metadata: dict[str, Any]
+    participants: list[Participant] | None = None
+
+
+class RoomPage(msgspec.Struct):
+    items: list[Room]
+    next_cursor: str | None
+
+
+class Token(msgspec.Struct):
+    token: str
+    url: str
+    room: str
+    identity: str
+    expires_at: datetime
+
+
+def _room(row: Any, participants: list[Any] | None = None) -> Room:
+    return Room(
+        name=row.name,
+        sid=row.sid,
+        status=row.status,
+        conversation_id=row.conversation_id,
+        user_id=row.user_id,
+        agent_name=row.agent_name,
+        agent_session_id=row.agent_session_id,
+        created_at=row.created_at,
+        started_at=row.session_started_at,
+        ended_at=row.session_ended_at or row.finished_at,
+        duration_seconds=row.session_duration_seconds,
+        metadata=row.metadata,
+        participants=None
+        if participants is None
+        else [
+            Participant(identity=p.identity, kind=p.kind, joined_at=p.joined_at, left_at=p.left_at)
+            for p in participants
+        ],
+    )
+
+
+def _cursor(row: Room) -> str:
+    raw = json.dumps([row.created_at.isoformat(), row.name]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after(cursor: str) -> tuple[datetime, str]:
+    try:
+        at, name = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        parsed = datetime.fromisoformat(at)
+    except (ValueError, TypeError) as exc:
+        raise ValidationException(detail="malformed cursor") from exc
+    if parsed.tzinfo is None or not isinstance(name, str):
+        raise ValidationException(detail="malformed cursor")
+    return parsed, name
+
+
+def _livekit_problem(exc: Exception) -> HTTPException:
+    if isinstance(exc, LiveKitRejected):
+        return HTTPException(status_code=502, detail=str(exc))
+    return HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "5"})
+
+
+class RoomsController(Controller):
+    path = "/v1/rooms"
+    tags = ["rooms"]
+
+    @post("/", status_code=HTTP_201_CREATED, summary="Create a room for a call, with the agent dispatched")
+    async def create_room(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[CreateRoom],
+        engine: Engine,
+        livekit: Gateway,
+        publish: Publisher,
+        settings: Config,
+    ) -> Room:
+        key = request.headers.get("idempotency-key")
+        if key is not None and not (0 < len(key) <= 200):
+            raise ValidationException(detail="Idempotency-Key must be 1 to 200 characters")
+        body_hash = hashlib.sha256(msgspec.json.encode(data)).hexdigest()
+        if key:
+            async with engine.connect() as conn:
+                seen = await store.idempotent_room(conn, key)
+                if seen is not None:
+                    if seen[0] != body_hash:
+                        raise ClientException(status_code=422, detail="Idempotency-Key reused with another body")
+                    row = await store.get_room(conn, seen[1])
+                    if row is not None:  # the same request again: the same answer, nothing new
+                        return _room(row)
+        name = data.name or f"call-{uuid.uuid4().hex[:12]}"
+        conversation_id = data.conversation_id or str(uuid.uuid4())
+        metadata: dict[str, Any] = {"conversation_id": conversation_id}
+        for field in ("user_id", "instructions", "language"):
+            if getattr(data, field) is not None:
+                metadata[field] = getattr(data, field)
+        async with engine.connect() as conn:
+            if await store.room_exists(conn, name):
+                raise ClientException(status_code=409, detail=f"room {name} already exists")
+        try:
+            created = await livekit.create_room(name, metadata)
+        except (LiveKitRejected, LiveKitUnavailable) as exc:
+            raise _livekit_problem(exc) from exc
+        now = datetime.now(UTC)
+        try:
+            async with engine.begin() as conn:
+                await store.insert_room(
+                    conn,
+                    store.NewRoom(name, conversation_id, data.user_id, settings.agent_name, metadata, created.sid, now),
+                )
+                if key:
+                    await store.remember_idempotency_key(conn, key, body_hash, name, now)
+        except IntegrityError as exc:  # a concurrent request won the name or the key
+            raise ClientException(status_code=409, detail="room or Idempotency-Key already used") from exc
+        except Exception:
+            await livekit.delete_room(name)  # nothing half-stored: undo the LiveKit side
+            raise
+        publish(
+            c.RoomCreated(
+                event_id=c.new_event_id(),
+                occurred_at=now,
+                conversation_id=conversation_id,
+                producer=PRODUCER,
+                room_name=name,
+                room_sid=created.sid,
+                at=now,
+            )
+        )
+        async with engine.connect() as conn:
+            row = await store.get_room(conn, name)
+        assert row is not None
+        return _room(row)
+
+    @get("/", summary="List rooms, newest first")
+    async def list_rooms(
+        self,
+        engine: Engine,
+        status: Annotated[str | None, Parameter(pattern=r"^(waiting|active|ended)$")] = None,
+        user_id: Annotated[str | None, Parameter(max_length=256)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+    ) -> RoomPage:
+        after = _after(cursor) if cursor else None
+        async with engine.connect() as conn:
+            rows = await store.list_rooms(conn, status=status, user_id=user_id, limit=limit, after=after)
+        items = [_room(r) for r in rows[:limit]]
+        return RoomPage(items=items, next_cursor=_cursor(items[-1]) if len(rows) > limit else None)
+
+    @get("/{name:str}", summary="One room: status, conversation, agent session, participants")
+    async def get_room(self, engine: Engine, name: RoomName) -> Room:
+        async with engine.connect() as conn:
+            row = await store.get_room(conn, name)
+            if row is None:
+                raise NotFoundException(detail=f"room {name} not found")
+            return _room(row, await store.room_participants(conn, name))
+
+    @delete("/{name:str}", status_code=HTTP_204_NO_CONTENT, summary="Close the room in LiveKit and mark it ended")
+    async def delete_room(self, engine: Engine, livekit: Gateway, publish: Publisher, name: RoomName) -> None:
+        async with engine.connect() as conn:
+            row = await store.get_room(conn, name)
+        if row is None:
+            raise NotFoundException(detail=f"room {name} not found")
+        try:
+            await livekit.delete_room(name)
+        except LiveKitUnavailable as exc:
+            raise _livekit_problem(exc) from exc
+        now = datetime.now(UTC)
+        async with engine.begin() as conn:
+            changed = await store.finish_room(conn, name, now, "deleted")
+        if changed:
+            publish(
+                c.RoomFinished(
+                    event_id=c.new_event_id(),
+                    occurred_at=now,
+                    conversation_id=row.conversation_id,
+                    producer=PRODUCER,
+                    session_id=row.agent_session_id,
+                    room_name=name,
+                    room_sid=row.sid,
+                    at=now,
+                )
+            )
+
+    @post("/{name:str}/tokens", status_code=HTTP_201_CREATED, summary="A join token for one participant")
+    async def create_token(
+        self, engine: Engine, livekit: Gateway, settings: Config, name: RoomName, data: JSONBody[CreateToken]
+    ) -> Token:
+        ttl = data.ttl_seconds or settings.token_ttl_seconds
+        if ttl > settings.max_token_ttl_seconds:
+            raise ValidationException(detail=f"ttl_seconds must be at most {settings.max_token_ttl_seconds}")
+        async with engine.connect() as conn:
+            row = await store.get_room(conn, name)
+        if row is None:
+            raise NotFoundException(detail=f"room {name} not found")
+        if row.status == "ended":
+            raise ClientException(status_code=409, detail=f"room {name} has ended")
+        token = livekit.join_token(name, data.identity, data.name, data.metadata, ttl)
+        return Token(
+            token=token.token, url=settings.livekit_url, room=name, identity=data.identity, expires_at=token.expires_at
+        )
+
+
+class WebhookController(Controller):
+    """LiveKit's webhook: its own signature instead of an API key; the body is read raw, before parsing."""
+
+    path = "/v1/livekit"
+    tags = ["livekit"]
+
+    @post("/webhook", status_code=HTTP_200_OK, summary="LiveKit webhook receiver (signature verified)")
+    async def webhook(
+        self, request: Request[Any, Any, Any], engine: Engine, livekit: Gateway, publish: Publisher
+    ) -> dict[str, bool]:
+        body = (await request.body()).decode("utf-8", errors="replace")
+        auth = request.headers.get("authorization", "")
+        try:
+            event = livekit.verify_webhook(body, auth)
+        except InvalidWebhook as exc:
+            raise NotAuthorizedException(detail="invalid LiveKit webhook signature") from exc
+        applied = await handle_webhook(event, engine, publish)
+        return {"applied": applied}

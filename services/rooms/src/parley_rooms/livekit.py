@@ -1,0 +1,115 @@
+"""Everything the rooms service asks of LiveKit, through livekit-api: rooms, dispatch, tokens, webhooks.
+
+Errors become `LiveKitUnavailable` (network, timeout, 5xx: the API answers 503) or `LiveKitRejected`
+(4xx: the API answers 502 with LiveKit's message), so callers never see transport details.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import aiohttp
+from livekit import api
+
+from parley_rooms.settings import Settings
+
+T = TypeVar("T")
+
+
+class LiveKitUnavailable(Exception):
+    """LiveKit could not be reached or failed (5xx, timeout)."""
+
+
+class LiveKitRejected(Exception):
+    """LiveKit refused the request (4xx)."""
+
+
+class InvalidWebhook(Exception):
+    """A webhook whose signature, hash or token does not verify."""
+
+
+@dataclass(frozen=True)
+class CreatedRoom:
+    name: str
+    sid: str
+
+
+@dataclass(frozen=True)
+class JoinToken:
+    token: str
+    expires_at: datetime
+
+
+class LiveKitGateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._api: api.LiveKitAPI | None = None
+        self._verifier = api.WebhookReceiver(api.TokenVerifier(settings.livekit_api_key, settings.livekit_api_secret))
+
+    def _client(self) -> api.LiveKitAPI:
+        if self._api is None:
+            s = self.settings
+            self._api = api.LiveKitAPI(
+                s.livekit_url,
+                s.livekit_api_key,
+                s.livekit_api_secret,
+                timeout=aiohttp.ClientTimeout(total=s.livekit_timeout_seconds),
+            )
+        return self._api
+
+    async def aclose(self) -> None:
+        if self._api is not None:
+            await self._api.aclose()
+
+    async def create_room(self, name: str, metadata: dict[str, object]) -> CreatedRoom:
+        """Create the room with its metadata and an explicit dispatch of the configured agent."""
+        s = self.settings
+        body = json.dumps(metadata, separators=(",", ":"))
+        request = api.CreateRoomRequest(
+            name=name,
+            metadata=body,
+            empty_timeout=s.empty_timeout_seconds,
+            departure_timeout=s.departure_timeout_seconds,
+            agents=[api.RoomAgentDispatch(agent_name=s.agent_name, metadata=body)],
+        )
+        room = await self._call(self._client().room.create_room(request))
+        return CreatedRoom(name=room.name, sid=room.sid)
+
+    async def delete_room(self, name: str) -> None:
+        with contextlib.suppress(LiveKitRejected):  # already gone on the LiveKit side: deleting is idempotent
+            await self._call(self._client().room.delete_room(api.DeleteRoomRequest(room=name)))
+
+    async def _call(self, coro: Awaitable[T]) -> T:
+        try:
+            return await asyncio.wait_for(coro, timeout=self.settings.livekit_timeout_seconds)
+        except api.TwirpError as exc:
+            if exc.status >= 500:
+                raise LiveKitUnavailable(f"LiveKit error {exc.status}: {exc.message}") from exc
+            raise LiveKitRejected(f"LiveKit rejected the request ({exc.code}): {exc.message}") from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise LiveKitUnavailable(f"LiveKit unreachable: {type(exc).__name__}") from exc
+
+    def join_token(self, room: str, identity: str, name: str | None, metadata: str | None, ttl: int) -> JoinToken:
+        """A token that can join this one room and nothing else (no admin, no other rooms)."""
+        s = self.settings
+        grants = api.VideoGrants(room_join=True, room=room, can_publish=True, can_subscribe=True, can_publish_data=True)
+        token = api.AccessToken(s.livekit_api_key, s.livekit_api_secret).with_identity(identity).with_grants(grants)
+        token = token.with_ttl(timedelta(seconds=ttl))
+        if name:
+            token = token.with_name(name)
+        if metadata:
+            token = token.with_metadata(metadata)
+        return JoinToken(token=token.to_jwt(), expires_at=datetime.now(UTC) + timedelta(seconds=ttl))
+
+    def verify_webhook(self, body: str, authorization: str) -> api.WebhookEvent:
+        """Verify LiveKit's signature over the exact raw body (JWT whose sha256 claim hashes the body)."""
+        try:
+            return self._verifier.receive(body, authorization)
+        except Exception as exc:  # jwt errors, hash mismatch, bad JSON: all mean "not from our LiveKit"
+            raise InvalidWebhook(type(exc).__name__) from exc

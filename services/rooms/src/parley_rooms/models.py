@@ -1,0 +1,70 @@
+"""The rooms service's tables (schema `rooms`). Only this service reads or writes them.
+
+A room's status is derived, not stored: `ended` once the room finished or its agent session ended,
+`active` once the agent session started, else `waiting`. Session facts arrive in any order and are
+merged into `agent_sessions`, so duplicates and reordering converge on the same status.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, Float, Index, MetaData, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB
+
+SCHEMA = "rooms"
+metadata = MetaData(schema=SCHEMA)
+
+rooms = Table(
+    "rooms",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("sid", Text),
+    Column("conversation_id", Text, nullable=False),
+    Column("user_id", Text),
+    Column("agent_name", Text, nullable=False),
+    Column("metadata", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("finish_reason", Text),
+    Index("ix_rooms_created", "created_at", "name"),
+    Index("ix_rooms_user_created", "user_id", "created_at", "name"),
+)
+
+agent_sessions = Table(
+    "agent_sessions",
+    metadata,
+    Column("session_id", Text, primary_key=True),
+    Column("room_name", Text),
+    Column("conversation_id", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("end_reason", Text),
+    Column("duration_seconds", Float),
+    Index("ix_agent_sessions_room", "room_name"),
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("room_name", Text, primary_key=True),
+    Column("identity", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("joined_at", DateTime(timezone=True)),
+    Column("left_at", DateTime(timezone=True)),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("request_hash", Text, nullable=False),
+    Column("room_name", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("event", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,164 @@
+"""SQL for the rooms service: rooms, their derived status, agent sessions, participants, receipts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, case, func, literal_column, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parley_rooms.models import agent_sessions, idempotency_keys, participants, rooms, webhook_events
+
+_latest_session = (
+    select(agent_sessions)
+    .where(agent_sessions.c.room_name == rooms.c.name)
+    .order_by(func.coalesce(agent_sessions.c.started_at, agent_sessions.c.ended_at).desc().nulls_last())
+    .limit(1)
+    .lateral("s")
+)
+
+STATUS = case(
+    (rooms.c.finished_at.is_not(None) | _latest_session.c.ended_at.is_not(None), literal_column("'ended'")),
+    (_latest_session.c.started_at.is_not(None), literal_column("'active'")),
+    else_=literal_column("'waiting'"),
+).label("status")
+
+_ROOM_VIEW = select(
+    rooms,
+    STATUS,
+    _latest_session.c.session_id.label("agent_session_id"),
+    _latest_session.c.started_at.label("session_started_at"),
+    _latest_session.c.ended_at.label("session_ended_at"),
+    _latest_session.c.duration_seconds.label("session_duration_seconds"),
+).select_from(rooms.outerjoin(_latest_session, literal_column("true")))
+
+
+@dataclass
+class NewRoom:
+    name: str
+    conversation_id: str
+    user_id: str | None
+    agent_name: str
+    metadata: dict[str, Any]
+    sid: str
+    created_at: datetime
+
+
+async def insert_room(conn: AsyncConnection, room: NewRoom) -> None:
+    await conn.execute(
+        rooms.insert().values(
+            name=room.name,
+            sid=room.sid,
+            conversation_id=room.conversation_id,
+            user_id=room.user_id,
+            agent_name=room.agent_name,
+            metadata=room.metadata,
+            created_at=room.created_at,
+        )
+    )
+
+
+async def idempotent_room(conn: AsyncConnection, key: str) -> tuple[str, str] | None:
+    """(request_hash, room_name) recorded for an Idempotency-Key, if any."""
+    row = (await conn.execute(select(idempotency_keys).where(idempotency_keys.c.key == key))).first()
+    return (row.request_hash, row.room_name) if row else None
+
+
+async def remember_idempotency_key(conn: AsyncConnection, key: str, request_hash: str, room: str, at: datetime) -> None:
+    await conn.execute(
+        idempotency_keys.insert().values(key=key, request_hash=request_hash, room_name=room, created_at=at)
+    )
+
+
+async def get_room(conn: AsyncConnection, name: str) -> Row[Any] | None:
+    return (await conn.execute(_ROOM_VIEW.where(rooms.c.name == name))).first()
+
+
+async def room_exists(conn: AsyncConnection, name: str) -> bool:
+    return (await conn.execute(select(rooms.c.name).where(rooms.c.name == name))).first() is not None
+
+
+async def list_rooms(
+    conn: AsyncConnection, *, status: str | None, user_id: str | None, limit: int, after: tuple[datetime, str] | None
+) -> list[Row[Any]]:
+    view = _ROOM_VIEW.subquery("v")
+    q = select(view).order_by(view.c.created_at.desc(), view.c.name.desc()).limit(limit + 1)
+    if status is not None:
+        q = q.where(view.c.status == status)
+    if user_id is not None:
+        q = q.where(view.c.user_id == user_id)
+    if after is not None:
+        q = q.where(tuple_(view.c.created_at, view.c.name) < tuple_(*after))
+    return list((await conn.execute(q)).all())
+
+
+async def room_participants(conn: AsyncConnection, name: str) -> list[Row[Any]]:
+    q = select(participants).where(participants.c.room_name == name).order_by(participants.c.joined_at)
+    return list((await conn.execute(q)).all())
+
+
+async def finish_room(conn: AsyncConnection, name: str, at: datetime, reason: str) -> bool:
+    """Mark the room finished; True only the first time (replays and races change nothing)."""
+    result = await conn.execute(
+        rooms.update()
+        .where(rooms.c.name == name, rooms.c.finished_at.is_(None))
+        .values(finished_at=at, finish_reason=reason)
+    )
+    return bool(result.rowcount)
+
+
+async def set_room_sid(conn: AsyncConnection, name: str, sid: str) -> None:
+    await conn.execute(rooms.update().where(rooms.c.name == name, rooms.c.sid.is_(None)).values(sid=sid))
+
+
+async def first_receipt(conn: AsyncConnection, webhook_id: str, event: str, at: datetime) -> bool:
+    """Record a webhook delivery; False when this id was already processed (a replay)."""
+    stmt = insert(webhook_events).values(id=webhook_id, event=event, received_at=at).on_conflict_do_nothing()
+    return bool((await conn.execute(stmt)).rowcount)
+
+
+SESSION_UPSERT = text("""
+INSERT INTO rooms.agent_sessions AS s (session_id, room_name, conversation_id, started_at, ended_at, end_reason,
+                                       duration_seconds)
+VALUES (:session_id, :room_name, :conversation_id, :started_at, :ended_at, :end_reason, :duration)
+ON CONFLICT (session_id) DO UPDATE SET
+    room_name = COALESCE(s.room_name, EXCLUDED.room_name),
+    started_at = COALESCE(s.started_at, EXCLUDED.started_at),
+    ended_at = COALESCE(s.ended_at, EXCLUDED.ended_at),
+    end_reason = COALESCE(s.end_reason, EXCLUDED.end_reason),
+    duration_seconds = COALESCE(s.duration_seconds, EXCLUDED.duration_seconds)
+""")
+
+
+async def merge_session(conn: AsyncConnection, facts: list[dict[str, Any]]) -> None:
+    """Merge session facts (from session_started / session_ended) in key order; any order converges."""
+    for fact in sorted(facts, key=lambda f: str(f["session_id"])):
+        await conn.execute(SESSION_UPSERT, fact)
+
+
+PARTICIPANT_JOIN = text("""
+INSERT INTO rooms.participants AS p (room_name, identity, kind, joined_at)
+VALUES (:room, :identity, :kind, :at)
+ON CONFLICT (room_name, identity) DO UPDATE SET
+    joined_at = GREATEST(p.joined_at, EXCLUDED.joined_at),
+    left_at = CASE WHEN p.left_at IS NOT NULL AND p.left_at < EXCLUDED.joined_at THEN NULL ELSE p.left_at END
+""")
+
+PARTICIPANT_LEAVE = text("""
+INSERT INTO rooms.participants AS p (room_name, identity, kind, left_at)
+VALUES (:room, :identity, :kind, :at)
+ON CONFLICT (room_name, identity) DO UPDATE SET
+    left_at = CASE WHEN p.joined_at IS NULL OR p.joined_at <= EXCLUDED.left_at
+                   THEN GREATEST(p.left_at, EXCLUDED.left_at) ELSE p.left_at END
+""")
+
+
+async def participant_joined(conn: AsyncConnection, room: str, identity: str, kind: str, at: datetime) -> None:
+    await conn.execute(PARTICIPANT_JOIN, {"room": room, "identity": identity, "kind": kind, "at": at})
+
+
+async def participant_left(conn: AsyncConnection, room: str, identity: str, kind: str, at: datetime) -> None:
+    await conn.execute(PARTICIPANT_LEAVE, {"room": room, "identity": identity, "kind": kind, "at": at})

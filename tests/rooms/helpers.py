@@ -1,0 +1,41 @@
+"""Reading what the rooms service published, and signing webhooks exactly as LiveKit does."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from datetime import timedelta
+
+import nats
+from google.protobuf.json_format import MessageToJson
+from livekit import api
+
+import parley_contracts as c
+from parley_runtime.provision import provision
+
+
+async def provisioned(url: str) -> None:
+    nc = await nats.connect(url)
+    await provision(nc.jetstream())
+    await nc.close()
+
+
+async def published(url: str, settle: float = 0.5) -> list[c.AnyEvent]:
+    await asyncio.sleep(settle)  # the outbox publishes in the background
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    n = (await js.stream_info("VOICE")).state.messages
+    events = [c.decode((await js.get_msg("VOICE", s)).data or b"") for s in range(1, n + 1)]
+    await nc.close()
+    return events
+
+
+def signed_webhook(
+    event: api.WebhookEvent, key: str, secret: str, ttl: timedelta = timedelta(minutes=5)
+) -> tuple[str, str]:
+    """(body, Authorization header) as the LiveKit server sends them: a raw JWT carrying the body's sha256."""
+    body = MessageToJson(event)
+    sha = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+    token = api.AccessToken(key, secret).with_sha256(sha).with_ttl(ttl).to_jwt()
+    return body, token

@@ -1,0 +1,131 @@
+"""The rooms API with the real livekit-api client against a local LiveKit stand-in."""
+
+from __future__ import annotations
+
+import pytest
+from litestar.testing import AsyncTestClient
+from livekit import api
+
+import parley_contracts as c
+from parley_agent.metadata import parse_room_metadata
+from parley_devstack.livekit_standin import LiveKitStandIn
+
+from .conftest import AUTH, LK_KEY, LK_SECRET
+from .helpers import provisioned, published
+
+BODY = {"conversation_id": "conv-42", "user_id": "ada", "instructions": "Be brief", "language": "en"}
+
+
+async def test_created_room_carries_what_the_agent_reads_and_dispatches_the_agent(
+    client: AsyncTestClient,
+    livekit: LiveKitStandIn,
+    nats_url: str,  # type: ignore[type-arg]
+) -> None:
+    await provisioned(nats_url)
+    r = await client.post("/v1/rooms", json={**BODY, "name": "call-1"}, headers=AUTH)
+    assert r.status_code == 201, r.text
+    room = r.json()
+    assert room["status"] == "waiting"
+    assert room["sid"].startswith("RM_")
+    request = livekit.created[0]
+    meta = parse_room_metadata(request.metadata)  # exactly what the agent will do with it
+    assert (meta.conversation_id, meta.user_id, meta.instructions, meta.language) == (
+        "conv-42",
+        "ada",
+        "Be brief",
+        "en",
+    )
+    assert [d.agent_name for d in request.agents] == ["parley-agent"]
+    assert parse_room_metadata(request.agents[0].metadata).conversation_id == "conv-42"
+    events = await published(nats_url)
+    assert [type(e).__name__ for e in events] == ["RoomCreated"]
+    assert isinstance(events[0], c.RoomCreated)
+    assert events[0].room_name == "call-1" and events[0].conversation_id == "conv-42"
+    got = (await client.get("/v1/rooms/call-1", headers=AUTH)).json()
+    assert got["conversation_id"] == "conv-42" and got["participants"] == []
+
+
+async def test_a_room_without_a_conversation_id_gets_a_new_one(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    room = (await client.post("/v1/rooms", json={}, headers=AUTH)).json()
+    assert len(room["conversation_id"]) == 36
+    assert room["name"].startswith("call-")
+
+
+async def test_idempotency_key_creates_the_room_once(client: AsyncTestClient, livekit: LiveKitStandIn) -> None:  # type: ignore[type-arg]
+    headers = {**AUTH, "Idempotency-Key": "order-7"}
+    first = await client.post("/v1/rooms", json=BODY, headers=headers)
+    again = await client.post("/v1/rooms", json=BODY, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["name"] == again.json()["name"]
+    assert len(livekit.created) == 1
+    other = await client.post("/v1/rooms", json={**BODY, "user_id": "bob"}, headers=headers)
+    assert other.status_code == 422
+    assert other.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("failure", ["error", "down"])
+async def test_livekit_failing_is_a_503_problem_and_nothing_is_stored(
+    client: AsyncTestClient,
+    livekit: LiveKitStandIn,
+    nats_url: str,
+    failure: str,  # type: ignore[type-arg]
+) -> None:
+    await provisioned(nats_url)
+    if failure == "error":
+        livekit.mode = "error"
+    else:
+        await livekit.stop()
+    r = await client.post("/v1/rooms", json={**BODY, "name": "call-x"}, headers=AUTH)
+    assert r.status_code == 503
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["detail"]
+    assert (await client.get("/v1/rooms/call-x", headers=AUTH)).status_code == 404
+    assert (await client.get("/v1/rooms", headers=AUTH)).json()["items"] == []
+    assert await published(nats_url) == []
+
+
+async def test_join_token_grants_only_joining_that_room(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    await client.post("/v1/rooms", json={**BODY, "name": "call-t"}, headers=AUTH)
+    r = await client.post("/v1/rooms/call-t/tokens", json={"identity": "ada", "ttl_seconds": 600}, headers=AUTH)
+    assert r.status_code == 201
+    body = r.json()
+    claims = api.TokenVerifier(LK_KEY, LK_SECRET).verify(body["token"])
+    assert claims.identity == "ada"
+    assert claims.video is not None
+    assert claims.video.room_join and claims.video.room == "call-t"
+    assert not claims.video.room_create and not claims.video.room_admin and not claims.video.room_list
+    assert (await client.post("/v1/rooms/nope/tokens", json={"identity": "a"}, headers=AUTH)).status_code == 404
+    too_long = await client.post("/v1/rooms/call-t/tokens", json={"identity": "a", "ttl_seconds": 10**7}, headers=AUTH)
+    assert too_long.status_code == 400
+    assert (await client.post("/v1/rooms/call-t/tokens", json={}, headers=AUTH)).status_code == 400
+
+
+async def test_deleting_a_room_ends_it_once(
+    client: AsyncTestClient,
+    livekit: LiveKitStandIn,
+    nats_url: str,  # type: ignore[type-arg]
+) -> None:
+    await provisioned(nats_url)
+    await client.post("/v1/rooms", json={**BODY, "name": "call-d"}, headers=AUTH)
+    assert (await client.delete("/v1/rooms/call-d", headers=AUTH)).status_code == 204
+    assert (await client.delete("/v1/rooms/call-d", headers=AUTH)).status_code == 204
+    assert livekit.deleted == ["call-d"]
+    assert (await client.get("/v1/rooms/call-d", headers=AUTH)).json()["status"] == "ended"
+    kinds = [type(e).__name__ for e in await published(nats_url)]
+    assert kinds == ["RoomCreated", "RoomFinished"]
+    assert (await client.post("/v1/rooms/call-d/tokens", json={"identity": "a"}, headers=AUTH)).status_code == 409
+
+
+async def test_rooms_api_requires_the_api_key_and_lists_with_filters(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    assert (await client.get("/v1/rooms")).status_code == 401
+    assert (await client.post("/v1/rooms", json={})).status_code == 401
+    for i in range(3):
+        await client.post("/v1/rooms", json={"user_id": "ada" if i else "bob", "name": f"call-{i}"}, headers=AUTH)
+    page = (await client.get("/v1/rooms?limit=2&user_id=ada", headers=AUTH)).json()
+    assert [r["name"] for r in page["items"]] == ["call-2", "call-1"]
+    assert page["next_cursor"] is None
+    waiting = (await client.get("/v1/rooms?status=waiting&limit=1", headers=AUTH)).json()
+    assert len(waiting["items"]) == 1 and waiting["next_cursor"]
+    assert (await client.get("/v1/rooms?status=bogus", headers=AUTH)).status_code == 400
+    assert (await client.post("/v1/rooms", json={"name": "bad name!"}, headers=AUTH)).status_code == 400
+    assert (await client.post("/v1/rooms", json={"unknown": 1}, headers=AUTH)).status_code == 400

@@ -1,0 +1,108 @@
+"""Room status follows the agent's session events, whatever their order and however often they arrive."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import nats
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import parley_contracts as c
+from parley_rooms.db import make_engine
+from parley_rooms.handlers import apply_session_events
+from parley_rooms.store import NewRoom, get_room, insert_room
+
+from .conftest import AUTH
+
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def _started(room: str, sess: str) -> c.SessionStarted:
+    return c.SessionStarted(
+        event_id=uuid4(),
+        occurred_at=T0,
+        conversation_id="conv",
+        session_id=sess,
+        producer="t",
+        room_name=room,
+        agent_name="parley-agent",
+        started_at=T0,
+    )
+
+
+def _ended(sess: str) -> c.SessionEnded:
+    end = T0 + timedelta(seconds=90)
+    return c.SessionEnded(
+        event_id=uuid4(),
+        occurred_at=end,
+        conversation_id="conv",
+        session_id=sess,
+        producer="t",
+        reason="participant_disconnected",
+        started_at=T0,
+        ended_at=end,
+        duration_seconds=90,
+        turn_count=4,
+    )
+
+
+@pytest.fixture
+async def engine(rooms_db: str) -> AsyncEngine:
+    eng = make_engine(rooms_db, pool_size=2)
+    async with eng.begin() as conn:
+        for i in range(6):
+            await insert_room(conn, NewRoom(f"room-{i}", "conv", None, "parley-agent", {}, f"RM_{i}", T0))
+    return eng
+
+
+async def _status(engine: AsyncEngine, room: str) -> tuple[str, str | None, float | None]:
+    async with engine.connect() as conn:
+        row = await get_room(conn, room)
+    assert row is not None
+    return row.status, row.agent_session_id, row.session_duration_seconds
+
+
+async def test_started_then_ended_goes_waiting_active_ended(engine: AsyncEngine) -> None:
+    assert (await _status(engine, "room-0"))[0] == "waiting"
+    await apply_session_events([_started("room-0", "s0")], engine)
+    assert await _status(engine, "room-0") == ("active", "s0", None)
+    await apply_session_events([_ended("s0")], engine)
+    assert await _status(engine, "room-0") == ("ended", "s0", 90.0)
+    await engine.dispose()
+
+
+async def test_every_order_and_duplication_ends_in_the_same_status(engine: AsyncEngine) -> None:
+    orders = list(itertools.permutations(["start", "end", "start-again", "end-again"]))[:6]
+    for i, order in enumerate(orders):
+        room, sess = f"room-{i}", f"s{i}"
+        start, end = _started(room, sess), _ended(sess)
+        by_name = {"start": start, "end": end, "start-again": start, "end-again": end}
+        for name in order:  # one event per batch, as redeliveries arrive
+            await apply_session_events([by_name[name]], engine)
+        assert await _status(engine, room) == ("ended", sess, 90.0), order
+    await engine.dispose()
+
+
+async def test_the_rooms_consumer_applies_session_events_from_jetstream(
+    client: AsyncTestClient,
+    nats_url: str,  # type: ignore[type-arg]
+) -> None:
+    await client.post("/v1/rooms", json={"name": "call-s"}, headers=AUTH)
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    ended, started = _ended("s-live"), _started("call-s", "s-live")
+    for e in (ended, started, ended):  # out of order and duplicated
+        await js.publish(c.subject_for(e), c.encode(e), headers={"Nats-Msg-Id": f"{e.event_id}-{time.time_ns()}"})
+    await nc.close()
+    deadline = time.monotonic() + 15
+    while (room := (await client.get("/v1/rooms/call-s", headers=AUTH)).json())["status"] != "ended":
+        assert time.monotonic() < deadline, room
+        await asyncio.sleep(0.1)
+    assert room["agent_session_id"] == "s-live"
+    assert room["duration_seconds"] == 90.0
