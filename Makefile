@@ -44,6 +44,8 @@ docs: sync ## regenerate docs/events (JSON Schemas + AsyncAPI) from the contract
 
 bench: sync ## benchmarks against real servers; each prints its figures
 	$(RUN) python -m bench.history_bench
+	$(RUN) python -m bench.agent_bench
+	$(RUN) python -m bench.recordings_bench
 
 clean: ## remove the local stack's data (.parley) and caches
 	rm -rf .parley .pytest_cache .mypy_cache .ruff_cache

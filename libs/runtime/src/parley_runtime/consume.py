@@ -135,7 +135,8 @@ class Consumer:
                     _, in_hand = await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
                 if self._consecutive_transient:
                     # A dependency is down: wait before handling more, so deliveries are not burned.
-                    await asyncio.wait(in_hand)
+                    if in_hand:
+                        await asyncio.wait(in_hand)
                     in_hand = set()
                     await _sleep_unless(stop, self.retry.pause(self._consecutive_transient))
                 in_hand.add(asyncio.create_task(self.process(msgs)))

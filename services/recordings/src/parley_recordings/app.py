@@ -1,12 +1,124 @@
-"""Composition root of the recordings service (a skeleton until its issue lands: health only)."""
+"""Composition root of the recordings service: `create_app(settings)`."""
 
 from __future__ import annotations
 
-from litestar import Litestar
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from nats.aio.client import Client
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from parley_recordings import __version__
+from parley_recordings.api import RecordingsController
+from parley_recordings.blobs import BlobStore, open_blob_store
+from parley_recordings.consumers import NatsAudio, publisher, recordings_consumer
+from parley_recordings.db import make_engine, migrate_async
+from parley_recordings.handlers import Deps
+from parley_recordings.repo import RecordingRepo
+from parley_recordings.retention import purge_expired
 from parley_recordings.settings import Settings
-from parley_runtime.http import health_handlers, problem_details_plugin
+from parley_runtime.connection import connect
+from parley_runtime.http import api_key_guard, health_handlers, internal_error_handler, problem_details_plugin
+
+
+@dataclass
+class Runtime:
+    engine: AsyncEngine
+    repo: RecordingRepo
+    blobs: BlobStore
+    nc: Client | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 def create_app(settings: Settings) -> Litestar:
-    return Litestar(route_handlers=health_handlers({}), plugins=[problem_details_plugin()], logging_config=None)
+    guard = api_key_guard(settings.api_key_list)
+
+    async def consume(rt: Runtime) -> None:
+        rt.nc = await connect(settings.nats, name="recordings", retry_initial=True)
+        js = rt.nc.jetstream()
+        deps = Deps(blobs=rt.blobs, repo=rt.repo, audio=NatsAudio(js), publish=publisher(js))
+        if settings.run_consumer:
+            await recordings_consumer(rt.nc, deps).run(rt.stop)
+
+    async def retention(rt: Runtime) -> None:
+        while not rt.stop.is_set():
+            with contextlib.suppress(Exception):
+                await purge_expired(rt.repo, rt.blobs, days=settings.retention_days)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rt.stop.wait(), timeout=3600)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        if settings.migrate_on_start:
+            await migrate_async(settings.database_url)
+        rt = Runtime(engine=engine, repo=RecordingRepo(engine), blobs=open_blob_store(settings))
+        app.state.runtime = rt
+        rt.tasks.append(asyncio.create_task(consume(rt), name="recordings-consumer"))
+        if settings.retention_days > 0:
+            rt.tasks.append(asyncio.create_task(retention(rt), name="recordings-retention"))
+        try:
+            yield
+        finally:
+            rt.stop.set()
+            _, pending = await asyncio.wait(rt.tasks, timeout=20)
+            for task in pending:
+                task.cancel()
+            if rt.nc is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(rt.nc.drain(), timeout=5)
+            await engine.dispose()
+
+    def runtime(state: State) -> Runtime:
+        rt: Runtime = state.runtime
+        return rt
+
+    async def nats_ready() -> bool:
+        nc = runtime(app.state).nc
+        return nc is not None and nc.is_connected
+
+    async def postgres_ready() -> bool:
+        async with runtime(app.state).engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    def provide_repo(state: State) -> RecordingRepo:
+        return runtime(state).repo
+
+    def provide_blobs(state: State) -> BlobStore:
+        return runtime(state).blobs
+
+    api = Router(
+        path="/",
+        route_handlers=[RecordingsController],
+        guards=[guard],
+        security=[{"BearerToken": []}],
+        dependencies={
+            "repo": Provide(provide_repo, sync_to_thread=False),
+            "blobs": Provide(provide_blobs, sync_to_thread=False),
+        },
+    )
+    app = Litestar(
+        route_handlers=[*health_handlers({"nats": nats_ready, "postgres": postgres_ready}), api],
+        lifespan=[lifespan],
+        plugins=[problem_details_plugin()],
+        exception_handlers={Exception: internal_error_handler},
+        openapi_config=OpenAPIConfig(
+            title="Parley recordings",
+            version=__version__,
+            path="/schema",
+            components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
+        ),
+        logging_config=None,
+    )
+    return app

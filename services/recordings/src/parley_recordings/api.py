@@ -1,0 +1,138 @@
+"""REST API under /v1: list recordings, one recording's metadata, its content with HTTP range support."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.exceptions import ClientException, NotFoundException, ValidationException
+from litestar.params import FromPath, Parameter
+from litestar.response import Stream
+
+from parley_recordings.blobs import BlobStore
+from parley_recordings.repo import Recording, RecordingRepo
+
+ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+Repo = NamedDependency[RecordingRepo]
+Blobs = NamedDependency[BlobStore]
+
+
+class RecordingOut(msgspec.Struct):
+    id: uuid.UUID
+    session_id: str
+    conversation_id: str
+    kind: str
+    format: str
+    uri: str
+    bytes: int
+    sha256: str
+    content_type: str
+    created_at: datetime
+    content_url: str
+
+
+class RecordingPage(msgspec.Struct):
+    items: list[RecordingOut]
+    next_cursor: str | None
+
+
+def _out(r: Recording) -> RecordingOut:
+    return RecordingOut(
+        id=r.id,
+        session_id=r.session_id,
+        conversation_id=r.conversation_id,
+        kind=r.kind,
+        format=r.format,
+        uri=r.uri,
+        bytes=r.bytes,
+        sha256=r.sha256,
+        content_type=r.content_type,
+        created_at=r.created_at,
+        content_url=f"/v1/recordings/{r.id}/content",
+    )
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """One `bytes=` range as [start, end) within `size`; None when absent. Raises 416 when unsatisfiable."""
+    match = _RANGE.match(header.strip())
+    if not match or (not match.group(1) and not match.group(2)):
+        raise ClientException(
+            status_code=416,
+            detail="only one bytes=start-end range is supported",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+    first, last = match.group(1), match.group(2)
+    if first:
+        start = int(first)
+        end = min(size, int(last) + 1) if last else size
+    else:  # suffix: the last N bytes
+        start, end = max(0, size - int(last)), size
+    if start >= size or end <= start:
+        raise ClientException(
+            status_code=416, detail="range not satisfiable", headers={"Content-Range": f"bytes */{size}"}
+        )
+    return start, end
+
+
+class RecordingsController(Controller):
+    path = "/v1/recordings"
+    tags = ["recordings"]
+
+    @get("/", summary="Recordings of a conversation or a session, oldest first")
+    async def list_recordings(
+        self,
+        repo: Repo,
+        conversation_id: Annotated[str | None, Parameter(pattern=ID)] = None,
+        session_id: Annotated[str | None, Parameter(pattern=ID)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+    ) -> RecordingPage:
+        if conversation_id is None and session_id is None:
+            raise ValidationException(detail="conversation_id or session_id is required")
+        after = None
+        if cursor:
+            try:
+                at, rid = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+                after = (datetime.fromisoformat(at), uuid.UUID(rid))
+            except (ValueError, TypeError) as exc:
+                raise ValidationException(detail="malformed cursor") from exc
+        rows = await repo.page(conversation_id=conversation_id, session_id=session_id, limit=limit, after=after)
+        items = rows[:limit]
+        nxt = None
+        if len(rows) > limit:
+            raw = json.dumps([items[-1].created_at.isoformat(), str(items[-1].id)]).encode()
+            nxt = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return RecordingPage(items=[_out(r) for r in items], next_cursor=nxt)
+
+    @get("/{recording_id:uuid}", summary="One recording's metadata")
+    async def get_recording(self, repo: Repo, recording_id: FromPath[uuid.UUID]) -> RecordingOut:
+        rec = await repo.get(recording_id)
+        if rec is None:
+            raise NotFoundException(detail=f"recording {recording_id} not found")
+        return _out(rec)
+
+    @get("/{recording_id:uuid}/content", summary="The recording's bytes; supports Range: bytes=start-end")
+    async def content(self, request: Request, repo: Repo, blobs: Blobs, recording_id: FromPath[uuid.UUID]) -> Stream:  # type: ignore[type-arg]
+        rec = await repo.get(recording_id)
+        if rec is None:
+            raise NotFoundException(detail=f"recording {recording_id} not found")
+        header = request.headers.get("range")
+        span = parse_range(header, rec.bytes) if header else None
+        start, end = span or (0, rec.bytes)
+        headers = {"Accept-Ranges": "bytes", "Content-Length": str(end - start), "ETag": f'"{rec.sha256}"'}
+        if span:
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{rec.bytes}"
+        return Stream(
+            blobs.stream(rec.key, start, end),
+            status_code=206 if span else 200,
+            media_type=rec.content_type,
+            headers=headers,
+        )

@@ -1,0 +1,112 @@
+"""Blob storage through obstore: one URL setting for local files, S3, Azure Blob and GCS.
+
+Object keys are built from ids only (`transcripts/<conversation>/<session>/transcript.json`), never from
+user input, so no path can escape the configured prefix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import obstore
+from obstore.exceptions import (
+    GenericError,
+    InvalidPathError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+)
+from obstore.store import LocalStore, ObjectStore, from_url
+
+from parley_recordings.settings import Settings
+
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+
+
+class BlobUnavailable(Exception):
+    """The blob store did not answer or failed; retry later."""
+
+
+def object_key(kind: str, conversation_id: str, session_id: str, filename: str) -> str:
+    for part in (conversation_id, session_id):
+        if not _SAFE.match(part):  # the contract already guarantees this; a second lock on the door
+            raise ValueError(f"unsafe id in object key: {part!r}")
+    return f"{kind}/{conversation_id}/{session_id}/{filename}"
+
+
+class BlobStore:
+    def __init__(self, store: ObjectStore, url: str, part_bytes: int = 5 * 1024 * 1024, concurrency: int = 2) -> None:
+        self.store = store
+        self.url = url
+        self.part_bytes = part_bytes
+        self.concurrency = concurrency
+
+    def uri(self, key: str) -> str:
+        return f"{self.url.rstrip('/')}/{key}"
+
+    async def put(self, key: str, data: bytes | AsyncIterator[bytes], content_type: str) -> None:
+        # Local files have no metadata; the content type also lives in the recordings table.
+        attributes = None if isinstance(self.store, LocalStore) else {"Content-Type": content_type}
+        try:
+            await obstore.put_async(
+                self.store,
+                key,
+                data,
+                attributes=attributes,
+                chunk_size=self.part_bytes,
+                max_concurrency=self.concurrency,
+            )
+        except (PermissionDeniedError, UnauthenticatedError, InvalidPathError):
+            raise
+        except (GenericError, OSError) as exc:
+            raise BlobUnavailable(f"blob store write failed: {type(exc).__name__}") from exc
+
+    async def size(self, key: str) -> int | None:
+        try:
+            meta = await obstore.head_async(self.store, key)
+        except (NotFoundError, FileNotFoundError):
+            return None
+        except (GenericError, OSError) as exc:
+            raise BlobUnavailable(f"blob store read failed: {type(exc).__name__}") from exc
+        return int(meta["size"])
+
+    async def stream(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes [start, end) of an object, streamed in chunks."""
+        response = await obstore.get_async(self.store, key, options={"range": (start, end)})
+        async for chunk in response.stream(min_chunk_size=256 * 1024):
+            yield bytes(chunk)
+
+    async def delete(self, key: str) -> None:
+        with contextlib.suppress(NotFoundError, FileNotFoundError):
+            await obstore.delete_async(self.store, key)
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    url = settings.blob_url
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        root = Path(parsed.path)
+        root.mkdir(parents=True, exist_ok=True)
+        store: ObjectStore = LocalStore(root)
+    else:
+        kwargs: dict[str, Any] = {}
+        if parsed.scheme in ("s3", "s3a"):
+            config: dict[str, Any] = {}
+            if settings.blob_s3_endpoint:
+                config["endpoint"] = settings.blob_s3_endpoint
+                config["virtual_hosted_style_request"] = False
+            if settings.blob_s3_region:
+                config["region"] = settings.blob_s3_region
+            if settings.blob_access_key_id:
+                config["access_key_id"] = settings.blob_access_key_id
+                config["secret_access_key"] = settings.blob_secret_access_key or ""
+            kwargs["config"] = config
+        if settings.blob_allow_http:
+            kwargs["client_options"] = {"allow_http": True}
+        store = from_url(url, **kwargs)
+    return BlobStore(store, url, settings.upload_part_bytes, settings.upload_concurrency)

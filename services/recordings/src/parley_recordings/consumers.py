@@ -1,0 +1,52 @@
+"""Transport only: the `recordings` durable, the object store as audio source, JetStream publishing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+import parley_contracts as c
+from parley_contracts.streams import VOICE_STREAM_NAME
+from parley_recordings.handlers import Deps, store_session
+from parley_recordings.objectstore import delete_object, stream_object
+from parley_runtime import tracing
+from parley_runtime.consume import Consumer, Delivery, default_is_transient
+from parley_runtime.db import is_transient as db_transient
+
+DURABLE = "recordings"
+
+
+class NatsAudio:
+    def __init__(self, js: JetStreamContext) -> None:
+        self.js = js
+
+    def stream(self, bucket: str, key: str) -> AsyncIterator[bytes]:
+        return stream_object(self.js, bucket, key)
+
+    async def delete(self, bucket: str, key: str) -> None:
+        await delete_object(self.js, bucket, key)
+
+
+def publisher(js: JetStreamContext):  # type: ignore[no-untyped-def]
+    async def publish(event: c.Event) -> None:
+        headers = tracing.inject({"Nats-Msg-Id": str(event.event_id), "content-type": "application/json"})
+        await js.publish(c.subject_for(event), c.encode(event), headers=headers, timeout=5)
+
+    return publish
+
+
+def is_transient(exc: BaseException) -> bool:
+    from parley_recordings.blobs import BlobUnavailable
+
+    return isinstance(exc, BlobUnavailable) or db_transient(exc) or default_is_transient(exc)
+
+
+def recordings_consumer(nc: Client, deps_factory: Deps) -> Consumer:
+    async def handle(batch: Sequence[Delivery]) -> None:
+        for d in batch:  # one session at a time: each is a few blob writes, done in order
+            if isinstance(d.event, c.SessionEnded):
+                await store_session(d.event, deps_factory)
+
+    return Consumer(nc, nc.jetstream(), VOICE_STREAM_NAME, DURABLE, handle, batch_size=10, is_transient=is_transient)

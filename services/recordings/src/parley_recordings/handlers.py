@@ -1,0 +1,128 @@
+"""What the recordings service does with a `session_ended`, independent of NATS and HTTP.
+
+For each object (transcript JSON, transcript WebVTT, audio): write the blob, confirm it, record the
+row, announce `recording_stored`; then remove the audio's object-store copy. Every step is idempotent
+per (session, kind, format): a redelivery skips what is recorded, rewrites what was written but not
+recorded (same key, same bytes), and announces again with the same event id (de-duplicated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import parley_contracts as c
+from parley_recordings.blobs import BlobStore, object_key
+from parley_recordings.documents import transcript_json, transcript_vtt
+from parley_recordings.objectstore import ObjectMissing, Sha256Counter
+from parley_recordings.repo import Recording, RecordingRepo, recording_id
+from parley_runtime.consume import PoisonError, TransientError
+
+PRODUCER = "recordings"
+Publish = Callable[[c.Event], Awaitable[None]]
+
+
+class AudioSource(Protocol):
+    """Where the agent left the audio (the NATS object store in production)."""
+
+    def stream(self, bucket: str, key: str) -> AsyncIterator[bytes]: ...
+
+    async def delete(self, bucket: str, key: str) -> None: ...
+
+
+@dataclass
+class Deps:
+    blobs: BlobStore
+    repo: RecordingRepo
+    audio: AudioSource
+    publish: Publish
+
+
+async def _record(
+    event: c.SessionEnded, deps: Deps, *, kind: str, fmt: str, key: str, size: int, sha256: str, content_type: str
+) -> Recording:
+    rec = Recording(
+        id=recording_id(event.session_id, kind, fmt),
+        session_id=event.session_id,
+        conversation_id=event.conversation_id,
+        kind=kind,
+        format=fmt,
+        uri=deps.blobs.uri(key),
+        key=key,
+        bytes=size,
+        sha256=sha256,
+        content_type=content_type,
+        created_at=datetime.now(UTC),
+    )
+    await deps.repo.add(rec)
+    return rec
+
+
+async def _store_document(event: c.SessionEnded, deps: Deps, fmt: str, body: bytes, content_type: str) -> Recording:
+    import hashlib
+
+    key = object_key("transcripts", event.conversation_id, event.session_id, f"transcript.{fmt}")
+    await deps.blobs.put(key, body, content_type)
+    return await _record(
+        event,
+        deps,
+        kind="transcript",
+        fmt=fmt,
+        key=key,
+        size=len(body),
+        sha256=hashlib.sha256(body).hexdigest(),
+        content_type=content_type,
+    )
+
+
+async def _store_audio(event: c.SessionEnded, ref: c.RecordingRef, deps: Deps) -> Recording:
+    key = object_key("audio", event.conversation_id, event.session_id, "audio.ogg")
+    counter = Sha256Counter()
+    try:
+        await deps.blobs.put(key, counter.wrap(deps.audio.stream(ref.bucket, ref.key)), ref.content_type)
+    except ObjectMissing as exc:
+        # The agent uploads late when NATS was down during the call: try again later.
+        raise TransientError(f"audio {ref.key} not in the object store yet") from exc
+    digest = counter.hash.hexdigest()
+    if counter.bytes != ref.bytes or digest != ref.sha256:
+        await deps.blobs.delete(key)
+        raise PoisonError(f"audio checksum mismatch: got {counter.bytes} bytes sha256 {digest[:12]}")
+    if await deps.blobs.size(key) != ref.bytes:
+        raise TransientError("blob write not confirmed")
+    return await _record(
+        event, deps, kind="audio", fmt="ogg", key=key, size=ref.bytes, sha256=digest, content_type=ref.content_type
+    )
+
+
+async def store_session(event: c.SessionEnded, deps: Deps) -> list[Recording]:
+    """Store everything a session left; safe to run again for the same event."""
+    have = {(r.kind, r.format): r for r in await deps.repo.for_session(event.session_id)}
+    stored = list(have.values())
+    documents = (("json", transcript_json(event), "application/json"), ("vtt", transcript_vtt(event), "text/vtt"))
+    for fmt, body, content_type in documents:
+        if ("transcript", fmt) not in have:
+            stored.append(await _store_document(event, deps, fmt, body, content_type))
+    ref = event.recording
+    if ref is not None and ("audio", "ogg") not in have:
+        stored.append(await _store_audio(event, ref, deps))
+    for rec in stored:
+        await deps.publish(
+            c.RecordingStored(
+                event_id=rec.id,
+                occurred_at=rec.created_at,
+                conversation_id=rec.conversation_id,
+                session_id=rec.session_id,
+                producer=PRODUCER,
+                recording_id=rec.id,
+                kind="audio" if rec.kind == "audio" else "transcript",
+                uri=rec.uri,
+                bytes=rec.bytes,
+                sha256=rec.sha256,
+                content_type=rec.content_type,
+            )
+        )
+    if ref is not None:
+        await deps.audio.delete(ref.bucket, ref.key)  # only now: the blob is confirmed and recorded
+    return stored

@@ -1,0 +1,88 @@
+"""The recordings table: what is stored, looked up by session, conversation or id."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from parley_recordings.models import recordings
+
+_NAMESPACE = uuid.UUID("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9")
+
+
+def recording_id(session_id: str, kind: str, fmt: str) -> uuid.UUID:
+    """Deterministic: the same object of the same session always has the same id (and event id)."""
+    return uuid.uuid5(_NAMESPACE, f"{session_id}:{kind}:{fmt}")
+
+
+@dataclass(frozen=True)
+class Recording:
+    id: uuid.UUID
+    session_id: str
+    conversation_id: str
+    kind: str
+    format: str
+    uri: str
+    key: str
+    bytes: int
+    sha256: str
+    content_type: str
+    created_at: datetime
+
+
+def _row(r: Any) -> Recording:
+    return Recording(**{c: getattr(r, c) for c in Recording.__dataclass_fields__})
+
+
+class RecordingRepo:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def for_session(self, session_id: str) -> list[Recording]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(recordings).where(recordings.c.session_id == session_id))
+            return [_row(r) for r in rows]
+
+    async def add(self, rec: Recording) -> bool:
+        """Insert unless (session, kind, format) exists; True when this call inserted it."""
+        async with self.engine.begin() as conn:
+            stmt = insert(recordings).values(**rec.__dict__).on_conflict_do_nothing()
+            return bool((await conn.execute(stmt)).rowcount)
+
+    async def get(self, rid: uuid.UUID) -> Recording | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(recordings).where(recordings.c.id == rid))).first()
+            return _row(row) if row else None
+
+    async def page(
+        self,
+        *,
+        conversation_id: str | None,
+        session_id: str | None,
+        limit: int,
+        after: tuple[datetime, uuid.UUID] | None,
+    ) -> list[Recording]:
+        q = select(recordings).order_by(recordings.c.created_at, recordings.c.id).limit(limit + 1)
+        if conversation_id is not None:
+            q = q.where(recordings.c.conversation_id == conversation_id)
+        if session_id is not None:
+            q = q.where(recordings.c.session_id == session_id)
+        if after is not None:
+            q = q.where(tuple_(recordings.c.created_at, recordings.c.id) > tuple_(*after))
+        async with self.engine.connect() as conn:
+            return [_row(r) for r in await conn.execute(q)]
+
+    async def older_than(self, cutoff: datetime, limit: int = 500) -> list[Recording]:
+        q = select(recordings).where(recordings.c.created_at < cutoff).order_by(recordings.c.created_at).limit(limit)
+        async with self.engine.connect() as conn:
+            return [_row(r) for r in await conn.execute(q)]
+
+    async def delete(self, rid: uuid.UUID) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(recordings.delete().where(recordings.c.id == rid))

@@ -1,0 +1,110 @@
+"""Recordings fixtures: the same tests run on local files and on a real S3-compatible server (moto)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+import parley_contracts as c
+from parley_devstack.ports import free_port
+from parley_recordings.db import migrate_async
+from parley_recordings.settings import Settings
+
+API_KEY = "rec-test-key"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+BUCKET = "parley-test"
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+class S3Server:
+    """moto's S3 on 127.0.0.1, started (and restarted) on a fixed port; the bucket is created on start."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.server = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> S3Server:
+        import boto3
+        from moto.server import ThreadedMotoServer
+
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+        boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                     region_name="us-east-1").create_bucket(Bucket=BUCKET)  # fmt: skip
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+def blob_settings(backend: str, tmp_path: Path, s3: S3Server | None) -> dict[str, object]:
+    if backend == "file":
+        return {"blob_url": (tmp_path / "blobs").as_uri()}
+    assert s3 is not None
+    return {
+        "blob_url": f"s3://{BUCKET}/recordings", "blob_s3_endpoint": s3.endpoint, "blob_s3_region": "us-east-1",
+        "blob_access_key_id": "test", "blob_secret_access_key": "test", "blob_allow_http": True,
+    }  # fmt: skip
+
+
+@pytest.fixture(params=["file", "s3"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def s3(backend: str, tmp_path: Path) -> Iterator[S3Server | None]:
+    if backend != "s3":
+        yield None
+        return
+    os.environ.setdefault("TMPDIR", str(tmp_path))
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def recordings_db(database_url: str) -> str:
+    await migrate_async(database_url)
+    return database_url
+
+
+@pytest.fixture
+def settings(recordings_db: str, nats_url: str, backend: str, tmp_path: Path, s3: S3Server | None) -> Settings:
+    return Settings(
+        database_url=recordings_db,
+        api_keys=API_KEY,
+        nats_url=nats_url,
+        migrate_on_start=False,
+        **blob_settings(backend, tmp_path, s3),
+    )  # type: ignore[arg-type]
+
+
+def session_ended(audio: bytes | None, *, conversation: str = "conv-r", session: str | None = None) -> c.SessionEnded:
+    sess = session or f"sess-{uuid4().hex[:8]}"
+    recording = None
+    if audio is not None:
+        recording = c.RecordingRef(bucket="voice-audio", key=f"{conversation}/{sess}/audio.ogg", bytes=len(audio),
+                                   sha256=hashlib.sha256(audio).hexdigest(), content_type="audio/ogg",
+                                   duration_seconds=3.0)  # fmt: skip
+    return c.SessionEnded(
+        event_id=uuid4(), occurred_at=T0 + timedelta(minutes=3), conversation_id=conversation, session_id=sess,
+        producer="test", reason="participant_disconnected", started_at=T0, ended_at=T0 + timedelta(minutes=3),
+        duration_seconds=180, turn_count=2,
+        participants=[c.ParticipantSummary(identity="ada", kind="standard", joined_at=T0)],
+        messages=[c.MessageSummary(seq=1, role="user", text="Hello --> there", at=T0 + timedelta(seconds=2)),
+                  c.MessageSummary(seq=2, role="assistant", text="Hi <Ada> & co", at=T0 + timedelta(seconds=5))],
+        recording=recording,
+    )  # fmt: skip

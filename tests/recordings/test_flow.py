@@ -1,0 +1,154 @@
+"""session_ended -> transcripts and audio in blob storage, on local files and on S3; idempotent; ranges."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import time
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+from litestar.testing import AsyncTestClient
+
+import parley_contracts as c
+from parley_recordings.app import create_app
+from parley_recordings.settings import Settings
+from parley_runtime.provision import provision
+
+from .conftest import AUTH, S3Server, blob_settings, session_ended
+
+
+async def _setup(nats_url: str, audio: bytes, event: c.SessionEnded) -> None:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await provision(js)
+    assert event.recording is not None
+    await (await js.object_store("voice-audio")).put(event.recording.key, io.BytesIO(audio))
+    await js.publish(c.subject_for(event), c.encode(event), headers={"Nats-Msg-Id": str(event.event_id)})
+    await nc.close()
+
+
+async def _recordings(client: AsyncTestClient, session_id: str, n: int, timeout: float = 30) -> list[dict]:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while True:
+        items = (await client.get(f"/v1/recordings?session_id={session_id}", headers=AUTH)).json()["items"]
+        if len(items) >= n:
+            return items
+        assert time.monotonic() < deadline, items
+        await asyncio.sleep(0.1)
+
+
+async def _stream_events(url: str) -> list[c.AnyEvent]:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    n = (await js.stream_info("VOICE")).state.messages
+    out = [c.decode((await js.get_msg("VOICE", s)).data or b"") for s in range(1, n + 1)]
+    await nc.close()
+    return out
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+    async with AsyncTestClient(app=create_app(settings)) as cl:
+        yield cl
+
+
+async def test_session_ended_stores_transcripts_and_moves_the_audio_once(
+    client: AsyncTestClient,
+    nats_url: str,
+    backend: str,  # type: ignore[type-arg]
+) -> None:
+    audio = b"OggS" + os.urandom(700_000)
+    event = session_ended(audio)
+    await _setup(nats_url, audio, event)
+    items = await _recordings(client, event.session_id, 3)
+    by_format = {i["format"]: i for i in items}
+    assert set(by_format) == {"json", "vtt", "ogg"}
+    ogg = by_format["ogg"]
+    assert ogg["bytes"] == len(audio) and ogg["sha256"] == hashlib.sha256(audio).hexdigest()
+    assert ogg["uri"].startswith("file://" if backend == "file" else "s3://")
+    body = await client.get(ogg["content_url"], headers=AUTH)
+    assert body.status_code == 200 and body.content == audio
+    assert body.headers["content-type"] == "audio/ogg"
+    vtt = (await client.get(by_format["vtt"]["content_url"], headers=AUTH)).text
+    assert vtt.startswith("WEBVTT") and "00:00:02.000 --> 00:00:05.000" in vtt and "Hi &lt;Ada> &amp; co" in vtt
+    assert "-->" not in vtt.split("\n")[4]  # a cue's text never carries the timing arrow
+    doc = (await client.get(by_format["json"]["content_url"], headers=AUTH)).json()
+    assert [m["seq"] for m in doc["messages"]] == [1, 2]
+    # The object-store copy is gone once the blob is confirmed.
+    nc = await nats.connect(nats_url)
+    try:
+        await (await nc.jetstream().object_store("voice-audio")).get_info(event.recording.key)  # type: ignore[union-attr]
+        gone = False
+    except Exception:
+        gone = True
+    assert gone
+    # Redelivered (outside the de-duplication window): nothing is stored twice.
+    await nc.jetstream().publish(c.subject_for(event), c.encode(event), headers={"Nats-Msg-Id": "again"})
+    await nc.close()
+    await asyncio.sleep(1.5)
+    assert len(await _recordings(client, event.session_id, 3)) == 3
+    stored = [e for e in await _stream_events(nats_url) if isinstance(e, c.RecordingStored)]
+    assert sorted(e.kind for e in stored) == ["audio", "transcript", "transcript"]
+
+
+async def test_range_requests_return_exactly_the_bytes_asked_for(client: AsyncTestClient, nats_url: str) -> None:  # type: ignore[type-arg]
+    audio = bytes(range(256)) * 40  # 10,240 bytes, every offset recognisable
+    event = session_ended(audio)
+    await _setup(nats_url, audio, event)
+    ogg = next(i for i in await _recordings(client, event.session_id, 3) if i["format"] == "ogg")
+    url = ogg["content_url"]
+    cases = {"bytes=0-9": audio[0:10], "bytes=100-355": audio[100:356], "bytes=10230-": audio[10230:],
+             "bytes=-7": audio[-7:], "bytes=10000-99999": audio[10000:]}  # fmt: skip
+    for header, expected in cases.items():
+        r = await client.get(url, headers={**AUTH, "Range": header})
+        assert r.status_code == 206, header
+        assert r.content == expected, header
+        assert r.headers["content-range"].endswith(f"/{len(audio)}")
+        assert int(r.headers["content-length"]) == len(expected)
+    for bad in ("bytes=20000-", "bytes=5-2", "items=0-1", "bytes=0-1,5-6"):
+        r = await client.get(url, headers={**AUTH, "Range": bad})
+        assert r.status_code == 416, bad
+        assert r.headers["content-range"] == f"bytes */{len(audio)}"
+
+
+async def test_blob_storage_down_is_retried_and_everything_lands_once_it_is_back(
+    recordings_db: str,
+    nats_url: str,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    s3 = S3Server()  # not started yet: the blob store is down
+    settings = Settings(
+        database_url=recordings_db,
+        api_keys="k",
+        nats_url=nats_url,
+        migrate_on_start=False,
+        **blob_settings("s3", tmp_path, s3),
+    )  # type: ignore[arg-type]
+    audio = b"OggS" + os.urandom(50_000)
+    event = session_ended(audio)
+    await _setup(nats_url, audio, event)
+    app = create_app(settings)
+    async with AsyncTestClient(app=app) as client:
+        await asyncio.sleep(6)
+        assert (
+            await client.get(f"/v1/recordings?session_id={event.session_id}", headers={"Authorization": "Bearer k"})
+        ).json()["items"] == []
+        s3.start()
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                items = (await client.get(f"/v1/recordings?session_id={event.session_id}",
+                                          headers={"Authorization": "Bearer k"})).json()["items"]  # fmt: skip
+                if len(items) == 3:
+                    break
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.2)
+        finally:
+            s3.stop()
+    nc = await nats.connect(nats_url)
+    assert (await nc.jetstream().stream_info("DLQ")).state.messages == 0
+    await nc.close()
