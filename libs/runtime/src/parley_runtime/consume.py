@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from parley_contracts import AnyEvent, ContractError, decode
+from parley_contracts.streams import DLQ_STREAM_NAME
 from parley_runtime import metrics, tracing
 
 logger = logging.getLogger(__name__)
@@ -91,7 +93,7 @@ class ConsumerStats:
     max_num_delivered: int = 0
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: consumers are registered in weak sets for the gauges
 class Consumer:
     """A durable pull consumer bound to an existing stream/durable (created by `parley provision`)."""
 
@@ -106,8 +108,11 @@ class Consumer:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     is_transient: Callable[[BaseException], bool] = default_is_transient
     stats: ConsumerStats = field(default_factory=ConsumerStats)
+    lag: dict[str, int] = field(default_factory=dict)  # pending / ack_pending / dlq_messages, for gauges
+    lag_refresh_seconds: float = 5.0
     _max_deliver: int = 0
     _consecutive_transient: int = 0
+    _lag_at: float = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; the batch in hand is finished first."""
@@ -115,6 +120,7 @@ class Consumer:
         if info is None:
             return
         self._max_deliver = info.config.max_deliver or 0
+        metrics.watch_consumer(self)
         sub = await self.js.pull_subscribe_bind(self.durable, stream=self.stream)
         logger.info("consumer started", extra={"stream": self.stream, "durable": self.durable})
         # Up to `concurrency` batches are handled while the next one is fetched, so the database works
@@ -123,6 +129,7 @@ class Consumer:
         in_hand: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
+                await self._refresh_lag()
                 try:
                     msgs = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
                 except nats.errors.TimeoutError:
@@ -144,6 +151,21 @@ class Consumer:
             if in_hand:
                 await asyncio.wait(in_hand)
             await sub.unsubscribe()
+
+    async def _refresh_lag(self) -> None:
+        """Consumer lag and DLQ size for the gauges, read at most every few seconds (not per batch)."""
+        now = time.monotonic()
+        if now - self._lag_at < self.lag_refresh_seconds:
+            return
+        self._lag_at = now
+        try:
+            info = await self.js.consumer_info(self.stream, self.durable, timeout=2)
+            self.lag["pending"] = int(info.num_pending or 0)
+            self.lag["ack_pending"] = int(info.num_ack_pending or 0)
+            dlq = await self.js.stream_info(DLQ_STREAM_NAME)
+            self.lag["dlq_messages"] = int(dlq.state.messages)
+        except (nats.errors.Error, OSError, TimeoutError):
+            pass
 
     async def _wait_for_durable(self, stop: asyncio.Event) -> ConsumerInfo | None:
         """Services only bind: until `parley provision` has created the durable, wait and say so."""

@@ -2,6 +2,8 @@
 
 * `GET /health`: the process is up (shallow, never touches a dependency).
 * `GET /ready`: every dependency check passes (NATS connected, Postgres answers), else 503.
+* `GET /metrics`: the process's OpenTelemetry metrics in the Prometheus text format (ids and counts
+  only; like the probes it carries no API key, and the chart's NetworkPolicy limits who can scrape).
 * Everything else requires `Authorization: Bearer <key>`, compared in constant time against each
   configured key.
 * Every error is an RFC 9457 problem details body (`application/problem+json`), including 500s, which
@@ -13,16 +15,21 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response, get
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
-from litestar.types import ControllerRouterHandler, Guard
+from litestar.types import ASGIApp, ControllerRouterHandler, Guard, Message, Receive, Scope, Send
+
+from parley_runtime.metrics import HTTP_DURATION
+from parley_runtime.telemetry import PROMETHEUS_CONTENT_TYPE, prometheus_text
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +92,10 @@ def health_handlers(checks: dict[str, ReadinessCheck], timeout: float = 2.0) -> 
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @get("/metrics", tags=["health"], include_in_schema=False, sync_to_thread=False)
+    def metrics_endpoint() -> Response[bytes]:
+        return Response(prometheus_text(), media_type=PROMETHEUS_CONTENT_TYPE)
+
     @get("/ready", tags=["health"])
     async def ready() -> Response[dict[str, object]]:
         results: dict[str, bool] = {}
@@ -97,4 +108,35 @@ def health_handlers(checks: dict[str, ReadinessCheck], timeout: float = 2.0) -> 
         body: dict[str, object] = {"status": "ready" if ok else "unavailable", "checks": results}
         return Response(body, status_code=200 if ok else 503)
 
-    return [health, ready]
+    return [health, ready, metrics_endpoint]
+
+
+def timing_middleware(app: ASGIApp) -> ASGIApp:
+    """Record every request's duration with its route template (not the raw path: ids stay out)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("path_template") or "unmatched"  # the template, e.g. /v1/sessions/{session_id}
+            method = str(scope.get("method", ""))
+            attributes: dict[str, str | int] = {
+                "http.route": str(route),
+                "http.request.method": method,
+                "http.response.status_code": status,
+            }
+            HTTP_DURATION.record(time.perf_counter() - started, attributes)
+
+    return middleware

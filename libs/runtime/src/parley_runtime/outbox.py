@@ -27,6 +27,7 @@ import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError
+from opentelemetry import trace
 
 from parley_contracts import Event, encode, subject_for
 from parley_runtime import metrics, tracing
@@ -146,7 +147,12 @@ class Outbox:
             spilled = max(0, self._spill_path.stat().st_size - self._spill_offset)
         return len(self._queue) + len(self._inflight) + (1 if spilled else 0)
 
+    @property
+    def name(self) -> str:
+        return self._name
+
     def start(self) -> Outbox:
+        metrics.watch_outbox(self)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"outbox-{self._name}")
         return self
@@ -270,6 +276,15 @@ class Outbox:
     async def _publish(self, js: JetStreamContext, item: Queued) -> bool:
         """True when acked or permanently rejected (counted as dropped); False to retry."""
         subject, data, headers = _entry(item)
+        if "traceparent" not in headers:
+            return await self._send(js, subject, data, headers)
+        # The publish span is a child of the span that emitted the event (kept across retries); the
+        # consumer continues the trace from this span.
+        span = tracing.producer_span(subject, headers)
+        with trace.use_span(span, end_on_exit=True):
+            return await self._send(js, subject, data, tracing.inject(dict(headers)))
+
+    async def _send(self, js: JetStreamContext, subject: str, data: bytes, headers: dict[str, str]) -> bool:
         try:
             await js.publish(subject, data, headers=headers, timeout=self._ack_timeout)
         except _PERMANENT as exc:

@@ -43,6 +43,17 @@ def links_from(contexts: Iterable[otel_context.Context]) -> list[Link]:
     return links
 
 
+def producer_span(subject: str, headers: Mapping[str, str]) -> trace.Span:
+    """A PRODUCER span for one publish, child of the context the event was emitted in."""
+    event_type = subject.split(".")[1] if subject.count(".") >= 3 else subject
+    return tracer.start_span(
+        f"publish {event_type}",
+        context=extract(headers),
+        kind=SpanKind.PRODUCER,
+        attributes={"messaging.system": "nats", "messaging.destination.name": "VOICE", "parley.event_type": event_type},
+    )
+
+
 def consumer_span(name: str, contexts: list[otel_context.Context], attributes: dict[str, str | int]) -> trace.Span:
     """A CONSUMER span: child of the message's context for one message, linked to all of them for a batch."""
     parent = contexts[0] if len(contexts) == 1 else None

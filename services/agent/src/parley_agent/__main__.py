@@ -15,10 +15,13 @@ import contextlib
 import signal
 import sys
 
+from nats.aio.client import Client
+
 from parley_agent.background import flush_once, housekeeping
+from parley_agent.health import HealthServer
 from parley_agent.settings import Settings, load
 from parley_agent.simulate import plan_calls, run_simulated_calls
-from parley_agent.worker import create_server
+from parley_agent.worker import create_server, setup_agent_telemetry
 from parley_runtime.connection import connect
 from parley_runtime.logs import configure_logging
 from parley_runtime.settings import SettingsError
@@ -33,7 +36,10 @@ async def run(settings: Settings, *, simulate: bool, conversations: int, exit_af
     started = asyncio.Event()
     server.once("worker_started", started.set)
     serving = asyncio.create_task(server.run(devmode=simulate, unregistered=simulate))
-    chores = asyncio.create_task(housekeeping(settings, stop))
+    holder: list[Client] = []
+    chores = asyncio.create_task(housekeeping(settings, stop, holder))
+    health = HealthServer(settings.host, settings.port, lambda: bool(holder) and holder[0].is_connected)
+    await health.start()
     await asyncio.wait([asyncio.create_task(started.wait()), serving], return_when=asyncio.FIRST_COMPLETED)
     try:
         if simulate and conversations:
@@ -49,6 +55,7 @@ async def run(settings: Settings, *, simulate: bool, conversations: int, exit_af
             await asyncio.wait_for(chores, timeout=10)
         if not serving.done():
             serving.cancel()
+        await health.stop()
     return 0
 
 
@@ -83,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"agent: {exc}", file=sys.stderr)
         return 2
     configure_logging("agent", settings.log_level)
+    setup_agent_telemetry()
     if command == "flush":
         return asyncio.run(flush(settings))
     simulate = command == "simulate"

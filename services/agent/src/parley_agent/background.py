@@ -73,8 +73,13 @@ async def flush_once(nc: Client, settings: Settings) -> None:
         await upload_pending(nc, pending, settings.recording_upload_timeout_seconds)
 
 
-async def housekeeping(settings: Settings, stop: asyncio.Event, interval: float = 10.0) -> None:
+async def housekeeping(
+    settings: Settings, stop: asyncio.Event, holder: list[Client] | None = None, interval: float = 10.0
+) -> None:
+    """Runs for the worker's life; its connection is put in `holder` (for /ready)."""
     nc = await connect(settings.nats, name="agent-housekeeping", retry_initial=True)
+    if holder is not None:
+        holder.append(nc)
     try:
         while not stop.is_set():
             try:

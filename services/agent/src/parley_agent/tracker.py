@@ -15,11 +15,14 @@ from livekit.agents import AgentSession
 from livekit.agents.llm import ChatMessage
 from livekit.agents.metrics.usage import AgentSessionUsage, LLMModelUsage, STTModelUsage, TTSModelUsage
 from livekit.agents.voice.events import CloseEvent, ConversationItemAddedEvent, SessionUsageUpdatedEvent
+from opentelemetry import trace
 
 import parley_contracts as c
 from parley_agent.state import CallState
+from parley_runtime.metrics import TURN_LATENCY
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer("parley.agent")
 
 Publish = Callable[[c.Event], None]
 PRODUCER = "agent"
@@ -156,7 +159,21 @@ class CallTracker:
             metrics=turn_metrics(metrics),
             usage=usage,
         )
-        self.publish(event)
+        # One trace per turn: this span is the root; the outbox captures it at emit, the publish and every
+        # consumer's processing continue it. Ids and timings only: the text stays out of spans.
+        with tracer.start_as_current_span(
+            "agent.turn",
+            attributes={
+                "parley.conversation_id": event.conversation_id, "parley.session_id": event.session_id,
+                "parley.turn.seq": event.seq, "parley.turn.role": role, "parley.turn.interrupted": message.interrupted,
+            },
+        ):  # fmt: skip
+            self.publish(event)
+        if event.metrics is not None:
+            for stage in ("end_of_turn_delay", "transcription_delay", "llm_ttft", "tts_ttfb", "e2e_latency"):
+                value = getattr(event.metrics, stage)
+                if value is not None:
+                    TURN_LATENCY.record(value, {"stage": stage})
         for listener in self.turn_listeners:
             listener(event)
         return event

@@ -32,8 +32,20 @@ def _settings(proc: JobProcess) -> Settings:
     return settings
 
 
+def setup_agent_telemetry() -> None:
+    """Our tracer provider for livekit-agents too, with prompt and transcript content kept out of spans."""
+    from livekit.agents import telemetry as lk_telemetry
+
+    from parley_agent import __version__
+    from parley_runtime.telemetry import setup_telemetry
+
+    t = setup_telemetry("agent", __version__)
+    lk_telemetry.set_tracer_provider(t.tracer_provider, allow_pii=False)
+
+
 def prewarm(proc: JobProcess) -> None:
     settings = msgspec.json.decode(os.environ[SETTINGS_ENV], type=Settings)
+    setup_agent_telemetry()
     proc.userdata["settings"] = settings
     proc.userdata["providers"] = ProviderSet(settings, vad=load_vad(settings))
 
@@ -61,8 +73,8 @@ def create_server(settings: Settings, *, simulate: bool = False) -> AgentServer:
     """The worker. `simulate=True` runs jobs in threads with no LiveKit connection (fake jobs)."""
     os.environ[SETTINGS_ENV] = msgspec.json.encode(settings).decode()
     kwargs: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
+        "host": "127.0.0.1",
+        "port": 0,  # the worker's built-in health server; ours (health.py) owns settings.port
         "drain_timeout": DRAIN_TIMEOUT_SECONDS,
         "setup_fnc": prewarm,
     }

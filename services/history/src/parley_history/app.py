@@ -32,7 +32,13 @@ from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
 from parley_runtime.connection import connect
 from parley_runtime.consume import Consumer
-from parley_runtime.http import api_key_guard, health_handlers, internal_error_handler, problem_details_plugin
+from parley_runtime.http import (
+    api_key_guard,
+    health_handlers,
+    internal_error_handler,
+    problem_details_plugin,
+    timing_middleware,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +128,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[*health_handlers({"nats": nats_ready, "postgres": postgres_ready}), api],
         lifespan=[lifespan],
         plugins=[problem_details_plugin()],
+        middleware=[timing_middleware],
         exception_handlers={Exception: internal_error_handler},
         request_max_body_size=settings.max_request_body_bytes,
         openapi_config=OpenAPIConfig(

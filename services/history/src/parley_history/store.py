@@ -10,6 +10,8 @@ error and the batch is retried.
 from __future__ import annotations
 
 import msgspec
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -17,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from parley_history.handlers import ConversationRow, SessionRow, WritePlan
 from parley_history.known import KnownRows
 from parley_runtime.consume import TransientError
+
+tracer = trace.get_tracer("parley.history")
 
 _json = msgspec.json.Encoder()
 
@@ -104,20 +108,28 @@ class SqlHistoryStore:
         )
         sessions = sorted((r for r in plan.sessions.values() if self.known.session_needs_write(r)), key=lambda r: r.id)
         try:
-            async with self.engine.begin() as conn:
-                if conversations:
-                    await self._conversations(conn, conversations)
-                if sessions:
-                    await self._sessions(conn, sessions)
-                if plan.ends:
-                    await self._ends(conn, plan)
-                if plan.turns:
-                    await self._turns(conn, plan)
+            with tracer.start_as_current_span(
+                "history.insert",
+                kind=SpanKind.CLIENT,
+                attributes={"db.system.name": "postgresql", "parley.turns": len(plan.turns)},
+            ):
+                await self._write(plan, conversations, sessions)
         except IntegrityError as exc:
             # A row we remembered is gone (restore, manual delete): forget, and write everything next time.
             self.known.forget()
             raise TransientError("history rows missing; retrying with full upserts") from exc
         self.known.remember(conversations, sessions)
+
+    async def _write(self, plan: WritePlan, conversations: list[ConversationRow], sessions: list[SessionRow]) -> None:
+        async with self.engine.begin() as conn:
+            if conversations:
+                await self._conversations(conn, conversations)
+            if sessions:
+                await self._sessions(conn, sessions)
+            if plan.ends:
+                await self._ends(conn, plan)
+            if plan.turns:
+                await self._turns(conn, plan)
 
     async def _conversations(self, conn: AsyncConnection, rows: list[ConversationRow]) -> None:
         params = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from parley_recordings import __version__
 from parley_recordings.blobs import open_blob_store
 from parley_recordings.db import make_engine, migrate
 from parley_recordings.repo import RecordingRepo
@@ -18,6 +19,7 @@ from parley_recordings.settings import Settings, load
 from parley_runtime.logs import configure_logging
 from parley_runtime.serve import serve
 from parley_runtime.settings import SettingsError
+from parley_runtime.telemetry import setup_telemetry
 
 
 async def run_retention(settings: Settings) -> int:
@@ -38,6 +40,7 @@ def main(argv: list[str]) -> int:
         print(f"recordings: {exc}", file=sys.stderr)
         return 2
     configure_logging("recordings", settings.log_level)
+    setup_telemetry("recordings", __version__)
     if command == "migrate":
         migrate(settings.database_url)
         return 0

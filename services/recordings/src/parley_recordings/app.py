@@ -27,7 +27,13 @@ from parley_recordings.repo import RecordingRepo
 from parley_recordings.retention import purge_expired
 from parley_recordings.settings import Settings
 from parley_runtime.connection import connect
-from parley_runtime.http import api_key_guard, health_handlers, internal_error_handler, problem_details_plugin
+from parley_runtime.http import (
+    api_key_guard,
+    health_handlers,
+    internal_error_handler,
+    problem_details_plugin,
+    timing_middleware,
+)
 
 
 @dataclass
@@ -112,6 +118,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[*health_handlers({"nats": nats_ready, "postgres": postgres_ready}), api],
         lifespan=[lifespan],
         plugins=[problem_details_plugin()],
+        middleware=[timing_middleware],
         exception_handlers={Exception: internal_error_handler},
         openapi_config=OpenAPIConfig(
             title="Parley recordings",

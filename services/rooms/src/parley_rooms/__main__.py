@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 
+from parley_rooms import __version__
 from parley_rooms.db import migrate
 from parley_rooms.settings import load
 from parley_runtime.logs import configure_logging
 from parley_runtime.serve import serve
 from parley_runtime.settings import SettingsError
+from parley_runtime.telemetry import setup_telemetry
 
 
 def main(argv: list[str]) -> int:
@@ -19,6 +21,7 @@ def main(argv: list[str]) -> int:
         print(f"rooms: {exc}", file=sys.stderr)
         return 2
     configure_logging("rooms", settings.log_level)
+    setup_telemetry("rooms", __version__)
     if command == "migrate":
         migrate(settings.database_url)
         return 0

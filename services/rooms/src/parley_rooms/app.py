@@ -30,7 +30,13 @@ from parley_rooms.livekit import LiveKitGateway
 from parley_rooms.settings import Settings
 from parley_rooms.webhooks import Publish
 from parley_runtime.connection import connect
-from parley_runtime.http import api_key_guard, health_handlers, internal_error_handler, problem_details_plugin
+from parley_runtime.http import (
+    api_key_guard,
+    health_handlers,
+    internal_error_handler,
+    problem_details_plugin,
+    timing_middleware,
+)
 from parley_runtime.outbox import Outbox
 
 logger = logging.getLogger(__name__)
@@ -114,6 +120,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies=dependencies,
         lifespan=[lifespan],
         plugins=[problem_details_plugin()],
+        middleware=[timing_middleware],
         exception_handlers={Exception: internal_error_handler},
         request_max_body_size=settings.max_request_body_bytes,
         openapi_config=OpenAPIConfig(

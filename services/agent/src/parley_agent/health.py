@@ -1,0 +1,45 @@
+"""The agent's own HTTP surface on its health port: `/health` (and `/`), `/ready`, `/metrics`.
+
+The LiveKit worker's built-in server only knows the LiveKit connection; this one also answers for
+NATS, and exposes the same Prometheus metrics as the other services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from parley_runtime.telemetry import PROMETHEUS_CONTENT_TYPE, prometheus_text
+
+
+class HealthServer:
+    def __init__(self, host: str, port: int, ready: Callable[[], bool]) -> None:
+        self.host, self.port, self.ready = host, port, ready
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+
+        async def health(_: web.Request) -> web.Response:
+            return web.json_response({"status": "ok"})
+
+        async def ready(_: web.Request) -> web.Response:
+            ok = self.ready()
+            return web.json_response(
+                {"status": "ready" if ok else "unavailable", "checks": {"nats": ok}}, status=200 if ok else 503
+            )
+
+        async def metrics(_: web.Request) -> web.Response:
+            return web.Response(body=prometheus_text(), headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
+
+        app.add_routes(
+            [web.get("/", health), web.get("/health", health), web.get("/ready", ready), web.get("/metrics", metrics)]
+        )
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
