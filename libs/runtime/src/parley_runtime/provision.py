@@ -50,6 +50,7 @@ class ProvisionSettings(msgspec.Struct, frozen=True, kw_only=True):
     audio_max_age_days: int = 7
     ack_wait_seconds: int = 30
     max_deliver: int = 40
+    duplicate_window_seconds: int = 600  # must cover the longest outbox retry horizon
 
 
 class Change(msgspec.Struct, frozen=True):
@@ -164,7 +165,13 @@ async def provision(js: JetStreamContext, settings: ProvisionSettings | None = N
     """Create or update streams VOICE, DLQ and the advisory capture, the durable consumers and buckets."""
     s = settings or ProvisionSettings()
     changes = [
-        await ensure_stream(js, voice_stream(replicas=s.replicas, max_age_days=s.voice_max_age_days)),
+        await ensure_stream(
+            js,
+            msgspec.structs.replace(
+                voice_stream(replicas=s.replicas, max_age_days=s.voice_max_age_days),
+                duplicate_window_seconds=s.duplicate_window_seconds,
+            ),
+        ),
         await ensure_stream(js, dlq_stream(replicas=s.replicas, max_age_days=s.dlq_max_age_days)),
         await ensure_stream(js, advisory_stream(replicas=s.replicas)),
     ]

@@ -27,7 +27,9 @@ from parley_runtime.logs import configure_logging
 from parley_runtime.settings import SettingsError
 
 
-async def run(settings: Settings, *, simulate: bool, conversations: int, exit_after: bool) -> int:
+async def run(
+    settings: Settings, *, simulate: bool, conversations: int, exit_after: bool, conversation_ids: list[str]
+) -> int:
     server = create_server(settings, simulate=simulate)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -43,7 +45,7 @@ async def run(settings: Settings, *, simulate: bool, conversations: int, exit_af
     await asyncio.wait([asyncio.create_task(started.wait()), serving], return_when=asyncio.FIRST_COMPLETED)
     try:
         if simulate and conversations:
-            await run_simulated_calls(server, plan_calls(conversations))
+            await run_simulated_calls(server, plan_calls(conversations, conversation_ids=conversation_ids))
         if not (simulate and exit_after):
             waiter = asyncio.create_task(stop.wait())
             await asyncio.wait([waiter, serving], return_when=asyncio.FIRST_COMPLETED)
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     sim = sub.add_parser("simulate", help="run scripted conversations headless")
     sim.add_argument("-n", "--conversations", type=int, default=3)
     sim.add_argument("--exit", action="store_true", help="exit when the conversations are done")
+    sim.add_argument("--conversation", action="append", default=[], help="continue this conversation id (repeat)")
     sub.add_parser("flush", help="publish what earlier runs left on disk, then exit")
     args = parser.parse_args(argv)
     command = args.command or "worker"
@@ -100,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             simulate=simulate,
             conversations=getattr(args, "conversations", 0),
             exit_after=getattr(args, "exit", False),
+            conversation_ids=getattr(args, "conversation", []),
         )
     )
 
