@@ -274,19 +274,23 @@ class Outbox:
                 failures = 0
 
     async def _publish(self, js: JetStreamContext, item: Queued) -> bool:
-        """True when acked or permanently rejected (counted as dropped); False to retry."""
-        subject, data, headers = _entry(item)
-        if "traceparent" not in headers:
-            return await self._send(js, subject, data, headers)
-        # The publish span is a child of the span that emitted the event (kept across retries); the
-        # consumer continues the trace from this span.
-        span = tracing.producer_span(subject, headers)
-        with trace.use_span(span, end_on_exit=True):
-            return await self._send(js, subject, data, tracing.inject(dict(headers)))
+        """Publish one entry and wait for its PubAck. True when acked or permanently rejected (counted
+        as dropped); False to retry with the same Nats-Msg-Id.
 
-    async def _send(self, js: JetStreamContext, subject: str, data: bytes, headers: dict[str, str]) -> bool:
+        `publish_async` pipelines the window's messages on the connection; its futures have no
+        timeout of their own (after a server crash some never resolve), so each is bounded here.
+        """
+        subject, data, headers = _entry(item)
+        span = None
+        if "traceparent" in headers:
+            # The publish span is a child of the span that emitted the event (kept across retries); the
+            # consumer continues the trace from this span.
+            span = tracing.producer_span(subject, headers)
+            with trace.use_span(span):
+                headers = tracing.inject(dict(headers))
         try:
-            await js.publish(subject, data, headers=headers, timeout=self._ack_timeout)
+            future = await js.publish_async(subject, data, headers=headers)
+            await asyncio.wait_for(future, timeout=self._ack_timeout)
         except _PERMANENT as exc:
             self.dropped += 1
             metrics.OUTBOX_DROPPED.add(1)
@@ -294,6 +298,9 @@ class Outbox:
             return True
         except (nats.errors.Error, OSError, TimeoutError):
             return False
+        finally:
+            if span is not None:
+                span.end()
         self.published += 1
         metrics.OUTBOX_PUBLISHED.add(1)
         return True

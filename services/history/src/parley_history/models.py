@@ -25,6 +25,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 
@@ -77,6 +78,8 @@ turns = Table(
     Column("language", Text, nullable=True),
     Column("metrics", JSONB, nullable=True),
     Column("usage", JSONB, nullable=True),
+    # When the row was written: stored_at - occurred_at is the pipeline's lag for this turn.
+    Column("stored_at", DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()")),
     Column("tsv", TSVECTOR, Computed("to_tsvector('simple', text)", persisted=True)),
     # The agent's history.v1.recent and the REST turns page: newest turns of one conversation.
     Index("ix_turns_conversation_recent", "conversation_id", "occurred_at", "seq"),

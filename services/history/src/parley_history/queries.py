@@ -126,7 +126,7 @@ def _session(row: Any) -> Session:
     )
 
 
-_TURN_COLUMNS = [c for c in turns.c if c.name != "tsv"]
+_TURN_COLUMNS = [c for c in turns.c if c.name not in ("tsv", "stored_at")]
 _STORED_TURNS = select(func.count()).where(turns.c.session_id == sessions.c.id).scalar_subquery().label("stored_turns")
 
 

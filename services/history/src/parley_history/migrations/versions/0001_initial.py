@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("language", sa.Text),
         sa.Column("metrics", postgresql.JSONB),
         sa.Column("usage", postgresql.JSONB),
+        sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("clock_timestamp()")),
         sa.Column("tsv", postgresql.TSVECTOR, sa.Computed("to_tsvector('simple', text)", persisted=True)),
         schema=S,
     )

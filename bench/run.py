@@ -1,0 +1,234 @@
+"""`make bench`: every figure of the performance section, measured in one run on this machine.
+
+    1. ceiling    bare JetStream fetch+ack, no database (turns/s)
+    2. parley     turns emitted through the agent's outbox and persisted by the history service (a separate
+                  process, as in production), sustained over 100,000 turns; emit-to-row latency at 1,000/s
+    3. sync       the earlier design: one HTTP POST per turn, inserted before the answer (turns/s, p50/p99)
+    4. emit       the agent's `emit()` with NATS up and down (us)
+    5. recent     history.v1.recent with one million turns stored (ms)
+
+Prints a table and writes bench/results.json (flat keys).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import asyncpg
+import httpx
+import nats
+
+import parley_contracts as c
+from bench.agent_bench import emit_benchmark
+from bench.common import machine, percentile, servers, table
+from bench.history_bench import ceiling, publish, recent_latency
+from parley_devstack.ports import free_port, wait_for_port
+from parley_history.db import migrate_async
+from parley_runtime.connection import NatsSettings
+from parley_runtime.outbox import Outbox
+from parley_runtime.provision import provision
+
+RESULTS = Path(__file__).parent / "results.json"
+TEXT = "Sure, I can move your appointment to Friday at ten; shall I also send you a reminder?"
+
+
+def _turn(conv: int, seq: int) -> c.TurnCompleted:
+    return c.TurnCompleted(
+        event_id=uuid4(),
+        occurred_at=c.utcnow(),
+        conversation_id=f"conv-{conv:05d}",
+        session_id=f"sess-{conv:05d}",
+        producer="bench",
+        seq=seq,
+        role="user" if seq % 2 else "assistant",
+        text=TEXT,
+    )
+
+
+def _history_process(db: str, nats_url: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "HISTORY_DATABASE_URL": db,
+        "HISTORY_NATS_URL": nats_url,
+        "HISTORY_API_KEYS": "bench",
+        "HISTORY_HOST": "127.0.0.1",
+        "HISTORY_PORT": str(free_port()),
+        "HISTORY_RUN_RECENT_SERVICE": "false",
+        "HISTORY_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "parley_history"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+    )
+
+
+async def _count(conn: asyncpg.Connection, where: str = "") -> int:
+    return int(await conn.fetchval(f"SELECT count(*) FROM history.turns {where}"))  # noqa: S608
+
+
+async def parley_throughput(nats_url: str, db: str, n: int, conversations: int) -> float:
+    """Emit n turns through the outbox as fast as the agent could, until every row is committed."""
+    outbox = Outbox(NatsSettings(url=nats_url), name="bench-agent", maxsize=n + 1, window=256).start()
+    await outbox.connected()
+    conn = await asyncpg.connect(db)
+    events = [_turn(i % conversations, i // conversations + 1) for i in range(n)]
+    started = time.perf_counter()
+    for i, event in enumerate(events):
+        outbox.emit(event)
+        if i % 1000 == 0:
+            await asyncio.sleep(0)
+    while await _count(conn) < n:
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    await outbox.close()
+    await conn.close()
+    return n / elapsed
+
+
+async def parley_latency(nats_url: str, db: str, rate: int, seconds: int) -> tuple[float, float]:
+    """Emit at a steady rate; latency = the row's stored_at minus the emit time (same host clock)."""
+    outbox = Outbox(NatsSettings(url=nats_url), name="bench-agent-steady").start()
+    await outbox.connected()
+    conn = await asyncpg.connect(db)
+    emitted: dict[str, datetime] = {}
+    total = rate * seconds
+    started = time.perf_counter()
+    for i in range(total):
+        target = started + i / rate
+        if (delay := target - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
+        event = _turn(90_000 + i % 50, i // 50 + 1)
+        emitted[str(event.event_id)] = datetime.now(UTC)
+        outbox.emit(event)
+    while await _count(conn, "WHERE conversation_id >= 'conv-90000'") < total:
+        await asyncio.sleep(0.05)
+    rows = await conn.fetch("SELECT event_id, stored_at FROM history.turns WHERE conversation_id >= 'conv-90000'")
+    await outbox.close()
+    await conn.close()
+    latencies = [(r["stored_at"] - emitted[str(r["event_id"])]).total_seconds() * 1000 for r in rows]
+    return percentile(latencies, 50), percentile(latencies, 99)
+
+
+async def sync_baseline(db: str, n: int) -> tuple[float, float, float]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "bench.sync_baseline", "serve", db, str(port)])  # noqa: ASYNC220
+    try:
+        assert wait_for_port(port, timeout=30)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            samples = []
+            started = time.perf_counter()
+            for i in range(n):  # what the seed did: await each save before the call goes on
+                t = time.perf_counter()
+                r = await client.post(
+                    "/turns", json={"conversation_id": f"conv-{i % 50}", "seq": i, "role": "user", "text": TEXT}
+                )
+                r.raise_for_status()
+                samples.append((time.perf_counter() - t) * 1000)
+            elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(10)
+    return n / elapsed, percentile(samples, 50), percentile(samples, 99)
+
+
+async def load_million(db: str, total: int, conversations: int) -> None:
+    """Bulk-load turns straight into the history tables (COPY), to measure reads at scale."""
+    conn = await asyncpg.connect(db)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    ids = [f"big-{i:05d}" for i in range(conversations)]
+    await conn.copy_records_to_table(
+        "conversations",
+        schema_name="history",
+        columns=["id", "user_id", "started_at", "last_activity_at"],
+        records=[(cid, None, t0, t0) for cid in ids],
+    )
+    await conn.copy_records_to_table(
+        "sessions", schema_name="history", columns=["id", "conversation_id"], records=[(cid, cid) for cid in ids]
+    )
+    per = total // conversations
+    batch: list[tuple[object, ...]] = []
+    for i in range(total):
+        cid = ids[i % conversations]
+        seq = i // conversations + 1
+        batch.append(
+            (uuid4(), cid, cid, seq, "user" if seq % 2 else "assistant", TEXT, False, t0 + timedelta(seconds=seq))
+        )
+        if len(batch) == 50_000 or i == total - 1:
+            await conn.copy_records_to_table(
+                "turns",
+                schema_name="history",
+                columns=[
+                    "event_id",
+                    "conversation_id",
+                    "session_id",
+                    "seq",
+                    "role",
+                    "text",
+                    "interrupted",
+                    "occurred_at",
+                ],
+                records=batch,
+            )
+            batch = []
+    await conn.execute("ANALYZE history.turns")
+    await conn.close()
+    assert per > 0
+
+
+async def main(turns: int, recent_rows: int) -> dict[str, object]:
+    results: dict[str, object] = {}
+    with servers() as s:
+        db = s.postgres.url("parley")
+        await migrate_async(db)
+        nc = await nats.connect(s.nats.url)
+        await provision(nc.jetstream())
+        await nc.close()
+        print("1. ceiling...", flush=True)
+        await publish(s.nats.url, turns, 100)
+        results["ceiling_turns_per_s"] = round(await ceiling(s.nats.url, turns, 1000))
+        print("2. parley...", flush=True)
+        nc = await nats.connect(s.nats.url)  # the ceiling's turns stay in the stream: start history after them
+        await nc.jetstream().purge_stream("VOICE")
+        await nc.close()
+        history = _history_process(db, s.nats.url, s.tmp / "history.log")
+        try:
+            results["parley_turns_per_s"] = round(await parley_throughput(s.nats.url, db, turns, 100))
+            p50, p99 = await parley_latency(s.nats.url, db, rate=1000, seconds=10)
+            results["e2e_p50_ms"], results["e2e_p99_ms"] = round(p50, 2), round(p99, 2)
+        finally:
+            history.terminate()
+            history.wait(20)
+        print("3. sync baseline...", flush=True)
+        rate, p50, p99 = await sync_baseline(db, 3000)
+        results["sync_turns_per_s"] = round(rate)
+        results["sync_p50_ms"], results["sync_p99_ms"] = round(p50, 2), round(p99, 2)
+        print("5. recent with a million turns...", flush=True)
+        await load_million(db, recent_rows, 10_000)
+        p50, p99 = await recent_latency(s.nats.url, db, 10_000, requests=2000)
+        results["recent_p50_ms"], results["recent_p99_ms"] = round(p50, 3), round(p99, 3)
+    print("4. emit...", flush=True)
+    emit = await emit_benchmark(20_000)
+    results.update({k: emit[k] for k in ("emit_p50_us", "emit_p99_us", "emit_down_p99_us")})
+    results["parley_vs_sync"] = round(int(results["parley_turns_per_s"]) / max(1, int(results["sync_turns_per_s"])), 1)  # type: ignore[call-overload]
+    results["parley_vs_ceiling"] = round(int(results["parley_turns_per_s"]) / int(results["ceiling_turns_per_s"]), 3)  # type: ignore[call-overload]
+    results["machine"] = machine()
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--turns", type=int, default=100_000)
+    parser.add_argument("--recent-rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    out = asyncio.run(main(args.turns, args.recent_rows))
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    print("\nParley benchmark (written to bench/results.json)")
+    print(table([(k, str(v)) for k, v in out.items()]))
