@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help uv sync dev test test-fast lint fmt docs bench clean
+.PHONY: help uv sync dev demo test test-fast lint fmt docs bench chart clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,7 +24,7 @@ sync: uv ## install every workspace package and dev tool into .venv (from uv.loc
 dev: sync ## run the whole platform locally on embedded NATS + Postgres (Ctrl-C stops it)
 	$(RUN) parley-dev
 
-test: sync ## run the full test suite against real NATS and Postgres
+test: sync chart ## the full test suite against real NATS and Postgres (and the chart checks)
 	$(RUN) pytest
 
 test-fast: sync ## the suite without the slow fault and load tests
@@ -42,10 +42,12 @@ fmt: sync ## format and autofix
 docs: sync ## regenerate docs/events (JSON Schemas + AsyncAPI) from the contract structs
 	$(RUN) python -m parley_contracts.docs docs/events
 
-bench: sync ## benchmarks against real servers; each prints its figures
-	$(RUN) python -m bench.history_bench
-	$(RUN) python -m bench.agent_bench
+bench: sync ## every performance figure in one run: prints a table, writes bench/results.json
+	$(RUN) python -m bench.run
 	$(RUN) python -m bench.recordings_bench
+
+chart: sync ## lint, render and validate the Helm chart offline; hadolint the Dockerfiles
+	$(RUN) python -m parley_devstack.chart
 
 clean: ## remove the local stack's data (.parley) and caches
 	rm -rf .parley .pytest_cache .mypy_cache .ruff_cache

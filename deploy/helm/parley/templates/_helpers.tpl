@@ -1,0 +1,153 @@
+{{- define "parley.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "parley.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "parley.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "parley.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Selector labels of one component: (dict "component" $name "context" $) */}}
+{{- define "parley.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "parley.name" .context }}
+app.kubernetes.io/instance: {{ .context.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "parley.componentName" -}}
+{{- printf "%s-%s" (include "parley.fullname" .context) .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "parley.image" -}}
+{{- $ctx := .context -}}
+{{- $registry := $ctx.Values.global.imageRegistry -}}
+{{- $repo := printf "%s-%s" $ctx.Values.image.repository .component -}}
+{{- $tag := $ctx.Values.image.tag | default $ctx.Chart.AppVersion -}}
+{{- if $registry }}{{ printf "%s/%s:%s" $registry $repo $tag }}{{ else }}{{ printf "%s:%s" $repo $tag }}{{ end -}}
+{{- end -}}
+
+{{- define "parley.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "parley.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding inline values (dev only), when any were given. */}}
+{{- define "parley.inlineSecretName" -}}
+{{- printf "%s-inline" (include "parley.fullname" .) -}}
+{{- end -}}
+
+{{/* env var from a secret key: (dict "name" ENV "secret" NAME "key" KEY) */}}
+{{- define "parley.secretEnv" -}}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secret }}
+      key: {{ .key }}
+{{- end -}}
+
+{{- define "parley.prefix" -}}
+{{- upper .component -}}_
+{{- end -}}
+
+{{/* Environment of one component: (dict "component" $name "svc" $svc "context" $) */}}
+{{- define "parley.env" -}}
+{{- $ctx := .context -}}
+{{- $v := $ctx.Values -}}
+{{- $p := include "parley.prefix" . -}}
+{{- $inline := include "parley.inlineSecretName" $ctx -}}
+- name: {{ $p }}HOST
+  value: "0.0.0.0"
+- name: {{ $p }}PORT
+  value: {{ .svc.port | quote }}
+- name: {{ $p }}LOG_LEVEL
+  value: {{ $v.logLevel | quote }}
+- name: {{ $p }}NATS_URL
+  value: {{ $v.nats.url | quote }}
+- name: {{ $p }}NATS_USER
+  value: {{ index $v.nats.users .component | quote }}
+{{ include "parley.secretEnv" (dict "name" (printf "%sNATS_PASSWORD" $p) "secret" $v.nats.existingSecret "key" (printf "%s-password" .component)) }}
+{{- if ne .component "agent" }}
+{{ include "parley.secretEnv" (dict "name" (printf "%sDATABASE_URL" $p) "secret" (default $inline $v.postgres.existingSecret) "key" $v.postgres.existingSecretKey) }}
+{{ include "parley.secretEnv" (dict "name" (printf "%sAPI_KEYS" $p) "secret" (default $inline $v.apiKeys.existingSecret) "key" $v.apiKeys.existingSecretKey) }}
+- name: {{ $p }}MIGRATE_ON_START
+  value: "false"
+{{- end }}
+{{- if or (eq .component "rooms") (eq .component "agent") }}
+- name: {{ $p }}LIVEKIT_URL
+  value: {{ $v.livekit.url | quote }}
+{{ include "parley.secretEnv" (dict "name" (printf "%sLIVEKIT_API_KEY" $p) "secret" $v.livekit.existingSecret "key" $v.livekit.apiKeyKey) }}
+{{ include "parley.secretEnv" (dict "name" (printf "%sLIVEKIT_API_SECRET" $p) "secret" $v.livekit.existingSecret "key" $v.livekit.apiSecretKey) }}
+- name: {{ $p }}AGENT_NAME
+  value: {{ $v.agent.name | quote }}
+- name: {{ $p }}STATE_DIR
+  value: /var/lib/parley
+{{- end }}
+{{- if eq .component "recordings" }}
+- name: RECORDINGS_BLOB_URL
+  value: {{ $v.blob.url | quote }}
+- name: RECORDINGS_RETENTION_DAYS
+  value: {{ $v.blob.retentionDays | quote }}
+- name: RECORDINGS_BLOB_ALLOW_HTTP
+  value: {{ $v.blob.allowHttp | quote }}
+{{- with $v.blob.s3Endpoint }}
+- name: RECORDINGS_BLOB_S3_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- with $v.blob.s3Region }}
+- name: RECORDINGS_BLOB_S3_REGION
+  value: {{ . | quote }}
+{{- end }}
+{{- if $v.blob.existingSecret }}
+{{ include "parley.secretEnv" (dict "name" "RECORDINGS_BLOB_ACCESS_KEY_ID" "secret" $v.blob.existingSecret "key" "access-key-id") }}
+{{ include "parley.secretEnv" (dict "name" "RECORDINGS_BLOB_SECRET_ACCESS_KEY" "secret" $v.blob.existingSecret "key" "secret-access-key") }}
+{{- end }}
+{{- end }}
+{{- if eq .component "agent" }}
+- name: AGENT_PROVIDERS
+  value: {{ $v.agent.providers | quote }}
+- name: AGENT_LLM_MODEL
+  value: {{ $v.agent.llmModel | quote }}
+- name: AGENT_DEEPGRAM_MODEL
+  value: {{ $v.agent.deepgramModel | quote }}
+{{- with $v.agent.llmBaseUrl }}
+- name: AGENT_LLM_BASE_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with $v.agent.elevenlabsVoiceId }}
+- name: AGENT_ELEVENLABS_VOICE_ID
+  value: {{ . | quote }}
+{{- end }}
+{{- if eq $v.agent.providers "live" }}
+{{ include "parley.secretEnv" (dict "name" "AGENT_DEEPGRAM_API_KEY" "secret" $v.agent.existingSecret "key" "deepgram-api-key") }}
+{{ include "parley.secretEnv" (dict "name" "AGENT_ELEVENLABS_API_KEY" "secret" $v.agent.existingSecret "key" "elevenlabs-api-key") }}
+{{ include "parley.secretEnv" (dict "name" "AGENT_LLM_API_KEY" "secret" $v.agent.existingSecret "key" "llm-api-key") }}
+{{- end }}
+{{- end }}
+{{- with $v.otel.endpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ printf "deployment.environment=%s,k8s.namespace.name=%s" $ctx.Release.Name $ctx.Release.Namespace | quote }}
+{{- range $name, $value := .svc.env }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end -}}

@@ -1,0 +1,106 @@
+"""The Helm chart, rendered and validated offline with the real Helm engine and the Kubernetes schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from parley_devstack import chart
+
+SCENARIOS = chart.scenarios()
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[dict[str, Any]]]:
+    return {name: chart.render(values) for name, values in SCENARIOS.items()}
+
+
+def test_the_chart_lints_clean_in_strict_mode() -> None:
+    assert chart.lint({}) == []
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+@pytest.mark.parametrize("version", chart.KUBE_VERSIONS)
+def test_every_scenario_renders_objects_valid_for_kubernetes(
+    rendered: dict[str, list[dict[str, Any]]], scenario: str, version: str
+) -> None:
+    objects = rendered[scenario]
+    assert objects
+    assert chart.validate(objects, version) == []
+
+
+@pytest.mark.parametrize(
+    ("description", "values", "mention"), chart.INVALID_VALUES, ids=[i[0] for i in chart.INVALID_VALUES]
+)
+def test_the_schema_rejects_invalid_values_naming_the_field(
+    description: str, values: dict[str, Any], mention: str
+) -> None:
+    error = chart.schema_error(values)
+    assert error is not None, description
+    assert mention in error
+
+
+def _by(objects: list[dict[str, Any]], kind: str, component: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind
+            and o["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component]  # fmt: skip
+
+
+def test_the_agent_has_no_inbound_service_drains_ten_minutes_and_a_read_only_root(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    objects = rendered["default"]
+    assert _by(objects, "Service", "agent") == []
+    (agent,) = _by(objects, "Deployment", "agent")
+    pod = agent["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] >= 600
+    (container,) = pod["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for path in ("/tmp", "/var/lib/parley"):
+        assert "emptyDir" in volumes[mounts[path]], path
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+
+
+def test_credentials_come_from_secrets_and_nothing_secret_is_rendered_by_default(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    objects = rendered["default"]
+    assert [o for o in objects if o["kind"] == "Secret"] == []
+    for deployment in (o for o in objects if o["kind"] == "Deployment"):
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            for env in container.get("env", []):
+                if any(word in env["name"] for word in ("PASSWORD", "API_KEY", "SECRET", "DATABASE_URL")):
+                    assert "valueFrom" in env, env["name"]
+
+
+def test_hooks_migrate_and_provision_before_install_and_upgrade(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    (job,) = [o for o in rendered["default"] if o["kind"] == "Job"]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    steps = [c["name"] for c in job["spec"]["template"]["spec"]["initContainers"]]
+    assert steps[0] == "provision"
+    assert {"migrate-rooms", "migrate-history"} <= set(steps)
+    tests = [o for o in rendered["default"] if o["kind"] == "Pod"]
+    assert tests and tests[0]["metadata"]["annotations"]["helm.sh/hook"] == "test"
+
+
+def test_autoscaling_scenario_has_hpas_pdbs_and_pod_monitors(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    kinds = [o["kind"] for o in rendered["production-autoscaling"]]
+    assert kinds.count("HorizontalPodAutoscaler") == 3
+    assert kinds.count("PodMonitor") == 4  # one per service (the DLQ copier has no HTTP port)
+    agent = _by(rendered["production-autoscaling"], "Deployment", "agent")[0]
+    assert "replicas" not in agent["spec"]  # the HPA owns it
+
+
+def test_dockerfiles_are_hadolint_clean() -> None:
+    assert chart.hadolint() == []
+
+
+def test_dev_infrastructure_for_tilt_is_valid_kubernetes() -> None:
+    docs = [d for d in yaml.safe_load_all((chart.ROOT / "deploy" / "tilt" / "infra.yaml").read_text()) if d]
+    assert chart.validate(docs, "1.29.0") == []
