@@ -36,7 +36,7 @@ INVALID_VALUES: list[tuple[str, dict[str, Any], str]] = [
 
 
 def scenarios() -> dict[str, dict[str, Any]]:
-    found = {"default": {}}
+    found: dict[str, dict[str, Any]] = {"default": {}}
     for path in sorted((CHART / "ci").glob("*.yaml")):
         found[path.stem] = yaml.safe_load(path.read_text()) or {}
     return found
