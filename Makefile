@@ -24,6 +24,9 @@ sync: uv ## install every workspace package and dev tool into .venv (from uv.loc
 dev: sync ## run the whole platform locally on embedded NATS + Postgres (Ctrl-C stops it)
 	$(RUN) parley-dev
 
+demo: sync ## start the stack, run three conversations, print transcripts and recordings, stop
+	$(RUN) python -m parley_devstack.demo
+
 test: sync chart ## the full test suite against real NATS and Postgres (and the chart checks)
 	$(RUN) pytest
 

@@ -28,7 +28,13 @@ from parley_runtime.settings import SettingsError
 
 
 async def run(
-    settings: Settings, *, simulate: bool, conversations: int, exit_after: bool, conversation_ids: list[str]
+    settings: Settings,
+    *,
+    simulate: bool,
+    conversations: int,
+    exit_after: bool,
+    conversation_ids: list[str],
+    rooms: list[str],
 ) -> int:
     server = create_server(settings, simulate=simulate)
     stop = asyncio.Event()
@@ -45,7 +51,7 @@ async def run(
     await asyncio.wait([asyncio.create_task(started.wait()), serving], return_when=asyncio.FIRST_COMPLETED)
     try:
         if simulate and conversations:
-            await run_simulated_calls(server, plan_calls(conversations, conversation_ids=conversation_ids))
+            await run_simulated_calls(server, plan_calls(conversations, conversation_ids=conversation_ids, rooms=rooms))
         if not (simulate and exit_after):
             waiter = asyncio.create_task(stop.wait())
             await asyncio.wait([waiter, serving], return_when=asyncio.FIRST_COMPLETED)
@@ -82,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("-n", "--conversations", type=int, default=3)
     sim.add_argument("--exit", action="store_true", help="exit when the conversations are done")
     sim.add_argument("--conversation", action="append", default=[], help="continue this conversation id (repeat)")
+    sim.add_argument("--room", action="append", default=[], help="take the call in this room (repeat)")
     sub.add_parser("flush", help="publish what earlier runs left on disk, then exit")
     args = parser.parse_args(argv)
     command = args.command or "worker"
@@ -104,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             conversations=getattr(args, "conversations", 0),
             exit_after=getattr(args, "exit", False),
             conversation_ids=getattr(args, "conversation", []),
+            rooms=getattr(args, "room", []),
         )
     )
 

@@ -39,13 +39,16 @@ class SimulatedCall:
         return json.dumps({"conversation_id": self.conversation_id, "user_id": self.user_id, "simulation": self.lines})
 
 
-def plan_calls(n: int, *, conversation_ids: list[str] | None = None) -> list[SimulatedCall]:
+def plan_calls(
+    n: int, *, conversation_ids: list[str] | None = None, rooms: list[str] | None = None
+) -> list[SimulatedCall]:
     calls = []
     for i in range(n):
         conversation = conversation_ids[i] if conversation_ids and i < len(conversation_ids) else str(uuid.uuid4())
+        room = rooms[i] if rooms and i < len(rooms) else f"sim-{uuid.uuid4().hex[:8]}"
         calls.append(
             SimulatedCall(
-                room=f"sim-{uuid.uuid4().hex[:8]}",
+                room=room,
                 conversation_id=conversation,
                 user_id=f"sim-user-{i % 3}",
                 lines=SCRIPTS[i % len(SCRIPTS)],

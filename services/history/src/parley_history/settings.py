@@ -27,7 +27,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     consumer_concurrency: int = 2
     db_pool_size: int = 10
     recent_timeout_seconds: float = 1.0
-    max_page_size: int = 200
     max_request_body_bytes: int = 64 * 1024
 
     @property

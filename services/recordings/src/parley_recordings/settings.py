@@ -35,7 +35,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_size: int = 5
     upload_part_bytes: int = 5 * 1024 * 1024
     upload_concurrency: int = 2  # memory for one upload is about parts x concurrency
-    max_page_size: int = 200
 
     @property
     def api_key_list(self) -> list[str]:

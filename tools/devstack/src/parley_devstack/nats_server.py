@@ -27,7 +27,7 @@ class NatsServer:
     """Start, stop, SIGKILL and restart a JetStream server. The port and store dir survive restarts."""
 
     def __init__(self, store_dir: Path, *, port: int | None = None, log_path: Path | None = None) -> None:
-        self.store_dir = store_dir
+        self.store_dir = store_dir.resolve()
         self.port = port or free_port()
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None

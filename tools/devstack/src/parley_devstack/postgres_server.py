@@ -61,7 +61,7 @@ class PostgresServer:
     def __init__(
         self, data_dir: Path, *, port: int | None = None, log_path: Path | None = None, fast: bool = False
     ) -> None:
-        self.data_dir = data_dir
+        self.data_dir = data_dir.resolve()  # postgres changes into its data dir: relative paths break
         self.port = port or free_port()
         self.log_path = log_path
         self.fast = fast

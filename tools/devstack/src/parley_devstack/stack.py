@@ -90,17 +90,18 @@ def service_env(spec: ServiceSpec, port: int, stack: dict[str, str], root: Path)
     return env
 
 
-def service_command(spec: ServiceSpec) -> list[str]:
+def service_command(spec: ServiceSpec, simulated_calls: int = 3) -> list[str]:
     cmd = [sys.executable, "-m", spec.module]
     if spec.name == "agent":
         # Without a LiveKit server the agent runs scripted calls through the real job path.
-        cmd += ["worker"] if os.environ.get("LIVEKIT_URL") else ["simulate", "--conversations", "3"]
+        cmd += ["worker"] if os.environ.get("LIVEKIT_URL") else ["simulate", "--conversations", str(simulated_calls)]
     return cmd
 
 
 class Stack:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, simulated_calls: int = 3) -> None:
         self.root = root
+        self.simulated_calls = simulated_calls
         self.logs = root / "logs"
         self.nats: NatsServer | None = None
         self.postgres: PostgresServer | None = None
@@ -136,7 +137,7 @@ class Stack:
         for spec in SERVICES:
             if spec.name in ports:
                 env = service_env(spec, ports[spec.name], stack, self.root)
-                self._spawn(spec.name, service_command(spec), env)
+                self._spawn(spec.name, service_command(spec, self.simulated_calls), env)
         for spec in SERVICES:
             if spec.name in ports and spec.url_key and not wait_for_port(ports[spec.name], timeout=60):
                 print(f"  ! {spec.name} did not start; see {self.logs / (spec.name + '.log')}")

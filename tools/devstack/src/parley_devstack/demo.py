@@ -1,0 +1,103 @@
+"""`make demo`: Parley end to end on this machine, in about a minute, then everything stops.
+
+Starts the embedded stack, creates three rooms through the rooms API, runs three scripted conversations
+through the agent's real job path (one per room, continuing the room's conversation), then prints each
+conversation's transcript as the history API returns it and where the recordings API stored its
+transcript and audio. Exits non-zero if anything did not arrive.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from parley_devstack.stack import Stack
+
+USERS = ["ada", "grace", "linus"]
+
+
+def _wait(check: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def run(root: Path) -> int:
+    stack = Stack(root, simulated_calls=0)
+    try:
+        env = stack.start()
+        auth = {"Authorization": f"Bearer {env['PARLEY_API_KEY']}"}
+        rooms = httpx.Client(base_url=env["PARLEY_ROOMS_URL"], headers=auth, timeout=10)
+        history = httpx.Client(base_url=env["PARLEY_HISTORY_URL"], headers=auth, timeout=10)
+        recordings = httpx.Client(base_url=env["PARLEY_RECORDINGS_URL"], headers=auth, timeout=10)
+        created = []
+        for user in USERS:
+            r = rooms.post(
+                "/v1/rooms",
+                json={"user_id": user, "language": "en"},
+                headers={"Idempotency-Key": f"demo-{user}-{time.time_ns()}"},
+            )
+            r.raise_for_status()
+            created.append(r.json())
+            print(f"room {r.json()['name']} for {user}: conversation {r.json()['conversation_id']}")
+        conversations = [room["conversation_id"] for room in created]
+        agent_env = {
+            **os.environ,
+            "AGENT_NATS_URL": env["PARLEY_NATS_URL"],
+            "AGENT_PROVIDERS": "offline",
+            "AGENT_STATE_DIR": str((root / "agent").resolve()),
+            "AGENT_PORT": "0",
+        }
+        args = [sys.executable, "-m", "parley_agent", "simulate", "--exit", "-n", str(len(conversations))]
+        for room in created:  # each call happens in the room the API created, continuing its conversation
+            args += ["--conversation", room["conversation_id"], "--room", room["name"]]
+        print("running three simulated conversations through the agent...")
+        subprocess.run(
+            args, env=agent_env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=90
+        )
+
+        def turns(cid: str) -> list[dict[str, object]]:
+            r = history.get(f"/v1/conversations/{cid}/turns", params={"limit": 50})
+            return list(r.json().get("items", [])) if r.status_code == 200 else []
+
+        def stored(cid: str) -> list[dict[str, object]]:
+            r = recordings.get("/v1/recordings", params={"conversation_id": cid})
+            return list(r.json().get("items", [])) if r.status_code == 200 else []
+
+        _wait(lambda: all(len(turns(c)) >= 6 for c in conversations), 60, "the turns in history")
+        _wait(lambda: all(len(stored(c)) >= 3 for c in conversations), 60, "the recordings")
+        for user, cid in zip(USERS, conversations, strict=True):
+            print(f"\n=== conversation {cid} ({user}) ===")
+            for t in turns(cid):
+                print(f"  {t['seq']:>2} {t['role']:<9} {t['text']}")
+            for rec in stored(cid):
+                print(f"  [{rec['kind']}/{rec['format']}] {rec['bytes']:>7} bytes  {rec['uri']}")
+        _wait(
+            lambda: all(rooms.get(f"/v1/rooms/{r['name']}").json()["status"] == "ended" for r in created),
+            30,
+            "the rooms to follow their sessions",
+        )
+        for room in created:
+            r = rooms.get(f"/v1/rooms/{room['name']}").json()
+            print(
+                f"room {r['name']}: {r['status']}, agent session {r['agent_session_id']}, {r['duration_seconds']:.1f} s"
+            )
+        print("\ndemo: ok")
+        return 0
+    finally:
+        stack.stop()
+
+
+def main() -> int:
+    return run(Path(os.environ.get("PARLEY_DEMO_ROOT", ".parley/demo")))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
