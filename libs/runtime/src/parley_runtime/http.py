@@ -17,14 +17,18 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from http import HTTPStatus
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.connection import ASGIConnection
+from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import ASGIApp, ControllerRouterHandler, Guard, Message, Receive, Scope, Send
 
@@ -140,3 +144,39 @@ def timing_middleware(app: ASGIApp) -> ASGIApp:
             HTTP_DURATION.record(time.perf_counter() - started, attributes)
 
     return middleware
+
+
+def build_app(
+    *,
+    title: str,
+    version: str,
+    api_keys: Iterable[str],
+    api_handlers: list[ControllerRouterHandler],
+    checks: dict[str, ReadinessCheck],
+    lifespan: Callable[[Litestar], AbstractAsyncContextManager[None]],
+    dependencies: dict[str, Provide] | None = None,
+    public_handlers: list[ControllerRouterHandler] | None = None,
+    max_body_bytes: int = 64 * 1024,
+) -> Litestar:
+    """A Parley API: `api_handlers` behind bearer keys, health/ready/metrics open, problem details for
+    every error, request durations measured, OpenAPI at /schema, JSON logging left to parley_runtime.logs."""
+    api = Router(
+        path="/", route_handlers=api_handlers, guards=[api_key_guard(api_keys)], security=[{"BearerToken": []}]
+    )
+    return Litestar(
+        route_handlers=[*health_handlers(checks), api, *(public_handlers or [])],
+        dependencies=dependencies or {},
+        lifespan=[lifespan],
+        plugins=[problem_details_plugin()],
+        middleware=[timing_middleware],
+        exception_handlers={Exception: internal_error_handler},
+        request_max_body_size=max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title=title,
+            version=version,
+            path="/schema",
+            components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
+        ),
+        debug=False,
+        logging_config=None,
+    )

@@ -1,12 +1,26 @@
-"""Run a Litestar app with uvicorn, shutting down gracefully on SIGTERM/SIGINT."""
+"""Process entry points of the HTTP services: load settings, set up logs and telemetry, serve.
+
+python -m parley_<service> [serve|migrate|...]
+"""
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import uvicorn
 from litestar import Litestar
 
+from parley_runtime.logs import configure_logging
+from parley_runtime.settings import ServiceSettings, SettingsError
+from parley_runtime.telemetry import setup_telemetry
+
+S = TypeVar("S", bound=ServiceSettings)
+
 
 def serve(app: Litestar, *, host: str, port: int) -> None:
+    """Run with uvicorn, shutting down gracefully on SIGTERM/SIGINT."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -18,3 +32,31 @@ def serve(app: Litestar, *, host: str, port: int) -> None:
         proxy_headers=True,
     )
     uvicorn.Server(config).run()
+
+
+def service_main(
+    name: str,
+    version: str,
+    argv: list[str],
+    *,
+    load: Callable[[], S],
+    app: Callable[[S], Litestar],
+    commands: Mapping[str, Callable[[S], int]],
+) -> int:
+    """`serve` (the default) or one of `commands`; a bad setting exits 2 naming the variable."""
+    command = argv[1] if len(argv) > 1 else "serve"
+    try:
+        settings = load()
+    except SettingsError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(name, settings.log_level)
+    if command == "serve":
+        setup_telemetry(name, version)
+        serve(app(settings), host=settings.host, port=settings.port)
+        return 0
+    if command in commands:
+        return commands[command](settings)
+    known = ", ".join(["serve", *commands])
+    print(f"{name}: unknown command {command!r} ({known})", file=sys.stderr)
+    return 2

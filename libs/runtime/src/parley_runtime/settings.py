@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from parley_runtime.connection import NatsSettings
+
 S = TypeVar("S", bound=msgspec.Struct)
 
 _PATH = re.compile(r"`\$\.(\w+)`")
@@ -49,3 +51,29 @@ def load_settings(cls: type[S], prefix: str, environ: Mapping[str, str] | None =
         path = _PATH.search(message)
         var = f"{prefix}{path.group(1).upper()}" if path else prefix + "*"
         raise SettingsError(f"{var} is invalid: {message}") from None
+
+
+class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """What every Parley HTTP service reads: its database, its API keys, NATS, where to listen."""
+
+    database_url: str
+    api_keys: str  # comma-separated bearer keys
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str | None = None
+    nats_password: str | None = None
+    nats_creds_file: str | None = None
+    host: str = "0.0.0.0"
+    port: int = 8000
+    log_level: str = "INFO"
+    migrate_on_start: bool = True  # the Helm hook Job migrates; pods then start with this off
+    db_pool_size: int = 10
+
+    @property
+    def api_key_list(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    @property
+    def nats(self) -> NatsSettings:
+        return NatsSettings(
+            url=self.nats_url, user=self.nats_user, password=self.nats_password, creds_file=self.nats_creds_file
+        )

@@ -13,11 +13,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 from nats.aio.client import Client
 from nats.micro.service import Service
 from sqlalchemy import text
@@ -32,13 +30,7 @@ from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
 from parley_runtime.connection import connect
 from parley_runtime.consume import Consumer
-from parley_runtime.http import (
-    api_key_guard,
-    health_handlers,
-    internal_error_handler,
-    problem_details_plugin,
-    timing_middleware,
-)
+from parley_runtime.http import build_app
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +48,6 @@ class Runtime:
 
 
 def create_app(settings: Settings) -> Litestar:
-    keys = settings.api_key_list  # fails fast on an empty key list
-    guard = api_key_guard(keys)
-
     async def start_messaging(rt: Runtime) -> None:
         rt.nc = await connect(settings.nats, name="history", retry_initial=True)
         if settings.run_recent_service:
@@ -117,27 +106,14 @@ def create_app(settings: Settings) -> Litestar:
     def provide_engine(state: State) -> AsyncEngine:
         return runtime(state).engine
 
-    api = Router(
-        path="/",
-        route_handlers=[HistoryController],
-        guards=[guard],
+    app = build_app(
+        title="Parley history",
+        version=__version__,
+        api_keys=settings.api_key_list,
+        api_handlers=[HistoryController],
+        checks={"nats": nats_ready, "postgres": postgres_ready},
+        lifespan=lifespan,
         dependencies={"engine": Provide(provide_engine, sync_to_thread=False), "conn": Provide(provide_conn)},
-        security=[{"BearerToken": []}],
-    )
-    app = Litestar(
-        route_handlers=[*health_handlers({"nats": nats_ready, "postgres": postgres_ready}), api],
-        lifespan=[lifespan],
-        plugins=[problem_details_plugin()],
-        middleware=[timing_middleware],
-        exception_handlers={Exception: internal_error_handler},
-        request_max_body_size=settings.max_request_body_bytes,
-        openapi_config=OpenAPIConfig(
-            title="Parley history",
-            version=__version__,
-            path="/schema",
-            components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
-        ),
-        debug=False,
-        logging_config=None,  # JSON logging is configured once per process (parley_runtime.logs)
+        max_body_bytes=settings.max_request_body_bytes,
     )
     return app

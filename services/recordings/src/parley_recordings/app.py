@@ -8,11 +8,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 from nats.aio.client import Client
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,13 +25,7 @@ from parley_recordings.repo import RecordingRepo
 from parley_recordings.retention import purge_expired
 from parley_recordings.settings import Settings
 from parley_runtime.connection import connect
-from parley_runtime.http import (
-    api_key_guard,
-    health_handlers,
-    internal_error_handler,
-    problem_details_plugin,
-    timing_middleware,
-)
+from parley_runtime.http import build_app
 
 
 @dataclass
@@ -47,8 +39,6 @@ class Runtime:
 
 
 def create_app(settings: Settings) -> Litestar:
-    guard = api_key_guard(settings.api_key_list)
-
     async def consume(rt: Runtime) -> None:
         rt.nc = await connect(settings.nats, name="recordings", retry_initial=True)
         js = rt.nc.jetstream()
@@ -104,28 +94,16 @@ def create_app(settings: Settings) -> Litestar:
     def provide_blobs(state: State) -> BlobStore:
         return runtime(state).blobs
 
-    api = Router(
-        path="/",
-        route_handlers=[RecordingsController],
-        guards=[guard],
-        security=[{"BearerToken": []}],
+    app = build_app(
+        title="Parley recordings",
+        version=__version__,
+        api_keys=settings.api_key_list,
+        api_handlers=[RecordingsController],
+        checks={"nats": nats_ready, "postgres": postgres_ready},
+        lifespan=lifespan,
         dependencies={
             "repo": Provide(provide_repo, sync_to_thread=False),
             "blobs": Provide(provide_blobs, sync_to_thread=False),
         },
-    )
-    app = Litestar(
-        route_handlers=[*health_handlers({"nats": nats_ready, "postgres": postgres_ready}), api],
-        lifespan=[lifespan],
-        plugins=[problem_details_plugin()],
-        middleware=[timing_middleware],
-        exception_handlers={Exception: internal_error_handler},
-        openapi_config=OpenAPIConfig(
-            title="Parley recordings",
-            version=__version__,
-            path="/schema",
-            components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
-        ),
-        logging_config=None,
     )
     return app

@@ -14,11 +14,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,13 +28,7 @@ from parley_rooms.livekit import LiveKitGateway
 from parley_rooms.settings import Settings
 from parley_rooms.webhooks import Publish
 from parley_runtime.connection import connect
-from parley_runtime.http import (
-    api_key_guard,
-    health_handlers,
-    internal_error_handler,
-    problem_details_plugin,
-    timing_middleware,
-)
+from parley_runtime.http import build_app
 from parley_runtime.outbox import Outbox
 
 logger = logging.getLogger(__name__)
@@ -52,8 +44,6 @@ class Runtime:
 
 
 def create_app(settings: Settings) -> Litestar:
-    guard = api_key_guard(settings.api_key_list)
-
     async def consume(rt: Runtime) -> None:
         nc = await connect(settings.nats, name="rooms-consumer", retry_initial=True)
         try:
@@ -114,21 +104,15 @@ def create_app(settings: Settings) -> Litestar:
         "publish": Provide(provide_publish, sync_to_thread=False),
         "settings": Provide(provide_settings, sync_to_thread=False),
     }
-    api = Router(path="/", route_handlers=[RoomsController], guards=[guard], security=[{"BearerToken": []}])
-    app = Litestar(
-        route_handlers=[*health_handlers({"nats": nats_ready, "postgres": postgres_ready}), api, WebhookController],
+    app = build_app(
+        title="Parley rooms",
+        version=__version__,
+        api_keys=settings.api_key_list,
+        api_handlers=[RoomsController],
+        public_handlers=[WebhookController],  # LiveKit signs its webhooks instead of sending an API key
+        checks={"nats": nats_ready, "postgres": postgres_ready},
+        lifespan=lifespan,
         dependencies=dependencies,
-        lifespan=[lifespan],
-        plugins=[problem_details_plugin()],
-        middleware=[timing_middleware],
-        exception_handlers={Exception: internal_error_handler},
-        request_max_body_size=settings.max_request_body_bytes,
-        openapi_config=OpenAPIConfig(
-            title="Parley rooms",
-            version=__version__,
-            path="/schema",
-            components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
-        ),
-        logging_config=None,
+        max_body_bytes=settings.max_request_body_bytes,
     )
     return app

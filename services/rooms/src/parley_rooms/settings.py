@@ -6,31 +6,18 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import msgspec
-
-from parley_runtime.connection import NatsSettings
-from parley_runtime.settings import load_settings
+from parley_runtime.settings import ServiceSettings, load_settings
 
 PREFIX = "ROOMS_"
 
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    database_url: str
-    api_keys: str  # comma-separated bearer keys
+class Settings(ServiceSettings, frozen=True, kw_only=True):
     livekit_url: str  # http(s):// or ws(s):// of the LiveKit server; also read from LIVEKIT_URL
     livekit_api_key: str
     livekit_api_secret: str
     agent_name: str = "parley-agent"
-    nats_url: str = "nats://127.0.0.1:4222"
-    nats_user: str | None = None
-    nats_password: str | None = None
-    nats_creds_file: str | None = None
-    host: str = "0.0.0.0"
     port: int = 8101
-    log_level: str = "INFO"
     run_consumer: bool = True
-    migrate_on_start: bool = True
-    db_pool_size: int = 10
     livekit_timeout_seconds: float = 5.0
     empty_timeout_seconds: int = 300  # LiveKit closes a room nobody joined
     departure_timeout_seconds: int = 20
@@ -38,16 +25,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_token_ttl_seconds: int = 24 * 3600
     max_request_body_bytes: int = 64 * 1024
     state_dir: str = ".parley/rooms"  # where unpublished events wait while NATS is down
-
-    @property
-    def api_key_list(self) -> list[str]:
-        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
-
-    @property
-    def nats(self) -> NatsSettings:
-        return NatsSettings(
-            url=self.nats_url, user=self.nats_user, password=self.nats_password, creds_file=self.nats_creds_file
-        )
 
     @property
     def outbox_spill(self) -> Path:
