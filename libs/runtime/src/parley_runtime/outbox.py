@@ -20,7 +20,7 @@ import logging
 import time
 from collections import deque
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import msgspec
 import nats.errors
@@ -263,8 +263,7 @@ class Outbox:
                 continue
             n = min(self._window, len(self._queue))
             self._inflight = [self._queue.popleft() for _ in range(n)]
-            results = await asyncio.gather(*(self._publish(js, e) for e in self._inflight))
-            failed = [e for e, ok in zip(self._inflight, results, strict=True) if not ok]
+            failed = await self._publish_window(js, self._inflight)
             self._inflight = []
             if failed:
                 self._queue.extendleft(reversed(failed))
@@ -273,34 +272,47 @@ class Outbox:
             else:
                 failures = 0
 
-    async def _publish(self, js: JetStreamContext, item: Queued) -> bool:
-        """Publish one entry and wait for its PubAck. True when acked or permanently rejected (counted
-        as dropped); False to retry with the same Nats-Msg-Id.
+    async def _publish_window(self, js: JetStreamContext, items: list[Queued]) -> list[Queued]:
+        """Publish a window of entries pipelined on the connection and wait for their PubAcks together.
 
-        `publish_async` pipelines the window's messages on the connection; its futures have no
-        timeout of their own (after a server crash some never resolve), so each is bounded here.
+        Returns the entries to retry (same Nats-Msg-Id). `publish_async` futures have no timeout of their
+        own (after a server crash some never resolve), so the whole window is bounded by the ack timeout
+        and the stragglers are cancelled and retried. Entries JetStream rejects for good are dropped and
+        counted.
         """
-        subject, data, headers = _entry(item)
-        span = None
-        if "traceparent" in headers:
-            # The publish span is a child of the span that emitted the event (kept across retries); the
-            # consumer continues the trace from this span.
-            span = tracing.producer_span(subject, headers)
-            with trace.use_span(span):
-                headers = tracing.inject(dict(headers))
-        try:
-            future = await js.publish_async(subject, data, headers=headers)
-            await asyncio.wait_for(future, timeout=self._ack_timeout)
-        except _PERMANENT as exc:
-            self.dropped += 1
-            metrics.OUTBOX_DROPPED.add(1)
-            logger.error("event rejected by JetStream, dropped", extra={"subject": subject, "error": repr(exc)})
-            return True
-        except (nats.errors.Error, OSError, TimeoutError):
-            return False
-        finally:
+        futures: list[asyncio.Future[Any] | None] = []
+        spans: list[trace.Span | None] = []
+        for item in items:
+            subject, data, headers = _entry(item)
+            span = None
+            if "traceparent" in headers:
+                # The publish span is a child of the span that emitted the event (kept across retries);
+                # the consumer continues the trace from this span.
+                span = tracing.producer_span(subject, headers)
+                with trace.use_span(span):
+                    headers = tracing.inject(dict(headers))
+            spans.append(span)
+            try:
+                futures.append(await js.publish_async(subject, data, headers=headers))
+            except (nats.errors.Error, OSError):
+                futures.append(None)
+        waiting = [f for f in futures if f is not None]
+        if waiting:
+            _, late = await asyncio.wait(waiting, timeout=self._ack_timeout)
+            for straggler in late:
+                straggler.cancel()
+        retry: list[Queued] = []
+        for item, future, span in zip(items, futures, spans, strict=True):
             if span is not None:
                 span.end()
-        self.published += 1
-        metrics.OUTBOX_PUBLISHED.add(1)
-        return True
+            error = None if future is None or future.cancelled() else future.exception()
+            if future is not None and not future.cancelled() and error is None:
+                self.published += 1
+                metrics.OUTBOX_PUBLISHED.add(1)
+            elif isinstance(error, _PERMANENT):
+                self.dropped += 1
+                metrics.OUTBOX_DROPPED.add(1)
+                logger.error("event rejected by JetStream, dropped", extra={"error": repr(error)})
+            else:
+                retry.append(item)
+        return retry
