@@ -21,7 +21,7 @@ from parley_agent.background import flush_once, housekeeping
 from parley_agent.health import HealthServer
 from parley_agent.settings import Settings, load
 from parley_agent.simulate import plan_calls, run_simulated_calls
-from parley_agent.worker import create_server, setup_agent_telemetry
+from parley_agent.worker import DRAIN_TIMEOUT_SECONDS, create_server, setup_agent_telemetry
 from parley_runtime.connection import connect
 from parley_runtime.logs import configure_logging
 from parley_runtime.settings import SettingsError
@@ -56,7 +56,11 @@ async def run(
             waiter = asyncio.create_task(stop.wait())
             await asyncio.wait([waiter, serving], return_when=asyncio.FIRST_COMPLETED)
     finally:
-        # Draining lets calls in progress end (the framework's drain timeout), then shutdown hooks persist.
+        if not simulate:
+            # SIGTERM in a rollout: stop taking calls, let the ones in progress end (up to the drain timeout;
+            # the chart's grace period is longer), then close. Every call persists on its own way out.
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await server.drain(DRAIN_TIMEOUT_SECONDS)
         await server.aclose()
         stop.set()
         with contextlib.suppress(Exception):
