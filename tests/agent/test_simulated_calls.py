@@ -16,6 +16,7 @@ import pytest
 import parley_contracts as c
 from parley_contracts.streams import AUDIO_BUCKET
 from parley_devstack.nats_server import NatsServer
+from parley_devstack.testing import stream_events
 from parley_runtime.provision import provision
 
 pytestmark = pytest.mark.slow
@@ -36,15 +37,6 @@ def _agent(nats_url: str, state: Path, *args: str, timeout: float = 120) -> subp
     )
 
 
-async def _events(url: str) -> list[c.AnyEvent]:
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    n = (await js.stream_info("VOICE")).state.messages
-    out = [c.decode((await js.get_msg("VOICE", seq)).data or b"") for seq in range(1, n + 1)]
-    await nc.close()
-    return out
-
-
 async def _provisioned(url: str) -> None:
     nc = await nats.connect(url)
     await provision(nc.jetstream())
@@ -57,7 +49,7 @@ async def test_a_simulated_call_stores_its_recording_and_names_it_in_session_end
     await _provisioned(embedded_nats.url)
     run = _agent(embedded_nats.url, tmp_path / "agent", "simulate", "-n", "1", "--exit")
     assert run.returncode == 0, run.stderr[-2000:]
-    events = await _events(embedded_nats.url)
+    events = await stream_events(embedded_nats.url)
     ended = [e for e in events if isinstance(e, c.SessionEnded)]
     assert len(ended) == 1
     recording = ended[0].recording
@@ -95,7 +87,7 @@ async def test_calls_complete_with_nats_down_and_every_event_lands_once_when_it_
     flushed_again = _agent(embedded_nats.url, state, "flush")  # idempotent
     assert flushed_again.returncode == 0
 
-    events = await _events(embedded_nats.url)
+    events = await stream_events(embedded_nats.url)
     assert len({e.event_id for e in events}) == len(events), "no event twice"
     per_session = Counter((type(e).__name__, getattr(e, "session_id", None)) for e in events)
     sessions = {e.session_id for e in events if isinstance(e, c.SessionStarted)}

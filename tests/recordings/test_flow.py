@@ -14,6 +14,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 import parley_contracts as c
+from parley_devstack.testing import stream_events
 from parley_recordings.app import create_app
 from parley_recordings.settings import Settings
 from parley_runtime.provision import provision
@@ -39,15 +40,6 @@ async def _recordings(client: AsyncTestClient, session_id: str, n: int, timeout:
             return items
         assert time.monotonic() < deadline, items
         await asyncio.sleep(0.1)
-
-
-async def _stream_events(url: str) -> list[c.AnyEvent]:
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    n = (await js.stream_info("VOICE")).state.messages
-    out = [c.decode((await js.get_msg("VOICE", s)).data or b"") for s in range(1, n + 1)]
-    await nc.close()
-    return out
 
 
 @pytest.fixture
@@ -91,7 +83,7 @@ async def test_session_ended_stores_transcripts_and_moves_the_audio_once(
     await nc.close()
     await asyncio.sleep(1.5)
     assert len(await _recordings(client, event.session_id, 3)) == 3
-    stored = [e for e in await _stream_events(nats_url) if isinstance(e, c.RecordingStored)]
+    stored = [e for e in await stream_events(nats_url) if isinstance(e, c.RecordingStored)]
     assert sorted(e.kind for e in stored) == ["audio", "transcript", "transcript"]
 
 

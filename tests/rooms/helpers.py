@@ -12,6 +12,7 @@ from google.protobuf.json_format import MessageToJson
 from livekit import api
 
 import parley_contracts as c
+from parley_devstack.testing import stream_events
 from parley_runtime.provision import provision
 
 
@@ -23,12 +24,7 @@ async def provisioned(url: str) -> None:
 
 async def published(url: str, settle: float = 0.5) -> list[c.AnyEvent]:
     await asyncio.sleep(settle)  # the outbox publishes in the background
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    n = (await js.stream_info("VOICE")).state.messages
-    events = [c.decode((await js.get_msg("VOICE", s)).data or b"") for s in range(1, n + 1)]
-    await nc.close()
-    return events
+    return await stream_events(url)
 
 
 def signed_webhook(

@@ -9,8 +9,8 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-import parley_contracts as c
 from parley_devstack.nats_server import NatsServer
+from parley_devstack.testing import stream_events
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox
 from parley_runtime.provision import provision
@@ -19,15 +19,7 @@ from .conftest import turn
 
 
 async def _stream_event_ids(url: str) -> list[str]:
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    n = (await js.stream_info("VOICE")).state.messages
-    ids = []
-    for seq in range(1, n + 1):
-        msg = await js.get_msg("VOICE", seq)
-        ids.append(str(c.decode(msg.data or b"").event_id))
-    await nc.close()
-    return ids
+    return [str(e.event_id) for e in await stream_events(url)]
 
 
 async def _provisioned(url: str) -> None:

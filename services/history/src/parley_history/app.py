@@ -18,7 +18,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from nats.aio.client import Client
 from nats.micro.service import Service
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_history import __version__
@@ -31,6 +30,7 @@ from parley_history.store import SqlHistoryStore
 from parley_runtime.connection import connect
 from parley_runtime.consume import Consumer
 from parley_runtime.http import build_app
+from parley_runtime.readiness import nats_check, postgres_check
 
 logger = logging.getLogger(__name__)
 
@@ -94,15 +94,6 @@ def create_app(settings: Settings) -> Litestar:
         rt: Runtime = state.runtime
         return rt
 
-    async def nats_ready() -> bool:
-        rt = runtime(app.state)
-        return rt.nc is not None and rt.nc.is_connected
-
-    async def postgres_ready() -> bool:
-        async with runtime(app.state).engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-
     def provide_engine(state: State) -> AsyncEngine:
         return runtime(state).engine
 
@@ -111,7 +102,10 @@ def create_app(settings: Settings) -> Litestar:
         version=__version__,
         api_keys=settings.api_key_list,
         api_handlers=[HistoryController],
-        checks={"nats": nats_ready, "postgres": postgres_ready},
+        checks={
+            "nats": nats_check(lambda: runtime(app.state).nc),
+            "postgres": postgres_check(lambda: runtime(app.state).engine),
+        },
         lifespan=lifespan,
         dependencies={"engine": Provide(provide_engine, sync_to_thread=False), "conn": Provide(provide_conn)},
         max_body_bytes=settings.max_request_body_bytes,

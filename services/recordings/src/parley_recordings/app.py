@@ -12,7 +12,6 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from nats.aio.client import Client
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_recordings import __version__
@@ -26,6 +25,7 @@ from parley_recordings.retention import purge_expired
 from parley_recordings.settings import Settings
 from parley_runtime.connection import connect
 from parley_runtime.http import build_app
+from parley_runtime.readiness import nats_check, postgres_check
 
 
 @dataclass
@@ -79,15 +79,6 @@ def create_app(settings: Settings) -> Litestar:
         rt: Runtime = state.runtime
         return rt
 
-    async def nats_ready() -> bool:
-        nc = runtime(app.state).nc
-        return nc is not None and nc.is_connected
-
-    async def postgres_ready() -> bool:
-        async with runtime(app.state).engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-
     def provide_repo(state: State) -> RecordingRepo:
         return runtime(state).repo
 
@@ -99,7 +90,10 @@ def create_app(settings: Settings) -> Litestar:
         version=__version__,
         api_keys=settings.api_key_list,
         api_handlers=[RecordingsController],
-        checks={"nats": nats_ready, "postgres": postgres_ready},
+        checks={
+            "nats": nats_check(lambda: runtime(app.state).nc),
+            "postgres": postgres_check(lambda: runtime(app.state).engine),
+        },
         lifespan=lifespan,
         dependencies={
             "repo": Provide(provide_repo, sync_to_thread=False),

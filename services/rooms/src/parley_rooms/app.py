@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_rooms import __version__
@@ -30,6 +29,7 @@ from parley_rooms.webhooks import Publish
 from parley_runtime.connection import connect
 from parley_runtime.http import build_app
 from parley_runtime.outbox import Outbox
+from parley_runtime.readiness import nats_check, postgres_check
 
 logger = logging.getLogger(__name__)
 
@@ -77,15 +77,6 @@ def create_app(settings: Settings) -> Litestar:
         rt: Runtime = state.runtime
         return rt
 
-    async def nats_ready() -> bool:
-        nc = runtime(app.state).outbox.nc
-        return nc is not None and nc.is_connected
-
-    async def postgres_ready() -> bool:
-        async with runtime(app.state).engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-
     def provide_publish(state: State) -> Publish:
         return runtime(state).outbox.emit
 
@@ -110,7 +101,10 @@ def create_app(settings: Settings) -> Litestar:
         api_keys=settings.api_key_list,
         api_handlers=[RoomsController],
         public_handlers=[WebhookController],  # LiveKit signs its webhooks instead of sending an API key
-        checks={"nats": nats_ready, "postgres": postgres_ready},
+        checks={
+            "nats": nats_check(lambda: runtime(app.state).outbox.nc),
+            "postgres": postgres_check(lambda: runtime(app.state).engine),
+        },
         lifespan=lifespan,
         dependencies=dependencies,
         max_body_bytes=settings.max_request_body_bytes,

@@ -161,3 +161,18 @@ async def database_url(postgres_server: str) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+async def stream_events(url: str, stream: str = "VOICE") -> list[Any]:
+    """Every event in a stream, decoded with the contract, in stream order (for assertions)."""
+    import nats
+
+    import parley_contracts as c
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        n = (await js.stream_info(stream)).state.messages
+        return [c.decode((await js.get_msg(stream, seq)).data or b"") for seq in range(1, n + 1)]
+    finally:
+        await nc.close()
