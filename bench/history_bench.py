@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import time
+from typing import Any
 
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig
@@ -22,6 +23,7 @@ from parley_history.db import make_engine, migrate_async
 from parley_history.recent import start_recent_service
 from parley_history.store import SqlHistoryStore
 from parley_runtime.provision import provision
+from parley_runtime.pull import PullSubscription
 
 
 async def publish(url: str, n: int, conversations: int) -> None:
@@ -39,20 +41,29 @@ async def publish(url: str, n: int, conversations: int) -> None:
     await nc.close()
 
 
-async def ceiling(url: str, n: int, batch: int) -> float:
-    """Bare JetStream: fetch a batch, ack every message, nothing else."""
+async def ceiling(url: str, n: int, batch: int, *, lean: bool = False) -> float:
+    """Bare JetStream: fetch a batch, ack every message, nothing else.
+
+    The reference loop uses nats-py's own `fetch` (the standard client, as in the NATS notes' figures);
+    `lean=True` runs the same loop on Parley's pull client (parley_runtime.pull), which the consumers use.
+    """
+    name = "ceiling-lean" if lean else "ceiling"
     nc = await nats.connect(url)
     js = nc.jetstream()
     await js.add_consumer(
         "VOICE",
         ConsumerConfig(
-            durable_name="ceiling",
+            durable_name=name,
             ack_policy=AckPolicy.EXPLICIT,
             max_ack_pending=10_000,
             filter_subjects=["voice.turn_completed.v1.*"],
         ),
     )
-    sub = await js.pull_subscribe_bind("ceiling", stream="VOICE")
+    sub: Any = (
+        await PullSubscription(nc, "VOICE", name).start()
+        if lean
+        else await js.pull_subscribe_bind(name, stream="VOICE")
+    )
     done, started = 0, time.perf_counter()
     while done < n:
         for m in await sub.fetch(batch, timeout=5):
@@ -109,12 +120,15 @@ async def main(n: int, conversations: int, batch: int) -> dict[str, float | str]
         await nc.close()
         await publish(s.nats.url, n, conversations)
         ceil = await ceiling(s.nats.url, n, batch)
+        lean = await ceiling(s.nats.url, n, batch, lean=True)
         ours = await parley(s.nats.url, db, n, batch)
         p50, p99 = await recent_latency(s.nats.url, db, conversations)
     return {
         "ceiling_turns_per_s": round(ceil),
         "parley_turns_per_s": round(ours),
         "parley_vs_ceiling": round(ours / ceil, 3),
+        "ceiling_lean_pull_turns_per_s": round(lean),
+        "parley_vs_lean_ceiling": round(ours / lean, 3),
         "recent_p50_ms": round(p50, 3),
         "recent_p99_ms": round(p99, 3),
         "turns_stored": n,

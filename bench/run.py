@@ -194,6 +194,7 @@ async def main(turns: int, recent_rows: int) -> dict[str, object]:
         print("1. ceiling...", flush=True)
         await publish(s.nats.url, turns, 100)
         results["ceiling_turns_per_s"] = round(await ceiling(s.nats.url, turns, 1000))
+        results["ceiling_lean_pull_turns_per_s"] = round(await ceiling(s.nats.url, turns, 1000, lean=True))
         print("2. parley...", flush=True)
         nc = await nats.connect(s.nats.url)  # the ceiling's turns stay in the stream: start history after them
         await nc.jetstream().purge_stream("VOICE")

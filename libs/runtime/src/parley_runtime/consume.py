@@ -33,6 +33,7 @@ from opentelemetry import trace
 from parley_contracts import AnyEvent, ContractError, decode
 from parley_contracts.streams import DLQ_STREAM_NAME
 from parley_runtime import metrics, tracing
+from parley_runtime.pull import PullSubscription
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class Consumer:
             return
         self._max_deliver = info.config.max_deliver or 0
         metrics.watch_consumer(self)
-        sub = await self.js.pull_subscribe_bind(self.durable, stream=self.stream)
+        sub = await PullSubscription(self.nc, self.stream, self.durable).start()
         logger.info("consumer started", extra={"stream": self.stream, "durable": self.durable})
         # Up to `concurrency` batches are handled while the next one is fetched, so the database works
         # while we read from NATS. Handlers must tolerate concurrent batches (history's do: inserts only,
@@ -132,7 +133,7 @@ class Consumer:
                 await self._refresh_lag()
                 try:
                     msgs = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
-                except nats.errors.TimeoutError:
+                except TimeoutError:
                     continue
                 except (nats.errors.ConnectionClosedError, nats.errors.Error, OSError) as exc:
                     logger.warning("fetch failed", extra={"durable": self.durable, "error": repr(exc)})
