@@ -5,7 +5,8 @@ message on a small machine. Here the server streams a pull request's messages in
 only appends to a buffer; `fetch` returns what has arrived once the request is answered or quiet for a
 moment. One request is open at a time: it stays open across fetches (so messages keep flowing while the
 previous batch is handled) until the server has sent its batch or answers with a status (404/408/409).
-A request that goes silent past its expiry (a lost connection) is forgotten and a new one sent.
+A request that reaches its expiry is considered over (the server may end a partly served one silently, and a lost
+connection ends it too) and a new one is sent; a late message of the old one still lands in the buffer.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 QUIET = 0.002  # once messages flow, a gap this long ends the batch
+GATHER = 0.010  # and a batch never waits longer than this for more (latency under a steady trickle)
 
 
 class PullSubscription:
@@ -60,12 +62,20 @@ class PullSubscription:
         if not self._buffer and (self._open_until == 0.0 or now > self._open_until):
             request = {"batch": batch, "expires": int(timeout * 1e9)}
             self._owed = batch
-            self._open_until = now + timeout + 1.0
+            # The server may end a partly served request at its expiry without a status: from then on,
+            # treat it as closed and ask again (a late message of the old request still lands in the buffer).
+            self._open_until = now + timeout
             await self._nc.publish(self._subject, json.dumps(request).encode(), reply=self._inbox)
         deadline = now + timeout
+        first_at = now if self._buffer else 0.0
         while len(self._buffer) < batch:
             self._arrived.clear()
-            wait = (deadline - time.monotonic()) if not self._buffer else QUIET
+            current = time.monotonic()
+            if self._buffer:
+                first_at = first_at or current
+                wait = min(QUIET, first_at + GATHER - current)
+            else:
+                wait = deadline - current
             if wait <= 0:
                 break
             try:
