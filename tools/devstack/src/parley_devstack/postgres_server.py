@@ -13,9 +13,9 @@ import subprocess
 import time
 import warnings
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from parley_devstack.ports import free_port
+from parley_devstack.process import ServerProcess
 
 PG_USER = "postgres"
 SYSTEM_USER = "embedded_postgres"
@@ -55,25 +55,18 @@ def _as_system_user(path: Path) -> dict[str, Any]:
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
-class PostgresServer:
+class PostgresServer(ServerProcess):
     """initdb on first use, then start/stop/kill a postmaster on a TCP port; data survives restarts."""
 
     def __init__(
         self, data_dir: Path, *, port: int | None = None, log_path: Path | None = None, fast: bool = False
     ) -> None:
+        super().__init__(port=port, log_path=log_path)
         self.data_dir = data_dir.resolve()  # postgres changes into its data dir: relative paths break
-        self.port = port or free_port()
-        self.log_path = log_path
         self.fast = fast
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{database}"
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
 
     def start(self, timeout: float = 30.0) -> PostgresServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -110,10 +103,7 @@ class PostgresServer:
         ]
         if self.fast:  # tests: durability off, speed on
             options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
+        self._launch(
             [
                 str(_bin_dir() / "postgres"),
                 "-D",
@@ -126,9 +116,6 @@ class PostgresServer:
                 str(sockets),
                 *options,
             ],
-            stdout=self._log or subprocess.DEVNULL,
-            stderr=subprocess.STDOUT if self._log else subprocess.DEVNULL,
-            start_new_session=True,
             **run_as,
         )
         self._wait_ready(timeout)
@@ -183,21 +170,3 @@ class PostgresServer:
     def stop(self, timeout: float = 20.0) -> None:
         """Fast shutdown (SIGINT): roll back open transactions, checkpoint, exit."""
         self._signal(signal.SIGINT, timeout)
-
-    def kill(self) -> None:
-        self._signal(signal.SIGKILL, 10.0)
-
-    def _signal(self, sig: signal.Signals, timeout: float) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            os.kill(self.process.pid, sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
