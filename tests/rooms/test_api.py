@@ -126,6 +126,9 @@ async def test_rooms_api_requires_the_api_key_and_lists_with_filters(client: Asy
     assert page["next_cursor"] is None
     waiting = (await client.get("/v1/rooms?status=waiting&limit=1", headers=AUTH)).json()
     assert len(waiting["items"]) == 1 and waiting["next_cursor"]
+    following = await client.get(f"/v1/rooms?status=waiting&limit=1&cursor={waiting['next_cursor']}", headers=AUTH)
+    assert following.json()["items"][0]["name"] != waiting["items"][0]["name"]
+    assert (await client.get("/v1/rooms?cursor=garbage", headers=AUTH)).status_code == 400
     assert (await client.get("/v1/rooms?status=bogus", headers=AUTH)).status_code == 400
     assert (await client.post("/v1/rooms", json={"name": "bad name!"}, headers=AUTH)).status_code == 400
     assert (await client.post("/v1/rooms", json={"unknown": 1}, headers=AUTH)).status_code == 400

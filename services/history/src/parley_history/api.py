@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from parley_history import queries
 from parley_history.queries import Conversation, SearchHit, Session, Turn
+from parley_runtime.cursors import InvalidCursor
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 Conn = NamedDependency[AsyncConnection]
@@ -50,7 +51,7 @@ async def provide_conn(engine: NamedDependency[AsyncEngine]) -> AsyncIterator[As
         yield conn
 
 
-def _bad_cursor(exc: queries.InvalidCursor) -> ValidationException:
+def _bad_cursor(exc: InvalidCursor) -> ValidationException:
     return ValidationException(detail=str(exc))
 
 
@@ -68,7 +69,7 @@ class HistoryController(Controller):
     ) -> ConversationPage:
         try:
             items, nxt = await queries.list_conversations(conn, user_id=user_id, limit=limit, cursor=cursor)
-        except queries.InvalidCursor as exc:
+        except InvalidCursor as exc:
             raise _bad_cursor(exc) from exc
         return ConversationPage(items=items, next_cursor=nxt)
 
@@ -91,7 +92,7 @@ class HistoryController(Controller):
             raise NotFoundException(detail=f"conversation {conversation_id} not found")
         try:
             items, nxt = await queries.list_turns(conn, conversation_id=conversation_id, limit=limit, before=before)
-        except queries.InvalidCursor as exc:
+        except InvalidCursor as exc:
             raise _bad_cursor(exc) from exc
         return TurnPage(items=items, next_before=nxt)
 

@@ -6,7 +6,6 @@ which is ranked and pages by offset.
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any, Literal
 
@@ -15,10 +14,7 @@ from sqlalchemy import and_, func, literal_column, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley_history.models import conversations, sessions, turns
-
-
-class InvalidCursor(ValueError):
-    """A cursor that this service did not issue."""
+from parley_runtime.cursors import InvalidCursor, cursor_time, decode_cursor, encode_cursor
 
 
 class Turn(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -58,32 +54,6 @@ class Conversation(msgspec.Struct, kw_only=True):
     user_id: str | None
     started_at: datetime
     last_activity_at: datetime
-
-
-def encode_cursor(*parts: object) -> str:
-    raw = msgspec.json.encode([p.isoformat() if isinstance(p, datetime) else p for p in parts])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, n: int) -> list[Any]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        parts = msgspec.json.decode(raw)
-    except (ValueError, msgspec.DecodeError) as exc:
-        raise InvalidCursor("malformed cursor") from exc
-    if not isinstance(parts, list) or len(parts) != n:
-        raise InvalidCursor("malformed cursor")
-    return parts
-
-
-def _ts(value: object) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError as exc:
-        raise InvalidCursor("malformed cursor") from exc
-    if parsed.tzinfo is None:
-        raise InvalidCursor("malformed cursor")
-    return parsed
 
 
 def _turn(row: Any) -> Turn:
@@ -139,7 +109,7 @@ async def list_conversations(
         q = q.where(conversations.c.user_id == user_id)
     if cursor:
         at, cid = decode_cursor(cursor, 2)
-        q = q.where(tuple_(conversations.c.started_at, conversations.c.id) < tuple_(_ts(at), str(cid)))
+        q = q.where(tuple_(conversations.c.started_at, conversations.c.id) < tuple_(cursor_time(at), str(cid)))
     rows = (await conn.execute(q.limit(limit + 1))).all()
     items = [Conversation(**dict(r._mapping)) for r in rows[:limit]]
     next_cursor = encode_cursor(items[-1].started_at, items[-1].id) if len(rows) > limit else None
@@ -168,7 +138,7 @@ async def list_turns(
         if not isinstance(seq, int) or not isinstance(session_id, str):
             raise InvalidCursor("malformed cursor")
         key = tuple_(turns.c.occurred_at, turns.c.seq, turns.c.session_id)
-        q = q.where(key < tuple_(_ts(at), seq, session_id))
+        q = q.where(key < tuple_(cursor_time(at), seq, session_id))
     q = q.order_by(turns.c.occurred_at.desc(), turns.c.seq.desc(), turns.c.session_id.desc()).limit(limit + 1)
     rows = (await conn.execute(q)).all()
     page = rows[:limit]

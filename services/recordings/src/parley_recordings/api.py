@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import uuid
 from datetime import datetime
@@ -18,6 +16,7 @@ from litestar.response import Stream
 
 from parley_recordings.blobs import BlobStore
 from parley_recordings.repo import Recording, RecordingRepo
+from parley_runtime.cursors import cursor_time, decode_cursor, encode_cursor
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -100,16 +99,13 @@ class RecordingsController(Controller):
         after = None
         if cursor:
             try:
-                at, rid = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-                after = (datetime.fromisoformat(at), uuid.UUID(rid))
-            except (ValueError, TypeError) as exc:
+                at, rid = decode_cursor(cursor, 2)
+                after = (cursor_time(at), uuid.UUID(str(rid)))
+            except ValueError as exc:  # InvalidCursor, or not a UUID
                 raise ValidationException(detail="malformed cursor") from exc
         rows = await repo.page(conversation_id=conversation_id, session_id=session_id, limit=limit, after=after)
         items = rows[:limit]
-        nxt = None
-        if len(rows) > limit:
-            raw = json.dumps([items[-1].created_at.isoformat(), str(items[-1].id)]).encode()
-            nxt = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        nxt = encode_cursor(items[-1].created_at, str(items[-1].id)) if len(rows) > limit else None
         return RecordingPage(items=[_out(r) for r in items], next_cursor=nxt)
 
     @get("/{recording_id:uuid}", summary="One recording's metadata")

@@ -8,6 +8,7 @@ recorded (same key, same bytes), and announces again with the same event id (de-
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,8 +62,6 @@ async def _record(
 
 
 async def _store_document(event: c.SessionEnded, deps: Deps, fmt: str, body: bytes, content_type: str) -> Recording:
-    import hashlib
-
     key = object_key("transcripts", event.conversation_id, event.session_id, f"transcript.{fmt}")
     await deps.blobs.put(key, body, content_type)
     return await _record(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -29,6 +27,7 @@ from parley_rooms import store
 from parley_rooms.livekit import InvalidWebhook, LiveKitGateway, LiveKitRejected, LiveKitUnavailable
 from parley_rooms.settings import Settings
 from parley_rooms.webhooks import PRODUCER, Publish, handle_webhook
+from parley_runtime.cursors import InvalidCursor, cursor_time, decode_cursor, encode_cursor
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 Engine = NamedDependency[AsyncEngine]
@@ -112,20 +111,14 @@ def _room(row: Any, participants: list[Any] | None = None) -> Room:
     )
 
 
-def _cursor(row: Room) -> str:
-    raw = json.dumps([row.created_at.isoformat(), row.name]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def _after(cursor: str) -> tuple[datetime, str]:
     try:
-        at, name = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        parsed = datetime.fromisoformat(at)
-    except (ValueError, TypeError) as exc:
-        raise ValidationException(detail="malformed cursor") from exc
-    if parsed.tzinfo is None or not isinstance(name, str):
-        raise ValidationException(detail="malformed cursor")
-    return parsed, name
+        at, name = decode_cursor(cursor, 2)
+        if not isinstance(name, str):
+            raise InvalidCursor("malformed cursor")
+        return cursor_time(at), name
+    except InvalidCursor as exc:
+        raise ValidationException(detail=str(exc)) from exc
 
 
 def _livekit_problem(exc: Exception) -> HTTPException:
@@ -217,7 +210,8 @@ class RoomsController(Controller):
         async with engine.connect() as conn:
             rows = await store.list_rooms(conn, status=status, user_id=user_id, limit=limit, after=after)
         items = [_room(r) for r in rows[:limit]]
-        return RoomPage(items=items, next_cursor=_cursor(items[-1]) if len(rows) > limit else None)
+        nxt = encode_cursor(items[-1].created_at, items[-1].name) if len(rows) > limit else None
+        return RoomPage(items=items, next_cursor=nxt)
 
     @get("/{name:str}", summary="One room: status, conversation, agent session, participants")
     async def get_room(self, engine: Engine, name: RoomName) -> Room:
