@@ -41,6 +41,21 @@ def servers() -> Iterator[Servers]:
             nats.stop()
 
 
+async def prepare(s: Servers) -> str:
+    """Migrate the history schema and provision JetStream; returns the database URL."""
+    import nats
+
+    from parley_history.db import migrate_async
+    from parley_runtime.provision import provision
+
+    db = s.postgres.url("parley")
+    await migrate_async(db)
+    nc = await nats.connect(s.nats.url)
+    await provision(nc.jetstream())
+    await nc.close()
+    return db
+
+
 def turn(conversation: int, seq: int, text: str = "I would like to move my appointment to Friday") -> c.TurnCompleted:
     return c.TurnCompleted(
         event_id=uuid4(),

@@ -16,13 +16,12 @@ import nats
 from nats.js.api import AckPolicy, ConsumerConfig
 
 import parley_contracts as c
-from bench.common import machine, percentile, servers, table, turn
+from bench.common import machine, percentile, prepare, servers, table, turn
 from parley_contracts.streams import HISTORY_RECENT_SUBJECT
 from parley_history.consumers import history_consumer
-from parley_history.db import make_engine, migrate_async
+from parley_history.db import make_engine
 from parley_history.recent import start_recent_service
 from parley_history.store import SqlHistoryStore
-from parley_runtime.provision import provision
 from parley_runtime.pull import PullSubscription
 
 
@@ -113,11 +112,7 @@ async def recent_latency(url: str, db: str, conversations: int, requests: int = 
 
 async def main(n: int, conversations: int, batch: int) -> dict[str, float | str]:
     with servers() as s:
-        db = s.postgres.url("parley")
-        await migrate_async(db)
-        nc = await nats.connect(s.nats.url)
-        await provision(nc.jetstream())
-        await nc.close()
+        db = await prepare(s)
         await publish(s.nats.url, n, conversations)
         ceil = await ceiling(s.nats.url, n, batch)
         lean = await ceiling(s.nats.url, n, batch, lean=True)

@@ -29,13 +29,11 @@ import nats
 
 import parley_contracts as c
 from bench.agent_bench import emit_benchmark
-from bench.common import machine, percentile, servers, table
+from bench.common import machine, percentile, prepare, servers, table
 from bench.history_bench import ceiling, publish, recent_latency
 from parley_devstack.ports import free_port, wait_for_port
-from parley_history.db import migrate_async
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox
-from parley_runtime.provision import provision
 
 RESULTS = Path(__file__).parent / "results.json"
 TEXT = "Sure, I can move your appointment to Friday at ten; shall I also send you a reminder?"
@@ -186,11 +184,7 @@ async def load_million(db: str, total: int, conversations: int) -> None:
 async def main(turns: int, recent_rows: int) -> dict[str, object]:
     results: dict[str, object] = {}
     with servers() as s:
-        db = s.postgres.url("parley")
-        await migrate_async(db)
-        nc = await nats.connect(s.nats.url)
-        await provision(nc.jetstream())
-        await nc.close()
+        db = await prepare(s)
         print("1. ceiling...", flush=True)
         await publish(s.nats.url, turns, 100)
         results["ceiling_turns_per_s"] = round(await ceiling(s.nats.url, turns, 1000))

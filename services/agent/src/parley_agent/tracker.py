@@ -79,7 +79,6 @@ class CallTracker:
         self.usage: AgentSessionUsage | None = None
         self._usage_at_last_turn = c.Usage()
         self.ended = False
-        self.turn_listeners: list[Callable[[c.TurnCompleted], None]] = []
 
     def _envelope(self) -> dict[str, Any]:
         return {
@@ -174,8 +173,6 @@ class CallTracker:
                 value = getattr(event.metrics, stage)
                 if value is not None:
                     TURN_LATENCY.record(value, {"stage": stage})
-        for listener in self.turn_listeners:
-            listener(event)
         return event
 
     def finish(self, reason: str, *, recording: c.RecordingRef | None = None) -> c.SessionEnded | None:
