@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import resource
 import statistics
 import tempfile
 from collections.abc import Iterator
@@ -69,6 +71,61 @@ def turn(conversation: int, seq: int, text: str = "I would like to move my appoi
     )
 
 
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of one live process (Linux /proc; 0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _with_descendants(root: int) -> list[int]:
+    """The process and everything it started that still runs (PostgreSQL's backends, say)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo.extend(children.get(pid, []))
+    return pids
+
+
+class CpuMeter:
+    """CPU time per named process (with children) over a measured stretch: where the cores went.
+
+    `CpuMeter({"nats": pid, ...})`, `start()`, then `per_item(n)` -> microseconds of CPU per item by name;
+    "agent" is this process (the emitting side) and is always included.
+    """
+
+    def __init__(self, roots: dict[str, int]) -> None:
+        self.roots = roots
+        self._start: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        now = {"agent": usage.ru_utime + usage.ru_stime}
+        for name, pid in self.roots.items():
+            now[name] = sum(_cpu_of(p) for p in _with_descendants(pid))
+        return now
+
+    def start(self) -> CpuMeter:
+        self._start = self._now()
+        return self
+
+    def per_item(self, n: int) -> dict[str, float]:
+        end = self._now()
+        return {name: round((end[name] - self._start[name]) / n * 1e6, 1) for name in end}
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -78,8 +135,6 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def machine() -> str:
-    import os
-
     return f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
@@ -88,4 +143,4 @@ def table(rows: list[tuple[str, str]]) -> str:
     return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
 
 
-__all__ = ["Servers", "machine", "percentile", "servers", "statistics", "table", "turn"]
+__all__ = ["CpuMeter", "Servers", "machine", "percentile", "servers", "statistics", "table", "turn"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -29,7 +30,7 @@ import nats
 
 import parley_contracts as c
 from bench.agent_bench import emit_benchmark
-from bench.common import machine, percentile, prepare, servers, table
+from bench.common import CpuMeter, machine, percentile, prepare, servers, table
 from bench.history_bench import ceiling, publish, recent_latency
 from parley_devstack.ports import free_port, wait_for_port
 from parley_runtime.connection import NatsSettings
@@ -52,43 +53,77 @@ def _turn(conv: int, seq: int) -> c.TurnCompleted:
     )
 
 
-def _history_process(db: str, nats_url: str, log: Path) -> subprocess.Popen[bytes]:
+async def _history_process(db: str, nats_url: str, log: Path) -> subprocess.Popen[bytes]:
+    """The history service as in production, once it answers /ready (its start-up is not part of the figures)."""
+    port = free_port()
     env = {
         **os.environ,
         "HISTORY_DATABASE_URL": db,
         "HISTORY_NATS_URL": nats_url,
         "HISTORY_API_KEYS": "bench",
         "HISTORY_HOST": "127.0.0.1",
-        "HISTORY_PORT": str(free_port()),
+        "HISTORY_PORT": str(port),
         "HISTORY_RUN_RECENT_SERVICE": "false",
         "HISTORY_LOG_LEVEL": "WARNING",
     }
-    return subprocess.Popen(
+    process = subprocess.Popen(  # noqa: ASYNC220 (started once, before anything is measured)
         [sys.executable, "-m", "parley_history"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
     )
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        for _ in range(300):
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get("/ready")).status_code == 200:
+                    return process
+            await asyncio.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"history did not become ready; see {log}")
 
 
 async def _count(conn: asyncpg.Connection, where: str = "") -> int:
     return int(await conn.fetchval(f"SELECT count(*) FROM history.turns {where}"))  # noqa: S608
 
 
-async def parley_throughput(nats_url: str, db: str, n: int, conversations: int) -> float:
-    """Emit n turns through the outbox as fast as the agent could, until every row is committed."""
+async def _until_stored(nats_url: str, conn: asyncpg.Connection, n: int, where: str = "") -> None:
+    """Wait until the history consumer has acked everything (it acks after the commit), then check the rows.
+
+    Polling count(*) on a growing table would load the database under test; consumer info costs NATS ~0.1 ms.
+    """
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    try:
+        while True:
+            info = await js.consumer_info("VOICE", "history")
+            if not info.num_pending and not info.num_ack_pending and await _count(conn, where) >= n:
+                return
+            await asyncio.sleep(0.02)
+    finally:
+        await nc.close()
+
+
+async def parley_throughput(
+    nats_url: str, db: str, n: int, conversations: int, meter: CpuMeter
+) -> tuple[float, dict[str, float]]:
+    """Emit n turns through the outbox as fast as the agent could, until every row is committed.
+
+    Returns turns/s and the CPU each process spent per turn (us), measured over the same stretch.
+    """
     outbox = Outbox(NatsSettings(url=nats_url), name="bench-agent", maxsize=n + 1, window=256).start()
     await outbox.connected()
     conn = await asyncpg.connect(db)
     events = [_turn(i % conversations, i // conversations + 1) for i in range(n)]
+    meter.start()
     started = time.perf_counter()
     for i, event in enumerate(events):
         outbox.emit(event)
         if i % 1000 == 0:
             await asyncio.sleep(0)
-    while await _count(conn) < n:
-        await asyncio.sleep(0.05)
+    await outbox.drain(timeout=120)
+    await _until_stored(nats_url, conn, n)
     elapsed = time.perf_counter() - started
+    cpu = meter.per_item(n)
     await outbox.close()
     await conn.close()
-    return n / elapsed
+    return n / elapsed, cpu
 
 
 async def parley_latency(nats_url: str, db: str, rate: int, seconds: int) -> tuple[float, float]:
@@ -106,8 +141,8 @@ async def parley_latency(nats_url: str, db: str, rate: int, seconds: int) -> tup
         event = _turn(90_000 + i % 50, i // 50 + 1)
         emitted[str(event.event_id)] = datetime.now(UTC)
         outbox.emit(event)
-    while await _count(conn, "WHERE conversation_id >= 'conv-90000'") < total:
-        await asyncio.sleep(0.05)
+    await outbox.drain(timeout=60)
+    await _until_stored(nats_url, conn, total, "WHERE conversation_id >= 'conv-90000'")
     rows = await conn.fetch("SELECT event_id, stored_at FROM history.turns WHERE conversation_id >= 'conv-90000'")
     await outbox.close()
     await conn.close()
@@ -191,11 +226,19 @@ async def main(turns: int, recent_rows: int) -> dict[str, object]:
         results["ceiling_lean_pull_turns_per_s"] = round(await ceiling(s.nats.url, turns, 1000, lean=True))
         print("2. parley...", flush=True)
         nc = await nats.connect(s.nats.url)  # the ceiling's turns stay in the stream: start history after them
-        await nc.jetstream().purge_stream("VOICE")
+        js = nc.jetstream()
+        await js.purge_stream("VOICE")
+        for name in ("ceiling", "ceiling-lean"):  # the ceiling's own durables are not part of Parley
+            await js.delete_consumer("VOICE", name)
         await nc.close()
-        history = _history_process(db, s.nats.url, s.tmp / "history.log")
+        history = await _history_process(db, s.nats.url, s.tmp / "history.log")
         try:
-            results["parley_turns_per_s"] = round(await parley_throughput(s.nats.url, db, turns, 100))
+            assert s.nats.pid is not None
+            assert s.postgres.pid is not None
+            meter = CpuMeter({"nats": s.nats.pid, "history": history.pid, "postgres": s.postgres.pid})
+            rate, cpu = await parley_throughput(s.nats.url, db, turns, 100, meter)
+            results["parley_turns_per_s"] = round(rate)
+            results.update({f"cpu_us_per_turn_{name}": value for name, value in cpu.items()})
             p50, p99 = await parley_latency(s.nats.url, db, rate=1000, seconds=10)
             results["e2e_p50_ms"], results["e2e_p99_ms"] = round(p50, 2), round(p99, 2)
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from uuid import uuid4
 
 import nats
 from litestar.testing import AsyncTestClient
@@ -13,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import parley_contracts as c
 from parley_history.app import create_app
+from parley_history.consumers import history_consumer
 from parley_history.models import turns
 from parley_history.settings import Settings
+from parley_history.store import SqlHistoryStore
 from parley_runtime.provision import provision
 
 from .conftest import API_KEY, turn
@@ -76,3 +79,39 @@ async def test_ten_thousand_shuffled_turns_with_duplicates_end_as_exactly_ten_th
             body = (await client.get(f"/v1/sessions/sess-{i:03d}", headers=auth)).json()
             assert [t["seq"] for t in body["turns"]] == list(range(1, 101))
             assert body["session"]["stored_turns"] == 100
+
+
+async def test_events_history_does_not_handle_are_acked_unread_and_turns_still_land(
+    engine: AsyncEngine, nats_url: str
+) -> None:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await provision(js)
+    joined = c.ParticipantJoined(
+        event_id=uuid4(),
+        occurred_at=c.utcnow(),
+        conversation_id="conv-skip",
+        session_id="sess-skip",
+        producer="test",
+        identity="caller",
+        kind="standard",
+        at=c.utcnow(),
+    )
+    turns_in = [turn("conv-skip", "sess-skip", seq) for seq in (1, 2, 3)]
+    for event in [joined, *turns_in]:
+        await js.publish(c.subject_for(event), c.encode(event), headers={"Nats-Msg-Id": str(event.event_id)})
+    # Garbage on a subject history does not handle: not decoded, so not history's to dead-letter.
+    await js.publish("voice.participant_left.v1.conv-skip", b"{not json", headers={"Nats-Msg-Id": "garbage-1"})
+
+    consumer = history_consumer(nc, SqlHistoryStore(engine), batch_size=100)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    await wait_drained(nats_url, "history", timeout=30)
+    stop.set()
+    await task
+    await nc.close()
+
+    assert await count_turns(engine) == 3
+    assert consumer.stats.acked == 3
+    assert consumer.stats.skipped == 2
+    assert consumer.stats.terminated == 0

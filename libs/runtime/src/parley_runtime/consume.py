@@ -31,6 +31,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from parley_contracts import AnyEvent, ContractError, decode
+from parley_contracts.codec import SUBJECT_PREFIX
 from parley_contracts.streams import DLQ_STREAM_NAME
 from parley_runtime import metrics, tracing
 from parley_runtime.pull import PullSubscription
@@ -92,6 +93,7 @@ class ConsumerStats:
     terminated: int = 0
     transient_failures: int = 0
     max_num_delivered: int = 0
+    skipped: int = 0  # types the durable's filter let through but the service does not handle
 
 
 @dataclass(eq=False)  # identity semantics: consumers are registered in weak sets for the gauges
@@ -111,9 +113,14 @@ class Consumer:
     stats: ConsumerStats = field(default_factory=ConsumerStats)
     lag: dict[str, int] = field(default_factory=dict)  # pending / ack_pending / dlq_messages, for gauges
     lag_refresh_seconds: float = 5.0
+    # Event tags the handler takes (`ConsumerSpec.handles`); others are acked without being decoded.
+    handles: Sequence[str] = ()
     _max_deliver: int = 0
     _consecutive_transient: int = 0
     _lag_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._prefixes = tuple(f"{SUBJECT_PREFIX}.{tag}." for tag in self.handles)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; the batch in hand is finished first."""
@@ -191,6 +198,10 @@ class Consumer:
         self.stats.batches += 1
         batch: list[tuple[Msg, Delivery]] = []
         for msg in msgs:
+            if self._prefixes and not msg.subject.startswith(self._prefixes):
+                await msg.ack()  # not ours: the filter is wide on purpose (cheaper for the server)
+                self.stats.skipped += 1
+                continue
             try:
                 event = decode(msg.data)
             except ContractError as exc:

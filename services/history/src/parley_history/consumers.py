@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from nats.aio.client import Client
 
-from parley_contracts.streams import VOICE_STREAM_NAME
+from parley_contracts.streams import VOICE_STREAM_NAME, service_consumers
 from parley_history.db import is_transient
 from parley_history.handlers import HistoryStore, persist
 from parley_runtime.consume import Consumer, Delivery
@@ -27,4 +27,5 @@ def history_consumer(nc: Client, store: HistoryStore, *, batch_size: int, concur
         batch_size=batch_size,
         concurrency=concurrency,
         is_transient=is_transient,
+        handles=tuple(service_consumers()[DURABLE].handles),
     )

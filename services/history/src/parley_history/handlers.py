@@ -65,7 +65,7 @@ def _touch(plan: WritePlan, event: AnyEvent, user_id: str | None = None) -> None
 
 
 def plan(events: Sequence[AnyEvent]) -> WritePlan:
-    """Fold a batch into rows. Events of other types are ignored (the consumer filter excludes them)."""
+    """Fold a batch into rows. Events of other types are ignored (the consumer acks them unread)."""
     p = WritePlan()
     for event in events:
         if isinstance(event, SessionStarted):
@@ -82,7 +82,8 @@ def plan(events: Sequence[AnyEvent]) -> WritePlan:
             )
         elif isinstance(event, TurnCompleted | SessionEnded):
             _touch(p, event)
-            p.sessions.setdefault(event.session_id, SessionRow(event.session_id, event.conversation_id))
+            if event.session_id not in p.sessions:  # (a row per turn would be built and thrown away)
+                p.sessions[event.session_id] = SessionRow(event.session_id, event.conversation_id)
             if isinstance(event, TurnCompleted):
                 p.turns.setdefault(event.event_id, event)
             else:

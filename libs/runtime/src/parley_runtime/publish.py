@@ -1,0 +1,105 @@
+"""Pipelined JetStream publishing: a window of messages out, their PubAcks counted back in on one inbox.
+
+nats-py's `publish_async` costs a semaphore, a NUID plus random token, a future with a done callback, a
+JSON parse and a PubAck dataclass per message, and waiting on the window is an `asyncio.wait` over all of
+those futures. The outbox only needs to know, per message, "stored", "rejected for good" or "try again",
+so here each message's reply subject is the window's inbox plus its index, the ack callback records the
+outcome in a list, and one event wakes the publisher when the last ack of the window is in. A PubAck is
+only parsed when it carries an error. Acks of an earlier window that timed out are ignored: those messages
+are retried with the same Nats-Msg-Id and the stream drops the copies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Sequence
+from enum import Enum
+
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+Message = tuple[str, bytes, dict[str, str]]
+
+
+class Outcome(Enum):
+    STORED = "stored"  # acked by the stream (including "duplicate": it was stored before)
+    REJECTED = "rejected"  # the stream or the client refuses this message for good (bad request, too large)
+    RETRY = "retry"  # no answer in time, no stream listening yet, connection trouble: send it again
+
+
+class WindowPublisher:
+    """Publishes windows of messages on one connection; one at a time (the outbox's single task)."""
+
+    def __init__(self, nc: Client) -> None:
+        self._nc = nc
+        self._prefix = nc.new_inbox()
+        self._sub: Subscription | None = None
+        self._window = 0  # incremented per window so late acks of an earlier one are recognised
+        self._outcomes: list[Outcome] = []
+        self._errors: list[str | None] = []
+        self._answered: list[bool] = []
+        self._missing = 0
+        self._complete = asyncio.Event()
+
+    async def start(self) -> WindowPublisher:
+        self._sub = await self._nc.subscribe(f"{self._prefix}.*.*", cb=self._on_ack)
+        return self
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            self._sub = None
+
+    async def _on_ack(self, msg: Msg) -> None:
+        _, window, index = msg.subject.rsplit(".", 2)
+        i = int(index)
+        if int(window) != self._window or i >= len(self._answered) or self._answered[i]:
+            return  # a late ack of an abandoned window, or a repeat
+        self._answered[i] = True
+        if not msg.data:  # a status message: 503 = no stream listens on the subject (not provisioned yet)
+            self._errors[i] = f"status {(msg.headers or {}).get('Status', '?')}"
+            self._settle()
+            return
+        if b'"error"' in msg.data:
+            error = json.loads(msg.data).get("error") or {}
+            self._errors[i] = f"{error.get('code')} {error.get('description', '')}".strip()
+            if error.get("code") == 400:
+                self._outcomes[i] = Outcome.REJECTED
+            self._settle()
+            return
+        self._outcomes[i] = Outcome.STORED
+        self._settle()
+
+    def _settle(self) -> None:
+        self._missing -= 1
+        if self._missing == 0:
+            self._complete.set()
+
+    async def publish(self, messages: Sequence[Message], timeout: float) -> tuple[list[Outcome], list[str | None]]:
+        """Send every message, wait up to `timeout` for all their PubAcks; one outcome (and error) per message."""
+        if self._sub is None:
+            await self.start()
+        self._window += 1
+        self._outcomes = [Outcome.RETRY] * len(messages)
+        self._errors = [None] * len(messages)
+        self._answered = [False] * len(messages)
+        self._missing = len(messages)
+        self._complete.clear()
+        reply = f"{self._prefix}.{self._window}."
+        for i, (subject, data, headers) in enumerate(messages):
+            try:
+                await self._nc.publish(subject, data, reply=f"{reply}{i}", headers=headers)
+            except (nats.errors.MaxPayloadError, nats.errors.BadSubjectError) as e:
+                self._outcomes[i], self._errors[i], self._answered[i] = Outcome.REJECTED, repr(e), True
+                self._settle()
+            except (nats.errors.Error, OSError) as e:
+                self._errors[i], self._answered[i] = repr(e), True
+                self._settle()
+        if self._missing > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._complete.wait(), timeout)
+        return list(self._outcomes), list(self._errors)
