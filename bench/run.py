@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -101,7 +102,7 @@ async def _until_stored(nats_url: str, conn: asyncpg.Connection, n: int, where: 
 
 
 async def parley_throughput(
-    nats_url: str, db: str, n: int, conversations: int, meter: CpuMeter
+    nats_url: str, db: str, n: int, conversations: int, meter: CpuMeter, *, first_conversation: int = 0
 ) -> tuple[float, dict[str, float]]:
     """Emit n turns through the outbox as fast as the agent could, until every row is committed.
 
@@ -110,7 +111,8 @@ async def parley_throughput(
     outbox = Outbox(NatsSettings(url=nats_url), name="bench-agent", maxsize=n + 1, window=256).start()
     await outbox.connected()
     conn = await asyncpg.connect(db)
-    events = [_turn(i % conversations, i // conversations + 1) for i in range(n)]
+    before = await _count(conn)
+    events = [_turn(first_conversation + i % conversations, i // conversations + 1) for i in range(n)]
     meter.start()
     started = time.perf_counter()
     for i, event in enumerate(events):
@@ -118,7 +120,7 @@ async def parley_throughput(
         if i % 1000 == 0:
             await asyncio.sleep(0)
     await outbox.drain(timeout=120)
-    await _until_stored(nats_url, conn, n)
+    await _until_stored(nats_url, conn, before + n)
     elapsed = time.perf_counter() - started
     cpu = meter.per_item(n)
     await outbox.close()
@@ -216,28 +218,47 @@ async def load_million(db: str, total: int, conversations: int) -> None:
     assert per > 0
 
 
-async def main(turns: int, recent_rows: int) -> dict[str, object]:
+async def _reset_stream(nats_url: str) -> None:
+    """Empty the stream and drop the ceiling's durables (not part of Parley) between runs."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await js.purge_stream("VOICE")
+    for name in ("ceiling", "ceiling-lean"):
+        await js.delete_consumer("VOICE", name)
+    await nc.close()
+
+
+def _median_of(key: str, values: list[float]) -> dict[str, object]:
+    """The median of the runs under `key`, and the spread as `key_min` / `key_max` (machines are noisy)."""
+    return {key: round(statistics.median(values)), f"{key}_min": round(min(values)), f"{key}_max": round(max(values))}
+
+
+async def main(turns: int, recent_rows: int, runs: int) -> dict[str, object]:
     results: dict[str, object] = {}
     with servers() as s:
         db = await prepare(s)
-        print("1. ceiling...", flush=True)
-        await publish(s.nats.url, turns, 100)
-        results["ceiling_turns_per_s"] = round(await ceiling(s.nats.url, turns, 1000))
-        results["ceiling_lean_pull_turns_per_s"] = round(await ceiling(s.nats.url, turns, 1000, lean=True))
-        print("2. parley...", flush=True)
-        nc = await nats.connect(s.nats.url)  # the ceiling's turns stay in the stream: start history after them
-        js = nc.jetstream()
-        await js.purge_stream("VOICE")
-        for name in ("ceiling", "ceiling-lean"):  # the ceiling's own durables are not part of Parley
-            await js.delete_consumer("VOICE", name)
-        await nc.close()
+        print(f"1. ceiling ({runs} runs)...", flush=True)
+        ceil, lean = [], []
+        for _ in range(runs):
+            await publish(s.nats.url, turns, 100)
+            ceil.append(await ceiling(s.nats.url, turns, 1000))
+            lean.append(await ceiling(s.nats.url, turns, 1000, lean=True))
+            await _reset_stream(s.nats.url)
+        results.update(_median_of("ceiling_turns_per_s", ceil))
+        results["ceiling_lean_pull_turns_per_s"] = round(statistics.median(lean))
+        print(f"2. parley ({runs} runs)...", flush=True)
         history = await _history_process(db, s.nats.url, s.tmp / "history.log")
         try:
             assert s.nats.pid is not None
             assert s.postgres.pid is not None
             meter = CpuMeter({"nats": s.nats.pid, "history": history.pid, "postgres": s.postgres.pid})
-            rate, cpu = await parley_throughput(s.nats.url, db, turns, 100, meter)
-            results["parley_turns_per_s"] = round(rate)
+            measured = [
+                await parley_throughput(s.nats.url, db, turns, 100, meter, first_conversation=1000 * run)
+                for run in range(runs)
+            ]
+            rates = [rate for rate, _ in measured]
+            results.update(_median_of("parley_turns_per_s", rates))
+            _, cpu = measured[rates.index(sorted(rates)[len(rates) // 2])]  # the median run's breakdown
             results.update({f"cpu_us_per_turn_{name}": value for name, value in cpu.items()})
             p50, p99 = await parley_latency(s.nats.url, db, rate=1000, seconds=10)
             results["e2e_p50_ms"], results["e2e_p99_ms"] = round(p50, 2), round(p99, 2)
@@ -265,8 +286,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=100_000)
     parser.add_argument("--recent-rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3, help="throughput runs; the median is reported")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args()
-    out = asyncio.run(main(args.turns, args.recent_rows))
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
-    print("\nParley benchmark (written to bench/results.json)")
+    out = asyncio.run(main(args.turns, args.recent_rows, args.runs))
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"\nParley benchmark (written to {args.out})")
     print(table([(k, str(v)) for k, v in out.items()]))

@@ -1,0 +1,48 @@
+"""`make bench` keeps working: a small run produces every key of bench/results.json with sane values."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = {
+    "ceiling_turns_per_s",
+    "parley_turns_per_s",
+    "sync_turns_per_s",
+    "e2e_p50_ms",
+    "e2e_p99_ms",
+    "sync_p50_ms",
+    "sync_p99_ms",
+    "emit_p50_us",
+    "emit_p99_us",
+    "emit_down_p99_us",
+    "recent_p50_ms",
+    "recent_p99_ms",
+    "machine",
+}
+
+
+@pytest.mark.slow
+def test_small_bench_run_writes_every_result_key(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--turns", "3000", "--recent-rows", "20000", "--runs", "1", "--out", out],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert KEYS <= results.keys()
+    assert all(not isinstance(v, dict | list) for v in results.values()), "keys must stay flat"
+    assert results["parley_turns_per_s"] > 0
+    assert results["e2e_p50_ms"] <= results["e2e_p99_ms"]
+    assert results["cpu_us_per_turn_postgres"] > 0  # the CPU meter found the server processes
+    assert "parley_turns_per_s" in run.stdout  # the table is printed
