@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import tempfile
 import time
 import tracemalloc
@@ -50,9 +51,12 @@ async def emit_benchmark(n: int) -> dict[str, float]:
             await up.drain(60)
             await up.close()
             server.stop()
+            # NATS is down on purpose from here: the connection and outbox errors it logs are expected.
+            logging.getLogger("parley_runtime").setLevel(logging.CRITICAL)
             down = Outbox(NatsSettings(url=server.url, connect_timeout=0.2), name="bench", maxsize=n + 1).start()
             down_samples = await emit_costs(down, n)
             await down.close(timeout=0)
+            logging.getLogger("parley_runtime").setLevel(logging.NOTSET)
         finally:
             server.kill()
     return {

@@ -2,6 +2,8 @@
 
 Outcome -> ack policy (DESIGN.md):
 * decoded and handled -> ack, after the handler returned (it commits the whole batch in one transaction);
+* a type the service does not handle (`handles`, when the durable's filter is wider on purpose) -> ack
+  unread: not decoded, so never dead-lettered by a service that does not own it;
 * undecodable, invalid, or rejected by the handler with `PoisonError` -> `term` with a reason; the DLQ
   copier then puts the message on `dlq.<subject>`;
 * any other failure -> `nak` with a delay that grows with the delivery count. A failure the classifier
