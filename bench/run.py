@@ -36,6 +36,7 @@ from bench.history_bench import ceiling, publish, recent_latency
 from parley_devstack.ports import free_port, wait_for_port
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox
+from parley_runtime.provision import provision
 
 RESULTS = Path(__file__).parent / "results.json"
 TEXT = "Sure, I can move your appointment to Friday at ten; shall I also send you a reminder?"
@@ -219,12 +220,15 @@ async def load_million(db: str, total: int, conversations: int) -> None:
 
 
 async def _reset_stream(nats_url: str) -> None:
-    """Empty the stream and drop the ceiling's durables (not part of Parley) between runs."""
+    """A new, empty VOICE stream between ceiling runs, so each run (and then Parley) starts alike.
+
+    Purging would keep the stream's de-duplication state (every Msg-Id of the last 10 minutes) and the
+    ceiling's durables, which then cost the server on every later publish.
+    """
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
-    await js.purge_stream("VOICE")
-    for name in ("ceiling", "ceiling-lean"):
-        await js.delete_consumer("VOICE", name)
+    await js.delete_stream("VOICE")
+    await provision(js)
     await nc.close()
 
 
