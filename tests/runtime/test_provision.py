@@ -1,7 +1,7 @@
 """`parley provision` creates everything once and is a no-op the second time."""
 
 import nats
-from nats.js.api import StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
 from parley_contracts.streams import AUDIO_BUCKET
 from parley_runtime.cli import main
@@ -24,6 +24,35 @@ async def test_provision_twice_changes_nothing_the_second_time(nats_url: str) ->
         assert (await js.stream_info(name)).config == config
     history_after = await js.consumer_info("VOICE", "history")
     assert history_after.created == history_before.created
+    await nc.close()
+
+
+async def test_an_earlier_history_durable_with_three_filters_is_widened_in_place(nats_url: str) -> None:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await provision(js)
+    earlier = [f"voice.{t}.v1.*" for t in ("session_started", "turn_completed", "session_ended")]
+    await js.add_consumer(
+        "VOICE",
+        ConsumerConfig(
+            durable_name="history",
+            ack_policy=AckPolicy.EXPLICIT,
+            max_deliver=40,
+            ack_wait=30,
+            max_ack_pending=10_000,
+            filter_subjects=earlier,
+        ),
+    )
+    created = (await js.consumer_info("VOICE", "history")).created
+    await js.publish("voice.turn_completed.v1.c-1", b"{}", headers={"Nats-Msg-Id": "kept-1"})
+
+    changes = {ch.name: ch.action for ch in await provision(js)}
+
+    assert changes["VOICE/history"] == "updated"
+    info = await js.consumer_info("VOICE", "history")
+    assert (info.config.filter_subjects or [info.config.filter_subject]) == ["voice.>"]
+    assert info.created == created  # the same durable: its position and pending message are kept
+    assert info.num_pending == 1
     await nc.close()
 
 
