@@ -49,6 +49,20 @@ def started(conv: str, sess: str, *, user: str | None = "user-1", at: datetime =
     )
 
 
+def joined(conv: str, sess: str, *, at: datetime = T0) -> c.ParticipantJoined:
+    """An event history does not store (it only keeps sessions and turns)."""
+    return c.ParticipantJoined(
+        event_id=uuid4(),
+        occurred_at=at,
+        conversation_id=conv,
+        session_id=sess,
+        producer="test",
+        identity="caller",
+        kind="standard",
+        at=at,
+    )
+
+
 def turn(conv: str, sess: str, seq: int, text: str | None = None, *, at: datetime | None = None) -> c.TurnCompleted:
     return c.TurnCompleted(
         event_id=uuid4(),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from uuid import uuid4
 
 import nats
 from litestar.testing import AsyncTestClient
@@ -20,7 +19,7 @@ from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
 from parley_runtime.provision import provision
 
-from .conftest import API_KEY, turn
+from .conftest import API_KEY, joined, turn
 
 
 async def publish_all(url: str, events: list[tuple[c.Event, str]]) -> None:
@@ -87,18 +86,9 @@ async def test_events_history_does_not_handle_are_acked_unread_and_turns_still_l
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     await provision(js)
-    joined = c.ParticipantJoined(
-        event_id=uuid4(),
-        occurred_at=c.utcnow(),
-        conversation_id="conv-skip",
-        session_id="sess-skip",
-        producer="test",
-        identity="caller",
-        kind="standard",
-        at=c.utcnow(),
-    )
+    participant = joined("conv-skip", "sess-skip")
     turns_in = [turn("conv-skip", "sess-skip", seq) for seq in (1, 2, 3)]
-    for event in [joined, *turns_in]:
+    for event in [participant, *turns_in]:
         await js.publish(c.subject_for(event), c.encode(event), headers={"Nats-Msg-Id": str(event.event_id)})
     # Garbage on a subject history does not handle: not decoded, so not history's to dead-letter.
     await js.publish("voice.participant_left.v1.conv-skip", b"{not json", headers={"Nats-Msg-Id": "garbage-1"})

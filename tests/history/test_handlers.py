@@ -94,20 +94,7 @@ async def test_any_order_and_duplication_of_a_sessions_events_gives_one_final_st
 
 
 def test_plan_ignores_event_types_history_does_not_store() -> None:
-    from uuid import uuid4
+    from .conftest import joined
 
-    import parley_contracts as c
-
-    from .conftest import T0
-
-    joined = c.ParticipantJoined(
-        event_id=uuid4(),
-        occurred_at=T0,
-        conversation_id="c1",
-        session_id="s1",
-        producer="t",
-        identity="u",
-        kind="standard",
-        at=T0,
-    )
-    assert plan([joined]).empty
+    joined_event = joined("c1", "s1")
+    assert plan([joined_event]).empty
