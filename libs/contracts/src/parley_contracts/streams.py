@@ -50,8 +50,8 @@ class ConsumerSpec(msgspec.Struct, frozen=True, kw_only=True):
     ack_wait_seconds: int = 30
     # Must be >= fetch batch x (batches in flight + 1) x replicas, or replicas starve each other.
     max_ack_pending: int = 10_000
-    # The event tags the service handles (e.g. "turn_completed.v1"). Empty: everything the filter passes.
-    # When set, the filter may be wider than these types and the consumer acks the others unread.
+    # Subject filters (`voice.<event>.v<N>.*`) of the types the service handles. Empty: everything the
+    # filter passes. When set, the filter may be wider than these and the consumer acks the rest unread.
     handles: list[str] = []
     description: str = ""
 
@@ -65,10 +65,6 @@ class ObjectBucketSpec(msgspec.Struct, frozen=True, kw_only=True):
 
 def _filters(*types: type[Event]) -> list[str]:
     return [subject_filter(t) for t in types]
-
-
-def _tags(*types: type[Event]) -> list[str]:
-    return [t.tag() for t in types]
 
 
 def voice_stream(*, replicas: int = 1, max_age_days: int = 30) -> StreamSpec:
@@ -119,7 +115,7 @@ def service_consumers(*, ack_wait_seconds: int = 30, max_deliver: int = 40) -> d
             # to end benchmark). The few events history does not handle (participants, rooms, recordings:
             # a handful per call, against dozens of turns) are acked unread.
             filter_subjects=["voice.>"],
-            handles=_tags(SessionStarted, TurnCompleted, SessionEnded),
+            handles=_filters(SessionStarted, TurnCompleted, SessionEnded),
             description="history: conversations, sessions and turns into Postgres",
         ),
         "rooms": ConsumerSpec(

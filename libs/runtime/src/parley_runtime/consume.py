@@ -33,7 +33,6 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from parley_contracts import AnyEvent, ContractError, decode
-from parley_contracts.codec import SUBJECT_PREFIX
 from parley_contracts.streams import DLQ_STREAM_NAME
 from parley_runtime import metrics, tracing
 from parley_runtime.pull import PullSubscription
@@ -115,14 +114,17 @@ class Consumer:
     stats: ConsumerStats = field(default_factory=ConsumerStats)
     lag: dict[str, int] = field(default_factory=dict)  # pending / ack_pending / dlq_messages, for gauges
     lag_refresh_seconds: float = 5.0
-    # Event tags the handler takes (`ConsumerSpec.handles`); others are acked without being decoded.
+    # Subject filters of the types the handler takes (`ConsumerSpec.handles`, each `<prefix>.*`); messages
+    # on other subjects are acked without being decoded.
     handles: Sequence[str] = ()
     _max_deliver: int = 0
     _consecutive_transient: int = 0
     _lag_at: float = 0.0
 
     def __post_init__(self) -> None:
-        self._prefixes = tuple(f"{SUBJECT_PREFIX}.{tag}." for tag in self.handles)
+        if any(not f.endswith(".*") for f in self.handles):
+            raise ValueError(f"handles must be subject filters ending in '.*': {list(self.handles)}")
+        self._prefixes = tuple(f.removesuffix("*") for f in self.handles)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; the batch in hand is finished first."""
