@@ -34,6 +34,7 @@ from bench.agent_bench import emit_benchmark
 from bench.common import CpuMeter, machine, percentile, prepare, servers, table
 from bench.history_bench import ceiling, publish, recent_latency
 from parley_devstack.ports import free_port, wait_for_port
+from parley_runtime import heap
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox
 from parley_runtime.provision import provision
@@ -293,6 +294,7 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=3, help="throughput runs; the median is reported")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args()
+    heap.settle()  # this process stands in for the agent (and the reference consumer): settled like them
     out = asyncio.run(main(args.turns, args.recent_rows, args.runs))
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(f"\nParley benchmark (written to {args.out})")

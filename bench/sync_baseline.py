@@ -16,6 +16,8 @@ import msgspec
 import uvicorn
 from litestar import Litestar, post
 
+from parley_runtime import heap
+
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS baseline;
 CREATE TABLE IF NOT EXISTS baseline.turns (
@@ -60,4 +62,6 @@ def create_app(database_url: str) -> Litestar:
 
 if __name__ == "__main__":
     _, _, url, port = sys.argv
-    uvicorn.run(create_app(url), host="127.0.0.1", port=int(port), log_level="warning", access_log=False)
+    app = create_app(url)
+    heap.settle()  # as Parley's services do, so the comparison is about the design, not the interpreter
+    uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning", access_log=False)

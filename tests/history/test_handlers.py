@@ -5,13 +5,15 @@ from __future__ import annotations
 import random
 
 import msgspec
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_history.handlers import persist, plan
 from parley_history.models import conversations, turns
 from parley_history.queries import get_session
 from parley_history.store import SqlHistoryStore
+from parley_runtime.consume import TransientError
 
 from .conftest import ended, started, turn
 
@@ -98,3 +100,27 @@ def test_plan_ignores_event_types_history_does_not_store() -> None:
 
     joined_event = joined("c1", "s1")
     assert plan([joined_event]).empty
+
+
+async def test_batch_holding_an_already_stored_turn_stores_each_turn_once(engine: AsyncEngine) -> None:
+    store = SqlHistoryStore(engine)
+    first = turn("c1", "s1", 1)
+    await persist([started("c1", "s1"), first], store)
+    assert store.copy_fallbacks == 0  # a new batch goes in by COPY
+    await persist([turn("c1", "s1", 2), first, turn("c1", "s1", 3)], store)
+    assert store.copy_fallbacks == 1  # the stored turn made COPY fail; the idempotent insert ran instead
+    assert await _turn_count(engine) == 3
+    assert (await _session(engine, "s1"))["stored_turns"] == 3
+
+
+async def test_rows_deleted_behind_the_stores_back_are_written_again_on_retry(engine: AsyncEngine) -> None:
+    store = SqlHistoryStore(engine)
+    await persist([started("c1", "s1"), turn("c1", "s1", 1)], store)
+    async with engine.begin() as conn:  # a restore from an older backup, say
+        for table in ("turns", "sessions", "conversations"):
+            await conn.execute(text(f"DELETE FROM history.{table}"))
+    with pytest.raises(TransientError):  # the store remembered the session; the turn's foreign key says otherwise
+        await persist([turn("c1", "s1", 2)], store)
+    await persist([turn("c1", "s1", 2)], store)  # the redelivery writes the session row again
+    assert await _turn_count(engine) == 1
+    assert (await _session(engine, "s1"))["stored_turns"] == 1

@@ -57,19 +57,33 @@ async def migrate_async(url: str, migrations: Path) -> None:
     await asyncio.to_thread(migrate, url, migrations)
 
 
+# asyncpg errors that mean "unreachable, starting up, shutting down, timed out or lost a lock race".
+_TRANSIENT_DRIVER_ERRORS = (
+    "Connection", "CannotConnectNow", "AdminShutdown", "CrashShutdown", "Deadlock", "Serialization",
+    "QueryCanceled", "TooManyConnections",
+)  # fmt: skip
+
+
+def _is_transient_driver_error(exc: BaseException) -> bool:
+    """An asyncpg error raised directly (the write paths that use the driver connection) or wrapped."""
+    if not type(exc).__module__.startswith("asyncpg"):
+        return False
+    name = type(exc).__name__
+    return name == "InterfaceError" or any(k in name for k in _TRANSIENT_DRIVER_ERRORS)
+
+
 def is_transient(exc: BaseException) -> bool:
     """Errors worth a retry later: the database is unreachable, restarting, timed out or deadlocked."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
         return True
-    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
-        name = type(exc.orig).__name__
-        # asyncpg: connection failures, "starting up / shutting down", deadlocks and serialization failures.
-        if any(k in name for k in ("Connection", "CannotConnectNow", "AdminShutdown", "Deadlock", "Serialization")):
-            return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None and _is_transient_driver_error(exc.orig):
+        return True
+    if _is_transient_driver_error(exc):
+        return True
     cause = exc.__cause__ or exc.__context__
-    return default_is_transient(exc) or (cause is not None and cause is not exc and default_is_transient(cause))
+    return default_is_transient(exc) or (cause is not None and cause is not exc and is_transient(cause))
 
 
 def run_migrations_online(target_metadata: MetaData, schema: str) -> None:

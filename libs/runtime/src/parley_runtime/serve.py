@@ -12,6 +12,7 @@ from typing import TypeVar
 import uvicorn
 from litestar import Litestar
 
+from parley_runtime import heap
 from parley_runtime.logs import configure_logging
 from parley_runtime.settings import ServiceSettings, SettingsError
 from parley_runtime.telemetry import setup_telemetry
@@ -53,7 +54,9 @@ def service_main(
     configure_logging(name, settings.log_level)
     if command == "serve":
         setup_telemetry(name, version)
-        serve(app(settings), host=settings.host, port=settings.port)
+        built = app(settings)
+        heap.settle()  # everything so far lives as long as the process
+        serve(built, host=settings.host, port=settings.port)
         return 0
     if command in commands:
         return commands[command](settings)

@@ -17,6 +17,7 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess
 from parley_agent.call import Call, open_call, run_call
 from parley_agent.providers import ProviderSet, load_vad
 from parley_agent.settings import Settings
+from parley_runtime import heap
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def prewarm(proc: JobProcess) -> None:
     setup_agent_telemetry()
     proc.userdata["settings"] = settings
     proc.userdata["providers"] = ProviderSet(settings, vad=load_vad(settings))
+    heap.settle()  # models and providers are loaded: no full collection walks them during a call
 
 
 async def entrypoint(ctx: JobContext) -> None:

@@ -1,21 +1,29 @@
-"""The write side: one transaction per batch, set-based statements over `unnest` arrays.
+"""The write side: one transaction per batch, set-based statements, turns by COPY.
 
-Each statement takes whole columns as arrays, so a batch of 500 turns costs a handful of round trips
-and the statements are prepared once. The hot path only inserts: conversation and session rows are
-written when they are new or when a field really changes, never once per turn. Rows are sorted by key
-so concurrent replicas lock in the same order; a deadlock or a lost connection surfaces as a transient
-error and the batch is retried.
+Conversation, session and end rows go in as whole columns (`unnest` arrays), so a batch costs a handful
+of round trips, and they are written only when new or when a field really changes (`KnownRows`), never
+once per turn. Turns, the bulk of the work, take the fast path first: a binary COPY, which costs
+PostgreSQL and this process several microseconds less per turn than the `unnest` insert. COPY cannot
+skip rows that already exist, so a batch holding an already stored turn (a redelivery) fails a unique
+index; the whole transaction then runs again with `INSERT ... ON CONFLICT DO NOTHING`. Either way each
+turn is stored once.
+
+The write path runs on the asyncpg connection under the engine's pool (COPY is not an SQL statement
+SQLAlchemy can send). Rows are sorted by key so concurrent replicas lock in the same order; a lost
+connection or a deadlock surfaces as a transient error and the batch is retried.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import asyncpg
 import msgspec
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from parley_contracts import TurnCompleted
 from parley_history.handlers import ConversationRow, SessionRow, WritePlan
 from parley_history.known import KnownRows
 from parley_runtime.consume import TransientError
@@ -24,47 +32,47 @@ tracer = trace.get_tracer("parley.history")
 
 _json = msgspec.json.Encoder()
 
-INSERT_CONVERSATIONS = text("""
+INSERT_CONVERSATIONS = """
 INSERT INTO history.conversations (id, user_id, started_at, last_activity_at)
-SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:users AS text[]),
-                     CAST(:firsts AS timestamptz[]), CAST(:lasts AS timestamptz[]))
+SELECT * FROM unnest(CAST($1 AS text[]), CAST($2 AS text[]),
+                     CAST($3 AS timestamptz[]), CAST($4 AS timestamptz[]))
 ON CONFLICT (id) DO NOTHING
-""")
+"""
 
 # Only rows whose values change are rewritten; last activity is refreshed at most once a minute.
-REFRESH_CONVERSATIONS = text("""
+REFRESH_CONVERSATIONS = """
 UPDATE history.conversations AS c SET
     user_id = COALESCE(c.user_id, u.user_id),
     started_at = LEAST(c.started_at, u.first_at),
     last_activity_at = GREATEST(c.last_activity_at, u.last_at)
-FROM unnest(CAST(:ids AS text[]), CAST(:users AS text[]),
-            CAST(:firsts AS timestamptz[]), CAST(:lasts AS timestamptz[])) AS u(id, user_id, first_at, last_at)
+FROM unnest(CAST($1 AS text[]), CAST($2 AS text[]),
+            CAST($3 AS timestamptz[]), CAST($4 AS timestamptz[])) AS u(id, user_id, first_at, last_at)
 WHERE c.id = u.id
   AND ((c.user_id IS NULL AND u.user_id IS NOT NULL)
        OR u.first_at < c.started_at
        OR u.last_at > c.last_activity_at + interval '1 minute')
-""")
+"""
 
-INSERT_SESSIONS = text("""
+INSERT_SESSIONS = """
 INSERT INTO history.sessions (id, conversation_id, room_name, room_sid, agent_name, user_id, started_at, metadata)
-SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:convs AS text[]), CAST(:rooms AS text[]),
-                     CAST(:sids AS text[]), CAST(:agents AS text[]), CAST(:users AS text[]),
-                     CAST(:starts AS timestamptz[]), CAST(:metas AS jsonb[]))
+SELECT * FROM unnest(CAST($1 AS text[]), CAST($2 AS text[]), CAST($3 AS text[]),
+                     CAST($4 AS text[]), CAST($5 AS text[]), CAST($6 AS text[]),
+                     CAST($7 AS timestamptz[]), CAST($8 AS jsonb[]))
 ON CONFLICT (id) DO NOTHING
-""")
+"""
 
 # A session first seen through a turn gets its room and agent once `session_started` arrives.
-START_SESSIONS = text("""
+START_SESSIONS = """
 UPDATE history.sessions AS s SET
     room_name = u.room_name, room_sid = u.room_sid, agent_name = u.agent_name,
     user_id = COALESCE(u.user_id, s.user_id), started_at = u.started_at, metadata = u.metadata
-FROM unnest(CAST(:ids AS text[]), CAST(:rooms AS text[]), CAST(:sids AS text[]), CAST(:agents AS text[]),
-            CAST(:users AS text[]), CAST(:starts AS timestamptz[]), CAST(:metas AS jsonb[]))
+FROM unnest(CAST($1 AS text[]), CAST($2 AS text[]), CAST($3 AS text[]), CAST($4 AS text[]),
+            CAST($5 AS text[]), CAST($6 AS timestamptz[]), CAST($7 AS jsonb[]))
      AS u(id, room_name, room_sid, agent_name, user_id, started_at, metadata)
 WHERE s.id = u.id AND s.room_name IS NULL
-""")
+"""
 
-END_SESSIONS = text("""
+END_SESSIONS = """
 UPDATE history.sessions AS s SET
     ended_at = u.ended_at,
     end_reason = u.reason,
@@ -72,27 +80,44 @@ UPDATE history.sessions AS s SET
     expected_turns = u.expected,
     usage = u.usage,
     started_at = COALESCE(s.started_at, u.started_at)
-FROM unnest(CAST(:ids AS text[]), CAST(:ended AS timestamptz[]), CAST(:reasons AS text[]),
-            CAST(:durations AS float8[]), CAST(:expected AS int[]), CAST(:usages AS jsonb[]),
-            CAST(:starts AS timestamptz[]))
+FROM unnest(CAST($1 AS text[]), CAST($2 AS timestamptz[]), CAST($3 AS text[]),
+            CAST($4 AS float8[]), CAST($5 AS int[]), CAST($6 AS jsonb[]),
+            CAST($7 AS timestamptz[]))
      AS u(id, ended_at, reason, duration, expected, usage, started_at)
 WHERE s.id = u.id
-""")
+"""
 
-INSERT_TURNS = text("""
+INSERT_TURNS = """
 INSERT INTO history.turns (event_id, conversation_id, session_id, seq, role, text, interrupted,
                            occurred_at, started_at, ended_at, language, metrics, usage)
-SELECT * FROM unnest(CAST(:event_ids AS uuid[]), CAST(:convs AS text[]), CAST(:sessions AS text[]),
-                     CAST(:seqs AS int[]), CAST(:roles AS text[]), CAST(:texts AS text[]),
-                     CAST(:interrupted AS bool[]), CAST(:occurred AS timestamptz[]),
-                     CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]),
-                     CAST(:languages AS text[]), CAST(:metrics AS jsonb[]), CAST(:usages AS jsonb[]))
+SELECT * FROM unnest(CAST($1 AS uuid[]), CAST($2 AS text[]), CAST($3 AS text[]),
+                     CAST($4 AS int[]), CAST($5 AS text[]), CAST($6 AS text[]),
+                     CAST($7 AS bool[]), CAST($8 AS timestamptz[]),
+                     CAST($9 AS timestamptz[]), CAST($10 AS timestamptz[]),
+                     CAST($11 AS text[]), CAST($12 AS jsonb[]), CAST($13 AS jsonb[]))
 ON CONFLICT DO NOTHING
-""")
+"""
+
+
+TURN_COLUMNS = [
+    "event_id", "conversation_id", "session_id", "seq", "role", "text", "interrupted",
+    "occurred_at", "started_at", "ended_at", "language", "metrics", "usage",
+]  # fmt: skip
 
 
 def _j(value: object) -> str | None:
     return None if value is None else _json.encode(value).decode()
+
+
+def _turn_rows(plan: WritePlan) -> list[tuple[Any, ...]]:
+    turns: list[TurnCompleted] = sorted(plan.turns.values(), key=lambda t: (t.session_id, t.seq))
+    return [
+        (
+            t.event_id, t.conversation_id, t.session_id, t.seq, t.role, t.text, t.interrupted,
+            t.occurred_at, t.started_at, t.ended_at, t.language, _j(t.metrics), _j(t.usage),
+        )
+        for t in turns
+    ]  # fmt: skip
 
 
 class SqlHistoryStore:
@@ -101,107 +126,99 @@ class SqlHistoryStore:
     def __init__(self, engine: AsyncEngine, known: KnownRows | None = None) -> None:
         self.engine = engine
         self.known = known or KnownRows()
+        self.copy_fallbacks = 0  # batches that held an already stored turn (tests and curiosity)
 
     async def apply(self, plan: WritePlan) -> None:
         conversations = sorted(
             (r for r in plan.conversations.values() if self.known.conversation_needs_write(r)), key=lambda r: r.id
         )
         sessions = sorted((r for r in plan.sessions.values() if self.known.session_needs_write(r)), key=lambda r: r.id)
+        turns = _turn_rows(plan)
         try:
             with tracer.start_as_current_span(
                 "history.insert",
                 kind=SpanKind.CLIENT,
-                attributes={"db.system.name": "postgresql", "parley.turns": len(plan.turns)},
+                attributes={"db.system.name": "postgresql", "parley.turns": len(turns)},
             ):
-                await self._write(plan, conversations, sessions)
-        except IntegrityError as exc:
+                async with self.engine.connect() as sa_conn:
+                    conn: asyncpg.Connection = (await sa_conn.get_raw_connection()).driver_connection
+                    try:
+                        await self._write(conn, plan, conversations, sessions, turns, copy=True)
+                    except asyncpg.UniqueViolationError:
+                        self.copy_fallbacks += 1
+                        await self._write(conn, plan, conversations, sessions, turns, copy=False)
+        except asyncpg.ForeignKeyViolationError as exc:
             # A row we remembered is gone (restore, manual delete): forget, and write everything next time.
             self.known.forget()
             raise TransientError("history rows missing; retrying with full upserts") from exc
         self.known.remember(conversations, sessions)
 
-    async def _write(self, plan: WritePlan, conversations: list[ConversationRow], sessions: list[SessionRow]) -> None:
-        async with self.engine.begin() as conn:
+    async def _write(
+        self,
+        conn: asyncpg.Connection,
+        plan: WritePlan,
+        conversations: list[ConversationRow],
+        sessions: list[SessionRow],
+        turns: list[tuple[Any, ...]],
+        *,
+        copy: bool,
+    ) -> None:
+        async with conn.transaction():
             if conversations:
                 await self._conversations(conn, conversations)
             if sessions:
                 await self._sessions(conn, sessions)
             if plan.ends:
                 await self._ends(conn, plan)
-            if plan.turns:
-                await self._turns(conn, plan)
+            if turns and copy:
+                await conn.copy_records_to_table("turns", schema_name="history", columns=TURN_COLUMNS, records=turns)
+            elif turns:
+                await conn.execute(INSERT_TURNS, *(list(column) for column in zip(*turns, strict=True)))
 
-    async def _conversations(self, conn: AsyncConnection, rows: list[ConversationRow]) -> None:
-        params = {
-            "ids": [r.id for r in rows],
-            "users": [r.user_id for r in rows],
-            "firsts": [r.first_at for r in rows],
-            "lasts": [r.last_at for r in rows],
-        }
-        await conn.execute(INSERT_CONVERSATIONS, params)
-        await conn.execute(REFRESH_CONVERSATIONS, params)
+    async def _conversations(self, conn: asyncpg.Connection, rows: list[ConversationRow]) -> None:
+        columns = (
+            [r.id for r in rows],
+            [r.user_id for r in rows],
+            [r.first_at for r in rows],
+            [r.last_at for r in rows],
+        )
+        await conn.execute(INSERT_CONVERSATIONS, *columns)
+        await conn.execute(REFRESH_CONVERSATIONS, *columns)
 
-    async def _sessions(self, conn: AsyncConnection, rows: list[SessionRow]) -> None:
+    async def _sessions(self, conn: asyncpg.Connection, rows: list[SessionRow]) -> None:
         await conn.execute(
             INSERT_SESSIONS,
-            {
-                "ids": [r.id for r in rows],
-                "convs": [r.conversation_id for r in rows],
-                "rooms": [r.room_name for r in rows],
-                "sids": [r.room_sid for r in rows],
-                "agents": [r.agent_name for r in rows],
-                "users": [r.user_id for r in rows],
-                "starts": [r.started_at for r in rows],
-                "metas": [_j(r.metadata) for r in rows],
-            },
+            [r.id for r in rows],
+            [r.conversation_id for r in rows],
+            [r.room_name for r in rows],
+            [r.room_sid for r in rows],
+            [r.agent_name for r in rows],
+            [r.user_id for r in rows],
+            [r.started_at for r in rows],
+            [_j(r.metadata) for r in rows],
         )
         started = [r for r in rows if r.started_at is not None]
         if started:
             await conn.execute(
                 START_SESSIONS,
-                {
-                    "ids": [r.id for r in started],
-                    "rooms": [r.room_name for r in started],
-                    "sids": [r.room_sid for r in started],
-                    "agents": [r.agent_name for r in started],
-                    "users": [r.user_id for r in started],
-                    "starts": [r.started_at for r in started],
-                    "metas": [_j(r.metadata) for r in started],
-                },
+                [r.id for r in started],
+                [r.room_name for r in started],
+                [r.room_sid for r in started],
+                [r.agent_name for r in started],
+                [r.user_id for r in started],
+                [r.started_at for r in started],
+                [_j(r.metadata) for r in started],
             )
 
-    async def _ends(self, conn: AsyncConnection, plan: WritePlan) -> None:
+    async def _ends(self, conn: asyncpg.Connection, plan: WritePlan) -> None:
         ends = [plan.ends[k] for k in sorted(plan.ends)]
         await conn.execute(
             END_SESSIONS,
-            {
-                "ids": [e.session_id for e in ends],
-                "ended": [e.ended_at for e in ends],
-                "reasons": [e.reason for e in ends],
-                "durations": [e.duration_seconds for e in ends],
-                "expected": [e.turn_count for e in ends],
-                "usages": [_j(e.usage) for e in ends],
-                "starts": [e.started_at for e in ends],
-            },
-        )
-
-    async def _turns(self, conn: AsyncConnection, plan: WritePlan) -> None:
-        turns = sorted(plan.turns.values(), key=lambda t: (t.session_id, t.seq))
-        await conn.execute(
-            INSERT_TURNS,
-            {
-                "event_ids": [t.event_id for t in turns],
-                "convs": [t.conversation_id for t in turns],
-                "sessions": [t.session_id for t in turns],
-                "seqs": [t.seq for t in turns],
-                "roles": [t.role for t in turns],
-                "texts": [t.text for t in turns],
-                "interrupted": [t.interrupted for t in turns],
-                "occurred": [t.occurred_at for t in turns],
-                "starts": [t.started_at for t in turns],
-                "ends": [t.ended_at for t in turns],
-                "languages": [t.language for t in turns],
-                "metrics": [_j(t.metrics) for t in turns],
-                "usages": [_j(t.usage) for t in turns],
-            },
+            [e.session_id for e in ends],
+            [e.ended_at for e in ends],
+            [e.reason for e in ends],
+            [e.duration_seconds for e in ends],
+            [e.turn_count for e in ends],
+            [_j(e.usage) for e in ends],
+            [e.started_at for e in ends],
         )
