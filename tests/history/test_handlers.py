@@ -124,3 +124,15 @@ async def test_rows_deleted_behind_the_stores_back_are_written_again_on_retry(en
     await persist([turn("c1", "s1", 2)], store)  # the redelivery writes the session row again
     assert await _turn_count(engine) == 1
     assert (await _session(engine, "s1"))["stored_turns"] == 1
+
+
+async def test_end_of_a_session_deleted_behind_the_stores_back_is_not_lost(engine: AsyncEngine) -> None:
+    store = SqlHistoryStore(engine)
+    await persist([started("c1", "s1"), turn("c1", "s1", 1)], store)
+    async with engine.begin() as conn:
+        for table in ("turns", "sessions", "conversations"):
+            await conn.execute(text(f"DELETE FROM history.{table}"))
+    with pytest.raises(TransientError):  # no turn in this batch: the per-batch session check catches it
+        await persist([ended("c1", "s1", 1)], store)
+    await persist([ended("c1", "s1", 1)], store)
+    assert (await _session(engine, "s1"))["ended_at"] is not None

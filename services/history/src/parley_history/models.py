@@ -65,7 +65,7 @@ sessions = Table(
 turns = Table(
     "turns",
     metadata,
-    Column("session_id", Text, ForeignKey(f"{SCHEMA}.sessions.id"), primary_key=True),
+    Column("session_id", Text, primary_key=True),  # no foreign key: checked once per batch (migration 0002)
     Column("seq", Integer, primary_key=True),
     Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
     Column("conversation_id", Text, nullable=False),

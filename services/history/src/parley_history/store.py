@@ -8,6 +8,11 @@ skip rows that already exist, so a batch holding an already stored turn (a redel
 index; the whole transaction then runs again with `INSERT ... ON CONFLICT DO NOTHING`. Either way each
 turn is stored once.
 
+Turns have no foreign key to their session (migration 0002: the per-row check was a fifth of the insert).
+Instead, the sessions a batch relies on but does not write, because `KnownRows` remembers them, are counted
+once per batch in the same transaction; if one is gone (restore, manual delete) the store forgets what it
+remembered and the batch is retried, writing every row.
+
 The write path runs on the asyncpg connection under the engine's pool (COPY is not an SQL statement
 SQLAlchemy can send). Rows are sorted by key so concurrent replicas lock in the same order; a lost
 connection or a deadlock surfaces as a transient error and the batch is retried.
@@ -99,6 +104,8 @@ ON CONFLICT DO NOTHING
 """
 
 
+COUNT_SESSIONS = "SELECT count(*) FROM history.sessions WHERE id = ANY($1::text[])"
+
 TURN_COLUMNS = [
     "event_id", "conversation_id", "session_id", "seq", "role", "text", "interrupted",
     "occurred_at", "started_at", "ended_at", "language", "metrics", "usage",
@@ -120,6 +127,10 @@ def _turn_rows(plan: WritePlan) -> list[tuple[Any, ...]]:
     ]  # fmt: skip
 
 
+class _MissingSessions(Exception):
+    """A session `KnownRows` vouched for is not in the database."""
+
+
 class SqlHistoryStore:
     """`HistoryStore` on PostgreSQL."""
 
@@ -134,6 +145,8 @@ class SqlHistoryStore:
         )
         sessions = sorted((r for r in plan.sessions.values() if self.known.session_needs_write(r)), key=lambda r: r.id)
         turns = _turn_rows(plan)
+        # Sessions this batch's turns and ends rely on without writing them: checked in the transaction.
+        vouched = sorted(set(plan.sessions) - {r.id for r in sessions})
         try:
             with tracer.start_as_current_span(
                 "history.insert",
@@ -143,12 +156,13 @@ class SqlHistoryStore:
                 async with self.engine.connect() as sa_conn:
                     conn: asyncpg.Connection = (await sa_conn.get_raw_connection()).driver_connection
                     try:
-                        await self._write(conn, plan, conversations, sessions, turns, copy=True)
+                        await self._write(conn, plan, conversations, sessions, vouched, turns, copy=True)
                     except asyncpg.UniqueViolationError:
                         self.copy_fallbacks += 1
-                        await self._write(conn, plan, conversations, sessions, turns, copy=False)
-        except asyncpg.ForeignKeyViolationError as exc:
-            # A row we remembered is gone (restore, manual delete): forget, and write everything next time.
+                        await self._write(conn, plan, conversations, sessions, vouched, turns, copy=False)
+        except (_MissingSessions, asyncpg.ForeignKeyViolationError) as exc:
+            # A row we remembered is gone (restore, manual delete): forget, and write everything next time
+            # (a session's foreign key to its conversation reports a missing conversation the same way).
             self.known.forget()
             raise TransientError("history rows missing; retrying with full upserts") from exc
         self.known.remember(conversations, sessions)
@@ -159,11 +173,14 @@ class SqlHistoryStore:
         plan: WritePlan,
         conversations: list[ConversationRow],
         sessions: list[SessionRow],
+        vouched: list[str],
         turns: list[tuple[Any, ...]],
         *,
         copy: bool,
     ) -> None:
         async with conn.transaction():
+            if vouched and await conn.fetchval(COUNT_SESSIONS, vouched) != len(vouched):
+                raise _MissingSessions
             if conversations:
                 await self._conversations(conn, conversations)
             if sessions:
