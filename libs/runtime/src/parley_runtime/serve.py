@@ -29,6 +29,7 @@ def serve(app: Litestar, *, host: str, port: int) -> None:
         log_config=None,  # keep our JSON logging
         access_log=False,
         lifespan="on",
+        loop="auto",  # uvloop (a runtime dependency), which also runs the service's NATS consumer
         timeout_graceful_shutdown=20,
         proxy_headers=True,
     )
