@@ -105,3 +105,27 @@ async def test_events_history_does_not_handle_are_acked_unread_and_turns_still_l
     assert consumer.stats.acked == 3
     assert consumer.stats.skipped == 2
     assert consumer.stats.terminated == 0
+
+
+async def test_turn_postgres_cannot_store_is_dead_lettered_at_once_and_its_batch_mates_land(
+    engine: AsyncEngine, nats_url: str
+) -> None:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await provision(js)
+    good = [turn("conv-nul", "sess-nul", seq) for seq in (1, 2, 4)]
+    bad = turn("conv-nul", "sess-nul", 3, "secret \x00 words")  # valid JSON and contract; text can't hold NUL
+    for event in [good[0], good[1], bad, good[2]]:
+        await js.publish(c.subject_for(event), c.encode(event), headers={"Nats-Msg-Id": str(event.event_id)})
+
+    consumer = history_consumer(nc, SqlHistoryStore(engine), batch_size=100)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    await wait_drained(nats_url, "history", timeout=30)
+    stop.set()
+    await task
+    await nc.close()
+
+    assert await count_turns(engine) == 3
+    assert consumer.stats.terminated == 1
+    assert consumer.stats.max_num_delivered == 1  # dead-lettered on its first delivery, not after 40

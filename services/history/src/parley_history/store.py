@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from parley_contracts import TurnCompleted
 from parley_history.handlers import ConversationRow, SessionRow, WritePlan
 from parley_history.known import KnownRows
-from parley_runtime.consume import TransientError
+from parley_runtime.consume import PoisonError, TransientError
 
 tracer = trace.get_tracer("parley.history")
 
@@ -160,6 +160,11 @@ class SqlHistoryStore:
                     except asyncpg.UniqueViolationError:
                         self.copy_fallbacks += 1
                         await self._write(conn, plan, conversations, sessions, vouched, turns, copy=False)
+        except asyncpg.DataError as exc:
+            # A value PostgreSQL can never store (a NUL character in a text, say): poison, not retried. The
+            # consume loop retries the batch one event at a time, so only the bad event is dead-lettered.
+            # The reason names the error only: its message could quote the value, and values are transcripts.
+            raise PoisonError(f"rejected by PostgreSQL: {type(exc).__name__} (SQLSTATE {exc.sqlstate})") from exc
         except (_MissingSessions, asyncpg.ForeignKeyViolationError) as exc:
             # A row we remembered is gone (restore, manual delete): forget, and write everything next time
             # (a session's foreign key to its conversation reports a missing conversation the same way).
