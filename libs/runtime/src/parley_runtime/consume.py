@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+import msgspec
 import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -52,9 +53,12 @@ class TransientError(Exception):
     """Raised by a handler when a dependency is unavailable; the batch is retried later."""
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """A decoded event with the transport facts a handler may need (never the NATS message itself)."""
+class Delivery(msgspec.Struct, frozen=True, gc=False):
+    """A decoded event with the transport facts a handler may need (never the NATS message itself).
+
+    A msgspec struct, not a frozen dataclass: one is built per message, and a frozen dataclass costs ~1.6 us
+    to build on the reference machine against ~0.1 us (it holds no reference cycles, so `gc=False`).
+    """
 
     event: AnyEvent
     subject: str
@@ -264,13 +268,13 @@ class Consumer:
 
     async def _ack(self, batch: list[tuple[Msg, Delivery]]) -> None:
         self._consecutive_transient = 0
-        by_type: dict[str, int] = {}
+        by_type: dict[type[AnyEvent], int] = {}
         for msg, delivery in batch:
             await msg.ack()
-            tag = delivery.event.tag()
-            by_type[tag] = by_type.get(tag, 0) + 1
-        for tag, n in by_type.items():
-            metrics.EVENTS_PROCESSED.add(n, {"consumer": self.durable, "type": tag})
+            kind = type(delivery.event)
+            by_type[kind] = by_type.get(kind, 0) + 1
+        for kind, n in by_type.items():
+            metrics.EVENTS_PROCESSED.add(n, {"consumer": self.durable, "type": kind.tag()})
         self.stats.acked += len(batch)
 
     async def _fail(self, batch: list[tuple[Msg, Delivery]], exc: Exception) -> None:
