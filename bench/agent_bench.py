@@ -20,6 +20,7 @@ import nats
 from bench.common import machine, percentile, table, turn
 from parley_agent.state import CallState
 from parley_devstack.nats_server import NatsServer
+from parley_runtime import heap
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox
 from parley_runtime.provision import provision
@@ -92,6 +93,7 @@ if __name__ == "__main__":
     parser.add_argument("--emits", type=int, default=20_000)
     parser.add_argument("--turns", type=int, default=720)
     args = parser.parse_args()
+    heap.settle()  # as the service (or agent job process) this stands in for
     result = asyncio.run(main(args.emits, args.turns))
     print("agent benchmark")
     print(table([(k, str(v)) for k, v in result.items()]))

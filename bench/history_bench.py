@@ -22,6 +22,7 @@ from parley_history.consumers import history_consumer
 from parley_history.db import make_engine
 from parley_history.recent import start_recent_service
 from parley_history.store import SqlHistoryStore
+from parley_runtime import heap
 from parley_runtime.pull import PullSubscription
 
 
@@ -139,6 +140,7 @@ if __name__ == "__main__":
     parser.add_argument("--conversations", type=int, default=100)
     parser.add_argument("--batch", type=int, default=1000, help="fetch batch, the same for both loops")
     args = parser.parse_args()
+    heap.settle()  # as the service (or agent job process) this stands in for
     result = asyncio.run(main(args.turns, args.conversations, args.batch))
     print("history benchmark")
     print(table([(k, str(v)) for k, v in result.items()]))
