@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 
 import msgspec
@@ -136,3 +138,14 @@ async def test_end_of_a_session_deleted_behind_the_stores_back_is_not_lost(engin
         await persist([ended("c1", "s1", 1)], store)
     await persist([ended("c1", "s1", 1)], store)
     assert (await _session(engine, "s1"))["ended_at"] is not None
+
+
+async def test_writes_cancelled_midway_leave_the_pool_usable_and_store_nothing_twice(engine: AsyncEngine) -> None:
+    store = SqlHistoryStore(engine)
+    big = [started("c1", "s1"), *[turn("c1", "s1", seq) for seq in range(1, 3001)]]
+    for timeout in (0.002, 0.005, 0.01, 0.02, 0.05):  # a shutdown cancels the batch in hand at any point
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(persist(big, store), timeout=timeout)
+    await persist(big, store)
+    await persist([turn("c1", "s1", 3001)], store)
+    assert await _turn_count(engine) == 3001

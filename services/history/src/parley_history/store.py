@@ -156,10 +156,17 @@ class SqlHistoryStore:
                 async with self.engine.connect() as sa_conn:
                     conn: asyncpg.Connection = (await sa_conn.get_raw_connection()).driver_connection
                     try:
-                        await self._write(conn, plan, conversations, sessions, vouched, turns, copy=True)
-                    except asyncpg.UniqueViolationError:
-                        self.copy_fallbacks += 1
-                        await self._write(conn, plan, conversations, sessions, vouched, turns, copy=False)
+                        try:
+                            await self._write(conn, plan, conversations, sessions, vouched, turns, copy=True)
+                        except asyncpg.UniqueViolationError:
+                            self.copy_fallbacks += 1
+                            await self._write(conn, plan, conversations, sessions, vouched, turns, copy=False)
+                    except BaseException:
+                        # The pool cannot see a transaction opened on the driver connection: one left open
+                        # (a cancelled rollback) or a dead link must not go back to the pool.
+                        if conn.is_closed() or conn.is_in_transaction():
+                            await sa_conn.invalidate()
+                        raise
         except asyncpg.DataError as exc:
             # A value PostgreSQL can never store (a NUL character in a text, say): poison, not retried. The
             # consume loop retries the batch one event at a time, so only the bad event is dead-lettered.
