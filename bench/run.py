@@ -3,7 +3,8 @@
     1. ceiling    bare JetStream fetch+ack, no database (turns/s)
     2. parley     turns emitted through the agent's outbox and persisted by the history service (a separate
                   process, as in production), sustained over 100,000 turns; emit-to-row latency at 1,000/s
-    3. sync       the earlier design: one HTTP POST per turn, inserted before the answer (turns/s, p50/p99)
+    3. sync       the earlier design: one HTTP POST per turn, inserted before the answer (turns/s, p50/p99);
+                  its runs alternate with Parley's, so both halves of the ratio see the same machine
     4. emit       the agent's `emit()` with NATS up and down (us)
     5. recent     history.v1.recent with one million turns stored (ms)
 
@@ -251,32 +252,38 @@ async def main(turns: int, recent_rows: int, runs: int) -> dict[str, object]:
             await _reset_stream(s.nats.url)
         results.update(_median_of("ceiling_turns_per_s", ceil))
         results["ceiling_lean_pull_turns_per_s"] = round(statistics.median(lean))
-        print(f"2. parley ({runs} runs)...", flush=True)
+        print(f"2-3. parley and the sync baseline ({runs} runs each, taking turns)...", flush=True)
         history = await _history_process(db, s.nats.url, s.tmp / "history.log")
         try:
             assert s.nats.pid is not None
             assert s.postgres.pid is not None
             meter = CpuMeter({"nats": s.nats.pid, "history": history.pid, "postgres": s.postgres.pid})
-            measured = [
-                await parley_throughput(s.nats.url, db, turns, 100, meter, first_conversation=1000 * run)
-                for run in range(runs)
-            ]
+            # Parley and the sync baseline take turns (P, S, P, S, ...): this VM's speed drifts by ±10% over
+            # minutes, and side by side the drift weighs on both halves of the ratio alike.
+            measured, syncs = [], []
+            for run in range(runs):
+                measured.append(
+                    await parley_throughput(s.nats.url, db, turns, 100, meter, first_conversation=1000 * run)
+                )
+                syncs.append(await sync_baseline(db, 3000))
             rates = [rate for rate, _ in measured]
             results.update(_median_of("parley_turns_per_s", rates))
             _, cpu = measured[rates.index(sorted(rates)[len(rates) // 2])]  # the median run's breakdown
             results.update({f"cpu_us_per_turn_{name}": value for name, value in cpu.items()})
+            sync_rates = [rate for rate, _, _ in syncs]
+            results.update(_median_of("sync_turns_per_s", sync_rates))
+            _, p50, p99 = syncs[sync_rates.index(sorted(sync_rates)[len(sync_rates) // 2])]
+            results["sync_p50_ms"], results["sync_p99_ms"] = round(p50, 2), round(p99, 2)
+            pairs = [p / s_ for p, s_ in zip(rates, sync_rates, strict=True)]  # each run against its neighbour
+            results["parley_vs_sync_pair_min"], results["parley_vs_sync_pair_max"] = (
+                round(min(pairs), 1),
+                round(max(pairs), 1),
+            )
             p50, p99 = await parley_latency(s.nats.url, db, rate=1000, seconds=10)
             results["e2e_p50_ms"], results["e2e_p99_ms"] = round(p50, 2), round(p99, 2)
         finally:
             history.terminate()
             history.wait(20)
-        print(f"3. sync baseline ({runs} runs)...", flush=True)
-        # The median of as many runs as Parley gets, so machine noise weighs on both sides of the ratio alike.
-        syncs = [await sync_baseline(db, 3000) for _ in range(runs)]
-        sync_rates = [rate for rate, _, _ in syncs]
-        results.update(_median_of("sync_turns_per_s", sync_rates))
-        _, p50, p99 = syncs[sync_rates.index(sorted(sync_rates)[len(sync_rates) // 2])]
-        results["sync_p50_ms"], results["sync_p99_ms"] = round(p50, 2), round(p99, 2)
         print("5. recent with a million turns...", flush=True)
         await load_million(db, recent_rows, 10_000)
         p50, p99 = await recent_latency(s.nats.url, db, 10_000, requests=2000)
@@ -294,7 +301,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=100_000)
     parser.add_argument("--recent-rows", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=3, help="throughput runs (Parley and sync); medians reported")
+    parser.add_argument("--runs", type=int, default=5, help="throughput runs (Parley and sync); medians reported")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args()
     heap.settle()  # this process stands in for the agent (and the reference consumer): settled like them
