@@ -31,7 +31,21 @@ KEYS = {
 def test_small_bench_run_writes_every_result_key(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     run = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--turns", "3000", "--recent-rows", "20000", "--runs", "1", "--out", out],
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--turns",
+            "3000",
+            "--recent-rows",
+            "20000",
+            "--runs",
+            "1",
+            "--latency-seconds",
+            "3",
+            "--out",
+            out,
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
