@@ -8,6 +8,7 @@ import time
 
 import nats
 from litestar.testing import AsyncTestClient
+from nats.aio.client import Client
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +18,7 @@ from parley_history.consumers import history_consumer
 from parley_history.models import turns
 from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
+from parley_runtime.consume import Consumer
 from parley_runtime.provision import provision
 
 from .conftest import API_KEY, joined, turn
@@ -47,6 +49,17 @@ async def wait_drained(url: str, durable: str, timeout: float = 120) -> None:
         assert time.monotonic() < deadline, f"consumer not drained: {info.num_pending} pending"
         await asyncio.sleep(0.2)
     await nc.close()
+
+
+async def consume_until_drained(nc: Client, engine: AsyncEngine, nats_url: str) -> Consumer:
+    """Run the history consumer until the durable has nothing pending; returns it for its stats."""
+    consumer = history_consumer(nc, SqlHistoryStore(engine), batch_size=100)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    await wait_drained(nats_url, "history", timeout=30)
+    stop.set()
+    await task
+    return consumer
 
 
 async def count_turns(engine: AsyncEngine) -> int:
@@ -93,12 +106,7 @@ async def test_events_history_does_not_handle_are_acked_unread_and_turns_still_l
     # Garbage on a subject history does not handle: not decoded, so not history's to dead-letter.
     await js.publish("voice.participant_left.v1.conv-skip", b"{not json", headers={"Nats-Msg-Id": "garbage-1"})
 
-    consumer = history_consumer(nc, SqlHistoryStore(engine), batch_size=100)
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
-    await wait_drained(nats_url, "history", timeout=30)
-    stop.set()
-    await task
+    consumer = await consume_until_drained(nc, engine, nats_url)
     await nc.close()
 
     assert await count_turns(engine) == 3
@@ -118,12 +126,7 @@ async def test_turn_postgres_cannot_store_is_dead_lettered_at_once_and_its_batch
     for event in [good[0], good[1], bad, good[2]]:
         await js.publish(c.subject_for(event), c.encode(event), headers={"Nats-Msg-Id": str(event.event_id)})
 
-    consumer = history_consumer(nc, SqlHistoryStore(engine), batch_size=100)
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
-    await wait_drained(nats_url, "history", timeout=30)
-    stop.set()
-    await task
+    consumer = await consume_until_drained(nc, engine, nats_url)
     await nc.close()
 
     assert await count_turns(engine) == 3
