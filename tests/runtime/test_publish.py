@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 
 import parley_contracts as c
 from parley_devstack.testing import stream_events
@@ -61,3 +63,44 @@ async def test_oversized_message_is_rejected_without_waiting_for_an_ack(publishe
     huge = ("voice.turn_completed.v1.conv-1", b"x" * (2 * 1024 * 1024), {"Nats-Msg-Id": "huge-1"})  # > max_payload
     outcomes, _ = await publisher.publish([huge, _message(turn(1))], timeout=5)
     assert outcomes == [Outcome.REJECTED, Outcome.STORED]
+
+
+async def test_answered_windows_reuse_their_reply_subjects(publisher: WindowPublisher, nats_url: str) -> None:
+    responder = await nats.connect(nats_url)
+    seen: list[str] = []
+
+    async def ack_like_a_stream(msg: Msg) -> None:
+        seen.append(msg.reply)
+        await responder.publish(msg.reply, b'{"stream":"VOICE","seq":1}')
+
+    await responder.subscribe("acked.here", cb=ack_like_a_stream)
+    await responder.flush()
+    for _ in range(2):
+        outcomes, _ = await publisher.publish([("acked.here", b"{}", {"Nats-Msg-Id": "a-1"})], timeout=5)
+        assert outcomes == [Outcome.STORED]
+    assert len(seen) == 2 and seen[0] == seen[1]  # the server's subject-match cache keeps hitting
+    await responder.close()
+
+
+async def test_late_ack_of_an_unanswered_window_is_not_taken_for_the_next_ones(
+    publisher: WindowPublisher, nats_url: str
+) -> None:
+    silent = await nats.connect(nats_url)
+    received: list[Msg] = []
+
+    async def hold(msg: Msg) -> None:
+        received.append(msg)
+
+    await silent.subscribe("silent.here", cb=hold)
+    await silent.flush()
+    outcomes, _ = await publisher.publish([("silent.here", b"{}", {"Nats-Msg-Id": "s-1"})], timeout=0.3)
+    assert outcomes == [Outcome.RETRY]  # nobody answered in time
+
+    second = asyncio.create_task(publisher.publish([("silent.here", b"{}", {"Nats-Msg-Id": "s-2"})], timeout=1))
+    while len(received) < 2:
+        await asyncio.sleep(0.01)
+    assert received[0].reply != received[1].reply  # a new generation after the unanswered window
+    await silent.publish(received[0].reply, b'{"stream":"VOICE","seq":7}')  # the first window's ack, late
+    outcomes, _ = await second
+    assert outcomes == [Outcome.RETRY]  # not mistaken for the second window's answer
+    await silent.close()

@@ -3,10 +3,16 @@
 nats-py's `publish_async` costs a semaphore, a NUID plus random token, a future with a done callback, a
 JSON parse and a PubAck dataclass per message, and waiting on the window is an `asyncio.wait` over all of
 those futures. The outbox only needs to know, per message, "stored", "rejected for good" or "try again",
-so here each message's reply subject is the window's inbox plus its index, the ack callback records the
-outcome in a list, and one event wakes the publisher when the last ack of the window is in. A PubAck is
-only parsed when it carries an error. Acks of an earlier window that timed out are ignored: those messages
-are retried with the same Nats-Msg-Id and the stream drops the copies.
+so here each message's reply subject is the inbox plus a generation and its index in the window, the ack
+callback records the outcome in a list, and one event wakes the publisher when the last ack of the window
+is in. A PubAck is only parsed when it carries an error.
+
+Windows reuse the same reply subjects (`<inbox>.<generation>.<index>`): nats-server caches subject matches,
+and a subject never seen before costs it ~1.8 us more per message (measured: 9.9 against 8.1 us per
+published message). Reuse is safe while every message of the previous window was answered by the server,
+which answers each publish once. A window that ends with a message unanswered (timeout, connection error)
+starts a new generation, so a late ack of it is ignored instead of being taken for the next window's:
+those messages are retried with the same Nats-Msg-Id and the stream drops the copies.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ class WindowPublisher:
         self._nc = nc
         self._prefix = nc.new_inbox()
         self._sub: Subscription | None = None
-        self._window = 0  # incremented per window so late acks of an earlier one are recognised
+        self._generation = 0  # incremented after a window with unanswered messages: their late acks are ignored
         self._outcomes: list[Outcome] = []
         self._errors: list[str | None] = []
         self._answered: list[bool] = []
@@ -55,9 +61,9 @@ class WindowPublisher:
             self._sub = None
 
     async def _on_ack(self, msg: Msg) -> None:
-        _, window, index = msg.subject.rsplit(".", 2)
+        _, generation, index = msg.subject.rsplit(".", 2)
         i = int(index)
-        if int(window) != self._window or i >= len(self._answered) or self._answered[i]:
+        if int(generation) != self._generation or i >= len(self._answered) or self._answered[i]:
             return  # a late ack of an abandoned window, or a repeat
         self._answered[i] = True
         if not msg.data:  # a status message: 503 = no stream listens on the subject (not provisioned yet)
@@ -83,13 +89,13 @@ class WindowPublisher:
         """Send every message, wait up to `timeout` for all their PubAcks; one outcome (and error) per message."""
         if self._sub is None:
             await self.start()
-        self._window += 1
         self._outcomes = [Outcome.RETRY] * len(messages)
         self._errors = [None] * len(messages)
         self._answered = [False] * len(messages)
         self._missing = len(messages)
         self._complete.clear()
-        reply = f"{self._prefix}.{self._window}."
+        reply = f"{self._prefix}.{self._generation}."
+        unanswerable = False  # a message may have left without the server's answer reaching us
         for i, (subject, data, headers) in enumerate(messages):
             try:
                 await self._nc.publish(subject, data, reply=f"{reply}{i}", headers=headers)
@@ -98,8 +104,11 @@ class WindowPublisher:
                 self._settle()
             except (nats.errors.Error, OSError) as e:
                 self._errors[i], self._answered[i] = repr(e), True
+                unanswerable = True
                 self._settle()
         if self._missing > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._complete.wait(), timeout)
+        if unanswerable or self._missing > 0:
+            self._generation += 1
         return list(self._outcomes), list(self._errors)
