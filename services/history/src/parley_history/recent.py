@@ -68,5 +68,8 @@ async def start_recent_service(nc: Client, engine: AsyncEngine, *, version: str,
     await service.add_group(name=group, queue_group="history").add_endpoint(
         name=endpoint, handler=make_handler(engine, timeout)
     )
-    await nc.flush()  # the subscription must reach the server before we report ready
+    # The subscription must reach the server before we report ready. nats-py writes a flush's PING ahead of
+    # a SUB still in its write buffer, so the first round trip can return early; after the second, it cannot.
+    await nc.flush()
+    await nc.flush()
     return service
