@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import nats
 import pytest
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 import parley_contracts as c
 from parley_devstack.testing import stream_events
+from parley_runtime.connection import subscriptions_confirmed
 from parley_runtime.provision import provision
 from parley_runtime.publish import Message, Outcome, WindowPublisher
 
@@ -26,16 +26,6 @@ async def publisher(nats_url: str) -> AsyncIterator[WindowPublisher]:
     yield publisher
     await publisher.stop()
     await nc.close()
-
-
-async def _listening(nc: Client) -> None:
-    """Return once the server has this connection's subscriptions.
-
-    nats-py writes a flush's PING straight to the socket, ahead of a SUB still in its write buffer, so one
-    flush can come back before the SUB is sent; by the second round trip the SUB has gone out first.
-    """
-    await nc.flush()
-    await nc.flush()
 
 
 def _message(event: c.Event, **extra: str) -> Message:
@@ -85,7 +75,7 @@ async def test_answered_windows_reuse_their_reply_subjects(publisher: WindowPubl
         await responder.publish(msg.reply, b'{"stream":"VOICE","seq":1}')
 
     await responder.subscribe("acked.here", cb=ack_like_a_stream)
-    await _listening(responder)
+    await subscriptions_confirmed(responder)
     for _ in range(2):
         outcomes, _ = await publisher.publish([("acked.here", b"{}", {"Nats-Msg-Id": "a-1"})], timeout=5)
         assert outcomes == [Outcome.STORED]
@@ -103,7 +93,7 @@ async def test_late_ack_of_an_unanswered_window_is_not_taken_for_the_next_ones(
         received.append(msg)
 
     await silent.subscribe("silent.here", cb=hold)
-    await _listening(silent)
+    await subscriptions_confirmed(silent)
     outcomes, _ = await publisher.publish([("silent.here", b"{}", {"Nats-Msg-Id": "s-1"})], timeout=0.3)
     assert outcomes == [Outcome.RETRY]  # nobody answered in time
 

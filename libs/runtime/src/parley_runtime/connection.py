@@ -109,3 +109,15 @@ async def connect(
         nc.options["max_reconnect_attempts"] = -1
         holder.append(nc)
         return nc
+
+
+async def subscriptions_confirmed(nc: Client) -> None:
+    """Return once the server has every subscription this connection has made so far.
+
+    One `flush()` is not enough: nats-py writes a flush's PING straight to the socket, ahead of a SUB still
+    in its write buffer, so the PONG can come back before the server has the subscription (seen as "no
+    responders" from another connection, about once in 15 tries). By the second round trip the SUB has
+    gone out first.
+    """
+    await nc.flush()
+    await nc.flush()

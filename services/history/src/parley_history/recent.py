@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from parley_contracts.history import RecentTurn, RecentTurnsReply, RecentTurnsRequest
 from parley_contracts.streams import HISTORY_RECENT_SUBJECT
 from parley_history.queries import recent_turns
+from parley_runtime.connection import subscriptions_confirmed
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +69,5 @@ async def start_recent_service(nc: Client, engine: AsyncEngine, *, version: str,
     await service.add_group(name=group, queue_group="history").add_endpoint(
         name=endpoint, handler=make_handler(engine, timeout)
     )
-    # The subscription must reach the server before we report ready. nats-py writes a flush's PING ahead of
-    # a SUB still in its write buffer, so the first round trip can return early; after the second, it cannot.
-    await nc.flush()
-    await nc.flush()
+    await subscriptions_confirmed(nc)  # the subscription must reach the server before we report ready
     return service
