@@ -244,6 +244,11 @@ def _median_of(key: str, values: list[float]) -> dict[str, object]:
     return {key: round(statistics.median(values)), f"{key}_min": round(min(values)), f"{key}_max": round(max(values))}
 
 
+def _median_run(rates: list[float]) -> int:
+    """Index of the run whose rate is the median (the upper one of an even count)."""
+    return rates.index(sorted(rates)[len(rates) // 2])
+
+
 async def main(turns: int, recent_rows: int, runs: int, latency_seconds: int) -> dict[str, object]:
     results: dict[str, object] = {}
     with servers() as s:
@@ -273,11 +278,11 @@ async def main(turns: int, recent_rows: int, runs: int, latency_seconds: int) ->
                 syncs.append(await sync_baseline(db, 3000))
             rates = [rate for rate, _ in measured]
             results.update(_median_of("parley_turns_per_s", rates))
-            _, cpu = measured[rates.index(sorted(rates)[len(rates) // 2])]  # the median run's breakdown
+            _, cpu = measured[_median_run(rates)]  # the median run's breakdown
             results.update({f"cpu_us_per_turn_{name}": value for name, value in cpu.items()})
             sync_rates = [rate for rate, _, _ in syncs]
             results.update(_median_of("sync_turns_per_s", sync_rates))
-            _, p50, p99 = syncs[sync_rates.index(sorted(sync_rates)[len(sync_rates) // 2])]
+            _, p50, p99 = syncs[_median_run(sync_rates)]
             results["sync_p50_ms"], results["sync_p99_ms"] = round(p50, 2), round(p99, 2)
             pairs = [p / s_ for p, s_ in zip(rates, sync_rates, strict=True)]  # each run against its neighbour
             results["parley_vs_sync_pair_min"], results["parley_vs_sync_pair_max"] = (
