@@ -101,8 +101,7 @@ async def test_events_history_does_not_handle_are_acked_unread_and_turns_still_l
     await provision(js)
     participant = joined("conv-skip", "sess-skip")
     turns_in = [turn("conv-skip", "sess-skip", seq) for seq in (1, 2, 3)]
-    for event in [participant, *turns_in]:
-        await js.publish(c.subject_for(event), c.encode(event), headers={"Nats-Msg-Id": str(event.event_id)})
+    await publish_all(nats_url, [(e, str(e.event_id)) for e in [participant, *turns_in]])
     # Garbage on a subject history does not handle: not decoded, so not history's to dead-letter.
     await js.publish("voice.participant_left.v1.conv-skip", b"{not json", headers={"Nats-Msg-Id": "garbage-1"})
 
@@ -119,12 +118,10 @@ async def test_turn_postgres_cannot_store_is_dead_lettered_at_once_and_its_batch
     engine: AsyncEngine, nats_url: str
 ) -> None:
     nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    await provision(js)
+    await provision(nc.jetstream())
     good = [turn("conv-nul", "sess-nul", seq) for seq in (1, 2, 4)]
     bad = turn("conv-nul", "sess-nul", 3, "secret \x00 words")  # valid JSON and contract; text can't hold NUL
-    for event in [good[0], good[1], bad, good[2]]:
-        await js.publish(c.subject_for(event), c.encode(event), headers={"Nats-Msg-Id": str(event.event_id)})
+    await publish_all(nats_url, [(e, str(e.event_id)) for e in [good[0], good[1], bad, good[2]]])
 
     consumer = await consume_until_drained(nc, engine, nats_url)
     await nc.close()
