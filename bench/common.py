@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
 
 import parley_contracts as c
 from parley_devstack.nats_server import NatsServer
@@ -60,7 +59,7 @@ async def prepare(s: Servers) -> str:
 
 def turn(conversation: int, seq: int, text: str = "I would like to move my appointment to Friday") -> c.TurnCompleted:
     return c.TurnCompleted(
-        event_id=uuid4(),
+        event_id=c.new_event_id(),
         occurred_at=T0 + timedelta(milliseconds=seq),
         conversation_id=f"conv-{conversation:05d}",
         session_id=f"sess-{conversation:05d}",

@@ -24,7 +24,6 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
 
 import asyncpg
 import httpx
@@ -46,7 +45,7 @@ TEXT = "Sure, I can move your appointment to Friday at ten; shall I also send yo
 
 def _turn(conv: int, seq: int) -> c.TurnCompleted:
     return c.TurnCompleted(
-        event_id=uuid4(),
+        event_id=c.new_event_id(),
         occurred_at=c.utcnow(),
         conversation_id=f"conv-{conv:05d}",
         session_id=f"sess-{conv:05d}",
@@ -202,7 +201,16 @@ async def load_million(db: str, total: int, conversations: int) -> None:
         cid = ids[i % conversations]
         seq = i // conversations + 1
         batch.append(
-            (uuid4(), cid, cid, seq, "user" if seq % 2 else "assistant", TEXT, False, t0 + timedelta(seconds=seq))
+            (
+                c.new_event_id(),
+                cid,
+                cid,
+                seq,
+                "user" if seq % 2 else "assistant",
+                TEXT,
+                False,
+                t0 + timedelta(seconds=seq),
+            )
         )
         if len(batch) == 50_000 or i == total - 1:
             await conn.copy_records_to_table(
