@@ -3,10 +3,16 @@
 nats-py's `fetch` awaits each message through `asyncio.wait_for`, which costs tens of microseconds per
 message on a small machine. Here the server streams a pull request's messages into an inbox whose callback
 only appends to a buffer; `fetch` returns what has arrived once the request is answered or quiet for a
-moment. One request is open at a time: it stays open across fetches (so messages keep flowing while the
-previous batch is handled) until the server has sent its batch or answers with a status (404/408/409).
-A request that reaches its expiry is considered over (the server may end a partly served one silently, and a lost
-connection ends it too) and a new one is sent; a late message of the old one still lands in the buffer.
+moment. A request stays open across fetches (so messages keep flowing while the previous batch is handled)
+until the server has sent its batch, answers with a status (404/408/409), or reaches its expiry (the
+server may drop a request without a word, on a lost connection say). Whenever the buffer is empty and no
+request is open, `fetch` sends a new one at once, also in the middle of its wait: a request that ends
+while a fetch waits must not leave the consumer deaf until that fetch times out (it did: a 408 landing
+during a fetch's wait stalled history for up to a second, seen as 1 s emit-to-row outliers).
+
+Each request has its own reply subject (`<inbox>.<n>`), so a status can be matched to its request: the late
+408 of an old request (the client counts expiry from when it sent, the server from when it received)
+must not close the newer one.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from nats.aio.subscription import Subscription
 
 QUIET = 0.002  # once messages flow, a gap this long ends the batch
 GATHER = 0.010  # and a batch never waits longer than this for more (latency under a steady trickle)
+REFUSED_PAUSE = 0.25  # after a 409 (consumer deleted, leader change, too many waiting): not a request per loop
 
 
 class PullSubscription:
@@ -32,11 +39,14 @@ class PullSubscription:
         self._sub: Subscription | None = None
         self._buffer: deque[Msg] = deque()
         self._arrived = asyncio.Event()
+        self._requests = 0  # number of the latest request: its reply subject is <inbox>.<n>
+        self._current = ""  # reply subject of the request we count on
         self._owed = 0  # messages the open request may still deliver
-        self._open_until = 0.0  # monotonic deadline of the open request (0: none open)
+        self._open_until = 0.0  # monotonic expiry of the open request (0: none open)
+        self._retry_at = 0.0  # no new request before this (monotonic), set when the server refuses one
 
     async def start(self) -> PullSubscription:
-        self._sub = await self._nc.subscribe(self._inbox, cb=self._on_msg)
+        self._sub = await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_msg)
         return self
 
     async def unsubscribe(self) -> None:
@@ -47,43 +57,55 @@ class PullSubscription:
     async def _on_msg(self, msg: Msg) -> None:
         status = msg.headers.get("Status") if msg.headers and not msg.data else None
         if status is not None:
-            if status != "100":  # 100 is a heartbeat; 404/408/409 close the request
+            # 100 is a heartbeat; 404/408/409 end the request they answer (only the current one matters).
+            if status != "100" and msg.subject == self._current:
                 self._open_until = 0.0
+                if status != "408":  # 408: it expired, ask again at once; anything else: pause first
+                    self._retry_at = time.monotonic() + REFUSED_PAUSE
         else:
-            self._buffer.append(msg)
+            self._buffer.append(msg)  # a message of any of our requests, old or current
             self._owed -= 1
             if self._owed <= 0:
                 self._open_until = 0.0
         self._arrived.set()
 
+    async def _request(self, batch: int, expires: float, now: float) -> None:
+        self._requests += 1
+        self._current = f"{self._inbox}.{self._requests}"
+        self._owed = batch
+        self._open_until = now + expires
+        request = {"batch": batch, "expires": int(expires * 1e9)}
+        await self._nc.publish(self._subject, json.dumps(request).encode(), reply=self._current)
+
     async def fetch(self, batch: int, timeout: float) -> list[Msg]:
         """Up to `batch` messages; raises TimeoutError when none arrive within `timeout`."""
         now = time.monotonic()
-        if not self._buffer and (self._open_until == 0.0 or now > self._open_until):
-            request = {"batch": batch, "expires": int(timeout * 1e9)}
-            self._owed = batch
-            # The server may end a partly served request at its expiry without a status: from then on,
-            # treat it as closed and ask again (a late message of the old request still lands in the buffer).
-            self._open_until = now + timeout
-            await self._nc.publish(self._subject, json.dumps(request).encode(), reply=self._inbox)
         deadline = now + timeout
         first_at = now if self._buffer else 0.0
         while len(self._buffer) < batch:
             self._arrived.clear()
             current = time.monotonic()
             if self._buffer:
+                if self._open_until == 0.0:
+                    break  # the request is over: nothing more is coming for it
                 first_at = first_at or current
                 wait = min(QUIET, first_at + GATHER - current)
+                if wait <= 0:
+                    break
             else:
-                wait = deadline - current
-            if wait <= 0:
-                break
+                if current >= deadline:
+                    break
+                if current >= self._open_until and current >= self._retry_at:
+                    await self._request(batch, timeout, current)  # none open (or it expired): ask, even mid-wait
+                # Wake at the request's expiry too (the server may have dropped it silently), or at the end
+                # of a pause after a refusal, to ask again.
+                wake = self._open_until if self._open_until > current else self._retry_at
+                wait = min(deadline, wake) - current
             try:
                 await asyncio.wait_for(self._arrived.wait(), timeout=wait)
             except TimeoutError:
-                break
-            if self._open_until == 0.0 and self._buffer:
-                break  # the request is over: nothing more is coming for it
+                if self._buffer:
+                    break  # quiet for a moment: hand over what we have
         if not self._buffer:
             raise TimeoutError
         n = min(batch, len(self._buffer))
