@@ -40,11 +40,9 @@ async def publish(nc: Client, seq: int) -> None:
     await nc.jetstream().publish(c.subject_for(event), c.encode(event), headers=headers_for(event))
 
 
-def seqs(msgs: list[Msg]) -> list[int]:
-    return [c.decode(m.data).seq for m in msgs]  # type: ignore[union-attr]
-
-
-async def test_messages_flow_to_one_open_request_across_fetches(nc: Client, sub: PullSubscription) -> None:
+@pytest.fixture
+async def pull_requests(nc: Client) -> AsyncIterator[list[Msg]]:
+    """Every pull request the client sends for DURABLE, as the server receives it (a plain subscriber)."""
     requests: list[Msg] = []
 
     async def record(msg: Msg) -> None:
@@ -52,15 +50,25 @@ async def test_messages_flow_to_one_open_request_across_fetches(nc: Client, sub:
 
     spy = await nc.subscribe(NEXT, cb=record)
     await subscriptions_confirmed(nc)
+    yield requests
+    await spy.unsubscribe()
+
+
+def seqs(msgs: list[Msg]) -> list[int]:
+    return [c.decode(m.data).seq for m in msgs]  # type: ignore[union-attr]
+
+
+async def test_messages_flow_to_one_open_request_across_fetches(
+    nc: Client, sub: PullSubscription, pull_requests: list[Msg]
+) -> None:
     await publish(nc, 1)
     first = await sub.fetch(10, timeout=5)
     await publish(nc, 2)
     second = await sub.fetch(10, timeout=5)
-    await spy.unsubscribe()
 
     assert seqs(first) == [1]
     assert seqs(second) == [2]
-    assert len(requests) == 1  # the second batch came on the request the first fetch opened
+    assert len(pull_requests) == 1  # the second batch came on the request the first fetch opened
 
 
 async def test_a_request_the_server_ends_during_a_fetch_is_replaced_at_once(nc: Client, sub: PullSubscription) -> None:
@@ -68,11 +76,7 @@ async def test_a_request_the_server_ends_during_a_fetch_is_replaced_at_once(nc: 
     await publish(nc, 1)
     assert seqs(await sub.fetch(10, timeout=0.3)) == [1]
 
-    async def publish_after_the_408() -> None:
-        await asyncio.sleep(0.6)
-        await publish(nc, 2)
-
-    later = asyncio.create_task(publish_after_the_408())
+    later = asyncio.create_task(_publish_later(nc, 2, delay=0.6))  # after the 408 of the open request
     started = time.monotonic()
     # Before the fix this fetch stayed deaf until its own timeout (5 s): the 408 closed the only request.
     batch = await asyncio.wait_for(sub.fetch(10, timeout=5), timeout=2)
@@ -83,30 +87,22 @@ async def test_a_request_the_server_ends_during_a_fetch_is_replaced_at_once(nc: 
 
 
 async def test_a_late_status_of_an_older_request_does_not_end_the_current_one(
-    nc: Client, sub: PullSubscription, nats_url: str
+    nc: Client, sub: PullSubscription, pull_requests: list[Msg], nats_url: str
 ) -> None:
-    requests: list[str] = []
-
-    async def record(msg: Msg) -> None:
-        requests.append(msg.reply)
-
-    spy = await nc.subscribe(NEXT, cb=record)
-    await subscriptions_confirmed(nc)
     await publish(nc, 1)
     assert seqs(await sub.fetch(10, timeout=0.3)) == [1]
     await asyncio.sleep(0.5)  # the first request has expired
     await publish(nc, 2)
     assert seqs(await sub.fetch(10, timeout=5)) == [2]  # on a second request
-    assert len(requests) == 2
+    assert len(pull_requests) == 2
     # A 408 for the first request, as a server sends it when the client counted its expiry first.
-    await _raw_status(nats_url, requests[0], "408 Request Timeout")
+    await _raw_status(nats_url, pull_requests[0].reply, "408 Request Timeout")
     await asyncio.sleep(0.1)  # delivered to the subscription
-    later = asyncio.create_task(_publish_later(nc, 3))
+    later = asyncio.create_task(_publish_later(nc, 3, delay=0.1))
     assert seqs(await sub.fetch(10, timeout=5)) == [3]
     await later
-    await spy.unsubscribe()
 
-    assert len(requests) == 2  # the stale 408 did not make the client ask again
+    assert len(pull_requests) == 2  # the stale 408 did not make the client ask again
 
 
 async def test_a_refused_request_is_asked_again_after_a_pause_not_in_a_loop(nc: Client, sub: PullSubscription) -> None:
@@ -119,8 +115,8 @@ async def test_a_refused_request_is_asked_again_after_a_pause_not_in_a_loop(nc: 
     assert 2 <= requests <= 1 + 1 / REFUSED_PAUSE + 1  # it keeps asking, a few times a second
 
 
-async def _publish_later(nc: Client, seq: int) -> None:
-    await asyncio.sleep(0.1)
+async def _publish_later(nc: Client, seq: int, *, delay: float) -> None:
+    await asyncio.sleep(delay)
     await publish(nc, seq)
 
 

@@ -28,7 +28,7 @@ from nats.aio.subscription import Subscription
 
 QUIET = 0.002  # once messages flow, a gap this long ends the batch
 GATHER = 0.010  # and a batch never waits longer than this for more (latency under a steady trickle)
-REFUSED_PAUSE = 0.25  # after a 409 (consumer deleted, leader change, too many waiting): not a request per loop
+REFUSED_PAUSE = 0.25  # after a refusal (409, or 503 once the durable is gone): not a request per loop
 
 
 class PullSubscription:
