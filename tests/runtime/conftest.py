@@ -9,6 +9,7 @@ from nats.aio.client import Client
 
 import parley_contracts as c
 from parley_runtime.provision import provision
+from parley_runtime.publish import Message, WindowPublisher
 
 
 @pytest.fixture
@@ -17,6 +18,14 @@ async def nc(nats_url: str) -> AsyncIterator[Client]:
     await provision(client.jetstream())
     yield client
     await client.close()
+
+
+@pytest.fixture
+async def publisher(nc: Client, request: pytest.FixtureRequest) -> AsyncIterator[WindowPublisher]:
+    """A window publisher; a test module sets `FAST_INGEST = False` to test the per-message path alone."""
+    publisher = await WindowPublisher(nc, fast_ingest=getattr(request.module, "FAST_INGEST", True)).start()
+    yield publisher
+    await publisher.stop()
 
 
 def turn(
@@ -32,6 +41,11 @@ def turn(
         role="user" if seq % 2 else "assistant",
         text=text,
     )
+
+
+def message(event: c.Event, **extra: str) -> Message:
+    """An event as the outbox hands it to the publisher: subject, payload, headers."""
+    return c.subject_for(event), c.encode(event), {"Nats-Msg-Id": str(event.event_id), **extra}
 
 
 def headers_for(event: c.Event) -> dict[str, str]:

@@ -3,44 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import nats
-import pytest
 from nats.aio.msg import Msg
 
-import parley_contracts as c
 from parley_devstack.testing import stream_events
 from parley_runtime.connection import subscriptions_confirmed
-from parley_runtime.provision import provision
-from parley_runtime.publish import Message, Outcome, WindowPublisher
+from parley_runtime.publish import Outcome, WindowPublisher
 
-from .conftest import turn
+from .conftest import message, turn
 
-
-@pytest.fixture
-async def publisher(nats_url: str) -> AsyncIterator[WindowPublisher]:
-    nc = await nats.connect(nats_url)
-    await provision(nc.jetstream())
-    publisher = await WindowPublisher(nc).start()
-    yield publisher
-    await publisher.stop()
-    await nc.close()
-
-
-def _message(event: c.Event, **extra: str) -> Message:
-    return c.subject_for(event), c.encode(event), {"Nats-Msg-Id": str(event.event_id), **extra}
+FAST_INGEST = False  # every message answered by its own PubAck (test_fast_ingest covers the batches)
 
 
 async def test_a_window_of_turns_is_stored_and_a_resent_window_is_deduplicated(
     publisher: WindowPublisher, nats_url: str
 ) -> None:
     events = [turn(i + 1) for i in range(500)]
-    outcomes, errors = await publisher.publish([_message(e) for e in events], timeout=5)
+    outcomes, errors = await publisher.publish([message(e) for e in events], timeout=5)
     assert outcomes == [Outcome.STORED] * 500
     assert errors == [None] * 500
     # The same window again (as after a lost ack): acked as duplicates, stored once.
-    outcomes, _ = await publisher.publish([_message(e) for e in events], timeout=5)
+    outcomes, _ = await publisher.publish([message(e) for e in events], timeout=5)
     assert outcomes == [Outcome.STORED] * 500
     stored = [str(e.event_id) for e in await stream_events(nats_url)]
     assert sorted(stored) == sorted(str(e.event_id) for e in events)
@@ -48,7 +32,7 @@ async def test_a_window_of_turns_is_stored_and_a_resent_window_is_deduplicated(
 
 async def test_refused_message_is_rejected_and_its_neighbours_still_stored(publisher: WindowPublisher) -> None:
     good, bad, also_good = turn(1), turn(2), turn(3)
-    window = [_message(good), _message(bad, **{"Nats-Expected-Stream": "NOT-VOICE"}), _message(also_good)]
+    window = [message(good), message(bad, **{"Nats-Expected-Stream": "NOT-VOICE"}), message(also_good)]
     outcomes, errors = await publisher.publish(window, timeout=5)
     assert outcomes == [Outcome.STORED, Outcome.REJECTED, Outcome.STORED]
     assert errors[1] is not None and errors[1].startswith("400")
@@ -62,7 +46,7 @@ async def test_subject_no_stream_listens_on_is_left_to_retry(publisher: WindowPu
 
 async def test_oversized_message_is_rejected_without_waiting_for_an_ack(publisher: WindowPublisher) -> None:
     huge = ("voice.turn_completed.v1.conv-1", b"x" * (2 * 1024 * 1024), {"Nats-Msg-Id": "huge-1"})  # > max_payload
-    outcomes, _ = await publisher.publish([huge, _message(turn(1))], timeout=5)
+    outcomes, _ = await publisher.publish([huge, message(turn(1))], timeout=5)
     assert outcomes == [Outcome.REJECTED, Outcome.STORED]
 
 

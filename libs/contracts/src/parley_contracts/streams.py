@@ -36,6 +36,9 @@ class StreamSpec(msgspec.Struct, frozen=True, kw_only=True):
     duplicate_window_seconds: int = 600
     max_msg_size: int = 1024 * 1024
     replicas: int = 1
+    # Fast-ingest batch publishing (ADR-50): the outbox stores a window with one answer instead of one per
+    # message. Applied only where the server supports it (nats-server 2.14+, JetStream API level 3).
+    batch_publish: bool = False
     description: str = ""
 
 
@@ -73,6 +76,7 @@ def voice_stream(*, replicas: int = 1, max_age_days: int = 30) -> StreamSpec:
         subjects=["voice.>"],
         max_age_seconds=max_age_days * DAY,
         replicas=replicas,
+        batch_publish=True,
         description="Parley conversation events (voice.<event>.v<N>.<conversation_id>)",
     )
 

@@ -59,7 +59,10 @@ class Change(msgspec.Struct, frozen=True):
     action: Action
 
 
-def _stream_config(spec: StreamSpec) -> StreamConfig:
+BATCH_PUBLISH_API_LEVEL = 3  # nats-server 2.14: fast-ingest batches
+
+
+def _stream_config(spec: StreamSpec, api_level: int) -> StreamConfig:
     return StreamConfig(
         name=spec.name,
         description=spec.description or None,
@@ -72,6 +75,8 @@ def _stream_config(spec: StreamSpec) -> StreamConfig:
         max_msg_size=spec.max_msg_size,
         num_replicas=spec.replicas,
         allow_direct=True,
+        # Off (None) on older servers, which would not know the field.
+        allow_batched=True if spec.batch_publish and api_level >= BATCH_PUBLISH_API_LEVEL else None,
     )
 
 
@@ -84,6 +89,7 @@ def _stream_differs(current: StreamConfig, want: StreamConfig) -> bool:
         or current.max_msg_size != want.max_msg_size
         or (current.num_replicas or 1) != (want.num_replicas or 1)
         or (current.description or None) != (want.description or None)
+        or bool(current.allow_batched) != bool(want.allow_batched)
     )
 
 
@@ -111,8 +117,9 @@ def _consumer_differs(current: ConsumerConfig, want: ConsumerConfig) -> bool:
     )
 
 
-async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> Change:
-    want = _stream_config(spec)
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, api_level: int = 0) -> Change:
+    """`api_level`: the server's JetStream API level (`account_info().api.level`), for features that need one."""
+    want = _stream_config(spec, api_level)
     try:
         info = await js.stream_info(spec.name)
     except NotFoundError:
@@ -164,6 +171,7 @@ async def ensure_object_bucket(js: JetStreamContext, spec: ObjectBucketSpec) -> 
 async def provision(js: JetStreamContext, settings: ProvisionSettings | None = None) -> list[Change]:
     """Create or update streams VOICE, DLQ and the advisory capture, the durable consumers and buckets."""
     s = settings or ProvisionSettings()
+    level = (await js.account_info()).api.level or 0
     changes = [
         await ensure_stream(
             js,
@@ -171,6 +179,7 @@ async def provision(js: JetStreamContext, settings: ProvisionSettings | None = N
                 voice_stream(replicas=s.replicas, max_age_days=s.voice_max_age_days),
                 duplicate_window_seconds=s.duplicate_window_seconds,
             ),
+            api_level=level,
         ),
         await ensure_stream(js, dlq_stream(replicas=s.replicas, max_age_days=s.dlq_max_age_days)),
         await ensure_stream(js, advisory_stream(replicas=s.replicas)),
