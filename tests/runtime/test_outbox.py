@@ -75,6 +75,9 @@ async def test_sigkill_of_the_server_mid_run_loses_nothing_that_was_emitted(
     await outbox.close()
     ids = await _stream_event_ids(embedded_nats.url)
     assert len(ids) == len(set(ids)) == 3000
+    # The backlog went as fast-ingest batches: the kill hit a stream published that way.
+    assert outbox.publisher is not None and outbox.publisher.fast is not None
+    assert outbox.publisher.fast.stats["stored"] > 0
 
 
 async def test_overflow_spills_to_file_and_a_new_outbox_replays_it(embedded_nats: NatsServer, tmp_path: Path) -> None:

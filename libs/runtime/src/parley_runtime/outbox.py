@@ -99,6 +99,7 @@ class Outbox:
         self.published = 0
         self.dropped = 0
         self.spilled = 0
+        self.publisher: WindowPublisher | None = None  # once running (its `fast` stats: batches and how they ended)
 
     # -- the hot path ---------------------------------------------------------------------------
 
@@ -242,7 +243,7 @@ class Outbox:
     async def _run(self) -> None:
         if self._nc is None:
             self._nc = await connect(self._settings, name=self._name, retry_initial=True)
-        publisher = await WindowPublisher(self._nc).start()
+        publisher = self.publisher = await WindowPublisher(self._nc).start()
         failures = 0
         while True:
             if not self._queue and self._spilling:
