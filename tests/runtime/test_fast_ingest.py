@@ -19,6 +19,7 @@ from parley_runtime import fast_ingest
 from parley_runtime.connection import subscriptions_confirmed
 from parley_runtime.provision import provision
 from parley_runtime.publish import FAST_MIN, Outcome, WindowPublisher
+from parley_runtime.telemetry import prometheus_text, setup_telemetry
 
 from .conftest import message, turn
 
@@ -42,9 +43,18 @@ async def _stored_ids(nats_url: str, stream: str = "VOICE") -> list[str]:
     return [str(e.event_id) for e in await stream_events(nats_url, stream=stream)]
 
 
-async def test_a_large_window_is_stored_with_a_few_answers_instead_of_one_permessage(
+def _batches_stored() -> float:
+    """`parley_outbox_batches_total{outcome="stored"}` as this process's /metrics would show it."""
+    lines = prometheus_text().decode().splitlines()
+    counts = [line for line in lines if line.startswith("parley_outbox_batches_total{") and '"stored"' in line]
+    return sum(float(line.rsplit(" ", 1)[1]) for line in counts)
+
+
+async def test_a_large_window_is_stored_with_a_few_answers_instead_of_one_per_message(
     publisher: WindowPublisher, answers: list[Msg], nats_url: str
 ) -> None:
+    setup_telemetry("test", "0")
+    batches_before = _batches_stored()
     events = [turn(i + 1) for i in range(400)]
     outcomes, errors = await publisher.publish([message(e) for e in events], timeout=5)
     assert outcomes == [Outcome.STORED] * 400 and errors == [None] * 400
@@ -55,9 +65,10 @@ async def test_a_large_window_is_stored_with_a_few_answers_instead_of_one_permes
     outcomes, _ = await publisher.publish([message(e) for e in events], timeout=5)
     assert outcomes == [Outcome.STORED] * 400
     assert sorted(await _stored_ids(nats_url)) == sorted(str(e.event_id) for e in events)
+    assert _batches_stored() - batches_before == 2  # what an operator sees on /metrics
 
 
-async def test_a_small_window_is_acked_message_bymessage(publisher: WindowPublisher, answers: list[Msg]) -> None:
+async def test_a_small_window_is_acked_message_by_message(publisher: WindowPublisher, answers: list[Msg]) -> None:
     outcomes, _ = await publisher.publish([message(turn(i + 1)) for i in range(FAST_MIN - 1)], timeout=5)
     assert outcomes == [Outcome.STORED] * (FAST_MIN - 1)
     await asyncio.sleep(0.1)
@@ -65,7 +76,7 @@ async def test_a_small_window_is_acked_message_bymessage(publisher: WindowPublis
     assert publisher.fast is not None and publisher.fast.stats == {"stored": 0, "unsure": 0, "timeout": 0}
 
 
-async def test_a_refused_message_ends_the_batch_and_the_window_is_sorted_out_message_bymessage(
+async def test_a_refused_message_ends_the_batch_and_the_window_is_sorted_out_message_by_message(
     publisher: WindowPublisher, nats_url: str
 ) -> None:
     events = [turn(i + 1) for i in range(40)]

@@ -29,6 +29,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from parley_runtime import metrics
+
 Message = tuple[str, bytes, dict[str, str]]
 
 FLOW = 500  # ask for a flow ack every 500 messages: more than a window, so only the final answer counts
@@ -55,7 +57,7 @@ class FastIngest:
     def __init__(self, nc: Client) -> None:
         self._nc = nc
         self._prefix = nc.new_inbox()
-        self._id = self._prefix.rsplit(".", 1)[-1]  # unique per connection: batch ids are per stream
+        self._id = self._prefix.rsplit(".", 1)[-1]  # the inbox's random token: batch ids must not clash in a stream
         self._sub: Subscription | None = None
         self._batches = 0
         self._batch = ""  # id of the batch awaiting its answer ("" when none)
@@ -109,6 +111,7 @@ class FastIngest:
         finally:
             result, self._batch = self._result or Result.TIMEOUT, ""  # later replies of this batch are ignored
         self.stats[result.value] += 1
+        metrics.OUTBOX_BATCHES.add(1, {"outcome": result.value})
         return result
 
     async def _on_reply(self, msg: Msg) -> None:

@@ -29,6 +29,11 @@ OUTBOX_SPILLED = _meter.create_counter("parley.outbox.spilled", description="Eve
 OUTBOX_DROPPED = _meter.create_counter(
     "parley.outbox.dropped", description="Events dropped (permanent publish error or no spill file)"
 )
+OUTBOX_BATCHES = _meter.create_counter(
+    "parley.outbox.batches",
+    description="Windows sent as JetStream fast-ingest batches, by outcome (stored, unsure: resent message by "
+    "message, timeout)",
+)
 TURN_LATENCY = _meter.create_histogram(
     "parley.turn.latency",
     unit="s",

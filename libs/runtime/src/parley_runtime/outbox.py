@@ -4,7 +4,8 @@
 bounded in-memory queue, or, when that is full, encodes it to an append-only spill file. Encoding for
 the wire happens in the background publisher, off the caller's hot path. A background task
 publishes to JetStream with `Nats-Msg-Id = event_id`, retrying the same id with backoff until it gets a
-PubAck, so a retry after a lost ack is de-duplicated by the stream. While NATS is down nothing is sent
+PubAck (a backlog goes in windows, each a fast-ingest batch with one answer: see `publish`), so a retry
+after a lost ack is de-duplicated by the stream. While NATS is down nothing is sent
 (so the client's reconnect buffer does not stack copies); after it comes back the backlog flows.
 On close, whatever could not be published within the drain timeout is written to the spill file, which
 the next start replays. With no spill file configured, overflow is counted as dropped and logged.
