@@ -135,17 +135,42 @@ async def test_a_late_answer_of_a_timed_out_batch_is_not_taken_for_the_next_one(
     assert outcomes == [Outcome.RETRY] * FAST_MIN  # nobody answered the batch in time
     assert errors[0] is not None and "no answer" in errors[0]
 
-    second = asyncio.create_task(publisher.publish(window, timeout=1))
-    while len(held) < 2 * (FAST_MIN + 1):  # both batches: their messages and end markers
-        await asyncio.sleep(0.01)
     first_end = held[FAST_MIN].reply  # <inbox>.<batch>.<flow>.<gap>.<seq>.<op>.$FI
     first_batch = first_end.rsplit(".", 6)[-6]
-    assert first_batch != held[-1].reply.rsplit(".", 6)[-6]
+    await publisher.publish(window, timeout=0.2)  # after an unanswered batch, one window goes message by message
+
+    held.clear()
+    third = asyncio.create_task(publisher.publish(window, timeout=1))  # a batch again
+    while len(held) < FAST_MIN + 1:  # its messages and its end marker
+        await asyncio.sleep(0.01)
+    assert held[-1].reply.endswith(".$FI") and held[-1].reply.rsplit(".", 6)[-6] != first_batch
     late: dict[str, Any] = {"stream": "VOICE", "seq": 9, "batch": first_batch, "count": FAST_MIN}
     await silent.publish(first_end, json.dumps(late).encode())
-    outcomes, _ = await second
-    assert outcomes == [Outcome.RETRY] * FAST_MIN  # the first batch's answer did not settle the second
+    outcomes, _ = await third
+    assert outcomes == [Outcome.RETRY] * FAST_MIN  # the first batch's answer did not settle this one
     await sub.unsubscribe()
+    await silent.close()
+
+
+async def test_after_an_unanswered_batch_the_next_window_goes_message_by_message(
+    publisher: WindowPublisher, nats_url: str
+) -> None:
+    silent = await nats.connect(nats_url)  # takes the messages, answers none: a server that never ends batches
+    held: list[Msg] = []
+
+    async def hold(msg: Msg) -> None:
+        held.append(msg)
+
+    await silent.subscribe("silent.>", cb=hold)
+    await subscriptions_confirmed(silent)
+    window = [(f"silent.{i}", b"{}", {"Nats-Msg-Id": f"s-{i}"}) for i in range(FAST_MIN)]
+    kinds = []
+    for _ in range(3):
+        held.clear()
+        outcomes, _ = await publisher.publish(window, timeout=0.2)
+        assert outcomes == [Outcome.RETRY] * FAST_MIN
+        kinds.append("batch" if held[0].reply.endswith(".$FI") else "each")
+    assert kinds == ["batch", "each", "batch"]  # a retry is not stuck on batches that never end
     await silent.close()
 
 

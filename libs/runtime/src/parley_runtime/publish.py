@@ -56,6 +56,9 @@ class WindowPublisher:
         self._prefix = nc.new_inbox()
         self._sub: Subscription | None = None
         self._generation = 0  # incremented after a window with unanswered messages: their late acks are ignored
+        # After a batch went unanswered the next window goes message by message: whatever made the batch go
+        # unanswered (an outage, or a server that never ends batches), the outbox still makes progress.
+        self._batch_timed_out = False
         self._outcomes: list[Outcome] = []
         self._errors: list[str | None] = []
         self._answered: list[bool] = []
@@ -103,7 +106,9 @@ class WindowPublisher:
     async def publish(self, messages: Sequence[Message], timeout: float) -> tuple[list[Outcome], list[str | None]]:
         """Send every message, wait up to `timeout` for their answers; one outcome (and error) per message."""
         n = len(messages)
-        if self.fast is not None and n >= FAST_MIN and self.fast.usable():
+        batch = self.fast is not None and n >= FAST_MIN and not self._batch_timed_out and self.fast.usable()
+        self._batch_timed_out = False
+        if batch and self.fast is not None:
             try:
                 result = await self.fast.publish(messages, timeout)
             except (nats.errors.Error, OSError) as e:
@@ -112,6 +117,7 @@ class WindowPublisher:
                 if result is Result.STORED:
                     return [Outcome.STORED] * n, [None] * n
                 if result is Result.TIMEOUT:
+                    self._batch_timed_out = True
                     return [Outcome.RETRY] * n, [f"no answer to the batch within {timeout} s"] * n
                 logger.info(
                     "fast-ingest batch not complete; publishing message by message", extra={"reason": self.fast.reason}
