@@ -108,9 +108,10 @@ async def parley_throughput(
 ) -> tuple[float, dict[str, float]]:
     """Emit n turns through the outbox as fast as the agent could, until every row is committed.
 
-    Returns turns/s and the CPU each process spent per turn (us), measured over the same stretch.
+    Returns turns/s and the CPU each process spent per turn (us), measured over the same stretch. The outbox
+    has the agent's settings, except that it holds the whole run in memory.
     """
-    outbox = Outbox(NatsSettings(url=nats_url), name="bench-agent", maxsize=n + 1, window=256).start()
+    outbox = Outbox(NatsSettings(url=nats_url), name="bench-agent", maxsize=n + 1).start()
     await outbox.connected()
     conn = await asyncpg.connect(db)
     before = await _count(conn)

@@ -73,7 +73,9 @@ class Outbox:
         name: str,
         maxsize: int = 10_000,
         spill_path: Path | None = None,
-        window: int = 64,
+        # At most this many messages per publish round. Only a backlog (a burst, a replay after an outage)
+        # fills a window; then 256 cost the agent 13 us per message against 16 us for 64 (measured).
+        window: int = 256,
         ack_timeout: float = 2.0,
         retry_base: float = 0.1,
         retry_cap: float = 5.0,
