@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import asyncpg
+import pytest
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from parley_history.db import MIGRATIONS
+from parley_runtime.db import async_url
 
 
 async def test_turns_are_vacuumed_at_a_gentle_pace(engine: AsyncEngine) -> None:
@@ -26,3 +35,64 @@ async def test_turns_have_no_foreign_key_to_sessions(engine: AsyncEngine) -> Non
         ).scalar_one()
 
     assert keys == 0
+
+
+async def test_ids_compare_byte_by_byte(engine: AsyncEngine) -> None:
+    # Under the database's default collation every index comparison of an id would go through strcoll.
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT table_name, column_name, collation_name FROM information_schema.columns "
+                    "WHERE table_schema = 'history' AND column_name IN ('id', 'session_id', 'conversation_id', "
+                    "'user_id') ORDER BY table_name, column_name"
+                )
+            )
+        ).all()
+
+    assert [(t, c) for t, c, _ in rows] == [
+        ("conversations", "id"), ("conversations", "user_id"),
+        ("sessions", "conversation_id"), ("sessions", "id"), ("sessions", "user_id"),
+        ("turns", "conversation_id"), ("turns", "session_id"),
+    ]  # fmt: skip
+    assert {collation for _, _, collation in rows} == {"C"}
+
+
+def _alembic(url: str, action: str, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", async_url(url).replace("%", "%%"))
+    getattr(command, action)(config, revision)
+
+
+async def test_byte_by_byte_ids_keep_the_rows_and_keys_of_an_existing_database(database_url: str) -> None:
+    await asyncio.to_thread(_alembic, database_url, "upgrade", "0003")
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO history.conversations VALUES ('conv-é', 'user-1', now(), now());"
+            "INSERT INTO history.sessions (id, conversation_id) VALUES ('sess-1', 'conv-é');"
+            "INSERT INTO history.turns (event_id, conversation_id, session_id, seq, role, text, occurred_at) "
+            "VALUES (gen_random_uuid(), 'conv-é', 'sess-1', 1, 'user', 'hello', now())"
+        )
+        await asyncio.to_thread(_alembic, database_url, "upgrade", "head")
+
+        turn = await conn.fetchrow("SELECT conversation_id, session_id FROM history.turns WHERE seq = 1")
+        assert (turn["conversation_id"], turn["session_id"]) == ("conv-é", "sess-1")
+        with pytest.raises(asyncpg.ForeignKeyViolationError):  # the session's key to its conversation holds
+            await conn.execute("INSERT INTO history.sessions (id, conversation_id) VALUES ('sess-2', 'nowhere')")
+        with pytest.raises(asyncpg.UniqueViolationError):  # and so does the turn's primary key
+            await conn.execute(
+                "INSERT INTO history.turns (event_id, conversation_id, session_id, seq, role, text, occurred_at) "
+                "VALUES (gen_random_uuid(), 'conv-é', 'sess-1', 1, 'user', 'again', now())"
+            )
+
+        await asyncio.to_thread(_alembic, database_url, "downgrade", "0003")
+        collation = await conn.fetchval(
+            "SELECT collation_name FROM information_schema.columns "
+            "WHERE table_schema = 'history' AND table_name = 'turns' AND column_name = 'session_id'"
+        )
+        assert collation is None  # the database's default again
+        assert await conn.fetchval("SELECT count(*) FROM history.turns") == 1
+    finally:
+        await conn.close()

@@ -32,11 +32,13 @@ from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 SCHEMA = "history"
 metadata = MetaData(schema=SCHEMA)
 
+Id = Text(collation="C")  # opaque ids compare byte by byte, not by language rules (migration 0004)
+
 conversations = Table(
     "conversations",
     metadata,
-    Column("id", Text, primary_key=True),
-    Column("user_id", Text, nullable=True),
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, nullable=True),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("last_activity_at", DateTime(timezone=True), nullable=False),
     Index("ix_conversations_started", "started_at", "id"),
@@ -46,12 +48,12 @@ conversations = Table(
 sessions = Table(
     "sessions",
     metadata,
-    Column("id", Text, primary_key=True),
-    Column("conversation_id", Text, ForeignKey(f"{SCHEMA}.conversations.id"), nullable=False),
+    Column("id", Id, primary_key=True),
+    Column("conversation_id", Id, ForeignKey(f"{SCHEMA}.conversations.id"), nullable=False),
     Column("room_name", Text, nullable=True),
     Column("room_sid", Text, nullable=True),
     Column("agent_name", Text, nullable=True),
-    Column("user_id", Text, nullable=True),
+    Column("user_id", Id, nullable=True),
     Column("started_at", DateTime(timezone=True), nullable=True),
     Column("ended_at", DateTime(timezone=True), nullable=True),
     Column("end_reason", Text, nullable=True),
@@ -65,10 +67,10 @@ sessions = Table(
 turns = Table(
     "turns",
     metadata,
-    Column("session_id", Text, primary_key=True),  # no foreign key: checked once per batch (migration 0002)
+    Column("session_id", Id, primary_key=True),  # no foreign key: checked once per batch (migration 0002)
     Column("seq", Integer, primary_key=True),
     Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
-    Column("conversation_id", Text, nullable=False),
+    Column("conversation_id", Id, nullable=False),
     Column("role", Text, nullable=False),
     Column("text", Text, nullable=False),
     Column("interrupted", Boolean, nullable=False, server_default="false"),
