@@ -7,12 +7,11 @@ import asyncio
 import asyncpg
 import pytest
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_history.db import MIGRATIONS
-from parley_runtime.db import async_url
+from parley_runtime.db import alembic_config
 
 
 async def test_turns_are_vacuumed_at_a_gentle_pace(engine: AsyncEngine) -> None:
@@ -59,10 +58,7 @@ async def test_ids_compare_byte_by_byte(engine: AsyncEngine) -> None:
 
 
 def _alembic(url: str, action: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", async_url(url).replace("%", "%%"))
-    getattr(command, action)(config, revision)
+    getattr(command, action)(alembic_config(url, MIGRATIONS), revision)
 
 
 async def test_byte_by_byte_ids_keep_the_rows_and_keys_of_an_existing_database(database_url: str) -> None:

@@ -1,13 +1,15 @@
 """A connected, provisioned JetStream for runtime tests, and event factories."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from uuid import uuid4
 
 import nats
 import pytest
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 import parley_contracts as c
+from parley_runtime.connection import subscriptions_confirmed
 from parley_runtime.provision import provision
 from parley_runtime.publish import Message, WindowPublisher
 
@@ -26,6 +28,31 @@ async def publisher(nc: Client, request: pytest.FixtureRequest) -> AsyncIterator
     publisher = await WindowPublisher(nc, fast_ingest=getattr(request.module, "FAST_INGEST", True)).start()
     yield publisher
     await publisher.stop()
+
+
+Recorder = Callable[[str], Awaitable[tuple[Client, list[Msg]]]]
+
+
+@pytest.fixture
+async def recorder(nats_url: str) -> AsyncIterator[Recorder]:
+    """`await recorder(subject)`: a second client that keeps every message on `subject` and answers none."""
+    clients: list[Client] = []
+
+    async def record(subject: str) -> tuple[Client, list[Msg]]:
+        client = await nats.connect(nats_url)
+        clients.append(client)
+        seen: list[Msg] = []
+
+        async def keep(msg: Msg) -> None:
+            seen.append(msg)
+
+        await client.subscribe(subject, cb=keep)
+        await subscriptions_confirmed(client)
+        return client, seen
+
+    yield record
+    for client in clients:
+        await client.close()
 
 
 def turn(

@@ -4,39 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
 import nats
 import pytest
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js.api import StreamConfig
 
 from parley_devstack.testing import stream_events
 from parley_runtime import fast_ingest
-from parley_runtime.connection import subscriptions_confirmed
 from parley_runtime.provision import provision
 from parley_runtime.publish import FAST_MIN, Outcome, WindowPublisher
 from parley_runtime.telemetry import prometheus_text, setup_telemetry
 
-from .conftest import message, turn
+from .conftest import Recorder, message, turn
 
 
 @pytest.fixture
-async def answers(nats_url: str) -> AsyncIterator[list[Msg]]:
+async def answers(recorder: Recorder) -> list[Msg]:
     """Every answer the server sends to any inbox (acks, flow acks, batch acks), seen from a second client."""
-    spy = await nats.connect(nats_url)
-    seen: list[Msg] = []
-
-    async def record(msg: Msg) -> None:
-        seen.append(msg)
-
-    await spy.subscribe("_INBOX.>", cb=record)
-    await subscriptions_confirmed(spy)
-    yield seen
-    await spy.close()
+    _, seen = await recorder("_INBOX.>")
+    return seen
 
 
 async def _stored_ids(nats_url: str, stream: str = "VOICE") -> list[str]:
@@ -120,16 +109,9 @@ async def test_a_stream_without_batch_publishing_gets_per_message_acks_and_is_no
 
 
 async def test_a_late_answer_of_a_timed_out_batch_is_not_taken_for_the_next_one(
-    publisher: WindowPublisher, nats_url: str
+    publisher: WindowPublisher, recorder: Recorder
 ) -> None:
-    silent = await nats.connect(nats_url)
-    held: list[Msg] = []
-
-    async def hold(msg: Msg) -> None:
-        held.append(msg)
-
-    sub: Subscription = await silent.subscribe("silent.>", cb=hold)
-    await subscriptions_confirmed(silent)
+    silent, held = await recorder("silent.>")
     window = [(f"silent.{i}", b"{}", {"Nats-Msg-Id": f"s-{i}"}) for i in range(FAST_MIN)]
     outcomes, errors = await publisher.publish(window, timeout=0.3)
     assert outcomes == [Outcome.RETRY] * FAST_MIN  # nobody answered the batch in time
@@ -148,21 +130,12 @@ async def test_a_late_answer_of_a_timed_out_batch_is_not_taken_for_the_next_one(
     await silent.publish(first_end, json.dumps(late).encode())
     outcomes, _ = await third
     assert outcomes == [Outcome.RETRY] * FAST_MIN  # the first batch's answer did not settle this one
-    await sub.unsubscribe()
-    await silent.close()
 
 
 async def test_after_an_unanswered_batch_the_next_window_goes_message_by_message(
-    publisher: WindowPublisher, nats_url: str
+    publisher: WindowPublisher, recorder: Recorder
 ) -> None:
-    silent = await nats.connect(nats_url)  # takes the messages, answers none: a server that never ends batches
-    held: list[Msg] = []
-
-    async def hold(msg: Msg) -> None:
-        held.append(msg)
-
-    await silent.subscribe("silent.>", cb=hold)
-    await subscriptions_confirmed(silent)
+    _, held = await recorder("silent.>")  # takes the messages, answers none: a server that never ends batches
     window = [(f"silent.{i}", b"{}", {"Nats-Msg-Id": f"s-{i}"}) for i in range(FAST_MIN)]
     kinds = []
     for _ in range(3):
@@ -171,7 +144,6 @@ async def test_after_an_unanswered_batch_the_next_window_goes_message_by_message
         assert outcomes == [Outcome.RETRY] * FAST_MIN
         kinds.append("batch" if held[0].reply.endswith(".$FI") else "each")
     assert kinds == ["batch", "each", "batch"]  # a retry is not stuck on batches that never end
-    await silent.close()
 
 
 @pytest.mark.parametrize(("version", "expected"), [("2.15.1", True), ("2.14.0", True), ("2.12.8", False)])

@@ -11,7 +11,7 @@ from parley_devstack.testing import stream_events
 from parley_runtime.connection import subscriptions_confirmed
 from parley_runtime.publish import Outcome, WindowPublisher
 
-from .conftest import message, turn
+from .conftest import Recorder, message, turn
 
 FAST_INGEST = False  # every message answered by its own PubAck (test_fast_ingest covers the batches)
 
@@ -68,16 +68,9 @@ async def test_answered_windows_reuse_their_reply_subjects(publisher: WindowPubl
 
 
 async def test_late_ack_of_an_unanswered_window_is_not_taken_for_the_next_ones(
-    publisher: WindowPublisher, nats_url: str
+    publisher: WindowPublisher, recorder: Recorder
 ) -> None:
-    silent = await nats.connect(nats_url)
-    received: list[Msg] = []
-
-    async def hold(msg: Msg) -> None:
-        received.append(msg)
-
-    await silent.subscribe("silent.here", cb=hold)
-    await subscriptions_confirmed(silent)
+    silent, received = await recorder("silent.here")
     outcomes, _ = await publisher.publish([("silent.here", b"{}", {"Nats-Msg-Id": "s-1"})], timeout=0.3)
     assert outcomes == [Outcome.RETRY]  # nobody answered in time
 
@@ -88,4 +81,3 @@ async def test_late_ack_of_an_unanswered_window_is_not_taken_for_the_next_ones(
     await silent.publish(received[0].reply, b'{"stream":"VOICE","seq":7}')  # the first window's ack, late
     outcomes, _ = await second
     assert outcomes == [Outcome.RETRY]  # not mistaken for the second window's answer
-    await silent.close()

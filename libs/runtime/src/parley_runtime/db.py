@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import MetaData
 from sqlalchemy import exc as sa_exc
@@ -15,6 +16,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from parley_runtime.consume import default_is_transient
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 
 def async_url(url: str) -> str:
@@ -42,15 +46,21 @@ def make_engine(url: str, *, name: str, pool_size: int = 10, statement_timeout_m
     )
 
 
-def migrate(url: str, migrations: Path) -> None:
-    """Upgrade a service's schema to its newest revision (idempotent; its env.py takes an advisory lock)."""
-    from alembic import command
+def alembic_config(url: str, migrations: Path) -> Config:
+    """Alembic's configuration for a service's migrations against one database."""
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(migrations))
     config.set_main_option("sqlalchemy.url", async_url(url).replace("%", "%%"))
-    command.upgrade(config, "head")
+    return config
+
+
+def migrate(url: str, migrations: Path) -> None:
+    """Upgrade a service's schema to its newest revision (idempotent; its env.py takes an advisory lock)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url, migrations), "head")
 
 
 async def migrate_async(url: str, migrations: Path) -> None:

@@ -45,6 +45,16 @@ class Result(Enum):
     TIMEOUT = "timeout"  # no final answer in time
 
 
+def status_text(msg: Msg) -> str:
+    """An answer without a payload is a status (503: no stream listens on the subject)."""
+    return f"status {(msg.headers or {}).get('Status', '?')}"
+
+
+def error_text(error: dict[str, object]) -> str:
+    """The error of a JetStream answer as "<code> <description>"."""
+    return f"{error.get('code')} {error.get('description', '')}".strip()
+
+
 def supported(nc: Client) -> bool:
     """Fast-ingest batches need nats-server 2.14 (JetStream API level 3)."""
     version = nc.connected_server_version
@@ -118,13 +128,13 @@ class FastIngest:
         if msg.subject.rsplit(".", 6)[-6] != self._batch or self._result is not None:
             return  # a late reply of an earlier batch, or after the outcome is known
         data = msg.data
-        if not data:  # a status: 503 = no stream listens on the subject
-            self._settle(Result.UNSURE, f"status {(msg.headers or {}).get('Status', '?')}")
+        if not data:
+            self._settle(Result.UNSURE, status_text(msg))
         elif b'"error"' in data:
             error = json.loads(data).get("error") or {}
             if error.get("err_code") == DISABLED_ON_STREAM:
                 self.pause(RECHECK_AFTER)
-            self._settle(Result.UNSURE, f"{error.get('code')} {error.get('description', '')}".strip())
+            self._settle(Result.UNSURE, error_text(error))
         elif b'"batch"' in data:
             count = json.loads(data).get("count")
             if count == self._size:

@@ -34,7 +34,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from parley_runtime.fast_ingest import FastIngest, Message, Result
+from parley_runtime.fast_ingest import FastIngest, Message, Result, error_text, status_text
 
 FAST_MIN = 32
 
@@ -84,13 +84,13 @@ class WindowPublisher:
         if int(generation) != self._generation or i >= len(self._answered) or self._answered[i]:
             return  # a late ack of an abandoned window, or a repeat
         self._answered[i] = True
-        if not msg.data:  # a status message: 503 = no stream listens on the subject (not provisioned yet)
-            self._errors[i] = f"status {(msg.headers or {}).get('Status', '?')}"
+        if not msg.data:  # a status: 503 = no stream listens on the subject (not provisioned yet)
+            self._errors[i] = status_text(msg)
             self._settle()
             return
         if b'"error"' in msg.data:
             error = json.loads(msg.data).get("error") or {}
-            self._errors[i] = f"{error.get('code')} {error.get('description', '')}".strip()
+            self._errors[i] = error_text(error)
             if error.get("code") == 400:
                 self._outcomes[i] = Outcome.REJECTED
             self._settle()
@@ -106,9 +106,8 @@ class WindowPublisher:
     async def publish(self, messages: Sequence[Message], timeout: float) -> tuple[list[Outcome], list[str | None]]:
         """Send every message, wait up to `timeout` for their answers; one outcome (and error) per message."""
         n = len(messages)
-        batch = self.fast is not None and n >= FAST_MIN and not self._batch_timed_out and self.fast.usable()
-        self._batch_timed_out = False
-        if batch and self.fast is not None:
+        timed_out, self._batch_timed_out = self._batch_timed_out, False
+        if self.fast is not None and n >= FAST_MIN and not timed_out and self.fast.usable():
             try:
                 result = await self.fast.publish(messages, timeout)
             except (nats.errors.Error, OSError) as e:
