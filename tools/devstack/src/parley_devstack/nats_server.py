@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from parley_devstack.ports import wait_for_port
@@ -24,9 +25,24 @@ def nats_server_binary() -> str:
 class NatsServer(ServerProcess):
     """Start, stop, SIGKILL and restart a JetStream server. The port and store dir survive restarts."""
 
-    def __init__(self, store_dir: Path, *, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        port: int | None = None,
+        log_path: Path | None = None,
+        cluster_port: int | None = None,
+        routes: Sequence[int] = (),
+    ) -> None:
         super().__init__(port=port, log_path=log_path)
         self.store_dir = store_dir.resolve()
+        self.cluster_port = cluster_port  # set: a node of a cluster (see parley_devstack.nats_cluster)
+        self.routes = list(routes)
+
+    @property
+    def name(self) -> str:
+        """The server name; stable across restarts, as a JetStream cluster requires."""
+        return f"parley-{self.port}"
 
     @property
     def url(self) -> str:
@@ -44,8 +60,11 @@ class NatsServer(ServerProcess):
             "-sd",
             str(self.store_dir),
             "-n",
-            f"parley-{self.port}",
+            self.name,
         ]
+        if self.cluster_port is not None:
+            cmd += ["--cluster_name", "parley", "--cluster", f"nats://127.0.0.1:{self.cluster_port}"]
+            cmd += ["--routes", ",".join(f"nats://127.0.0.1:{port}" for port in self.routes)]
         self._launch(cmd)
         if not wait_for_port(self.port, timeout=timeout):
             self.kill()
