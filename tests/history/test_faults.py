@@ -1,4 +1,4 @@
-"""Faults with real processes: a consumer SIGKILLed mid-stream, Postgres down under load.
+"""Faults with real processes: a consumer SIGKILLed mid-stream (alone, and one of two replicas), Postgres down under load.
 
 Each ends with every turn stored exactly once.
 """
@@ -13,30 +13,34 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import nats
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy import text
 
+import parley_contracts as c
+from parley_devstack.ports import free_port
 from parley_devstack.postgres_server import PostgresServer
 from parley_history.app import Runtime, create_app
 from parley_history.db import make_engine, migrate_async
 from parley_history.settings import Settings
 from parley_runtime.provision import ProvisionSettings, provision
 
-from .conftest import API_KEY, turn
+from .conftest import API_KEY, ended, started, turn
 from .test_consumer import count_turns, publish_all, wait_drained
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
 
-def _spawn_history(database_url: str, nats_url: str, log: Path) -> subprocess.Popen[bytes]:
+def _spawn_history(database_url: str, nats_url: str, log: Path, *, port: int = 0) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "HISTORY_DATABASE_URL": database_url,
         "HISTORY_NATS_URL": nats_url,
         "HISTORY_API_KEYS": API_KEY,
         "HISTORY_HOST": "127.0.0.1",
-        "HISTORY_PORT": "0",
+        "HISTORY_PORT": str(port),
         "HISTORY_BATCH_SIZE": "200",
     }
     return subprocess.Popen(
@@ -72,6 +76,60 @@ async def test_history_consumer_sigkilled_mid_stream_loses_and_duplicates_nothin
         restarted.terminate()
         restarted.wait(20)
         await engine.dispose()
+
+
+async def _processed(port: int) -> int:
+    """Events one history process has handled, from its own /metrics (0 until it answers)."""
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    except httpx.HTTPError:
+        return 0
+    lines = [line for line in text.splitlines() if line.startswith("parley_events_processed_total")]
+    return int(sum(float(line.rsplit(" ", 1)[1]) for line in lines))
+
+
+async def test_two_replicas_share_the_stream_and_one_sigkilled_leaves_each_turn_stored_once(
+    history_db: str, nats_url: str, tmp_path: Path
+) -> None:
+    """The chart runs two history replicas on one durable: the same sessions reach both at once."""
+    nc = await nats.connect(nats_url)
+    await provision(nc.jetstream(), ProvisionSettings(ack_wait_seconds=3))
+    sessions, turns = 50, 20_000
+    events: list[c.Event] = [started(f"conv-{s}", f"sess-{s}") for s in range(sessions)]
+    events += [turn(f"conv-{i % sessions}", f"sess-{i % sessions}", i // sessions + 1) for i in range(turns)]
+    events += [ended(f"conv-{s}", f"sess-{s}", turns // sessions) for s in range(sessions)]
+    await publish_all(nats_url, [(e, str(e.event_id)) for e in events])
+    engine = make_engine(history_db, pool_size=2)
+    ports = [free_port(), free_port()]
+    replicas = [
+        _spawn_history(history_db, nats_url, tmp_path / f"history-{i}.log", port=p) for i, p in enumerate(ports)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while (stored := await count_turns(engine)) < 4000 or min([await _processed(p) for p in ports]) == 0:
+            assert time.monotonic() < deadline, (tmp_path / "history-0.log").read_text()[-2000:]
+            await asyncio.sleep(0.05)
+        replicas[0].send_signal(signal.SIGKILL)  # its batches in hand come back to the other after ack_wait
+        replicas[0].wait(10)
+        assert stored < turns, "the kill must land mid-stream"
+
+        await wait_drained(nats_url, "history", timeout=120)
+        assert await count_turns(engine) == turns
+        async with engine.connect() as conn:
+            distinct = await conn.scalar(text("SELECT count(DISTINCT event_id) FROM history.turns"))
+            done = await conn.scalar(
+                text("SELECT count(*) FROM history.sessions WHERE ended_at IS NOT NULL AND room_name IS NOT NULL")
+            )
+        assert distinct == turns
+        assert done == sessions  # every session got its start and its end, whichever replica wrote which
+        assert (await nc.jetstream().stream_info("DLQ")).state.messages == 0  # no deadlock or conflict dead-lettered
+    finally:
+        for replica in replicas:
+            replica.terminate()
+            replica.wait(20)
+        await engine.dispose()
+        await nc.close()
 
 
 async def test_postgres_down_naks_with_growing_delays_and_everything_lands_when_it_is_back(
