@@ -1,4 +1,5 @@
-"""Faults with real processes: a consumer SIGKILLed mid-stream (alone, and one of two replicas), Postgres down under load.
+"""Faults with real processes: a consumer SIGKILLed mid-stream (alone, and one of two replicas sharing the
+stream), Postgres down under load.
 
 Each ends with every turn stored exactly once.
 """
