@@ -9,14 +9,11 @@ hand-holding from the test.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
 import pytest
-from nats.aio.client import Client
-from nats.js.errors import APIError, ServiceUnavailableError
 
 from parley_contracts.streams import VOICE_STREAM_NAME
 from parley_devstack.nats_cluster import NatsCluster
@@ -45,22 +42,6 @@ async def cluster(tmp_path: Path) -> AsyncIterator[NatsCluster]:
         nodes.stop()
 
 
-async def _leader(nc: Client, stream: str, consumer: str | None = None, timeout: float = 30.0) -> str:
-    """The name of the node leading `stream` (or its `consumer`), once the cluster has elected one."""
-    js = nc.jetstream()
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            info = await (js.consumer_info(stream, consumer) if consumer else js.stream_info(stream))
-            if info.cluster is not None and info.cluster.leader:
-                return info.cluster.leader
-        except (APIError, ServiceUnavailableError, nats.errors.TimeoutError, nats.errors.NoRespondersError):
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no leader for {stream} {consumer or ''}")
-        await asyncio.sleep(0.2)
-
-
 async def test_stream_and_consumer_leaders_sigkilled_mid_stream_lose_and_duplicate_no_turn(
     cluster: NatsCluster, database_url: str, tmp_path: Path
 ) -> None:
@@ -80,12 +61,12 @@ async def test_stream_and_consumer_leaders_sigkilled_mid_stream_lose_and_duplica
         for i, event in enumerate(events):
             outbox.emit(event)
             if i == TURNS // 5:  # the node leading the stream: windows in flight, batches unanswered
-                killed.append(cluster.node(await _leader(nc, VOICE_STREAM_NAME)))
+                killed.append(await cluster.leader(VOICE_STREAM_NAME))
                 killed[-1].kill()
             if i == 2 * TURNS // 5:
                 killed[-1].start()  # rejoins as itself and catches up from its peers
             if i == 3 * TURNS // 5:  # then the node leading history's consumer: its pull requests die with it
-                killed.append(cluster.node(await _leader(nc, VOICE_STREAM_NAME, "history")))
+                killed.append(await cluster.leader(VOICE_STREAM_NAME, "history"))
                 killed[-1].kill()
             if i == 4 * TURNS // 5:
                 killed[-1].start()
@@ -99,7 +80,7 @@ async def test_stream_and_consumer_leaders_sigkilled_mid_stream_lose_and_duplica
         assert stored == TURNS
         assert await _rows(database_url, "SELECT count(DISTINCT event_id) FROM history.turns") == TURNS
         # The killed nodes are back as members of the stream's group.
-        assert await _leader(nc, VOICE_STREAM_NAME)
+        await cluster.leader(VOICE_STREAM_NAME)
         info = await nc.jetstream().stream_info(VOICE_STREAM_NAME)
         assert info.cluster is not None and info.cluster.replicas is not None
         assert {peer.name for peer in info.cluster.replicas} | {info.cluster.leader} == {n.name for n in cluster.nodes}

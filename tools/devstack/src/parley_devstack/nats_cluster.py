@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import nats
+from nats.js import JetStreamContext
 from nats.js.errors import APIError, ServiceUnavailableError
 
 from parley_devstack.nats_server import NatsServer
 from parley_devstack.ports import free_port
+
+T = TypeVar("T")
 
 
 class NatsCluster:
@@ -39,8 +44,12 @@ class NatsCluster:
         return next(node for node in self.nodes if node.name == name)
 
     def start(self) -> NatsCluster:
-        for node in self.nodes:
-            node.start()
+        try:
+            for node in self.nodes:
+                node.start()
+        except BaseException:
+            self.stop()  # no half-started cluster left running
+            raise
         return self
 
     def stop(self) -> None:
@@ -49,13 +58,27 @@ class NatsCluster:
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         """Until JetStream answers: the nodes found each other and elected a meta leader."""
+        await self._ask(lambda js: js.account_info(), timeout)
+
+    async def leader(self, stream: str, consumer: str | None = None, timeout: float = 30.0) -> NatsServer:
+        """The node leading `stream` (or its `consumer`), once the cluster has elected one."""
+
+        async def ask(js: JetStreamContext) -> str:
+            info = await (js.consumer_info(stream, consumer) if consumer else js.stream_info(stream))
+            if info.cluster is None or not info.cluster.leader:
+                raise ServiceUnavailableError  # between leaders
+            return info.cluster.leader
+
+        return self.node(await self._ask(ask, timeout))
+
+    async def _ask(self, call: Callable[[JetStreamContext], Awaitable[T]], timeout: float) -> T:
+        """`call` through any live node, again and again while the cluster has no leader to answer it."""
         deadline = time.monotonic() + timeout
-        nc = await nats.connect(servers=[node.url for node in self.nodes])
+        nc = await nats.connect(servers=[node.url for node in self.nodes if node.process is not None])
         try:
             while True:
                 try:
-                    await nc.jetstream().account_info()
-                    return
+                    return await call(nc.jetstream())
                 except (APIError, ServiceUnavailableError, nats.errors.TimeoutError, nats.errors.NoRespondersError):
                     if time.monotonic() > deadline:
                         raise
