@@ -2,9 +2,12 @@
 
 import asyncio
 import inspect
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import msgspec
 import nats
 import pytest
 from nats.aio.client import Client
@@ -12,10 +15,10 @@ from nats.aio.client import Client
 from parley_devstack.nats_server import NatsServer
 from parley_devstack.testing import stream_events
 from parley_runtime.connection import NatsSettings
-from parley_runtime.outbox import Outbox
+from parley_runtime.outbox import OUTAGE_SPILL_SECONDS, Outbox
 from parley_runtime.provision import provision
 
-from .conftest import turn
+from .conftest import message, turn
 
 
 async def _stream_event_ids(url: str) -> list[str]:
@@ -90,8 +93,9 @@ async def test_overflow_spills_to_file_and_a_new_outbox_replays_it(embedded_nats
     for e in events:
         first.emit(e)
     assert first.spilled == 400
-    # The process ends while NATS is down: what was in memory joins the spill file.
-    assert await first.close(timeout=0.2) == 100
+    # The process ends while NATS is down: what was in memory joins the spill file (the outage guard has
+    # moved it there already), and close counts all of it as left for the next start.
+    assert await first.close(timeout=0.2) == 500
     assert len(spill.read_bytes().splitlines()) == 500
 
     embedded_nats.start()
@@ -101,6 +105,82 @@ async def test_overflow_spills_to_file_and_a_new_outbox_replays_it(embedded_nats
     ids = await _stream_event_ids(embedded_nats.url)
     assert sorted(ids) == sorted(str(e.event_id) for e in events)
     assert spill.read_bytes() == b""
+
+
+# A process that emits turns while NATS is down, prints their ids, then waits to be killed.
+_EMITTER = """
+import asyncio, sys
+from pathlib import Path
+from uuid import uuid4
+import parley_contracts as c
+from parley_runtime.connection import NatsSettings
+from parley_runtime.outbox import Outbox
+
+async def main(url, spill, n):
+    outbox = Outbox(NatsSettings(url=url, connect_timeout=0.2), name="doomed", spill_path=Path(spill)).start()
+    for seq in range(1, n + 1):
+        event = c.TurnCompleted(event_id=uuid4(), occurred_at=c.utcnow(), conversation_id="conv-1",
+                                session_id="sess-1", producer="test", seq=seq, role="user", text="hello")
+        outbox.emit(event)
+        print(event.event_id, flush=True)
+        if seq % 50 == 0:
+            await asyncio.sleep(0.01)  # a call's pace, roughly
+    print("done", flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+
+async def test_a_process_sigkilled_during_a_nats_outage_keeps_what_it_emitted(
+    embedded_nats: NatsServer, tmp_path: Path
+) -> None:
+    """Far below the in-memory bound, yet on disk: an outage moves the backlog to the spill file."""
+    await _provisioned(embedded_nats.url)
+    embedded_nats.stop()
+    spill = tmp_path / "outbox.jsonl"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _EMITTER, embedded_nats.url, str(spill), "300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert child.stdout is not None
+    emitted = []
+    for line in child.stdout:  # until "done" (or the child's end, should it fail)
+        if line == b"done\n":
+            break
+        emitted.append(line.decode().strip())
+    assert len(emitted) == 300
+    await asyncio.sleep(3 * OUTAGE_SPILL_SECONDS)
+    child.kill()  # SIGKILL: no close(), no drain, no chance to write anything more
+    child.wait(10)
+
+    embedded_nats.start()
+    replay = Outbox(NatsSettings(url=embedded_nats.url), name="replay", spill_path=spill).start()
+    assert await replay.drain(30)
+    await replay.close()
+    assert sorted(await _stream_event_ids(embedded_nats.url)) == sorted(emitted)
+
+
+async def test_events_spilled_after_a_torn_line_are_not_lost(embedded_nats: NatsServer, tmp_path: Path) -> None:
+    await _provisioned(embedded_nats.url)
+    embedded_nats.stop()
+    spill = tmp_path / "outbox.jsonl"
+    before = [turn(i + 1) for i in range(3)]
+    lines = [msgspec.json.encode(message(e)) + b"\n" for e in before]
+    spill.write_bytes(b"".join(lines) + lines[0][:40])  # as a process killed mid-write leaves it
+    settings = NatsSettings(url=embedded_nats.url, connect_timeout=0.2)
+    after = [turn(i + 10) for i in range(5)]
+    second = Outbox(settings, name="test", maxsize=1, spill_path=spill).start()
+    for e in after:
+        second.emit(e)
+    await second.close(timeout=0)
+
+    embedded_nats.start()
+    replay = Outbox(settings, name="replay", spill_path=spill).start()
+    assert await replay.drain(30)
+    await replay.close()
+    assert sorted(await _stream_event_ids(embedded_nats.url)) == sorted(str(e.event_id) for e in before + after)
 
 
 async def test_overflow_without_spill_file_is_counted_as_dropped(nats_url: str) -> None:

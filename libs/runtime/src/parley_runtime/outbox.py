@@ -6,7 +6,9 @@ the wire happens in the background publisher, off the caller's hot path. A backg
 publishes to JetStream with `Nats-Msg-Id = event_id`, retrying the same id with backoff until it gets a
 PubAck (a backlog goes in windows, each a fast-ingest batch with one answer: see `publish`), so a retry
 after a lost ack is de-duplicated by the stream. While NATS is down nothing is sent
-(so the client's reconnect buffer does not stack copies); after it comes back the backlog flows.
+(so the client's reconnect buffer does not stack copies), and the backlog moves to the spill file within
+`OUTAGE_SPILL_SECONDS`, so a process killed during an outage loses at most that much of what it emitted;
+after NATS comes back the backlog flows.
 On close, whatever could not be published within the drain timeout is written to the spill file, which
 the next start replays. With no spill file configured, overflow is counted as dropped and logged.
 
@@ -33,6 +35,10 @@ from parley_runtime.connection import NatsSettings, connect
 from parley_runtime.publish import Outcome, WindowPublisher
 
 logger = logging.getLogger(__name__)
+
+# While NATS is unreachable the backlog is written to the spill file (and the file flushed to the kernel)
+# this often: a SIGKILLed process then loses at most this much of what it emitted, not its whole queue.
+OUTAGE_SPILL_SECONDS = 0.1
 
 Entry = tuple[str, bytes, dict[str, str]]
 
@@ -61,6 +67,15 @@ def _entry(item: Queued) -> Entry:
 
 
 _entry_decoder = msgspec.json.Decoder(tuple[str, bytes, dict[str, str]])
+
+
+def _torn(path: Path) -> bool:
+    """Whether the file ends in the middle of a line."""
+    with path.open("rb") as f:
+        if f.seek(0, 2) == 0:
+            return False
+        f.seek(-1, 2)
+        return f.read(1) != b"\n"
 
 
 class Outbox:
@@ -95,6 +110,7 @@ class Outbox:
         self._inflight: list[Queued] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._guard_task: asyncio.Task[None] | None = None
         self._spill_writer: IO[bytes] | None = None
         self._spill_offset = 0
         self._spilling = bool(spill_path and spill_path.exists() and spill_path.stat().st_size > 0)
@@ -116,7 +132,11 @@ class Outbox:
         self._enqueue((subject, data, headers))
 
     def _enqueue(self, item: Queued) -> None:
-        if self._spilling or len(self._queue) + len(self._inflight) >= self._maxsize:
+        # Behind a backlog on disk, new events queue up in the file too (so the backlog cannot be starved),
+        # except in an outage: then they wait in memory and the guard moves them to disk in the background,
+        # so emit() does not encode and write on the call's loop.
+        behind_backlog = self._spilling and self._nc is not None and self._nc.is_connected
+        if behind_backlog or len(self._queue) + len(self._inflight) >= self._maxsize:
             self._spill(_entry(item))
         else:
             self._queue.append(item)
@@ -144,6 +164,8 @@ class Outbox:
     def backlog(self) -> int:
         """Events not yet acked by JetStream: in memory, in flight, and (approximately) spilled."""
         spilled = 0
+        if self._spill_writer is not None:
+            self._spill_writer.flush()
         if self._spilling and self._spill_path is not None and self._spill_path.exists():
             spilled = max(0, self._spill_path.stat().st_size - self._spill_offset)
         return len(self._queue) + len(self._inflight) + (1 if spilled else 0)
@@ -154,8 +176,11 @@ class Outbox:
 
     def start(self) -> Outbox:
         metrics.watch_outbox(self)
+        loop = asyncio.get_running_loop()
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"outbox-{self._name}")
+            self._task = loop.create_task(self._run(), name=f"outbox-{self._name}")
+        if self._guard_task is None and self._spill_path is not None:
+            self._guard_task = loop.create_task(self._guard(), name=f"outbox-{self._name}-guard")
         return self
 
     async def drain(self, timeout: float) -> bool:
@@ -168,13 +193,18 @@ class Outbox:
         return self.backlog == 0
 
     async def close(self, timeout: float = 5.0) -> int:
-        """Drain for up to `timeout`, persist what is left to the spill file, stop. Returns the count left."""
+        """Drain for up to `timeout`, persist what is left to the spill file, stop.
+
+        Returns how many events are left unpublished: in the spill file for the next start (some may have
+        gone there during an outage, before close), or dropped when there is no spill file.
+        """
         await self.drain(timeout)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._guard_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._guard_task = None
         left = list(self._inflight) + list(self._queue)
         self._inflight.clear()
         self._queue.clear()
@@ -192,6 +222,10 @@ class Outbox:
         if self._owns_nc and self._nc is not None and not self._nc.is_closed:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._nc.close(), timeout=2)
+        if self._spilling and self._spill_path is not None and self._spill_path.exists():
+            with self._spill_path.open("rb") as f:
+                f.seek(self._spill_offset)
+                return f.read().count(b"\n")
         return len(left)
 
     # -- internals ------------------------------------------------------------------------------
@@ -206,8 +240,12 @@ class Outbox:
         if self._spill_writer is None:
             self._spill_path.parent.mkdir(parents=True, exist_ok=True)
             self._spill_writer = self._spill_path.open("ab")
+            if _torn(self._spill_path):
+                # A process killed mid-write left half a line: end it, or it would swallow the next event.
+                self._spill_writer.write(b"\n")
+        # Buffered: the guard flushes it to the kernel every OUTAGE_SPILL_SECONDS (a flush per event would
+        # cost emit() a syscall); close and refill flush too.
         self._spill_writer.write(msgspec.json.encode(entry) + b"\n")
-        self._spill_writer.flush()
         self._spilling = True
         self.spilled += 1
         metrics.OUTBOX_SPILLED.add(1)
@@ -243,12 +281,27 @@ class Outbox:
             self._spill_offset = 0
             self._spilling = False
 
+    async def _guard(self) -> None:
+        """While NATS is unreachable, keep the backlog on disk, not in memory: a killed process keeps it."""
+        while True:
+            await asyncio.sleep(OUTAGE_SPILL_SECONDS)
+            if self._queue and (self._nc is None or not self._nc.is_connected):
+                while self._queue:
+                    self._spill(_entry(self._queue.popleft()))
+            if self._spill_writer is not None:
+                self._spill_writer.flush()
+
     async def _run(self) -> None:
         if self._nc is None:
             self._nc = await connect(self._settings, name=self._name, retry_initial=True)
         publisher = self.publisher = await WindowPublisher(self._nc).start()
         failures = 0
         while True:
+            if not self._nc.is_connected:
+                # Publishing now would only stack copies in the client's reconnect buffer, and reading the
+                # spill file back would only have the guard write it out again.
+                await asyncio.sleep(0.05)
+                continue
             if not self._queue and self._spilling:
                 self._refill_from_spill()
             if not self._queue:
@@ -257,10 +310,6 @@ class Outbox:
                     await asyncio.sleep(0)
                     continue
                 await self._wake.wait()
-                continue
-            if not self._nc.is_connected:
-                # Publishing now would only stack copies in the client's reconnect buffer.
-                await asyncio.sleep(0.05)
                 continue
             n = min(self._window, len(self._queue))
             self._inflight = [self._queue.popleft() for _ in range(n)]
