@@ -54,7 +54,11 @@ async def emit_benchmark(n: int) -> dict[str, float]:
             server.stop()
             # NATS is down on purpose from here: the connection and outbox errors it logs are expected.
             logging.getLogger("parley_runtime").setLevel(logging.CRITICAL)
-            down = Outbox(NatsSettings(url=server.url, connect_timeout=0.2), name="bench", maxsize=n + 1).start()
+            # With a spill file, as the agent has: the outage guard moves the backlog to disk meanwhile.
+            spill = Path(tmp) / "outbox.jsonl"
+            down = Outbox(
+                NatsSettings(url=server.url, connect_timeout=0.2), name="bench", maxsize=n + 1, spill_path=spill
+            ).start()
             down_samples = await emit_costs(down, n)
             await down.close(timeout=0)
             logging.getLogger("parley_runtime").setLevel(logging.NOTSET)
