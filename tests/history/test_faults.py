@@ -83,10 +83,10 @@ async def _processed(port: int) -> int:
     """Events one history process has handled, from its own /metrics (0 until it answers)."""
     try:
         async with httpx.AsyncClient(timeout=2) as client:
-            text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            body = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
     except httpx.HTTPError:
         return 0
-    lines = [line for line in text.splitlines() if line.startswith("parley_events_processed_total")]
+    lines = [line for line in body.splitlines() if line.startswith("parley_events_processed_total")]
     return int(sum(float(line.rsplit(" ", 1)[1]) for line in lines))
 
 

@@ -144,16 +144,18 @@ async def test_a_process_sigkilled_during_a_nats_outage_keeps_what_it_emitted(
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
-    assert child.stdout is not None
-    emitted = []
-    for line in child.stdout:  # until "done" (or the child's end, should it fail)
-        if line == b"done\n":
-            break
-        emitted.append(line.decode().strip())
-    assert len(emitted) == 300
-    await asyncio.sleep(3 * OUTAGE_SPILL_SECONDS)
-    child.kill()  # SIGKILL: no close(), no drain, no chance to write anything more
-    child.wait(10)
+    try:
+        assert child.stdout is not None
+        emitted = []
+        for line in child.stdout:  # until "done" (or the child's end, should it fail)
+            if line == b"done\n":
+                break
+            emitted.append(line.decode().strip())
+        assert len(emitted) == 300
+        await asyncio.sleep(3 * OUTAGE_SPILL_SECONDS)
+    finally:
+        child.kill()  # SIGKILL: no close(), no drain, no chance to write anything more
+        child.wait(10)
 
     embedded_nats.start()
     replay = Outbox(NatsSettings(url=embedded_nats.url), name="replay", spill_path=spill).start()
