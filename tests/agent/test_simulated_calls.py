@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
+import msgspec
 import nats
 import pytest
 
@@ -101,3 +103,46 @@ async def test_calls_complete_with_nats_down_and_every_event_lands_once_when_it_
     await nc.close()
     assert len(objects) == 2
     assert not list((state / "audio-pending").glob("*.ogg"))
+
+
+def _spilled(state: Path) -> list[c.Event]:
+    """The events in the agent's outbox spill files."""
+    entry = tuple[str, bytes, dict[str, str]]
+    lines = [line for f in (state / "outbox").glob("*.jsonl") for line in f.read_bytes().splitlines()]
+    return [c.decode(msgspec.json.decode(line, type=entry)[1]) for line in lines if line.endswith(b"]")]
+
+
+async def test_a_worker_sigkilled_mid_call_during_an_outage_loses_no_event_it_had_emitted(
+    embedded_nats: NatsServer, tmp_path: Path
+) -> None:
+    await _provisioned(embedded_nats.url)
+    embedded_nats.stop()
+    state = tmp_path / "agent"
+    env = {**os.environ, "AGENT_NATS_URL": embedded_nats.url, "AGENT_PROVIDERS": "offline"}
+    env |= {"AGENT_STATE_DIR": str(state), "AGENT_PORT": "0"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "parley_agent", "simulate", "-n", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "agent.log").open("ab"),
+        start_new_session=True,  # its job processes too, below
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while sum(isinstance(e, c.TurnCompleted) for e in _spilled(state)) < 2:
+            assert time.monotonic() < deadline, "the call's events never reached disk during the outage"
+            time.sleep(0.05)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # mid-call: no drain, no session end, no goodbye
+        worker.wait(10)
+    on_disk = {str(e.event_id) for e in _spilled(state)}
+    embedded_nats.start()
+    flushed = _agent(embedded_nats.url, state, "flush")  # another worker's start-up does the same
+    assert flushed.returncode == 0, flushed.stderr[-2000:]
+
+    events = await stream_events(embedded_nats.url)
+    assert {str(e.event_id) for e in events} >= on_disk
+    turns = sorted(e.seq for e in events if isinstance(e, c.TurnCompleted))
+    assert len(turns) >= 2 and turns == list(range(1, len(turns) + 1))  # every turn up to the kill, no gap
+    assert sum(isinstance(e, c.SessionStarted) for e in events) == 1
+    assert not any(isinstance(e, c.SessionEnded) for e in events), "the kill must land mid-call"
