@@ -1,4 +1,5 @@
-"""Recordings fixtures: the same tests run on local files and on a real S3-compatible server (moto)."""
+"""Recordings fixtures: the same tests run on local files, a real S3-compatible server (moto) and a real Azure
+Blob emulator (Azurite)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from uuid import uuid4
 import pytest
 
 import parley_contracts as c
+from parley_devstack.azurite import ACCOUNT, ACCOUNT_KEY, AZURITE_VERSION, AzuriteServer
 from parley_devstack.ports import free_port
 from parley_recordings.db import migrate_async
 from parley_recordings.settings import Settings
@@ -52,6 +54,8 @@ class S3Server:
 def blob_settings(backend: str, tmp_path: Path, s3: S3Server | None) -> dict[str, object]:
     if backend == "file":
         return {"blob_url": (tmp_path / "blobs").as_uri()}
+    if backend == "azure":  # credentials from the standard AZURE_* variables (the `azurite` fixture sets them)
+        return {"blob_url": f"az://{BUCKET}/recordings", "blob_allow_http": True}
     assert s3 is not None
     return {
         "blob_url": f"s3://{BUCKET}/recordings", "blob_s3_endpoint": s3.endpoint, "blob_s3_region": "us-east-1",
@@ -59,7 +63,7 @@ def blob_settings(backend: str, tmp_path: Path, s3: S3Server | None) -> dict[str
     }  # fmt: skip
 
 
-@pytest.fixture(params=["file", "s3"])
+@pytest.fixture(params=["file", "s3", "azure"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -76,13 +80,37 @@ def s3(backend: str, tmp_path: Path) -> Iterator[S3Server | None]:
 
 
 @pytest.fixture
+def azurite(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AzuriteServer | None]:
+    if backend != "azure":
+        yield None
+        return
+    cache = Path.home() / ".cache" / "parley" / f"azurite-{AZURITE_VERSION}"  # npm installs it once
+    server = AzuriteServer(tmp_path / "azurite", cache).start()
+    server.create_container(BUCKET)
+    # What an operator sets for an account key; obstore reads them when it opens the az:// URL.
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", ACCOUNT)
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_KEY", ACCOUNT_KEY)
+    monkeypatch.setenv("AZURE_STORAGE_USE_EMULATOR", "true")
+    monkeypatch.setenv("AZURITE_BLOB_STORAGE_URL", server.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 async def recordings_db(database_url: str) -> str:
     await migrate_async(database_url)
     return database_url
 
 
 @pytest.fixture
-def settings(recordings_db: str, nats_url: str, backend: str, tmp_path: Path, s3: S3Server | None) -> Settings:
+def settings(
+    recordings_db: str,
+    nats_url: str,
+    backend: str,
+    tmp_path: Path,
+    s3: S3Server | None,
+    azurite: AzuriteServer | None,
+) -> Settings:
     return Settings(
         database_url=recordings_db,
         api_keys=API_KEY,
