@@ -1,11 +1,23 @@
-"""The documented NATS accounts give each service exactly the event subjects it produces."""
+"""The documented NATS accounts give each service exactly the event subjects it produces, and a real
+nats-server running them refuses what a service must not do. (That they grant everything each service
+needs is proven by `make demo`, which runs every process under its own user: tests/test_demo.py.)"""
 
 from __future__ import annotations
 
-import yaml
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
+import nats
+import pytest
+import yaml
+from nats.aio.client import Client
+
+import parley_contracts as c
 from parley_contracts import PRODUCERS
+from parley_devstack import nats_accounts
 from parley_devstack.chart import ROOT
+from parley_devstack.nats_server import NatsServer
+from parley_runtime.provision import provision
 
 
 def _users() -> dict[str, dict[str, list[str]]]:
@@ -36,3 +48,57 @@ def test_services_only_touch_their_own_durable() -> None:
         durables = {s.split(".")[-1] for s in allowed if s.startswith("$JS.API.CONSUMER.MSG.NEXT.VOICE.")}
         assert durables == {service}
         assert not any(s.startswith("$JS.API.STREAM.CREATE") or s == ">" for s in allowed)
+
+
+@pytest.fixture
+def secured(tmp_path: Path) -> Iterator[tuple[NatsServer, dict[str, str]]]:
+    passwords = nats_accounts.new_passwords()
+    config = nats_accounts.write_config(tmp_path / "nats.conf", passwords)
+    server = NatsServer(tmp_path / "nats", config=config, log_path=tmp_path / "nats.log").start()
+    yield server, passwords
+    server.kill()
+
+
+@pytest.fixture
+async def login(secured: tuple[NatsServer, dict[str, str]]) -> AsyncIterator[dict[str, Client]]:
+    server, passwords = secured
+    clients: dict[str, Client] = {}
+
+    async def quiet(_: Exception) -> None:  # the refusals below are the point
+        return None
+
+    for user in ("parley-admin", "agent", "history", "recordings"):
+        clients[user] = await nats.connect(server.url, user=user, password=passwords[user], error_cb=quiet)
+    await provision(clients["parley-admin"].jetstream())
+    yield clients
+    for client in clients.values():
+        await client.close()
+
+
+async def _voice_messages(admin: Client) -> int:
+    return int((await admin.jetstream().stream_info("VOICE")).state.messages)
+
+
+REFUSED = (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.js.errors.APIError)
+
+
+async def test_the_charts_users_are_refused_what_their_service_must_not_do(login: dict[str, Client]) -> None:
+    event = c.RoomCreated(
+        event_id=c.new_event_id(), occurred_at=c.utcnow(), conversation_id="conv-1", producer="test",
+        room_name="room-1", at=c.utcnow(),
+    )  # fmt: skip
+    with pytest.raises(REFUSED):  # the agent does not create rooms
+        await login["agent"].jetstream().publish(c.subject_for(event), c.encode(event), timeout=0.5)
+    with pytest.raises(REFUSED):  # history changes no stream
+        await login["history"].jetstream(timeout=0.5).add_stream(name="EVIL", subjects=["evil.>"])
+    with pytest.raises(REFUSED):  # recordings reads only its own durable
+        await login["recordings"].request("$JS.API.CONSUMER.MSG.NEXT.VOICE.history", b'{"batch":1}', timeout=0.5)
+    assert await _voice_messages(login["parley-admin"]) == 0
+    # What they may do still works: the agent stores a turn.
+    turn = c.TurnCompleted(
+        event_id=c.new_event_id(), occurred_at=c.utcnow(), conversation_id="conv-1", session_id="sess-1",
+        producer="test", seq=1, role="user", text="hello",
+    )  # fmt: skip
+    ack = await login["agent"].jetstream().publish(c.subject_for(turn), c.encode(turn), timeout=2)
+    assert ack.stream == "VOICE"
+    assert await _voice_messages(login["parley-admin"]) == 1

@@ -1,9 +1,10 @@
 """`make demo`: Parley end to end on this machine, in about a minute, then everything stops.
 
-Starts the embedded stack, creates three rooms through the rooms API, runs three scripted conversations
-through the agent's real job path (one per room, continuing the room's conversation), then prints each
-conversation's transcript as the history API returns it and where the recordings API stored its
-transcript and audio. Exits non-zero if anything did not arrive.
+Starts the embedded stack (NATS with the chart's least-privilege users, one per process), creates three
+rooms through the rooms API, runs three scripted conversations through the agent's real job path (one per
+room, continuing the room's conversation), then prints each conversation's transcript as the history API
+returns it and where the recordings API stored its transcript and audio. Exits non-zero if anything did not
+arrive, or if NATS refused a service anything.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def _wait(check: object, timeout: float, what: str) -> None:
 
 
 def run(root: Path) -> int:
-    stack = Stack(root, simulated_calls=0)
+    # Every process connects to NATS as its own least-privilege user from the chart, as in production.
+    stack = Stack(root, simulated_calls=0, chart_users=True)
     try:
         env = stack.start()
         auth = {"Authorization": f"Bearer {env['PARLEY_API_KEY']}"}
@@ -54,6 +56,7 @@ def run(root: Path) -> int:
             "AGENT_PROVIDERS": "offline",
             "AGENT_STATE_DIR": str((root / "agent").resolve()),
             "AGENT_PORT": "0",
+            **stack.nats_login("AGENT_", "agent"),
         }
         args = [sys.executable, "-m", "parley_agent", "simulate", "--exit", "-n", str(len(conversations))]
         for room in created:  # each call happens in the room the API created, continuing its conversation
@@ -89,6 +92,11 @@ def run(root: Path) -> int:
             print(
                 f"room {r['name']}: {r['status']}, agent session {r['agent_session_id']}, {r['duration_seconds']:.1f} s"
             )
+        violations = [line for line in stack.nats_log().splitlines() if "Permissions Violation" in line]
+        if violations:
+            print("\nNATS refused what a service needed (the chart's users lack a permission):")
+            print("\n".join(violations[:10]))
+            return 1
         print("\ndemo: ok")
         return 0
     finally:

@@ -33,9 +33,11 @@ class NatsServer(ServerProcess):
         log_path: Path | None = None,
         cluster_port: int | None = None,
         routes: Sequence[int] = (),
+        config: Path | None = None,
     ) -> None:
         super().__init__(port=port, log_path=log_path)
         self.store_dir = store_dir.resolve()
+        self.config = config  # a config file (accounts, users, permissions); the flags below still apply
         self.cluster_port = cluster_port  # set: a node of a cluster (see parley_devstack.nats_cluster)
         self.routes = list(routes)
 
@@ -62,6 +64,8 @@ class NatsServer(ServerProcess):
             "-n",
             self.name,
         ]
+        if self.config is not None:
+            cmd += ["-c", str(self.config)]
         if self.cluster_port is not None:
             cmd += ["--cluster_name", "parley", "--cluster", f"nats://127.0.0.1:{self.cluster_port}"]
             cmd += ["--routes", ",".join(f"nats://127.0.0.1:{port}" for port in self.routes)]

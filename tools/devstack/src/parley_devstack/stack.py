@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from parley_devstack import nats_accounts
 from parley_devstack.livekit_standin import LiveKitStandIn
 from parley_devstack.nats_server import NatsServer
 from parley_devstack.ports import choose_port, wait_for_port
@@ -63,7 +64,9 @@ def dev_api_key(root: Path) -> str:
     return path.read_text().strip()
 
 
-def service_env(spec: ServiceSpec, port: int, stack: dict[str, str], root: Path) -> dict[str, str]:
+def service_env(
+    spec: ServiceSpec, port: int, stack: dict[str, str], root: Path, nats_passwords: dict[str, str] | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(spec.prefix)}
     p = spec.prefix
     env.update(
@@ -73,6 +76,9 @@ def service_env(spec: ServiceSpec, port: int, stack: dict[str, str], root: Path)
             f"{p}NATS_URL": stack["PARLEY_NATS_URL"],
         }
     )
+    if nats_passwords:  # the chart's user for this service (the chart names them after the services)
+        env[f"{p}NATS_USER"] = spec.name
+        env[f"{p}NATS_PASSWORD"] = nats_passwords[spec.name]
     if spec.uses_database:
         env[f"{p}DATABASE_URL"] = stack["PARLEY_DATABASE_URL"]
         env[f"{p}API_KEYS"] = stack["PARLEY_API_KEY"]
@@ -99,9 +105,11 @@ def service_command(spec: ServiceSpec, simulated_calls: int = 3) -> list[str]:
 
 
 class Stack:
-    def __init__(self, root: Path, *, simulated_calls: int = 3) -> None:
+    def __init__(self, root: Path, *, simulated_calls: int = 3, chart_users: bool = False) -> None:
         self.root = root
         self.simulated_calls = simulated_calls
+        # With chart_users, NATS runs the chart's accounts and each process connects as its own user.
+        self.nats_passwords = nats_accounts.new_passwords() if chart_users else {}
         self.logs = root / "logs"
         self.nats: NatsServer | None = None
         self.postgres: PostgresServer | None = None
@@ -111,7 +119,12 @@ class Stack:
     def start(self) -> dict[str, str]:
         self.root.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
-        self.nats = NatsServer(self.root / "nats", port=choose_port(4222), log_path=self.logs / "nats.log").start()
+        config = None
+        if self.nats_passwords:
+            config = nats_accounts.write_config(self.root / "nats.conf", self.nats_passwords)
+        self.nats = NatsServer(
+            self.root / "nats", port=choose_port(4222), log_path=self.logs / "nats.log", config=config
+        ).start()
         self.postgres = PostgresServer(
             self.root / "postgres", port=choose_port(5432), log_path=self.logs / "postgres.log"
         ).start()
@@ -132,11 +145,11 @@ class Stack:
         self._spawn(
             "dlq-copier",
             [sys.executable, "-m", "parley_runtime.cli", "dlq-copier"],
-            {**os.environ, "PARLEY_NATS_URL": self.nats.url},
+            {**os.environ, "PARLEY_NATS_URL": self.nats.url, **self.nats_login("PARLEY_", nats_accounts.DLQ_COPIER)},
         )
         for spec in SERVICES:
             if spec.name in ports:
-                env = service_env(spec, ports[spec.name], stack, self.root)
+                env = service_env(spec, ports[spec.name], stack, self.root, self.nats_passwords)
                 self._spawn(spec.name, service_command(spec, self.simulated_calls), env)
         for spec in SERVICES:
             if spec.name in ports and spec.url_key and not wait_for_port(ports[spec.name], timeout=60):
@@ -154,8 +167,17 @@ class Stack:
         asyncio.run(self.livekit.start())
         return dict(zip((f"PARLEY_{k}" for k in names), (self.livekit.url, key, secret), strict=True))
 
+    def nats_login(self, prefix: str, user: str) -> dict[str, str]:
+        """`<prefix>NATS_USER` and `..._PASSWORD` for one of the chart's users (nothing without chart users)."""
+        if not self.nats_passwords:
+            return {}
+        return {f"{prefix}NATS_USER": user, f"{prefix}NATS_PASSWORD": self.nats_passwords[user]}
+
     async def _provision(self, url: str) -> None:
-        nc = await connect(NatsSettings(url=url), name="parley-dev")
+        admin = nats_accounts.ADMIN
+        password = self.nats_passwords.get(admin)
+        settings = NatsSettings(url=url, user=admin if password else None, password=password)
+        nc = await connect(settings, name="parley-dev")
         try:
             await provision(nc.jetstream())
         finally:
@@ -165,6 +187,10 @@ class Stack:
         log = (self.logs / f"{name}.log").open("ab")
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.children.append((name, proc, log))
+
+    def nats_log(self) -> str:
+        path = self.logs / "nats.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def exited(self) -> list[tuple[str, int]]:
         return [(name, proc.returncode) for name, proc, _ in self.children if proc.poll() is not None]
