@@ -104,3 +104,47 @@ def test_dockerfiles_are_hadolint_clean() -> None:
 def test_dev_infrastructure_for_tilt_is_valid_kubernetes() -> None:
     docs = [d for d in yaml.safe_load_all((chart.ROOT / "deploy" / "tilt" / "infra.yaml").read_text()) if d]
     assert chart.validate(docs, "1.29.0") == []
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    """A container's environment as the process would see it; values from Secrets become placeholders."""
+    return {e["name"]: str(e.get("value", "from-a-secret")) for e in container.get("env", [])}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_every_process_the_chart_runs_accepts_its_environment(
+    rendered: dict[str, list[dict[str, Any]]], scenario: str
+) -> None:
+    """A renamed setting or a misspelt variable fails the service at start-up; here it fails the chart."""
+    from parley_agent.settings import load as load_agent
+    from parley_history.settings import load as load_history
+    from parley_recordings.settings import load as load_recordings
+    from parley_rooms.settings import load as load_rooms
+    from parley_runtime.connection import NatsSettings
+    from parley_runtime.provision import ProvisionSettings
+    from parley_runtime.settings import load_settings
+
+    def provision(env: dict[str, str]) -> None:  # `parley provision`: NATS and the provisioning knobs
+        load_settings(NatsSettings, "PARLEY_NATS_", env)
+        load_settings(ProvisionSettings, "PARLEY_PROVISION_", env)
+
+    loaders: dict[str, Any] = {
+        "provision": provision,
+        "agent": load_agent,
+        "history": load_history,
+        "recordings": load_recordings,
+        "rooms": load_rooms,
+        "dlq-copier": lambda env: load_settings(NatsSettings, "PARLEY_NATS_", env),
+    }
+    checked = []
+    for obj in rendered[scenario]:
+        if obj["kind"] not in ("Deployment", "Job"):
+            continue
+        pod = obj["spec"]["template"]["spec"]
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            name = container["name"].removeprefix("migrate-")
+            if name in loaders:
+                loaders[name](_env(container))  # raises SettingsError naming the variable
+                checked.append(container["name"])
+    assert {"agent", "history", "recordings", "rooms", "dlq-copier"} <= set(checked) or scenario != "default"
+    assert checked, scenario
