@@ -17,6 +17,8 @@ from parley_contracts import PRODUCERS
 from parley_devstack import nats_accounts
 from parley_devstack.chart import ROOT
 from parley_devstack.nats_server import NatsServer
+from parley_runtime.connection import NatsSettings
+from parley_runtime.outbox import Outbox
 from parley_runtime.provision import provision
 
 
@@ -102,3 +104,23 @@ async def test_the_charts_users_are_refused_what_their_service_must_not_do(login
     ack = await login["agent"].jetstream().publish(c.subject_for(turn), c.encode(turn), timeout=2)
     assert ack.stream == "VOICE"
     assert await _voice_messages(login["parley-admin"]) == 1
+
+
+async def test_the_agents_backlog_goes_as_fast_ingest_batches_under_its_own_user(
+    secured: tuple[NatsServer, dict[str, str]], login: dict[str, Client]
+) -> None:
+    server, passwords = secured
+    outbox = Outbox(NatsSettings(url=server.url, user="agent", password=passwords["agent"]), name="agent").start()
+    await outbox.connected()
+    for seq in range(1, 301):  # a burst: windows of 32 and more go as batches
+        outbox.emit(
+            c.TurnCompleted(
+                event_id=c.new_event_id(), occurred_at=c.utcnow(), conversation_id="conv-1", session_id="sess-1",
+                producer="test", seq=seq, role="user", text="hello",
+            )
+        )  # fmt: skip
+    assert await outbox.drain(30)
+    assert outbox.publisher is not None and outbox.publisher.fast is not None
+    assert outbox.publisher.fast.stats["stored"] > 0
+    await outbox.close()
+    assert await _voice_messages(login["parley-admin"]) == 300
