@@ -21,8 +21,8 @@ uv: ## install uv with pip when it is missing
 sync: uv ## install every workspace package and dev tool into .venv (from uv.lock)
 	@$(UV) sync --all-packages --frozen --quiet
 
-dev: sync ## run the whole platform locally on embedded NATS + Postgres (Ctrl-C stops it)
-	$(RUN) parley-dev
+dev: sync ## run the whole platform locally on embedded NATS + Postgres (Ctrl-C stops it; DEV_ARGS=--chart-users)
+	$(RUN) parley-dev $(DEV_ARGS)
 
 demo: sync ## start the stack, run three conversations, print transcripts and recordings, stop
 	$(RUN) python -m parley_devstack.demo

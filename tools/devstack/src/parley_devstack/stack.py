@@ -132,6 +132,7 @@ class Stack:
         asyncio.run(self._provision(self.nats.url))
         stack = {
             "PARLEY_NATS_URL": self.nats.url,
+            **self.nats_login("PARLEY_", nats_accounts.ADMIN),  # for the `parley` CLI and your own tools
             "PARLEY_DATABASE_URL": self.postgres.url(DATABASE),
             "PARLEY_API_KEY": dev_api_key(self.root),
             **self._livekit(),
@@ -220,8 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parley-dev", description="Run the Parley platform locally.")
     parser.add_argument("--root", type=Path, default=Path(".parley"), help="data, logs and stack.env (.parley)")
     parser.add_argument("--exit-after-start", action="store_true", help="start, print, stop (smoke test)")
+    parser.add_argument(
+        "--chart-users",
+        action="store_true",
+        help="run NATS with the chart's least-privilege users, each process as its own (as make demo does)",
+    )
     args = parser.parse_args(argv)
-    stack = Stack(args.root)
+    stack = Stack(args.root, chart_users=args.chart_users)
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
