@@ -65,7 +65,7 @@ def dev_api_key(root: Path) -> str:
 
 
 def service_env(
-    spec: ServiceSpec, port: int, stack: dict[str, str], root: Path, nats_passwords: dict[str, str] | None = None
+    spec: ServiceSpec, port: int, stack: dict[str, str], root: Path, nats_login: dict[str, str] | None = None
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(spec.prefix)}
     p = spec.prefix
@@ -76,9 +76,7 @@ def service_env(
             f"{p}NATS_URL": stack["PARLEY_NATS_URL"],
         }
     )
-    if nats_passwords:  # the chart's user for this service (the chart names them after the services)
-        env[f"{p}NATS_USER"] = spec.name
-        env[f"{p}NATS_PASSWORD"] = nats_passwords[spec.name]
+    env.update(nats_login or {})  # the chart's user for this service, with chart users
     if spec.uses_database:
         env[f"{p}DATABASE_URL"] = stack["PARLEY_DATABASE_URL"]
         env[f"{p}API_KEYS"] = stack["PARLEY_API_KEY"]
@@ -150,7 +148,9 @@ class Stack:
         )
         for spec in SERVICES:
             if spec.name in ports:
-                env = service_env(spec, ports[spec.name], stack, self.root, self.nats_passwords)
+                # The chart names each service's NATS user after the service.
+                login = self.nats_login(spec.prefix, spec.name)
+                env = service_env(spec, ports[spec.name], stack, self.root, login)
                 self._spawn(spec.name, service_command(spec, self.simulated_calls), env)
         for spec in SERVICES:
             if spec.name in ports and spec.url_key and not wait_for_port(ports[spec.name], timeout=60):
