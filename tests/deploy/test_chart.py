@@ -124,8 +124,11 @@ def test_every_process_the_chart_runs_accepts_its_environment(
     from parley_runtime.provision import ProvisionSettings
     from parley_runtime.settings import load_settings
 
-    def provision(env: dict[str, str]) -> None:  # `parley provision`: NATS and the provisioning knobs
+    def nats(env: dict[str, str]) -> None:  # what the `parley` CLI reads: the DLQ copier needs no more
         load_settings(NatsSettings, "PARLEY_NATS_", env)
+
+    def provision(env: dict[str, str]) -> None:  # `parley provision`: NATS and the provisioning knobs
+        nats(env)
         load_settings(ProvisionSettings, "PARLEY_PROVISION_", env)
 
     loaders: dict[str, Any] = {
@@ -134,7 +137,7 @@ def test_every_process_the_chart_runs_accepts_its_environment(
         "history": load_history,
         "recordings": load_recordings,
         "rooms": load_rooms,
-        "dlq-copier": lambda env: load_settings(NatsSettings, "PARLEY_NATS_", env),
+        "dlq-copier": nats,
     }
     checked = []
     for obj in rendered[scenario]:

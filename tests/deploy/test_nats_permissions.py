@@ -21,6 +21,8 @@ from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox
 from parley_runtime.provision import provision
 
+from ..runtime.conftest import turn
+
 
 def _users() -> dict[str, dict[str, list[str]]]:
     values = yaml.safe_load((ROOT / "deploy" / "helm" / "nats-values.yaml").read_text())
@@ -97,11 +99,8 @@ async def test_the_charts_users_are_refused_what_their_service_must_not_do(login
         await login["recordings"].request("$JS.API.CONSUMER.MSG.NEXT.VOICE.history", b'{"batch":1}', timeout=0.5)
     assert await _voice_messages(login["parley-admin"]) == 0
     # What they may do still works: the agent stores a turn.
-    turn = c.TurnCompleted(
-        event_id=c.new_event_id(), occurred_at=c.utcnow(), conversation_id="conv-1", session_id="sess-1",
-        producer="test", seq=1, role="user", text="hello",
-    )  # fmt: skip
-    ack = await login["agent"].jetstream().publish(c.subject_for(turn), c.encode(turn), timeout=2)
+    event = turn(1)
+    ack = await login["agent"].jetstream().publish(c.subject_for(event), c.encode(event), timeout=2)
     assert ack.stream == "VOICE"
     assert await _voice_messages(login["parley-admin"]) == 1
 
@@ -113,12 +112,7 @@ async def test_the_agents_backlog_goes_as_fast_ingest_batches_under_its_own_user
     outbox = Outbox(NatsSettings(url=server.url, user="agent", password=passwords["agent"]), name="agent").start()
     await outbox.connected()
     for seq in range(1, 301):  # a burst: windows of 32 and more go as batches
-        outbox.emit(
-            c.TurnCompleted(
-                event_id=c.new_event_id(), occurred_at=c.utcnow(), conversation_id="conv-1", session_id="sess-1",
-                producer="test", seq=seq, role="user", text="hello",
-            )
-        )  # fmt: skip
+        outbox.emit(turn(seq))
     assert await outbox.drain(30)
     assert outbox.publisher is not None and outbox.publisher.fast is not None
     assert outbox.publisher.fast.stats["stored"] > 0

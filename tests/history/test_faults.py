@@ -23,6 +23,7 @@ from sqlalchemy import text
 import parley_contracts as c
 from parley_devstack.ports import free_port
 from parley_devstack.postgres_server import PostgresServer
+from parley_devstack.testing import metric_total
 from parley_history.app import Runtime, create_app
 from parley_history.db import make_engine, migrate_async
 from parley_history.settings import Settings
@@ -86,8 +87,7 @@ async def _processed(port: int) -> int:
             body = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
     except httpx.HTTPError:
         return 0
-    lines = [line for line in body.splitlines() if line.startswith("parley_events_processed_total")]
-    return int(sum(float(line.rsplit(" ", 1)[1]) for line in lines))
+    return int(metric_total(body, "parley_events_processed_total"))
 
 
 async def test_two_replicas_share_the_stream_and_one_sigkilled_leaves_each_turn_stored_once(

@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind
 import parley_contracts as c
 from parley_agent.state import CallState
 from parley_agent.tracker import CallTracker
+from parley_devstack.testing import metric_total
 from parley_history.app import create_app
 from parley_history.consumers import history_consumer
 from parley_history.db import make_engine, migrate_async
@@ -118,11 +119,7 @@ async def test_metrics_endpoint_shows_the_counters_moving(
     assert response.headers["content-type"].startswith("text/plain")
 
     def processed(text: str) -> float:
-        total = 0.0
-        for line in text.splitlines():
-            if line.startswith("parley_events_processed_total") and 'consumer="history"' in line:
-                total += float(line.rsplit(" ", 1)[1])
-        return total
+        return metric_total(text, "parley_events_processed_total", 'consumer="history"')
 
     assert processed(after) - processed(before) >= 5
     assert "parley_http_server_duration" in after

@@ -12,7 +12,7 @@ import pytest
 from nats.aio.msg import Msg
 from nats.js.api import StreamConfig
 
-from parley_devstack.testing import stream_events
+from parley_devstack.testing import metric_total, stream_events
 from parley_runtime import fast_ingest
 from parley_runtime.provision import provision
 from parley_runtime.publish import FAST_MIN, Outcome, WindowPublisher
@@ -34,9 +34,7 @@ async def _stored_ids(nats_url: str, stream: str = "VOICE") -> list[str]:
 
 def _batches_stored() -> float:
     """`parley_outbox_batches_total{outcome="stored"}` as this process's /metrics would show it."""
-    lines = prometheus_text().decode().splitlines()
-    counts = [line for line in lines if line.startswith("parley_outbox_batches_total{") and '"stored"' in line]
-    return sum(float(line.rsplit(" ", 1)[1]) for line in counts)
+    return metric_total(prometheus_text().decode(), "parley_outbox_batches_total", 'outcome="stored"')
 
 
 async def test_a_large_window_is_stored_with_a_few_answers_instead_of_one_per_message(

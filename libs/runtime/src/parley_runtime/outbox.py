@@ -135,7 +135,7 @@ class Outbox:
         # Behind a backlog on disk, new events queue up in the file too (so the backlog cannot be starved),
         # except in an outage: then they wait in memory and the guard moves them to disk in the background,
         # so emit() does not encode and write on the call's loop.
-        behind_backlog = self._spilling and self._nc is not None and self._nc.is_connected
+        behind_backlog = self._spilling and self._online
         if behind_backlog or len(self._queue) + len(self._inflight) >= self._maxsize:
             self._spill(_entry(item))
         else:
@@ -149,6 +149,10 @@ class Outbox:
     def nc(self) -> Client | None:
         """The NATS connection once established (the agent reuses it for request/reply)."""
         return self._nc
+
+    @property
+    def _online(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
 
     @property
     def spill_path(self) -> Path | None:
@@ -285,7 +289,7 @@ class Outbox:
         """While NATS is unreachable, keep the backlog on disk, not in memory: a killed process keeps it."""
         while True:
             await asyncio.sleep(OUTAGE_SPILL_SECONDS)
-            if self._queue and (self._nc is None or not self._nc.is_connected):
+            if self._queue and not self._online:
                 while self._queue:
                     self._spill(_entry(self._queue.popleft()))
             if self._spill_writer is not None:

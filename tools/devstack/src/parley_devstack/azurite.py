@@ -76,11 +76,6 @@ class AzuriteServer(ServerProcess):
             raise RuntimeError(f"azurite did not listen on {self.port} within {timeout}s")
         return self
 
-    def stop(self) -> None:
-        import signal
-
-        self._signal(signal.SIGTERM, 10.0)
-
     def create_container(self, name: str) -> None:
         date = formatdate(usegmt=True)
         canonical_headers = f"x-ms-date:{date}\nx-ms-version:{_API_VERSION}\n"

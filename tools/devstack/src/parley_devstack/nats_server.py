@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,10 +73,6 @@ class NatsServer(ServerProcess):
             self.kill()
             raise RuntimeError(f"nats-server did not listen on {self.port} within {timeout}s")
         return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Graceful shutdown (SIGTERM: JetStream flushes its store)."""
-        self._signal(signal.SIGTERM, timeout)
 
     def restart(self) -> NatsServer:
         self.stop()

@@ -35,6 +35,10 @@ class ServerProcess:
             **kwargs,
         )
 
+    def stop(self, timeout: float = 10.0) -> None:
+        """Graceful shutdown (SIGTERM; a server that must be stopped otherwise overrides this)."""
+        self._signal(signal.SIGTERM, timeout)
+
     def kill(self) -> None:
         """SIGKILL: the crash case."""
         self._signal(signal.SIGKILL, 10.0)

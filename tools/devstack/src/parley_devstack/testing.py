@@ -163,6 +163,15 @@ async def database_url(postgres_server: str) -> AsyncIterator[str]:
         await admin.close()
 
 
+def metric_total(text: str, name: str, having: str = "") -> float:
+    """The sum of a metric's samples in Prometheus text, over the lines that contain `having` (a label)."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith((f"{name} ", f"{name}{{")) and having in line
+    )
+
+
 async def stream_events(url: str, stream: str = "VOICE") -> list[Any]:
     """Every event in a stream, decoded with the contract, in stream order (for assertions)."""
     import nats
