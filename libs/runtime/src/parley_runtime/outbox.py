@@ -1,16 +1,13 @@
 """The producer-side outbox: `emit()` never waits on the network, and nothing emitted is lost.
 
-`emit()` is synchronous and O(1): it captures the trace context and appends the (immutable) event to a
-bounded in-memory queue, or, when that is full, encodes it to an append-only spill file. Encoding for
-the wire happens in the background publisher, off the caller's hot path. A background task
-publishes to JetStream with `Nats-Msg-Id = event_id`, retrying the same id with backoff until it gets a
-PubAck (a backlog goes in windows, each a fast-ingest batch with one answer: see `publish`), so a retry
-after a lost ack is de-duplicated by the stream. While NATS is down nothing is sent
-(so the client's reconnect buffer does not stack copies), and the backlog moves to the spill file within
-`OUTAGE_SPILL_SECONDS`, so a process killed during an outage loses at most that much of what it emitted;
-after NATS comes back the backlog flows.
-On close, whatever could not be published within the drain timeout is written to the spill file, which
-the next start replays. With no spill file configured, overflow is counted as dropped and logged.
+`emit()` is synchronous and O(1): it captures the trace context and appends the event to a bounded
+in-memory queue, or, when that is full, to the spill file (`spill`). A background task encodes and
+publishes with `Nats-Msg-Id = event_id`, retrying the same id with backoff until JetStream acks it (a
+backlog goes in windows, each a fast-ingest batch: see `publish`), so a retry after a lost ack is
+de-duplicated by the stream. While NATS is down nothing is sent (the client's reconnect buffer would stack
+copies) and the backlog moves to disk within `OUTAGE_SPILL_SECONDS`, so a process killed in an outage
+loses at most that much. On close, what could not be published within the drain timeout is spilled for
+the next start to replay; with no spill file, overflow is counted as dropped and logged.
 
 Use from one event loop thread (the agent's): `emit()` is not thread-safe.
 """
@@ -23,59 +20,22 @@ import logging
 import time
 from collections import deque
 from pathlib import Path
-from typing import IO
 
-import msgspec
 from nats.aio.client import Client
 from opentelemetry import trace
 
-from parley_contracts import Event, encode, subject_for
+from parley_contracts import Event
 from parley_runtime import metrics, tracing
 from parley_runtime.connection import NatsSettings, connect
+from parley_runtime.entries import Entry, LazyEntry, Queued, as_entry
 from parley_runtime.publish import Outcome, WindowPublisher
+from parley_runtime.spill import SpillFile
 
 logger = logging.getLogger(__name__)
 
 # While NATS is unreachable the backlog is written to the spill file (and the file flushed to the kernel)
 # this often: a SIGKILLed process then loses at most this much of what it emitted, not its whole queue.
 OUTAGE_SPILL_SECONDS = 0.1
-
-Entry = tuple[str, bytes, dict[str, str]]
-
-
-class _Lazy:
-    """An emitted event not yet encoded; `trace` holds the traceparent captured at emit time."""
-
-    __slots__ = ("event", "trace")
-
-    def __init__(self, event: Event, trace: dict[str, str] | None) -> None:
-        self.event = event
-        self.trace = trace
-
-    def entry(self) -> Entry:
-        headers = {"Nats-Msg-Id": str(self.event.event_id), "content-type": "application/json"}
-        if self.trace:
-            headers.update(self.trace)
-        return subject_for(self.event), encode(self.event), headers
-
-
-Queued = Entry | _Lazy
-
-
-def _entry(item: Queued) -> Entry:
-    return item.entry() if isinstance(item, _Lazy) else item
-
-
-_entry_decoder = msgspec.json.Decoder(tuple[str, bytes, dict[str, str]])
-
-
-def _torn(path: Path) -> bool:
-    """Whether the file ends in the middle of a line."""
-    with path.open("rb") as f:
-        if f.seek(0, 2) == 0:
-            return False
-        f.seek(-1, 2)
-        return f.read(1) != b"\n"
 
 
 class Outbox:
@@ -99,7 +59,7 @@ class Outbox:
         self._settings = settings
         self._name = name
         self._maxsize = maxsize
-        self._spill_path = spill_path
+        self._disk = SpillFile(spill_path) if spill_path is not None else None
         self._window = window
         self._ack_timeout = ack_timeout
         self._retry_base = retry_base
@@ -111,9 +71,6 @@ class Outbox:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._guard_task: asyncio.Task[None] | None = None
-        self._spill_writer: IO[bytes] | None = None
-        self._spill_offset = 0
-        self._spilling = bool(spill_path and spill_path.exists() and spill_path.stat().st_size > 0)
         self.emitted = 0
         self.published = 0
         self.dropped = 0
@@ -125,7 +82,7 @@ class Outbox:
     def emit(self, event: Event) -> None:
         """Queue an event for publishing. Never blocks on I/O to NATS, never raises for transport reasons."""
         trace = tracing.inject({}) or None
-        self._enqueue(_Lazy(event, trace))
+        self._enqueue(LazyEntry(event, trace))
 
     def emit_raw(self, subject: str, data: bytes, headers: dict[str, str]) -> None:
         """Queue a pre-encoded message; `headers` must carry `Nats-Msg-Id` for de-duplication."""
@@ -137,7 +94,7 @@ class Outbox:
         # so emit() does not encode and write on the call's loop.
         behind_backlog = self._spilling and self._online
         if behind_backlog or len(self._queue) + len(self._inflight) >= self._maxsize:
-            self._spill(_entry(item))
+            self._spill(as_entry(item))
         else:
             self._queue.append(item)
         self.emitted += 1  # exported by an observable instrument, not a per-call metric (hot path)
@@ -156,7 +113,12 @@ class Outbox:
 
     @property
     def spill_path(self) -> Path | None:
-        return self._spill_path
+        return self._disk.path if self._disk is not None else None
+
+    @property
+    def _spilling(self) -> bool:
+        """Whether a backlog is on disk (it is published before anything newer)."""
+        return self._disk is not None and self._disk.pending
 
     async def connected(self) -> Client:
         """The connection once it is up (bound the wait with a timeout: it may never come)."""
@@ -167,12 +129,8 @@ class Outbox:
     @property
     def backlog(self) -> int:
         """Events not yet acked by JetStream: in memory, in flight, and (approximately) spilled."""
-        spilled = 0
-        if self._spill_writer is not None:
-            self._spill_writer.flush()
-        if self._spilling and self._spill_path is not None and self._spill_path.exists():
-            spilled = max(0, self._spill_path.stat().st_size - self._spill_offset)
-        return len(self._queue) + len(self._inflight) + (1 if spilled else 0)
+        on_disk = self._disk is not None and self._disk.unread()
+        return len(self._queue) + len(self._inflight) + (1 if on_disk else 0)
 
     @property
     def name(self) -> str:
@@ -183,7 +141,7 @@ class Outbox:
         loop = asyncio.get_running_loop()
         if self._task is None:
             self._task = loop.create_task(self._run(), name=f"outbox-{self._name}")
-        if self._guard_task is None and self._spill_path is not None:
+        if self._guard_task is None and self._disk is not None:
             self._guard_task = loop.create_task(self._guard(), name=f"outbox-{self._name}-guard")
         return self
 
@@ -212,78 +170,41 @@ class Outbox:
         left = list(self._inflight) + list(self._queue)
         self._inflight.clear()
         self._queue.clear()
-        if left and self._spill_path is not None:
+        if left and self._disk is not None:
             # Replayed by the next start; consumers order by `seq`, not by stream position.
             for item in left:
-                self._spill(_entry(item))
+                self._spill(as_entry(item))
         elif left:
             self.dropped += len(left)
             metrics.OUTBOX_DROPPED.add(len(left))
             logger.error("outbox closed with unpublished events", extra={"count": len(left)})
-        if self._spill_writer is not None:
-            self._spill_writer.close()
-            self._spill_writer = None
+        if self._disk is not None:
+            self._disk.close()
         if self._owns_nc and self._nc is not None and not self._nc.is_closed:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._nc.close(), timeout=2)
-        if self._spilling and self._spill_path is not None and self._spill_path.exists():
-            with self._spill_path.open("rb") as f:
-                f.seek(self._spill_offset)
-                return f.read().count(b"\n")
-        return len(left)
+        return self._disk.unread_count() if self._disk is not None else len(left)
 
     # -- internals ------------------------------------------------------------------------------
 
     def _spill(self, entry: Entry) -> None:
-        if self._spill_path is None:
+        if self._disk is None:
             self.dropped += 1
             metrics.OUTBOX_DROPPED.add(1)
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 logger.error("outbox full and no spill file: event dropped", extra={"dropped": self.dropped})
             return
-        if self._spill_writer is None:
-            self._spill_path.parent.mkdir(parents=True, exist_ok=True)
-            self._spill_writer = self._spill_path.open("ab")
-            if _torn(self._spill_path):
-                # A process killed mid-write left half a line: end it, or it would swallow the next event.
-                self._spill_writer.write(b"\n")
-        # Buffered: the guard flushes it to the kernel every OUTAGE_SPILL_SECONDS (a flush per event would
-        # cost emit() a syscall); close and refill flush too.
-        self._spill_writer.write(msgspec.json.encode(entry) + b"\n")
-        self._spilling = True
+        # Buffered: the guard flushes it to the kernel every OUTAGE_SPILL_SECONDS; close and refill flush too.
+        self._disk.append(entry)
         self.spilled += 1
         metrics.OUTBOX_SPILLED.add(1)
 
     def _refill_from_spill(self) -> None:
-        """Move the next chunk of spilled events into memory; truncate the file once all are acked."""
-        assert self._spill_path is not None
-        if self._spill_writer is not None:
-            self._spill_writer.flush()
-        size = self._spill_path.stat().st_size
-        with self._spill_path.open("rb") as f:
-            f.seek(self._spill_offset)
-            budget = max(1, self._maxsize // 2)
-            while budget and self._spill_offset < size:
-                line = f.readline()
-                self._spill_offset += len(line)
-                if not line.endswith(b"\n"):
-                    # Only a crash mid-write leaves a torn last line: it was never fully emitted.
-                    logger.error("torn line at the end of the outbox spill file skipped")
-                    break
-                try:
-                    self._queue.append(_entry_decoder.decode(line))
-                except msgspec.DecodeError:
-                    logger.error("corrupt line in outbox spill file skipped")
-                budget -= 1
-        at_end = self._spill_offset >= size
-        if not self._queue and at_end:
-            # Everything read from the file has been acked: start over with an empty file.
-            if self._spill_writer is not None:
-                self._spill_writer.close()
-                self._spill_writer = None
-            self._spill_path.write_bytes(b"")
-            self._spill_offset = 0
-            self._spilling = False
+        """Move the next chunk of spilled events into memory; empty the file once all are acked."""
+        assert self._disk is not None
+        self._queue.extend(self._disk.read(max(1, self._maxsize // 2)))
+        if not self._queue and self._disk.at_end():
+            self._disk.reset()
 
     async def _guard(self) -> None:
         """While NATS is unreachable, keep the backlog on disk, not in memory: a killed process keeps it."""
@@ -291,9 +212,9 @@ class Outbox:
             await asyncio.sleep(OUTAGE_SPILL_SECONDS)
             if self._queue and not self._online:
                 while self._queue:
-                    self._spill(_entry(self._queue.popleft()))
-            if self._spill_writer is not None:
-                self._spill_writer.flush()
+                    self._spill(as_entry(self._queue.popleft()))
+            if self._disk is not None:
+                self._disk.flush()
 
     async def _run(self) -> None:
         if self._nc is None:
@@ -336,13 +257,10 @@ class Outbox:
         entries: list[Entry] = []
         spans: list[trace.Span] = []
         for item in items:
-            subject, data, headers = _entry(item)
+            subject, data, headers = as_entry(item)
             if "traceparent" in headers:
-                # The publish span is a child of the span that emitted the event (kept across retries);
-                # the consumer continues the trace from this span.
-                span = tracing.producer_span(subject, headers)
-                with trace.use_span(span):
-                    headers = tracing.inject(dict(headers))
+                # A child of the span that emitted the event: the traceparent was kept across retries.
+                span, headers = tracing.producer_span(subject, headers)
                 spans.append(span)
             entries.append((subject, data, headers))
         outcomes, errors = await publisher.publish(entries, self._ack_timeout)

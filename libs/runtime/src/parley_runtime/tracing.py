@@ -45,15 +45,18 @@ def links_from(contexts: Iterable[otel_context.Context]) -> list[Link]:
     return links
 
 
-def producer_span(subject: str, headers: Mapping[str, str]) -> trace.Span:
-    """A PRODUCER span for one publish, child of the context the event was emitted in."""
+def producer_span(subject: str, headers: Mapping[str, str]) -> tuple[trace.Span, dict[str, str]]:
+    """A PRODUCER span for one publish, child of the context the event was emitted in, and the headers that
+    carry it on (the consumer continues the trace from this span)."""
     event_type = subject.split(".")[1] if subject.count(".") >= 3 else subject
-    return tracer.start_span(
+    span = tracer.start_span(
         f"publish {event_type}",
         context=extract(headers),
         kind=SpanKind.PRODUCER,
         attributes={"messaging.system": "nats", "messaging.destination.name": "VOICE", "parley.event_type": event_type},
     )
+    with trace.use_span(span):
+        return span, inject(dict(headers))
 
 
 def consumer_span(name: str, contexts: list[otel_context.Context], attributes: dict[str, str | int]) -> trace.Span:

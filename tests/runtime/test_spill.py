@@ -1,0 +1,64 @@
+"""The outbox's spill file on its own: order, read offset, torn and corrupt lines, starting over."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from parley_runtime.spill import SpillFile
+
+
+def _entry(i: int) -> tuple[str, bytes, dict[str, str]]:
+    return ("voice.v1.turn_completed.c", f'{{"n":{i}}}'.encode(), {"Nats-Msg-Id": str(i)})
+
+
+def test_entries_come_back_in_order_in_chunks_and_the_file_starts_over_once_read(tmp_path: Path) -> None:
+    spill = SpillFile(tmp_path / "spill.jsonl")
+    for i in range(5):
+        spill.append(_entry(i))
+    assert spill.unread()
+    assert spill.read(3) == [_entry(0), _entry(1), _entry(2)]
+    assert not spill.at_end()
+    assert spill.unread_count() == 2
+    assert spill.read(3) == [_entry(3), _entry(4)]
+    assert spill.at_end() and not spill.unread()
+    spill.reset()
+    assert not spill.pending and spill.path.read_bytes() == b""
+    spill.append(_entry(9))
+    assert spill.read(10) == [_entry(9)]
+
+
+def test_a_file_left_by_an_earlier_process_is_pending_at_start(tmp_path: Path) -> None:
+    first = SpillFile(tmp_path / "spill.jsonl")
+    first.append(_entry(1))
+    first.close()
+    second = SpillFile(tmp_path / "spill.jsonl")
+    assert second.pending and second.unread_count() == 1
+    assert not SpillFile(tmp_path / "other.jsonl").pending
+
+
+def test_a_torn_last_line_is_ended_before_the_next_entry_and_skipped_on_read(tmp_path: Path) -> None:
+    path = tmp_path / "spill.jsonl"
+    first = SpillFile(path)
+    first.append(_entry(1))
+    first.close()
+    with path.open("ab") as f:
+        f.write(b'["voice.v1.turn_completed.c","eyJu')  # killed mid-write
+    second = SpillFile(path)
+    second.append(_entry(2))
+    assert second.read(10) == [_entry(1), _entry(2)]
+
+
+def test_a_corrupt_line_is_skipped_and_the_rest_read(tmp_path: Path) -> None:
+    path = tmp_path / "spill.jsonl"
+    path.write_bytes(b"not json\n")
+    spill = SpillFile(path)
+    spill.append(_entry(3))
+    assert spill.read(10) == [_entry(3)]
+    assert spill.at_end()
+
+
+def test_appends_are_visible_to_reads_without_an_explicit_flush(tmp_path: Path) -> None:
+    spill = SpillFile(tmp_path / "spill.jsonl")
+    spill.append(_entry(1))
+    assert spill.unread_count() == 1
+    assert spill.read(1) == [_entry(1)]
