@@ -10,13 +10,15 @@ import argparse
 import asyncio
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig
 
 import parley_contracts as c
-from bench.common import machine, percentile, prepare, servers, table, turn
+from bench.common import TURN_TEXT, machine, percentile, prepare, servers, table, turn
 from parley_contracts.streams import HISTORY_RECENT_SUBJECT
 from parley_history.consumers import history_consumer
 from parley_history.db import make_engine
@@ -109,6 +111,59 @@ async def recent_latency(url: str, db: str, conversations: int, requests: int = 
     await nc.close()
     await engine.dispose()
     return percentile(samples, 50), percentile(samples, 99)
+
+
+async def load_turns(db: str, total: int, conversations: int) -> None:
+    """Bulk-load turns straight into the history tables (COPY), to measure reads at scale."""
+    conn = await asyncpg.connect(db)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    ids = [f"big-{i:05d}" for i in range(conversations)]
+    await conn.copy_records_to_table(
+        "conversations",
+        schema_name="history",
+        columns=["id", "user_id", "started_at", "last_activity_at"],
+        records=[(cid, None, t0, t0) for cid in ids],
+    )
+    await conn.copy_records_to_table(
+        "sessions", schema_name="history", columns=["id", "conversation_id"], records=[(cid, cid) for cid in ids]
+    )
+    per = total // conversations
+    batch: list[tuple[object, ...]] = []
+    for i in range(total):
+        cid = ids[i % conversations]
+        seq = i // conversations + 1
+        batch.append(
+            (
+                c.new_event_id(),
+                cid,
+                cid,
+                seq,
+                "user" if seq % 2 else "assistant",
+                TURN_TEXT,
+                False,
+                t0 + timedelta(seconds=seq),
+            )
+        )
+        if len(batch) == 50_000 or i == total - 1:
+            await conn.copy_records_to_table(
+                "turns",
+                schema_name="history",
+                columns=[
+                    "event_id",
+                    "conversation_id",
+                    "session_id",
+                    "seq",
+                    "role",
+                    "text",
+                    "interrupted",
+                    "occurred_at",
+                ],
+                records=batch,
+            )
+            batch = []
+    await conn.execute("ANALYZE history.turns")
+    await conn.close()
+    assert per > 0
 
 
 async def main(n: int, conversations: int, batch: int) -> dict[str, float | str]:

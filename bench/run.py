@@ -22,39 +22,24 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 import asyncpg
 import httpx
 import nats
 
-import parley_contracts as c
+from bench import sync_baseline
 from bench.agent_bench import emit_benchmark
-from bench.common import CpuMeter, machine, percentile, prepare, servers, table
-from bench.history_bench import ceiling, publish, recent_latency
-from parley_devstack.ports import free_port, wait_for_port
+from bench.common import TURN_TEXT, CpuMeter, machine, percentile, prepare, servers, table, turn
+from bench.history_bench import ceiling, load_turns, publish, recent_latency
+from parley_devstack.ports import free_port
 from parley_runtime import heap
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox
 from parley_runtime.provision import provision
 
 RESULTS = Path(__file__).parent / "results.json"
-TEXT = "Sure, I can move your appointment to Friday at ten; shall I also send you a reminder?"
-
-
-def _turn(conv: int, seq: int) -> c.TurnCompleted:
-    return c.TurnCompleted(
-        event_id=c.new_event_id(),
-        occurred_at=c.utcnow(),
-        conversation_id=f"conv-{conv:05d}",
-        session_id=f"sess-{conv:05d}",
-        producer="bench",
-        seq=seq,
-        role="user" if seq % 2 else "assistant",
-        text=TEXT,
-    )
 
 
 async def _history_process(db: str, nats_url: str, log: Path) -> subprocess.Popen[bytes]:
@@ -116,7 +101,7 @@ async def parley_throughput(
     await outbox.connected()
     conn = await asyncpg.connect(db)
     before = await _count(conn)
-    events = [_turn(first_conversation + i % conversations, i // conversations + 1) for i in range(n)]
+    events = [turn(first_conversation + i % conversations, i // conversations + 1, TURN_TEXT) for i in range(n)]
     meter.start()
     started = time.perf_counter()
     for i, event in enumerate(events):
@@ -149,7 +134,7 @@ async def parley_latency(nats_url: str, db: str, rate: int, seconds: int) -> tup
         target = started + i / rate
         if (delay := target - time.perf_counter()) > 0:
             await asyncio.sleep(delay)
-        event = _turn(90_000 + i % 50, i // 50 + 1)
+        event = turn(90_000 + i % 50, i // 50 + 1, TURN_TEXT)
         emitted[str(event.event_id)] = datetime.now(UTC)
         outbox.emit(event)
     await outbox.drain(timeout=60)
@@ -159,83 +144,6 @@ async def parley_latency(nats_url: str, db: str, rate: int, seconds: int) -> tup
     await conn.close()
     latencies = [(r["stored_at"] - emitted[str(r["event_id"])]).total_seconds() * 1000 for r in rows]
     return percentile(latencies, 50), percentile(latencies, 99), percentile(latencies, 99.9), max(latencies)
-
-
-async def sync_baseline(db: str, n: int) -> tuple[float, float, float]:
-    """The earlier design at its best: aiohttp, the HTTP session livekit-agents gives an agent (httpx here
-    made each turn ~0.5 ms slower, uvicorn's pure-Python h11 another ~0.3 ms: both flattered Parley)."""
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "bench.sync_baseline", "serve", db, str(port)])  # noqa: ASYNC220
-    try:
-        assert wait_for_port(port, timeout=30)
-        async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as client:
-            samples = []
-            started = time.perf_counter()
-            for i in range(n):  # what the seed did: await each save before the call goes on
-                t = time.perf_counter()
-                turn = {"conversation_id": f"conv-{i % 50}", "seq": i, "role": "user", "text": TEXT}
-                async with client.post("/turns", json=turn) as response:
-                    response.raise_for_status()
-                    await response.read()
-                samples.append((time.perf_counter() - t) * 1000)
-            elapsed = time.perf_counter() - started
-    finally:
-        server.terminate()
-        server.wait(10)
-    return n / elapsed, percentile(samples, 50), percentile(samples, 99)
-
-
-async def load_million(db: str, total: int, conversations: int) -> None:
-    """Bulk-load turns straight into the history tables (COPY), to measure reads at scale."""
-    conn = await asyncpg.connect(db)
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    ids = [f"big-{i:05d}" for i in range(conversations)]
-    await conn.copy_records_to_table(
-        "conversations",
-        schema_name="history",
-        columns=["id", "user_id", "started_at", "last_activity_at"],
-        records=[(cid, None, t0, t0) for cid in ids],
-    )
-    await conn.copy_records_to_table(
-        "sessions", schema_name="history", columns=["id", "conversation_id"], records=[(cid, cid) for cid in ids]
-    )
-    per = total // conversations
-    batch: list[tuple[object, ...]] = []
-    for i in range(total):
-        cid = ids[i % conversations]
-        seq = i // conversations + 1
-        batch.append(
-            (
-                c.new_event_id(),
-                cid,
-                cid,
-                seq,
-                "user" if seq % 2 else "assistant",
-                TEXT,
-                False,
-                t0 + timedelta(seconds=seq),
-            )
-        )
-        if len(batch) == 50_000 or i == total - 1:
-            await conn.copy_records_to_table(
-                "turns",
-                schema_name="history",
-                columns=[
-                    "event_id",
-                    "conversation_id",
-                    "session_id",
-                    "seq",
-                    "role",
-                    "text",
-                    "interrupted",
-                    "occurred_at",
-                ],
-                records=batch,
-            )
-            batch = []
-    await conn.execute("ANALYZE history.turns")
-    await conn.close()
-    assert per > 0
 
 
 async def _reset_stream(nats_url: str) -> None:
@@ -287,7 +195,7 @@ async def main(turns: int, recent_rows: int, runs: int, latency_seconds: int) ->
                 measured.append(
                     await parley_throughput(s.nats.url, db, turns, 100, meter, first_conversation=1000 * run)
                 )
-                syncs.append(await sync_baseline(db, 3000))
+                syncs.append(await sync_baseline.measure(db, 3000))
             rates = [rate for rate, _ in measured]
             results.update(_median_of("parley_turns_per_s", rates))
             _, cpu = measured[_median_run(rates)]  # the median run's breakdown
@@ -308,7 +216,7 @@ async def main(turns: int, recent_rows: int, runs: int, latency_seconds: int) ->
             history.terminate()
             history.wait(20)
         print("5. recent with a million turns...", flush=True)
-        await load_million(db, recent_rows, 10_000)
+        await load_turns(db, recent_rows, 10_000)
         p50, p99 = await recent_latency(s.nats.url, db, 10_000, requests=2000)
         results["recent_p50_ms"], results["recent_p99_ms"] = round(p50, 3), round(p99, 3)
     print("4. emit...", flush=True)

@@ -15,7 +15,7 @@ from parley_history.handlers import persist, plan
 from parley_history.models import conversations, turns
 from parley_history.queries import get_session
 from parley_history.store import SqlHistoryStore
-from parley_runtime.consume import TransientError
+from parley_runtime.handling import TransientError
 
 from .conftest import ended, started, turn
 

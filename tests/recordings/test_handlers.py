@@ -19,7 +19,7 @@ from parley_recordings.handlers import Deps, store_session
 from parley_recordings.repo import RecordingRepo
 from parley_recordings.retention import purge_expired
 from parley_recordings.settings import Settings
-from parley_runtime.consume import PoisonError, TransientError
+from parley_runtime.handling import PoisonError, TransientError
 from parley_runtime.provision import provision
 
 from .conftest import session_ended

@@ -8,8 +8,9 @@ import pytest
 from nats.aio.client import Client
 
 import parley_contracts as c
-from parley_runtime.consume import Consumer, Delivery, PoisonError, RetryPolicy
+from parley_runtime.consume import Consumer, RetryPolicy
 from parley_runtime.dlq import REASON_HEADER, DeadLetterCopier
+from parley_runtime.handling import Delivery, PoisonError
 
 from .conftest import headers_for, turn
 

@@ -15,7 +15,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from parley_runtime.consume import default_is_transient
+from parley_runtime.handling import default_is_transient
 
 if TYPE_CHECKING:
     from alembic.config import Config

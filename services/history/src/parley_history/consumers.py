@@ -9,7 +9,8 @@ from nats.aio.client import Client
 from parley_contracts.streams import VOICE_STREAM_NAME, service_consumers
 from parley_history.db import is_transient
 from parley_history.handlers import HistoryStore, persist
-from parley_runtime.consume import Consumer, Delivery
+from parley_runtime.consume import Consumer
+from parley_runtime.handling import Delivery
 
 DURABLE = "history"
 

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from parley_contracts import TurnCompleted
 from parley_history.handlers import ConversationRow, SessionRow, WritePlan
 from parley_history.known import KnownRows
-from parley_runtime.consume import PoisonError, TransientError
+from parley_runtime.handling import PoisonError, TransientError
 
 tracer = trace.get_tracer("parley.history")
 

@@ -12,8 +12,9 @@ from parley_contracts.streams import VOICE_STREAM_NAME
 from parley_recordings.handlers import Deps, store_session
 from parley_recordings.objectstore import delete_object, stream_object
 from parley_runtime import tracing
-from parley_runtime.consume import Consumer, Delivery, default_is_transient
+from parley_runtime.consume import Consumer
 from parley_runtime.db import is_transient as db_transient
+from parley_runtime.handling import Delivery, default_is_transient
 
 DURABLE = "recordings"
 

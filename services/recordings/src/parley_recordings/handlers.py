@@ -19,7 +19,7 @@ from parley_recordings.blobs import BlobStore, object_key
 from parley_recordings.documents import transcript_json, transcript_vtt
 from parley_recordings.objectstore import ObjectMissing, Sha256Counter
 from parley_recordings.repo import Recording, RecordingRepo, recording_id
-from parley_runtime.consume import PoisonError, TransientError
+from parley_runtime.handling import PoisonError, TransientError
 
 PRODUCER = "recordings"
 Publish = Callable[[c.Event], Awaitable[None]]

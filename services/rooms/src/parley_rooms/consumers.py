@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_contracts.streams import VOICE_STREAM_NAME
 from parley_rooms.handlers import apply_session_events
-from parley_runtime.consume import Consumer, Delivery
+from parley_runtime.consume import Consumer
 from parley_runtime.db import is_transient
+from parley_runtime.handling import Delivery
 
 DURABLE = "rooms"
 
