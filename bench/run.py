@@ -169,6 +169,26 @@ def _median_run(rates: list[float]) -> int:
     return rates.index(sorted(rates)[len(rates) // 2])
 
 
+# The targets of the benchmark's issue (#8), for this 2-core machine: (label, result key, bound, higher is better).
+TARGETS = [
+    ("Parley vs the synchronous baseline >= 40x", "parley_vs_sync", 40.0, True),
+    ("Parley vs the bare ceiling >= 60%", "parley_vs_ceiling", 0.6, True),
+    ("emit-to-row p99 at 1,000 turns/s <= 50 ms", "e2e_p99_ms", 50.0, False),
+    ("emit() p99 with NATS up <= 10 us", "emit_p99_us", 10.0, False),
+    ("emit() p99 with NATS down <= 10 us", "emit_down_p99_us", 10.0, False),
+]
+
+
+def verdicts(results: dict[str, object]) -> list[tuple[str, str]]:
+    """Each target with the measured value and whether it was met."""
+    rows = []
+    for label, key, bound, higher in TARGETS:
+        value = float(results[key])  # type: ignore[arg-type]
+        met = value >= bound if higher else value <= bound
+        rows.append((label, f"{value:g}: {'met' if met else 'NOT MET'}"))
+    return rows
+
+
 async def main(turns: int, recent_rows: int, runs: int, latency_seconds: int) -> dict[str, object]:
     results: dict[str, object] = {}
     with servers() as s:
@@ -241,3 +261,5 @@ if __name__ == "__main__":
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(f"\nParley benchmark (written to {args.out})")
     print(table([(k, str(v)) for k, v in out.items()]))
+    print("\nTargets (2-core machine)")
+    print(table(verdicts(out)))

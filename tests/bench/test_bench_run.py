@@ -60,3 +60,16 @@ def test_small_bench_run_writes_every_result_key(tmp_path: Path) -> None:
     assert results["e2e_p50_ms"] <= results["e2e_p99_ms"]
     assert results["cpu_us_per_turn_postgres"] > 0  # the CPU meter found the server processes
     assert "parley_turns_per_s" in run.stdout  # the table is printed
+    assert "emit() p99 with NATS down <= 10 us" in run.stdout  # and the targets with their verdicts
+
+
+def test_verdicts_say_which_targets_are_not_met() -> None:
+    from bench.run import verdicts
+
+    results = {"parley_vs_sync": 24.8, "parley_vs_ceiling": 0.98, "e2e_p99_ms": 51.0, "emit_p99_us": 1.3}
+    results["emit_down_p99_us"] = 1.4
+    got = dict(verdicts(results))
+    assert got["Parley vs the synchronous baseline >= 40x"] == "24.8: NOT MET"
+    assert got["Parley vs the bare ceiling >= 60%"] == "0.98: met"
+    assert got["emit-to-row p99 at 1,000 turns/s <= 50 ms"] == "51: NOT MET"
+    assert got["emit() p99 with NATS up <= 10 us"] == "1.3: met"
