@@ -1,9 +1,9 @@
 """Worker-process housekeeping: publish events and upload audio that finished jobs left on disk.
 
-A job that could not reach NATS before its shutdown budget ran out leaves its outbox spill file
-(`outbox/<session>.<pid>.jsonl`) and its audio (`audio-pending/`). This task, in the long-lived worker
-process, replays spill files whose writer process is gone (or that belong to finished jobs of this
-process) and uploads pending audio, so nothing a call produced is lost across restarts.
+A job that could not reach NATS before its shutdown budget ran out leaves its outbox spill file and its
+audio (`audio-pending/`). This task, in the long-lived worker process, replays spill files whose writer
+process is gone (or that belong to finished jobs of this process; see `spill_files`) and uploads pending
+audio, so nothing a call produced is lost across restarts.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from pathlib import Path
 
 from nats.aio.client import Client
 
+from parley_agent import spill_files
 from parley_agent.recording import upload_pending
 from parley_agent.settings import Settings
 from parley_runtime.connection import connect
@@ -24,35 +24,15 @@ from parley_runtime.outbox import Outbox
 logger = logging.getLogger(__name__)
 
 
-def _writer_alive(path: Path) -> bool:
-    try:
-        pid = int(path.name.rsplit(".", 2)[-2])
-    except (ValueError, IndexError):
-        return False
-    if pid == os.getpid():
-        return False  # jobs of this process (thread executor) are finished when their file is orphaned
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 async def replay_spills(nc: Client, settings: Settings, active: set[Path] | None = None) -> int:
     """Publish every orphaned spill file; returns how many files were fully published."""
     done = 0
     directory = settings.state_path / "outbox"
-    for path in sorted(directory.glob("*.jsonl")):
-        if active and path in active:
-            continue
-        if path.stat().st_size == 0 or _writer_alive(path):
-            continue
-        claimed = path.with_suffix(".replaying")
-        try:
-            path.rename(claimed)
-        except FileNotFoundError:
+    if not directory.exists():
+        return 0
+    for path in spill_files.orphans(directory, active or set()):
+        claimed = spill_files.claim(path)
+        if claimed is None:
             continue  # another worker claimed it
         outbox = Outbox(settings.nats, name="agent-replay", spill_path=claimed, nc=nc).start()
         clean = await outbox.drain(60)

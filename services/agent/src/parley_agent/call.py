@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -24,6 +23,7 @@ from livekit.agents.voice.agent_session import RecordingOptions
 from livekit.agents.voice.events import CloseEvent
 
 import parley_contracts as c
+from parley_agent import spill_files
 from parley_agent.history_client import fetch_recent, seed_context
 from parley_agent.metadata import RoomMetadata, parse_room_metadata
 from parley_agent.offline import SimulatedCallerAudio, SimulatedSpeaker
@@ -115,7 +115,7 @@ def open_call(ctx: JobContext, settings: Settings) -> Call:
     """Everything that must exist before the first await: state, outbox, tracker."""
     meta = parse_room_metadata(ctx.job.room.metadata)
     session_id = session_id_for(ctx.job.id)
-    spill = settings.state_path / "outbox" / f"{session_id}.{os.getpid()}.jsonl"
+    spill = spill_files.spill_path(settings.state_path, session_id)
     outbox = Outbox(settings.nats, name=f"agent-{session_id}", maxsize=settings.outbox_max_events, spill_path=spill)
     outbox.start()
     state = CallState(

@@ -1,0 +1,97 @@
+"""Names and owners of the agent's outbox spill files, so a worker knows which ones are orphans to replay.
+
+A call's spill file is `outbox/<session>.<owner>.jsonl`, its owner the job process as `<pid>-<start>`: the
+pid and the process's start time (clock ticks since boot, from /proc). The pid alone is not enough in a
+container: a restarted container's pids start over, so a new process can hold a dead writer's pid, and
+its file would pass for live until that process ends (a pooled job process lives for hours).
+
+A worker claims an orphan by renaming it to `<session>.<its own owner>.replaying`, so two workers never
+replay the same file, and a claim whose worker died is itself an orphan the next pass claims again.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot, or None without /proc or the process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+@cache
+def _owner_of_this_process(pid: int) -> str:
+    start = _start_time(pid)
+    return f"{pid}-{start}" if start else str(pid)
+
+
+def this_owner() -> str:
+    """This process as a spill file owner (`<pid>-<start>`, or the pid alone where there is no /proc)."""
+    return _owner_of_this_process(os.getpid())
+
+
+def spill_path(state: Path, session_id: str) -> Path:
+    """Where a call of this process spills its events."""
+    return state / "outbox" / f"{session_id}.{this_owner()}.jsonl"
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the process `owner` names still runs (a reused pid with another start time does not count).
+
+    `<pid>` alone (files of earlier versions, or a system without /proc) is checked by pid only.
+    """
+    pid_text, _, start = owner.partition("-")
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, run by someone else
+    if start and (actual := _start_time(pid)) is not None:
+        return actual == start
+    return True
+
+
+def orphans(directory: Path, active: set[Path]) -> list[Path]:
+    """Spill files no running process will publish: their writer (or, for a claim, their claimer) is gone.
+
+    Files of this process that are not `active` (its finished calls) are orphans too; its claims are not
+    (it is replaying them).
+    """
+    me = this_owner()
+    found = []
+    for path in sorted(directory.glob("*.jsonl")) + sorted(directory.glob("*.replaying")):
+        owner = path.name.split(".")[-2] if path.name.count(".") >= 2 else ""
+        try:
+            if path in active or path.stat().st_size == 0:
+                continue
+        except FileNotFoundError:
+            continue  # claimed by another worker meanwhile
+        if path.suffix == ".replaying":
+            if owner == me or owner_alive(owner):
+                continue
+        elif owner != me and owner_alive(owner):
+            continue
+        found.append(path)
+    return found
+
+
+def claim(path: Path) -> Path | None:
+    """Take an orphan for this process; None if another worker took it first."""
+    session = path.name.split(".", 1)[0]
+    claimed = path.with_name(f"{session}.{this_owner()}.replaying")
+    try:
+        path.rename(claimed)
+    except FileNotFoundError:
+        return None
+    return claimed
