@@ -93,8 +93,28 @@ def test_autoscaling_scenario_has_hpas_pdbs_and_pod_monitors(rendered: dict[str,
     kinds = [o["kind"] for o in rendered["production-autoscaling"]]
     assert kinds.count("HorizontalPodAutoscaler") == 3
     assert kinds.count("PodMonitor") == 4  # one per service (the DLQ copier has no HTTP port)
-    agent = _by(rendered["production-autoscaling"], "Deployment", "agent")[0]
+    agent = _by(rendered["production-autoscaling"], "StatefulSet", "agent")[0]
     assert "replicas" not in agent["spec"]  # the HPA owns it
+
+
+def test_agents_with_persistence_keep_a_state_claim_per_pod_and_others_an_empty_dir(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    objects = rendered["production-autoscaling"]
+    assert _by(objects, "Deployment", "agent") == []
+    (agent,) = _by(objects, "StatefulSet", "agent")
+    (claim,) = agent["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "state"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    assert claim["spec"]["storageClassName"] == "fast-ssd"
+    pod = agent["spec"]["template"]["spec"]
+    assert "state" not in {v["name"] for v in pod["volumes"]}  # the claim, not an emptyDir
+    assert {"name": "state", "mountPath": "/var/lib/parley"} in pod["containers"][0]["volumeMounts"]
+    assert {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}["AGENT_STATE_DIR"] == "/var/lib/parley"
+    assert pod["securityContext"]["fsGroup"] == 10001  # the claim is writable by the non-root user
+    (hpa,) = [o for o in objects if o["kind"] == "HorizontalPodAutoscaler" and o["metadata"]["name"].endswith("agent")]
+    assert hpa["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
+    assert _by(objects, "Deployment", "rooms") and _by(rendered["default"], "Deployment", "agent")
 
 
 def test_dockerfiles_are_hadolint_clean() -> None:

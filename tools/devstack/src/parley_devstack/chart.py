@@ -32,6 +32,16 @@ INVALID_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ("live providers without their secret", {"agent": {"existingSecret": ""}}, "/agent"),
     ("an unknown service", {"services": {"billing": {"enabled": True}}}, "billing"),
     ("a provider mode that does not exist", {"agent": {"providers": "magic"}}, "/agent/providers"),
+    (
+        "persistence without a size",
+        {"services": {"agent": {"persistence": {"enabled": True, "size": None}}}},
+        "/services/agent/persistence",
+    ),
+    (
+        "a volume size Kubernetes cannot read",
+        {"services": {"agent": {"persistence": {"enabled": True, "size": "2 GB"}}}},
+        "/services/agent/persistence/size",
+    ),
 ]
 
 
