@@ -1,7 +1,9 @@
 """`parley`: operator commands shared by every deployment (local stack, tests, Helm hook Jobs).
 
-    parley provision      create or update streams, consumers and buckets (idempotent)
-    parley dlq-copier     run the dead-letter copier on its own
+    parley provision                     create or update streams, consumers and buckets (idempotent)
+    parley dlq-copier                    run the dead-letter copier on its own
+    parley dlq list [--consumer C]       the dead letters: sequence, time, subject, event, consumer, reason
+    parley dlq replay SEQ... | --all     publish them to their original subject again, then delete them
 
 Settings come from `PARLEY_NATS_*` (url, user, password, creds_file, tls_ca_file) and
 `PARLEY_PROVISION_*` (replicas, voice_max_age_days, dlq_max_age_days, audio_max_age_days).
@@ -11,14 +13,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 from collections.abc import Mapping
+
+from nats.js.errors import NotFoundError
 
 from parley_runtime.connection import NatsSettings, connect
 from parley_runtime.dlq import DeadLetterCopier
 from parley_runtime.logs import configure_logging
 from parley_runtime.provision import Change, ProvisionSettings, provision
+from parley_runtime.redrive import DeadLetter, dead_letters, replay
 from parley_runtime.settings import SettingsError, load_settings
 
 
@@ -42,12 +48,52 @@ async def run_dlq_copier(nats: NatsSettings) -> None:
         await nc.drain()
 
 
+async def run_dlq(nats: NatsSettings, args: argparse.Namespace) -> list[DeadLetter]:
+    nc = await connect(nats, name="parley-dlq")
+    try:
+        js = nc.jetstream()
+        if args.action == "list":
+            return await dead_letters(js, consumer=args.consumer, limit=args.limit)
+        seqs = args.seq
+        if args.all:
+            seqs = [d.seq for d in await dead_letters(js, consumer=args.consumer, limit=args.limit)]
+        return await replay(js, seqs, keep=args.keep)
+    finally:
+        await nc.close()
+
+
+def _print_letters(letters: list[DeadLetter], as_json: bool) -> None:
+    for d in letters:
+        died = d.died_at.isoformat(timespec="seconds") if d.died_at else ""
+        if as_json:
+            print(json.dumps({**d.__dict__, "died_at": died}))
+        else:
+            print(f"{d.seq:>7}  {died:25}  {d.consumer:12} {d.deliveries:>3}  {d.subject}  {d.event_id}  {d.reason}")
+
+
+def _dlq_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dlq = sub.add_parser("dlq", help="list dead letters, or replay them to their original subject")
+    actions = dlq.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="the dead letters, oldest first (never their payload)")
+    again = actions.add_parser("replay", help="publish dead letters to their original subject, then delete them")
+    again.add_argument("seq", type=int, nargs="*", help="DLQ sequences, as `parley dlq list` shows them")
+    again.add_argument("--all", action="store_true", help="every dead letter (of --consumer, if given)")
+    again.add_argument("--keep", action="store_true", help="leave them in the DLQ after the replay")
+    for p in (listing, again):
+        p.add_argument("--consumer", help="only those this durable gave up on (history, recordings, rooms)")
+        p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
+        p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parley", description=__doc__.split("\n\n")[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("provision", help="create or update streams, consumers and buckets")
     sub.add_parser("dlq-copier", help="copy dead-lettered messages to dlq.<subject>")
+    _dlq_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "dlq" and args.action == "replay" and not (args.seq or args.all):
+        parser.error("dlq replay: name the sequences to replay, or --all")
     configure_logging("parley-cli", "WARNING")
     try:
         nats = load_settings(NatsSettings, "PARLEY_NATS_", environ)
@@ -57,6 +103,9 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
             for change in changes:
                 print(f"{change.action:9} {change.kind:12} {change.name}")
             return 0
+        if args.command == "dlq":
+            _print_letters(asyncio.run(run_dlq(nats, args)), args.json)
+            return 0
         asyncio.run(run_dlq_copier(nats))
         return 0
     except SettingsError as exc:
@@ -64,6 +113,9 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         return 2
     except ConnectionError as exc:
         print(f"parley: {exc}", file=sys.stderr)
+        return 1
+    except NotFoundError as exc:
+        print(f"parley: not in the DLQ (already replayed, or expired): {exc.description}", file=sys.stderr)
         return 1
 
 

@@ -85,7 +85,8 @@ class DeadLetterCopier:
             return
         headers = dict(original.headers or {})
         if "Nats-Msg-Id" in headers:
-            headers[ORIGINAL_ID_HEADER] = headers["Nats-Msg-Id"]
+            # A replayed dead letter (`redrive`) already names its original id: keep that, not `redrive:<n>`.
+            headers.setdefault(ORIGINAL_ID_HEADER, headers["Nats-Msg-Id"])
         reason = dead_letter_reason(advisory)
         headers.update(
             {

@@ -1,0 +1,132 @@
+"""`parley dlq list|replay` against a real JetStream: dead letters listed without their text, replayed once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+
+import pytest
+from nats.aio.client import Client
+
+import parley_contracts as c
+from parley_runtime.cli import main
+from parley_runtime.consume import Consumer
+from parley_runtime.dlq import DeadLetterCopier
+from parley_runtime.handling import Delivery, PoisonError
+from parley_runtime.redrive import REDRIVEN_FROM_HEADER, dead_letters, replay
+
+from .conftest import headers_for, turn
+
+SECRET = "my card number is 4111 1111 1111 1111"
+
+
+class Service:
+    """history's durable with a handler that rejects `SECRET` turns until fixed, and the DLQ copier."""
+
+    def __init__(self, nc: Client) -> None:
+        self.fixed = False
+        self.handled: list[c.AnyEvent] = []
+        self.stop = asyncio.Event()
+        consumer = Consumer(nc, nc.jetstream(), "VOICE", "history", self.handle, fetch_timeout=0.2)
+        copier = DeadLetterCopier(nc.jetstream(), fetch_timeout=0.2)
+        self.tasks = [asyncio.create_task(consumer.run(self.stop)), asyncio.create_task(copier.run(self.stop))]
+
+    async def handle(self, batch: Sequence[Delivery]) -> None:
+        for d in batch:
+            if isinstance(d.event, c.TurnCompleted) and d.event.text == SECRET and not self.fixed:
+                raise PoisonError("card numbers are refused")
+        self.handled.extend(d.event for d in batch)
+
+
+@pytest.fixture
+async def service(nc: Client) -> AsyncIterator[Service]:
+    running = Service(nc)
+    yield running
+    running.stop.set()
+    await asyncio.gather(*running.tasks)
+
+
+async def _until(predicate: Callable[[], object], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def _poisoned(nc: Client, service: Service) -> c.TurnCompleted:
+    """Three turns, the second dead-lettered; returns it once it is in the DLQ."""
+    js = nc.jetstream()
+    events = [turn(i, text=SECRET if i == 2 else "fine") for i in (1, 2, 3)]
+    for e in events:
+        await js.publish(c.subject_for(e), c.encode(e), headers=headers_for(e))
+    deadline = time.monotonic() + 15
+    while not await dead_letters(js):
+        assert time.monotonic() < deadline, "never dead-lettered"
+        await asyncio.sleep(0.05)
+    await _until(lambda: len(service.handled) == 2)
+    return events[1]
+
+
+def _cli(nats_url: str, *args: str) -> int:
+    return main(["dlq", *args], environ={"PARLEY_NATS_URL": nats_url})
+
+
+async def test_dead_letters_are_listed_with_their_reason_and_never_their_text(
+    nc: Client, nats_url: str, service: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    poisoned = await _poisoned(nc, service)
+    assert await asyncio.to_thread(_cli, nats_url, "list") == 0
+    out = capsys.readouterr().out
+    assert "rejected: card numbers are refused" in out and str(poisoned.event_id) in out
+    assert SECRET not in out and "4111" not in out
+    assert await asyncio.to_thread(_cli, nats_url, "list", "--json") == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    letter = json.loads(line)
+    assert letter["subject"] == c.subject_for(poisoned)
+    assert letter["consumer"] == "history" and letter["event_id"] == str(poisoned.event_id)
+    assert await asyncio.to_thread(_cli, nats_url, "list", "--consumer", "recordings") == 0
+    assert capsys.readouterr().out == ""
+
+
+async def test_a_replayed_dead_letter_reaches_the_fixed_handler_once_and_leaves_the_dlq(
+    nc: Client, nats_url: str, service: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    poisoned = await _poisoned(nc, service)
+    (letter,) = await dead_letters(nc.jetstream())
+    service.fixed = True
+    # Replayed twice with --keep, then for good: the same redrive id each time, so published once.
+    assert await asyncio.to_thread(_cli, nats_url, "replay", str(letter.seq), "--keep") == 0
+    assert await asyncio.to_thread(_cli, nats_url, "replay", str(letter.seq), "--keep") == 0
+    assert await asyncio.to_thread(_cli, nats_url, "replay", "--all") == 0
+    await _until(lambda: any(e.event_id == poisoned.event_id for e in service.handled))
+    await asyncio.sleep(1)  # time for a second copy to arrive, were there one
+    assert [e.event_id for e in service.handled].count(poisoned.event_id) == 1
+    assert await dead_letters(nc.jetstream()) == []
+    capsys.readouterr()
+    assert await asyncio.to_thread(_cli, nats_url, "replay", str(letter.seq)) == 1
+    assert "not in the DLQ" in capsys.readouterr().err
+
+
+async def test_a_replay_that_fails_again_comes_back_with_its_new_reason(nc: Client, service: Service) -> None:
+    await _poisoned(nc, service)
+    js = nc.jetstream()
+    (first,) = await dead_letters(js)
+    await replay(js, [first.seq])  # the handler is not fixed
+    deadline = time.monotonic() + 15
+    while not (letters := await dead_letters(js)):
+        assert time.monotonic() < deadline, "the failed replay never came back to the DLQ"
+        await asyncio.sleep(0.05)
+    (again,) = letters
+    assert again.seq > first.seq and again.event_id == first.event_id
+    assert again.reason == "rejected: card numbers are refused"
+    msg = await js.get_msg("DLQ", again.seq)
+    assert msg.headers and msg.headers[REDRIVEN_FROM_HEADER] == str(first.seq)
+
+
+def test_replay_without_sequences_or_all_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["dlq", "replay"], environ={"PARLEY_NATS_URL": "nats://127.0.0.1:1"})
+    assert exit_.value.code == 2
+    assert "name the sequences to replay, or --all" in capsys.readouterr().err
