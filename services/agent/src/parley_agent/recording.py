@@ -71,7 +71,9 @@ def stash(path: Path, ref: c.RecordingRef, pending_dir: Path) -> None:
     name = ref.key.replace("/", "__")
     shutil.copyfile(path, pending_dir / f"{name}.part")
     (pending_dir / f"{name}.part").rename(pending_dir / name)
-    (pending_dir / f"{name}.json").write_bytes(msgspec.json.encode(ref))
+    # The reference last, and whole (renamed into place): a reference found always has its audio beside it.
+    (pending_dir / f"{name}.json.part").write_bytes(msgspec.json.encode(ref))
+    (pending_dir / f"{name}.json.part").rename(pending_dir / f"{name}.json")
 
 
 async def upload_pending(nc: Client, pending_dir: Path, timeout: float) -> int:
@@ -82,7 +84,14 @@ async def upload_pending(nc: Client, pending_dir: Path, timeout: float) -> int:
         if not audio.exists():
             meta.unlink(missing_ok=True)
             continue
-        ref = msgspec.json.decode(meta.read_bytes(), type=c.RecordingRef)
+        try:
+            ref = msgspec.json.decode(meta.read_bytes(), type=c.RecordingRef)
+        except msgspec.DecodeError:
+            # Unreadable (a reference from before atomic writes, cut short): set aside for an operator
+            # rather than fail every pass and hold back the recordings after it.
+            logger.error("unreadable pending recording reference set aside", extra={"file": meta.name})
+            meta.rename(meta.with_name(meta.name + ".unreadable"))
+            continue
         try:
             await asyncio.wait_for(put_object(nc, audio, ref.key), timeout=timeout)
         except (TimeoutError, nats.errors.Error, JetStreamError, OSError):
