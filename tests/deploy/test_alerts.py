@@ -12,8 +12,11 @@ import nats
 import promql_parser as promql
 import pytest
 from litestar.testing import AsyncTestClient
+from livekit.agents.llm import ChatMessage
 
 import parley_contracts as c
+from parley_agent.state import CallState
+from parley_agent.tracker import CallTracker
 from parley_devstack import chart
 from parley_devstack.testing import metric_total
 from parley_history.app import create_app
@@ -73,13 +76,20 @@ async def _exported(nats_url: str, database_url: str) -> dict[str, set[str]]:
             for seq in (1, 2):
                 outbox.emit(_turn(seq))
             await js.publish("voice.turn_completed.v1.conv-a", b"not json", headers={"Nats-Msg-Id": "poison-1"})
+            # The agent's turn latency, recorded by the real tracker from the framework's per-message metrics.
+            agent = Outbox(NatsSettings(url=nats_url), name="agent-probe").start()
+            state = CallState(conversation_id="conv-b", session_id="sess-b", room_name="r", session_start=c.utcnow())
+            tracker = CallTracker(state, agent.emit, agent_name="parley-agent")
+            reply = ChatMessage(role="assistant", content=["hi"], metrics={"e2e_latency": 1.2, "llm_node_ttft": 0.4})
+            tracker.record_message(reply, "hi")
+            await agent.close()
             await outbox.drain(10)
             deadline = time.monotonic() + 20
             while True:
                 text = (await client.get("/metrics")).text
                 terminated = metric_total(text, "parley_events_failed_total", 'outcome="term"')
                 processed = metric_total(text, "parley_events_processed_total")
-                if terminated and processed and "parley_consumer_pending{" in text:
+                if terminated and processed and "parley_consumer_pending{" in text and 'stage="e2e_latency"' in text:
                     break
                 assert time.monotonic() < deadline, f"/metrics never showed the work: {terminated=} {processed=}"
                 await asyncio.sleep(0.2)
