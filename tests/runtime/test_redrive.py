@@ -99,7 +99,9 @@ async def test_a_replayed_dead_letter_reaches_the_fixed_handler_once_and_leaves_
     # Replayed twice with --keep, then for good: the same redrive id each time, so published once.
     assert await asyncio.to_thread(_cli, nats_url, "replay", str(letter.seq), "--keep") == 0
     assert await asyncio.to_thread(_cli, nats_url, "replay", str(letter.seq), "--keep") == 0
+    capsys.readouterr()
     assert await asyncio.to_thread(_cli, nats_url, "replay", "--all") == 0
+    assert "replayed 1 dead letter(s)" in capsys.readouterr().err
     await _until(lambda: any(e.event_id == poisoned.event_id for e in service.handled))
     await asyncio.sleep(1)  # time for a second copy to arrive, were there one
     assert [e.event_id for e in service.handled].count(poisoned.event_id) == 1

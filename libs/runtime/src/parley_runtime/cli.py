@@ -104,7 +104,11 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
                 print(f"{change.action:9} {change.kind:12} {change.name}")
             return 0
         if args.command == "dlq":
-            _print_letters(asyncio.run(run_dlq(nats, args)), args.json)
+            letters = asyncio.run(run_dlq(nats, args))
+            _print_letters(letters, args.json)
+            if args.action == "replay":
+                kept = " (kept in the DLQ)" if args.keep else ""
+                print(f"parley: replayed {len(letters)} dead letter(s){kept}", file=sys.stderr)
             return 0
         asyncio.run(run_dlq_copier(nats))
         return 0
