@@ -99,6 +99,10 @@ app.kubernetes.io/component: {{ .component }}
 - name: {{ $p }}STATE_DIR
   value: /var/lib/parley
 {{- end }}
+{{- if eq .component "history" }}
+- name: HISTORY_RETENTION_DAYS
+  value: {{ $v.history.retentionDays | quote }}
+{{- end }}
 {{- if eq .component "recordings" }}
 - name: RECORDINGS_BLOB_URL
   value: {{ $v.blob.url | quote }}

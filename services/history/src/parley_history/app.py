@@ -25,6 +25,7 @@ from parley_history.api import HistoryController, provide_conn
 from parley_history.consumers import history_consumer
 from parley_history.db import make_engine, migrate_async
 from parley_history.recent import start_recent_service
+from parley_history.retention import purge_expired
 from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
 from parley_runtime.connection import connect
@@ -63,6 +64,15 @@ def create_app(settings: Settings) -> Litestar:
             )
             await rt.consumer.run(rt.stop)
 
+    async def retention(rt: Runtime) -> None:
+        while not rt.stop.is_set():
+            try:
+                await purge_expired(rt.engine, days=settings.retention_days)
+            except Exception:
+                logger.exception("retention pass failed; retrying in an hour")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rt.stop.wait(), timeout=3600)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
@@ -71,6 +81,8 @@ def create_app(settings: Settings) -> Litestar:
         rt = Runtime(engine=engine)
         app.state.runtime = rt
         rt.tasks.append(asyncio.create_task(start_messaging(rt), name="history-messaging"))
+        if settings.retention_days > 0:
+            rt.tasks.append(asyncio.create_task(retention(rt), name="history-retention"))
         try:
             yield
         finally:

@@ -15,6 +15,7 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     consumer_concurrency: int = 2
     recent_timeout_seconds: float = 1.0
     max_request_body_bytes: int = 64 * 1024
+    retention_days: int = 0  # transcripts older than this are deleted, hourly; 0 keeps them forever
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -117,13 +119,16 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with PostgresContainer("postgres:17-alpine", driver=None) as pg:
             yield pg.get_connection_url()
         return
-    server = PostgresServer(
-        tmp_path_factory.mktemp("pg"), fast=True, log_path=tmp_path_factory.getbasetemp() / "postgres.log"
-    ).start()
+    # Not under pytest's numbered temporary directories: a second pytest session started meanwhile (another
+    # clone, another terminal) prunes the older ones, and once pulled this server's data directory from under
+    # it (a PANIC on pg_control, every connection dropped mid-test).
+    root = Path(tempfile.mkdtemp(prefix="parley-test-pg-"))
+    server = PostgresServer(root / "pg", fast=True, log_path=tmp_path_factory.getbasetemp() / "postgres.log").start()
     try:
         yield server.url()
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
