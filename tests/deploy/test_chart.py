@@ -117,6 +117,16 @@ def test_agents_with_persistence_keep_a_state_claim_per_pod_and_others_an_empty_
     assert _by(objects, "Deployment", "rooms") and _by(rendered["default"], "Deployment", "agent")
 
 
+def test_retention_settings_reach_history_and_recordings(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for scenario, history_days, recordings_days in (("default", "0", "0"), ("production-autoscaling", "365", "90")):
+        objects = rendered[scenario]
+        (history,) = _by(objects, "Deployment", "history")
+        (recordings,) = _by(objects, "Deployment", "recordings")
+        assert _env(history["spec"]["template"]["spec"]["containers"][0])["HISTORY_RETENTION_DAYS"] == history_days
+        recordings_env = _env(recordings["spec"]["template"]["spec"]["containers"][0])
+        assert recordings_env["RECORDINGS_RETENTION_DAYS"] == recordings_days
+
+
 def test_dockerfiles_are_hadolint_clean() -> None:
     assert chart.hadolint() == []
 
