@@ -11,7 +11,7 @@ import nats
 import pytest
 
 import parley_contracts as c
-from parley_agent import spill_files
+from parley_agent import owners, spill_files
 from parley_agent.background import replay_spills
 from parley_agent.settings import Settings
 from parley_devstack.testing import stream_events
@@ -48,7 +48,7 @@ def test_a_file_whose_pid_now_belongs_to_another_process_is_an_orphan(
 ) -> None:
     # A restarted container's pids start over: the dead writer's pid may be a live process's now.
     pid = live_process.pid
-    real = spill_files._start_time(pid)
+    real = owners._start_time(pid)
     assert real is not None, "needs /proc"
     reused = _spill(tmp_path / f"s1.{pid}-{int(real) - 1}.jsonl", [turn(seq=1)])
     live = _spill(tmp_path / f"s2.{pid}-{real}.jsonl", [turn(seq=1)])
@@ -60,7 +60,7 @@ def test_a_claim_whose_worker_died_is_claimed_again_and_a_live_claim_is_left(
     tmp_path: Path, live_process: subprocess.Popen[bytes]
 ) -> None:
     abandoned = _spill(tmp_path / f"s1.{_dead_pid()}.replaying", [turn(seq=1)])
-    owner = f"{live_process.pid}-{spill_files._start_time(live_process.pid)}"
+    owner = f"{live_process.pid}-{owners._start_time(live_process.pid)}"
     _spill(tmp_path / f"s2.{owner}.replaying", [turn(seq=1)])
     assert spill_files.orphans(tmp_path, set()) == [abandoned]
     claimed = spill_files.claim(abandoned)

@@ -46,7 +46,9 @@ async def run(
     serving = asyncio.create_task(server.run(devmode=simulate, unregistered=simulate))
     holder: list[Client] = []
     chores = asyncio.create_task(housekeeping(settings, stop, holder))
-    health = HealthServer(settings.host, settings.port, lambda: bool(holder) and holder[0].is_connected)
+    health = HealthServer(
+        settings.host, settings.port, lambda: bool(holder) and holder[0].is_connected, settings.state_path / "metrics"
+    )
     await health.start()
     await asyncio.wait([asyncio.create_task(started.wait()), serving], return_when=asyncio.FIRST_COMPLETED)
     try:

@@ -1,21 +1,24 @@
 """The agent's own HTTP surface on its health port: `/health` (and `/`), `/ready`, `/metrics`.
 
 The LiveKit worker's built-in server only knows the LiveKit connection; this one also answers for
-NATS, and exposes the same Prometheus metrics as the other services.
+NATS, and exposes the same Prometheus metrics as the other services, those of its job processes included.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from aiohttp import web
 
-from parley_runtime.telemetry import PROMETHEUS_CONTENT_TYPE, prometheus_text
+from parley_agent.job_metrics import merged_text
+from parley_runtime.telemetry import PROMETHEUS_CONTENT_TYPE
 
 
 class HealthServer:
-    def __init__(self, host: str, port: int, ready: Callable[[], bool]) -> None:
+    def __init__(self, host: str, port: int, ready: Callable[[], bool], metrics_dir: Path | None = None) -> None:
         self.host, self.port, self.ready = host, port, ready
+        self.metrics_dir = metrics_dir  # where job processes leave their metrics (`job_metrics`)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -31,7 +34,8 @@ class HealthServer:
             )
 
         async def metrics(_: web.Request) -> web.Response:
-            return web.Response(body=prometheus_text(), headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
+            body = merged_text(self.metrics_dir)
+            return web.Response(body=body, headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
 
         app.add_routes(
             [web.get("/", health), web.get("/health", health), web.get("/ready", ready), web.get("/metrics", metrics)]

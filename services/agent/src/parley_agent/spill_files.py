@@ -11,55 +11,14 @@ replay the same file, and a claim whose worker died is itself an orphan the next
 
 from __future__ import annotations
 
-import os
-from functools import cache
 from pathlib import Path
 
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot, or None without /proc or the process."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[19].decode()
-    except (OSError, IndexError):
-        return None
-
-
-@cache
-def _owner_of_this_process(pid: int) -> str:
-    start = _start_time(pid)
-    return f"{pid}-{start}" if start else str(pid)
-
-
-def this_owner() -> str:
-    """This process as a spill file owner (`<pid>-<start>`, or the pid alone where there is no /proc)."""
-    return _owner_of_this_process(os.getpid())
+from parley_agent.owners import owner_alive, this_owner
 
 
 def spill_path(state: Path, session_id: str) -> Path:
     """Where a call of this process spills its events."""
     return state / "outbox" / f"{session_id}.{this_owner()}.jsonl"
-
-
-def owner_alive(owner: str) -> bool:
-    """Whether the process `owner` names still runs (a reused pid with another start time does not count).
-
-    `<pid>` alone (files of earlier versions, or a system without /proc) is checked by pid only.
-    """
-    pid_text, _, start = owner.partition("-")
-    try:
-        pid = int(pid_text)
-    except ValueError:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, run by someone else
-    if start and (actual := _start_time(pid)) is not None:
-        return actual == start
-    return True
 
 
 def orphans(directory: Path, active: set[Path]) -> list[Path]:

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess
 
+from parley_agent import job_metrics
 from parley_agent.call import Call, open_call, run_call
 from parley_agent.providers import ProviderSet, load_vad
 from parley_agent.settings import Settings
@@ -22,6 +23,7 @@ from parley_runtime import heap
 logger = logging.getLogger(__name__)
 
 SETTINGS_ENV = "PARLEY_AGENT_SETTINGS_JSON"
+WORKER_PID_ENV = "PARLEY_AGENT_WORKER_PID"  # tells a job process from the worker (thread executor)
 # Long enough for calls to end on their own during a rolling deploy; Helm's grace period matches it.
 DRAIN_TIMEOUT_SECONDS = 600
 
@@ -47,6 +49,9 @@ def setup_agent_telemetry() -> None:
 def prewarm(proc: JobProcess) -> None:
     settings = msgspec.json.decode(os.environ[SETTINGS_ENV], type=Settings)
     setup_agent_telemetry()
+    if os.environ.get(WORKER_PID_ENV) != str(os.getpid()):
+        # A job process of its own: its metrics reach the worker's /metrics through the state directory.
+        job_metrics.start_snapshots(settings.state_path / "metrics")
     proc.userdata["settings"] = settings
     proc.userdata["providers"] = ProviderSet(settings, vad=load_vad(settings))
     heap.settle()  # models and providers are loaded: no full collection walks them during a call
@@ -74,6 +79,7 @@ async def on_session_end(ctx: JobContext) -> None:
 def create_server(settings: Settings, *, simulate: bool = False) -> AgentServer:
     """The worker. `simulate=True` runs jobs in threads with no LiveKit connection (fake jobs)."""
     os.environ[SETTINGS_ENV] = msgspec.json.encode(settings).decode()
+    os.environ[WORKER_PID_ENV] = str(os.getpid())
     kwargs: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": 0,  # the worker's built-in health server; ours (health.py) owns settings.port
