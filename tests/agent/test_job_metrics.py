@@ -84,3 +84,27 @@ async def test_a_job_process_metrics_are_on_the_worker_metrics_until_it_dies(
         assert list(tmp_path.glob("*.prom")) == []  # a dead process's file is removed
     finally:
         await server.stop()
+
+
+@pytest.mark.parametrize(("worker_pid", "snapshots"), [("1", True), ("self", False)])
+def test_only_a_separate_job_process_snapshots_its_metrics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, worker_pid: str, snapshots: bool
+) -> None:
+    import os
+    from types import SimpleNamespace
+
+    import msgspec
+
+    from parley_agent import worker
+    from parley_agent.settings import Settings
+
+    settings = Settings(providers="offline", state_dir=str(tmp_path))
+    monkeypatch.setenv(worker.SETTINGS_ENV, msgspec.json.encode(settings).decode())
+    monkeypatch.setenv(worker.WORKER_PID_ENV, str(os.getpid()) if worker_pid == "self" else worker_pid)
+    started: list[Path] = []
+    monkeypatch.setattr(worker.job_metrics, "start_snapshots", started.append)
+    monkeypatch.setattr(worker, "ProviderSet", lambda settings, vad: None)  # no models: not what is tested
+    monkeypatch.setattr(worker, "load_vad", lambda settings: None)
+    monkeypatch.setattr(worker.heap, "settle", lambda: None)  # keep this test process's collector as it is
+    worker.prewarm(SimpleNamespace(userdata={}))  # type: ignore[arg-type]
+    assert started == ([tmp_path / "metrics"] if snapshots else [])
