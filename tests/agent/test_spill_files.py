@@ -96,3 +96,15 @@ async def test_orphaned_files_are_published_and_removed_and_a_second_pass_finds_
     assert list(outbox.iterdir()) == []
     published = {e.event_id for e in await stream_events(nats_url)}
     assert {e.event_id for e in written} <= published
+
+
+def test_a_finished_call_file_is_released_to_any_worker_while_its_job_process_lives_on(
+    tmp_path: Path, live_process: subprocess.Popen[bytes]
+) -> None:
+    owner = f"{live_process.pid}-{owners._start_time(live_process.pid)}"
+    path = _spill(tmp_path / f"s1.{owner}.jsonl", [turn(seq=1)])
+    assert spill_files.orphans(tmp_path, set()) == []  # its (pooled) job process still runs
+    released = spill_files.release(path)
+    assert released == tmp_path / f"s1.finished-{owner}.jsonl"
+    assert spill_files.orphans(tmp_path, set()) == [released]
+    assert spill_files.release(tmp_path / "s2.1-1.jsonl") is None  # nothing was spilled

@@ -87,6 +87,8 @@ class Call:
             left = await self.outbox.close(timeout=self.settings.drain_timeout_seconds)
             if left:
                 logger.warning("events kept on disk for the next worker", extra={"count": left})
+                if self.outbox.spill_path is not None:
+                    spill_files.release(self.outbox.spill_path)  # this job process may live on for hours
         finally:
             self._finished.set()
 

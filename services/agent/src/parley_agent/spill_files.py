@@ -5,8 +5,10 @@ pid and the process's start time (clock ticks since boot, from /proc). The pid a
 container: a restarted container's pids start over, so a new process can hold a dead writer's pid, and
 its file would pass for live until that process ends (a pooled job process lives for hours).
 
-A worker claims an orphan by renaming it to `<session>.<its own owner>.replaying`, so two workers never
-replay the same file, and a claim whose worker died is itself an orphan the next pass claims again.
+When a call ends with events still on disk, its job process releases the file (`release`): pooled job
+processes outlive their calls. A worker claims an orphan by renaming it to
+`<session>.<its own owner>.replaying`, so two workers never replay the same file, and a claim whose worker
+died is itself an orphan the next pass claims again.
 """
 
 from __future__ import annotations
@@ -43,6 +45,23 @@ def orphans(directory: Path, active: set[Path]) -> list[Path]:
             continue
         found.append(path)
     return found
+
+
+def release(path: Path) -> Path | None:
+    """Hand a finished call's spill file to any worker: renamed so that no running process owns it.
+
+    A job process is pooled and outlives its calls; a file it still owned would wait for it to exit.
+    Returns the new path, or None when there was nothing left to publish.
+    """
+    try:
+        if path.stat().st_size == 0:
+            return None
+    except FileNotFoundError:
+        return None
+    session, owner = path.name.split(".")[:2]
+    released = path.with_name(f"{session}.finished-{owner}.jsonl")  # no pid: `owner_alive` says no
+    path.rename(released)
+    return released
 
 
 def claim(path: Path) -> Path | None:
