@@ -18,7 +18,7 @@ from parley_agent.health import HealthServer
 from parley_devstack.ports import free_port
 from parley_runtime.telemetry import setup_telemetry
 
-# What a job process does: telemetry as `prewarm` sets it up, the snapshot thread, then a call's metrics.
+# What a job process does: telemetry as `prewarm` sets it up, a call's metrics, the snapshot thread.
 JOB = """
 import sys, time
 from pathlib import Path
@@ -26,9 +26,10 @@ from parley_agent import job_metrics
 from parley_runtime import metrics
 from parley_runtime.telemetry import setup_telemetry
 setup_telemetry("agent", "test")
-job_metrics.start_snapshots(Path(sys.argv[1]), interval=0.05)
 metrics.TURN_LATENCY.record(1.25, {"stage": "e2e_latency"})
 metrics.OUTBOX_DROPPED.add(2)
+job_metrics.snapshot(Path(sys.argv[1]))  # the first one before "recorded", so the test finds the file
+job_metrics.start_snapshots(Path(sys.argv[1]), interval=0.05)
 print("recorded", flush=True)
 time.sleep(60)
 """
