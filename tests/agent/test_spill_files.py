@@ -59,7 +59,7 @@ def test_a_file_whose_pid_now_belongs_to_another_process_is_an_orphan(
 def test_a_claim_whose_worker_died_is_claimed_again_and_a_live_claim_is_left(
     tmp_path: Path, live_process: subprocess.Popen[bytes]
 ) -> None:
-    abandoned = _spill(tmp_path / f"s1.{_dead_pid()}.replaying", [turn(seq=1)])
+    abandoned = _spill(tmp_path / f"s1.{_dead_pid()}-1.replaying", [turn(seq=1)])
     owner = f"{live_process.pid}-{owners._start_time(live_process.pid)}"
     _spill(tmp_path / f"s2.{owner}.replaying", [turn(seq=1)])
     assert spill_files.orphans(tmp_path, set()) == [abandoned]
