@@ -80,6 +80,14 @@ async def test_history_consumer_sigkilled_mid_stream_loses_and_duplicates_nothin
         await engine.dispose()
 
 
+async def _ready(port: int) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            return (await client.get(f"http://127.0.0.1:{port}/ready")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 async def _processed(port: int) -> int:
     """Events one history process has handled, from its own /metrics (0 until it answers)."""
     try:
@@ -100,20 +108,36 @@ async def test_two_replicas_share_the_stream_and_one_sigkilled_leaves_each_turn_
     events: list[c.Event] = [started(f"conv-{s}", f"sess-{s}") for s in range(sessions)]
     events += [turn(f"conv-{i % sessions}", f"sess-{i % sessions}", i // sessions + 1) for i in range(turns)]
     events += [ended(f"conv-{s}", f"sess-{s}", turns // sessions) for s in range(sessions)]
-    await publish_all(nats_url, [(e, str(e.event_id)) for e in events])
     engine = make_engine(history_db, pool_size=2)
     ports = [free_port(), free_port()]
     replicas = [
         _spawn_history(history_db, nats_url, tmp_path / f"history-{i}.log", port=p) for i, p in enumerate(ports)
     ]
     try:
+        # Both pull before anything is published: one replica starting late could otherwise find the
+        # other done with the whole stream.
+        deadline = time.monotonic() + 60
+        while (
+            not all([await _ready(p) for p in ports])
+            or (await nc.jetstream().consumer_info("VOICE", "history")).num_waiting < 2
+        ):
+            assert time.monotonic() < deadline, "the replicas never both pulled"
+            await asyncio.sleep(0.05)
+
+        async def publish_steadily() -> None:  # ~4,000 turns/s: two replicas drain faster than that
+            for start in range(0, len(events), 1000):
+                await publish_all(nats_url, [(e, str(e.event_id)) for e in events[start : start + 1000]])
+                await asyncio.sleep(0.2)
+
+        publishing = asyncio.create_task(publish_steadily())
         deadline = time.monotonic() + 60
         while (stored := await count_turns(engine)) < 4000 or min([await _processed(p) for p in ports]) == 0:
             assert time.monotonic() < deadline, (tmp_path / "history-0.log").read_text()[-2000:]
             await asyncio.sleep(0.05)
         replicas[0].send_signal(signal.SIGKILL)  # its batches in hand come back to the other after ack_wait
         replicas[0].wait(10)
-        assert stored < turns, "the kill must land mid-stream"
+        assert stored < turns and not publishing.done(), "the kill must land mid-stream"
+        await publishing
 
         await wait_drained(nats_url, "history", timeout=120)
         assert await count_turns(engine) == turns
