@@ -71,6 +71,8 @@ async def _exported(nats_url: str, database_url: str) -> dict[str, set[str]]:
         settings = Settings(database_url=database_url, api_keys="k", nats_url=nats_url, migrate_on_start=False)
         js = nc.jetstream()
         async with AsyncTestClient(app=create_app(settings)) as client:
+            # This process may have counted events for earlier tests: wait for this work's own increments.
+            before = (await client.get("/metrics")).text
             # An outbox that overflows with no spill file drops (and counts) its second event.
             outbox = Outbox(NatsSettings(url=nats_url), name="probe", maxsize=1).start()
             for seq in (1, 2):
@@ -84,12 +86,17 @@ async def _exported(nats_url: str, database_url: str) -> dict[str, set[str]]:
             tracker.record_message(reply, "hi")
             await agent.close()
             await outbox.drain(10)
+            assert (await client.get("/v1/conversations", headers={"Authorization": "Bearer k"})).status_code == 200
             deadline = time.monotonic() + 20
             while True:
                 text = (await client.get("/metrics")).text
-                terminated = metric_total(text, "parley_events_failed_total", 'outcome="term"')
-                processed = metric_total(text, "parley_events_processed_total")
-                if terminated and processed and "parley_consumer_pending{" in text and 'stage="e2e_latency"' in text:
+                terminated, processed = (
+                    metric_total(text, name, having) - metric_total(before, name, having)
+                    for name, having in (("parley_events_failed_total", 'outcome="term"'),
+                                         ("parley_events_processed_total", ""))
+                )  # fmt: skip
+                seen = ("parley_consumer_pending{", 'stage="e2e_latency"', 'http_route="/v1/conversations"')
+                if terminated and processed and all(s in text for s in seen):
                     break
                 assert time.monotonic() < deadline, f"/metrics never showed the work: {terminated=} {processed=}"
                 await asyncio.sleep(0.2)
