@@ -17,7 +17,6 @@ hold back the good ones fetched with it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +34,7 @@ from parley_contracts import AnyEvent, ContractError, decode
 from parley_contracts.streams import DLQ_STREAM_NAME
 from parley_runtime import metrics, tracing
 from parley_runtime.handling import BatchHandler, Delivery, PoisonError, default_is_transient
+from parley_runtime.periodic import sleep_unless
 from parley_runtime.pull import PullSubscription
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ class Consumer:
                     continue
                 except (nats.errors.ConnectionClosedError, nats.errors.Error, OSError) as exc:
                     logger.warning("fetch failed", extra={"durable": self.durable, "error": repr(exc)})
-                    await _sleep_unless(stop, 1.0)
+                    await sleep_unless(stop, 1.0)
                     continue
                 while len(in_hand) >= self.concurrency:
                     _, in_hand = await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
@@ -127,7 +127,7 @@ class Consumer:
                     if in_hand:
                         await asyncio.wait(in_hand)
                     in_hand = set()
-                    await _sleep_unless(stop, self.retry.pause(self._consecutive_transient))
+                    await sleep_unless(stop, self.retry.pause(self._consecutive_transient))
                 in_hand.add(asyncio.create_task(self.process(msgs)))
         finally:
             if in_hand:
@@ -164,7 +164,7 @@ class Consumer:
                     warned = True
             except (nats.errors.Error, OSError, TimeoutError):
                 pass
-            await _sleep_unless(stop, 1.0)
+            await sleep_unless(stop, 1.0)
         return None
 
     async def process(self, msgs: Sequence[Msg]) -> None:
@@ -291,8 +291,3 @@ def delivery_info(reply: str) -> tuple[int, int]:
         raise ValueError(f"not a JetStream ack subject: {reply!r}")
     first = 4 if len(tokens) == 9 else 6
     return int(tokens[first]), int(tokens[first + 1])
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -9,8 +9,8 @@ audio, so nothing a call produced is lost across restarts.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from functools import partial
 from pathlib import Path
 
 from nats.aio.client import Client
@@ -20,6 +20,7 @@ from parley_agent.recording import upload_pending
 from parley_agent.settings import Settings
 from parley_runtime.connection import connect
 from parley_runtime.outbox import Outbox
+from parley_runtime.periodic import every
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +62,7 @@ async def housekeeping(
     if holder is not None:
         holder.append(nc)
     try:
-        while not stop.is_set():
-            try:
-                await flush_once(nc, settings)
-            except Exception:
-                logger.exception("housekeeping pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+        await every(interval, stop, partial(flush_once, nc, settings), what="housekeeping")
     finally:
         await nc.close()
 

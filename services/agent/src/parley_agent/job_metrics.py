@@ -76,21 +76,16 @@ def _job_families(directory: Path) -> Iterator[tuple[str, Metric]]:
 def merged_text(directory: Path | None) -> bytes:
     """This process's metrics plus the `parley_*` families of every live job process, as Prometheus text."""
     own = prometheus_text()
-    if directory is None or not directory.exists():
-        return own
-    merged: dict[str, Metric] = {}
-    for family in text_string_to_metric_families(own.decode()):
-        merged[family.name] = family
-    found = False
-    for owner, family in _job_families(directory):
-        found = True
+    jobs = list(_job_families(directory)) if directory is not None and directory.exists() else []
+    if not jobs:
+        return own  # no job process of its own (or jobs in threads): nothing to parse and merge
+    merged = {family.name: family for family in text_string_to_metric_families(own.decode())}
+    for owner, family in jobs:
         into = merged.get(family.name)
         if into is None:
             into = merged[family.name] = Metric(family.name, family.documentation, family.type)
         for s in family.samples:
             into.add_sample(s.name, {**s.labels, LABEL: owner}, s.value, s.timestamp, s.exemplar)
-    if not found:
-        return own
 
     class _Merged:
         def collect(self) -> Iterator[Metric]:

@@ -18,6 +18,12 @@ from pathlib import Path
 from parley_agent.owners import owner_alive, this_owner
 
 
+def _session_and_owner(path: Path) -> tuple[str, str]:
+    """`<session>.<owner>.<suffix>`: its two parts (the owner is empty in a name without one)."""
+    session, _, rest = path.name.partition(".")
+    return session, rest.partition(".")[0] if "." in rest else ""
+
+
 def spill_path(state: Path, session_id: str) -> Path:
     """Where a call of this process spills its events."""
     return state / "outbox" / f"{session_id}.{this_owner()}.jsonl"
@@ -32,7 +38,7 @@ def orphans(directory: Path, active: set[Path]) -> list[Path]:
     me = this_owner()
     found = []
     for path in sorted(directory.glob("*.jsonl")) + sorted(directory.glob("*.replaying")):
-        owner = path.name.split(".")[-2] if path.name.count(".") >= 2 else ""
+        _, owner = _session_and_owner(path)
         try:
             if path in active or path.stat().st_size == 0:
                 continue
@@ -58,7 +64,7 @@ def release(path: Path) -> Path | None:
             return None
     except FileNotFoundError:
         return None
-    session, owner = path.name.split(".")[:2]
+    session, owner = _session_and_owner(path)
     released = path.with_name(f"{session}.finished-{owner}.jsonl")  # no pid: `owner_alive` says no
     path.rename(released)
     return released
@@ -66,7 +72,7 @@ def release(path: Path) -> Path | None:
 
 def claim(path: Path) -> Path | None:
     """Take an orphan for this process; None if another worker took it first."""
-    session = path.name.split(".", 1)[0]
+    session, _ = _session_and_owner(path)
     claimed = path.with_name(f"{session}.{this_owner()}.replaying")
     try:
         path.rename(claimed)

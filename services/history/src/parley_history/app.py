@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -31,6 +32,7 @@ from parley_history.store import SqlHistoryStore
 from parley_runtime.connection import connect
 from parley_runtime.consume import Consumer
 from parley_runtime.http import build_app
+from parley_runtime.periodic import every
 from parley_runtime.readiness import nats_check, postgres_check
 
 logger = logging.getLogger(__name__)
@@ -64,15 +66,6 @@ def create_app(settings: Settings) -> Litestar:
             )
             await rt.consumer.run(rt.stop)
 
-    async def retention(rt: Runtime) -> None:
-        while not rt.stop.is_set():
-            try:
-                await purge_expired(rt.engine, days=settings.retention_days)
-            except Exception:
-                logger.exception("retention pass failed; retrying in an hour")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(rt.stop.wait(), timeout=3600)
-
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
@@ -82,7 +75,10 @@ def create_app(settings: Settings) -> Litestar:
         app.state.runtime = rt
         rt.tasks.append(asyncio.create_task(start_messaging(rt), name="history-messaging"))
         if settings.retention_days > 0:
-            rt.tasks.append(asyncio.create_task(retention(rt), name="history-retention"))
+            purge = partial(purge_expired, engine, days=settings.retention_days)
+            rt.tasks.append(
+                asyncio.create_task(every(3600, rt.stop, purge, what="retention"), name="history-retention")
+            )
         try:
             yield
         finally:

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -25,6 +26,7 @@ from parley_recordings.retention import purge_expired
 from parley_recordings.settings import Settings
 from parley_runtime.connection import connect
 from parley_runtime.http import build_app
+from parley_runtime.periodic import every
 from parley_runtime.readiness import nats_check, postgres_check
 
 
@@ -46,13 +48,6 @@ def create_app(settings: Settings) -> Litestar:
         if settings.run_consumer:
             await recordings_consumer(rt.nc, deps).run(rt.stop)
 
-    async def retention(rt: Runtime) -> None:
-        while not rt.stop.is_set():
-            with contextlib.suppress(Exception):
-                await purge_expired(rt.repo, rt.blobs, days=settings.retention_days)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(rt.stop.wait(), timeout=3600)
-
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
@@ -62,7 +57,10 @@ def create_app(settings: Settings) -> Litestar:
         app.state.runtime = rt
         rt.tasks.append(asyncio.create_task(consume(rt), name="recordings-consumer"))
         if settings.retention_days > 0:
-            rt.tasks.append(asyncio.create_task(retention(rt), name="recordings-retention"))
+            purge = partial(purge_expired, rt.repo, rt.blobs, days=settings.retention_days)
+            rt.tasks.append(
+                asyncio.create_task(every(3600, rt.stop, purge, what="retention"), name="recordings-retention")
+            )
         try:
             yield
         finally:
