@@ -1,6 +1,8 @@
 """A connected, provisioned JetStream for runtime tests, and event factories."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from uuid import uuid4
 
 import nats
@@ -10,6 +12,9 @@ from nats.aio.msg import Msg
 
 import parley_contracts as c
 from parley_runtime.connection import subscriptions_confirmed
+from parley_runtime.consume import Consumer
+from parley_runtime.dlq import DeadLetterCopier
+from parley_runtime.handling import Delivery
 from parley_runtime.provision import provision
 from parley_runtime.publish import Message, WindowPublisher
 
@@ -77,3 +82,28 @@ def message(event: c.Event, **extra: str) -> Message:
 
 def headers_for(event: c.Event) -> dict[str, str]:
     return {"Nats-Msg-Id": str(event.event_id), "content-type": "application/json"}
+
+
+async def until(predicate: Callable[[], object], timeout: float = 15.0) -> None:
+    """Wait until `predicate()` is true; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+class Running:
+    """Run a consumer of history's durable and the DLQ copier in the background for one test."""
+
+    def __init__(self, nc: Client, handler: Callable[[Sequence[Delivery]], object], **kw: object) -> None:
+        self.stop = asyncio.Event()
+        self.consumer = Consumer(nc, nc.jetstream(), "VOICE", "history", handler, fetch_timeout=0.2, **kw)  # type: ignore[arg-type]
+        self.copier = DeadLetterCopier(nc.jetstream(), fetch_timeout=0.2)
+        self.tasks = [
+            asyncio.create_task(self.consumer.run(self.stop)),
+            asyncio.create_task(self.copier.run(self.stop)),
+        ]
+
+    async def close(self) -> None:
+        self.stop.set()
+        await asyncio.gather(*self.tasks)

@@ -2,42 +2,17 @@
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import pytest
 from nats.aio.client import Client
 
 import parley_contracts as c
-from parley_runtime.consume import Consumer, RetryPolicy
-from parley_runtime.dlq import REASON_HEADER, DeadLetterCopier
+from parley_runtime.consume import RetryPolicy
+from parley_runtime.dlq import REASON_HEADER
 from parley_runtime.handling import Delivery, PoisonError
 
-from .conftest import headers_for, turn
-
-
-async def _until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
-class Running:
-    """Run a consumer and the DLQ copier in the background for one test."""
-
-    def __init__(self, nc: Client, handler: Callable[[Sequence[Delivery]], object], **kw: object) -> None:
-        self.stop = asyncio.Event()
-        self.consumer = Consumer(nc, nc.jetstream(), "VOICE", "history", handler, fetch_timeout=0.2, **kw)  # type: ignore[arg-type]
-        self.copier = DeadLetterCopier(nc.jetstream(), fetch_timeout=0.2)
-        self.tasks = [
-            asyncio.create_task(self.consumer.run(self.stop)),
-            asyncio.create_task(self.copier.run(self.stop)),
-        ]
-
-    async def close(self) -> None:
-        self.stop.set()
-        await asyncio.gather(*self.tasks)
+from .conftest import Running, headers_for, turn, until
 
 
 @pytest.fixture
@@ -59,7 +34,7 @@ async def test_published_event_reaches_durable_consumer_once_even_if_published_t
         seen.extend(d.event for d in batch)
 
     running = Running(nc, handler)
-    await _until(lambda: len(seen) == 1)
+    await until(lambda: len(seen) == 1)
     await asyncio.sleep(0.3)
     await running.close()
     assert seen == [event]
@@ -85,7 +60,7 @@ async def test_malformed_message_ends_in_dlq_with_its_reason_and_good_ones_are_h
     running = Running(nc, handler)
     dlq = await js.subscribe("dlq.>", stream="DLQ", ordered_consumer=True)
     dead = await dlq.next_msg(timeout=10)
-    await _until(lambda: len(seen) == 1)
+    await until(lambda: len(seen) == 1)
     await running.close()
 
     assert dead.subject == "dlq.voice.turn_completed.v1.conv-1"
@@ -115,10 +90,10 @@ async def test_handler_failing_twice_is_retried_with_growing_delays_and_acked_on
 
     running = Running(nc, handler, retry=RetryPolicy(base=0.4, cap=5))
     await js.publish(c.subject_for(flaky), c.encode(flaky), headers=headers_for(flaky))
-    await _until(lambda: len(attempts) >= 1)
+    await until(lambda: len(attempts) >= 1)
     for e in others:  # published while the flaky one waits for its redelivery
         await js.publish(c.subject_for(e), c.encode(e), headers=headers_for(e))
-    await _until(lambda: flaky in seen)
+    await until(lambda: flaky in seen)
     await asyncio.sleep(0.5)
     await running.close()
 
@@ -148,7 +123,7 @@ async def test_poison_rejected_by_handler_is_terminated_and_its_batch_mates_are_
     running = Running(nc, handler)
     dlq = await js.subscribe("dlq.>", stream="DLQ", ordered_consumer=True)
     dead = await dlq.next_msg(timeout=10)
-    await _until(lambda: len(seen) == 2)
+    await until(lambda: len(seen) == 2)
     await running.close()
     assert dead.headers and dead.headers[REASON_HEADER] == "rejected: turn rejected by domain rule"
     assert seen == [events[0], events[2]]

@@ -5,19 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from nats.aio.client import Client
 
 import parley_contracts as c
 from parley_runtime.cli import main
-from parley_runtime.consume import Consumer
-from parley_runtime.dlq import DeadLetterCopier
 from parley_runtime.handling import Delivery, PoisonError
 from parley_runtime.redrive import REDRIVEN_FROM_HEADER, dead_letters, replay
 
-from .conftest import headers_for, turn
+from .conftest import Running, headers_for, turn, until
 
 SECRET = "my card number is 4111 1111 1111 1111"
 
@@ -25,13 +23,9 @@ SECRET = "my card number is 4111 1111 1111 1111"
 class Service:
     """history's durable with a handler that rejects `SECRET` turns until fixed, and the DLQ copier."""
 
-    def __init__(self, nc: Client) -> None:
+    def __init__(self) -> None:
         self.fixed = False
         self.handled: list[c.AnyEvent] = []
-        self.stop = asyncio.Event()
-        consumer = Consumer(nc, nc.jetstream(), "VOICE", "history", self.handle, fetch_timeout=0.2)
-        copier = DeadLetterCopier(nc.jetstream(), fetch_timeout=0.2)
-        self.tasks = [asyncio.create_task(consumer.run(self.stop)), asyncio.create_task(copier.run(self.stop))]
 
     async def handle(self, batch: Sequence[Delivery]) -> None:
         for d in batch:
@@ -42,17 +36,10 @@ class Service:
 
 @pytest.fixture
 async def service(nc: Client) -> AsyncIterator[Service]:
-    running = Service(nc)
-    yield running
-    running.stop.set()
-    await asyncio.gather(*running.tasks)
-
-
-async def _until(predicate: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
+    service = Service()
+    running = Running(nc, service.handle)
+    yield service
+    await running.close()
 
 
 async def _poisoned(nc: Client, service: Service) -> c.TurnCompleted:
@@ -65,7 +52,7 @@ async def _poisoned(nc: Client, service: Service) -> c.TurnCompleted:
     while not await dead_letters(js):
         assert time.monotonic() < deadline, "never dead-lettered"
         await asyncio.sleep(0.05)
-    await _until(lambda: len(service.handled) == 2)
+    await until(lambda: len(service.handled) == 2)
     return events[1]
 
 
@@ -102,7 +89,7 @@ async def test_a_replayed_dead_letter_reaches_the_fixed_handler_once_and_leaves_
     capsys.readouterr()
     assert await asyncio.to_thread(_cli, nats_url, "replay", "--all") == 0
     assert "replayed 1 dead letter(s)" in capsys.readouterr().err
-    await _until(lambda: any(e.event_id == poisoned.event_id for e in service.handled))
+    await until(lambda: any(e.event_id == poisoned.event_id for e in service.handled))
     await asyncio.sleep(1)  # time for a second copy to arrive, were there one
     assert [e.event_id for e in service.handled].count(poisoned.event_id) == 1
     assert await dead_letters(nc.jetstream()) == []
