@@ -32,6 +32,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-%s" (include "parley.fullname" .context) .component | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* A service's workload kind: with persistence, a StatefulSet (a volume claim per pod); else a Deployment. */}}
+{{- define "parley.workloadKind" -}}
+{{- if dig "persistence" "enabled" false . }}StatefulSet{{ else }}Deployment{{ end }}
+{{- end }}
+
 {{- define "parley.image" -}}
 {{- $ctx := .context -}}
 {{- $registry := $ctx.Values.global.imageRegistry -}}
