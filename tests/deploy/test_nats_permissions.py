@@ -17,6 +17,8 @@ from parley_contracts import PRODUCERS
 from parley_devstack import nats_accounts
 from parley_devstack.chart import ROOT
 from parley_devstack.nats_server import NatsServer
+from parley_history.propagation import NatsErasureBus
+from parley_recordings.objectstore import delete_objects_under
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox
 from parley_runtime.provision import provision
@@ -40,7 +42,8 @@ def test_each_service_may_publish_the_events_it_produces_and_no_others() -> None
             if service == producer:
                 assert subject in voice, (service, subject)
     rooms_extra = {"voice.participant_joined.v1.>", "voice.participant_left.v1.>"}  # from LiveKit webhooks
-    assert {s for s in users["history"]["publish"]["allow"] if s.startswith("voice.")} == set()
+    assert {s for s in users["history"]["publish"]["allow"] if s.startswith("voice.")} == {
+        "voice.conversation_erased.v1.>"}  # fmt: skip
     assert {s for s in users["rooms"]["publish"]["allow"] if s.startswith("voice.")} == {
         "voice.room_created.v1.>", "voice.room_finished.v1.>", *rooms_extra}  # fmt: skip
 
@@ -118,3 +121,28 @@ async def test_the_agents_backlog_goes_as_fast_ingest_batches_under_its_own_user
     assert outbox.publisher.fast.stats["stored"] > 0
     await outbox.close()
     assert await _voice_messages(login["parley-admin"]) == 300
+
+
+async def test_an_erasure_propagates_under_the_charts_users(login: dict[str, Client]) -> None:
+    admin = login["parley-admin"].jetstream()
+    for event in (turn(1), turn(2)):
+        await login["agent"].jetstream().publish(c.subject_for(event), c.encode(event), timeout=2)
+    await admin.publish("dlq.voice.turn_completed.v1.conv-1", b"{}", timeout=2)
+    await login["agent"].jetstream().object_store("voice-audio")
+    store = await admin.object_store("voice-audio")
+    await store.put("conv-1/sess-1/audio.ogg", b"OggS")
+    await store.put("conv-2/sess-1/audio.ogg", b"OggS")
+
+    bus = NatsErasureBus(login["history"], timeout=2)  # what history's propagation does
+    gone = c.ConversationErased(event_id=c.new_event_id(), occurred_at=c.utcnow(), conversation_id="conv-1",
+                                producer="history")  # fmt: skip
+    await bus.publish(gone)
+    await bus.purge("conv-1")
+    voice = await admin.stream_info("VOICE", subjects_filter=">")
+    assert voice.state.subjects == {"voice.conversation_erased.v1.conv-1": 1}
+    assert (await admin.stream_info("DLQ")).state.messages == 0
+    # Recordings sweeps the object store: listing it and deleting the conversation's audio.
+    assert await delete_objects_under(login["recordings"].jetstream(timeout=2), "voice-audio", "conv-1/") == 1
+    assert [i.name for i in await store.list(ignore_deletes=True)] == ["conv-2/sess-1/audio.ogg"]
+    with pytest.raises(REFUSED):  # history purges, but deletes no stream
+        await login["history"].jetstream(timeout=0.5).delete_stream("VOICE")

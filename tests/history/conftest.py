@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import parley_contracts as c
@@ -28,6 +29,18 @@ async def engine(history_db: str) -> AsyncIterator[AsyncEngine]:
     eng = make_engine(history_db, pool_size=4)
     yield eng
     await eng.dispose()
+
+
+async def stored_rows(engine: AsyncEngine) -> dict[str, list[str]]:
+    """The ids of every conversation and session, and `session:seq` of every turn, sorted."""
+    async with engine.connect() as conn:
+        return {
+            "conversations": sorted((await conn.execute(text("SELECT id FROM history.conversations"))).scalars()),
+            "sessions": sorted((await conn.execute(text("SELECT id FROM history.sessions"))).scalars()),
+            "turns": sorted(
+                f"{s}:{n}" for s, n in await conn.execute(text("SELECT session_id, seq FROM history.turns"))
+            ),
+        }
 
 
 @pytest.fixture

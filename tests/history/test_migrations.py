@@ -50,7 +50,7 @@ async def test_ids_compare_byte_by_byte(engine: AsyncEngine) -> None:
         ).all()
 
     assert [(t, c) for t, c, _ in rows] == [
-        ("conversations", "id"), ("conversations", "user_id"),
+        ("conversations", "id"), ("conversations", "user_id"), ("erasures", "conversation_id"),
         ("sessions", "conversation_id"), ("sessions", "id"), ("sessions", "user_id"),
         ("turns", "conversation_id"), ("turns", "session_id"),
     ]  # fmt: skip

@@ -15,16 +15,7 @@ from parley_runtime.connection import subscriptions_confirmed
 from parley_runtime.consume import Consumer
 from parley_runtime.dlq import DeadLetterCopier
 from parley_runtime.handling import Delivery
-from parley_runtime.provision import provision
 from parley_runtime.publish import Message, WindowPublisher
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[Client]:
-    client = await nats.connect(nats_url)
-    await provision(client.jetstream())
-    yield client
-    await client.close()
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from parley_contracts.codec import (
     subject_filter,
     subject_for,
 )
+from parley_contracts.erasure import ConversationErased
 from parley_contracts.recordings import RecordingStored
 from parley_contracts.rooms import RoomCreated, RoomFinished
 
@@ -34,6 +35,7 @@ __all__ = [
     "PRODUCERS",
     "AnyEvent",
     "ContractError",
+    "ConversationErased",
     "Event",
     "Id",
     "MessageSummary",

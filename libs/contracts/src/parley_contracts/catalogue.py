@@ -10,6 +10,7 @@ from parley_contracts.agent import (
     SessionStarted,
     TurnCompleted,
 )
+from parley_contracts.erasure import ConversationErased
 from parley_contracts.recordings import RecordingStored
 from parley_contracts.rooms import RoomCreated, RoomFinished
 
@@ -22,6 +23,7 @@ AnyEvent = (
     | RecordingStored
     | RoomCreated
     | RoomFinished
+    | ConversationErased
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -33,6 +35,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     RecordingStored,
     RoomCreated,
     RoomFinished,
+    ConversationErased,
 )
 
 # Who publishes what: used for the AsyncAPI document and for least-privilege NATS permissions.
@@ -45,4 +48,5 @@ PRODUCERS: dict[type[Event], str] = {
     RecordingStored: "recordings",
     RoomCreated: "rooms",
     RoomFinished: "rooms",
+    ConversationErased: "history",
 }

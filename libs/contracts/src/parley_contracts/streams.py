@@ -16,7 +16,9 @@ from parley_contracts.agent import (
     SessionStarted,
     TurnCompleted,
 )
-from parley_contracts.codec import subject_filter
+from parley_contracts.catalogue import EVENT_TYPES
+from parley_contracts.codec import SUBJECT_PREFIX, subject_filter
+from parley_contracts.erasure import ConversationErased
 
 DAY = 24 * 3600
 
@@ -131,7 +133,7 @@ def service_consumers(*, ack_wait_seconds: int = 30, max_deliver: int = 40) -> d
         "recordings": ConsumerSpec(
             durable="recordings",
             stream=VOICE_STREAM_NAME,
-            filter_subjects=_filters(SessionEnded),
+            filter_subjects=_filters(SessionEnded, ConversationErased),
             description="recordings: transcripts and audio into blob storage",
         ),
     }
@@ -158,3 +160,13 @@ def audio_bucket(*, replicas: int = 1, max_age_days: int = 7) -> ObjectBucketSpe
         replicas=replicas,
         description="Call audio handed from the agent to the recordings service",
     )
+
+
+def erasable_subjects(conversation_id: str) -> list[str]:
+    """The subjects, in VOICE and in DLQ, holding a conversation's events, for purging on erasure.
+
+    One exact subject per event type (no wildcard for the type), leaving out `conversation_erased` itself:
+    subscribers that have not yet seen the erasure still must. A type added to the catalogue is covered.
+    """
+    voice = [f"{SUBJECT_PREFIX}.{t.tag()}.{conversation_id}" for t in EVENT_TYPES if t is not ConversationErased]
+    return voice + [f"dlq.{subject}" for subject in voice]

@@ -1,23 +1,28 @@
-"""REST API under /v1 (bearer API key): conversations, turns, sessions, search."""
+"""REST API under /v1 (bearer API key): conversations, turns, sessions, search, and erasure on request."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, delete, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from parley_history import queries
+from parley_history import erasure, queries
+from parley_history.erasure import Erasure
 from parley_history.queries import Conversation, SearchHit, Session, Turn
 from parley_runtime.cursors import InvalidCursor
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 Conn = NamedDependency[AsyncConnection]
+Engine = NamedDependency[AsyncEngine]
+Wakeup = NamedDependency[asyncio.Event]
 IdParam = Annotated[str, Parameter(pattern=ID_PATTERN, description="A conversation or session id")]
 
 
@@ -44,6 +49,30 @@ class SessionDetail(msgspec.Struct):
 class SearchPage(msgspec.Struct):
     items: list[SearchHit]
     next_offset: int | None
+
+
+class ErasureOut(msgspec.Struct):
+    conversation_id: str
+    requested_at: datetime
+    turns_deleted: int
+    sessions_deleted: int
+    event_published: bool
+    streams_purged: bool
+    status: str  # "propagating" until the event is published and the streams purged, then "done"
+
+
+def _erasure_out(e: Erasure) -> ErasureOut:
+    purged = e.purged_at is not None and (e.late_event_at is None or e.late_event_at <= e.purged_at)
+    published = e.published_at is not None
+    return ErasureOut(
+        conversation_id=e.conversation_id,
+        requested_at=e.requested_at,
+        turns_deleted=e.turns_deleted,
+        sessions_deleted=e.sessions_deleted,
+        event_published=published,
+        streams_purged=purged,
+        status="done" if published and purged else "propagating",
+    )
 
 
 async def provide_conn(engine: NamedDependency[AsyncEngine]) -> AsyncIterator[AsyncConnection]:
@@ -117,3 +146,27 @@ class HistoryController(Controller):
             conn, query=q, user_id=user_id, conversation_id=conversation_id, limit=limit, offset=offset
         )
         return SearchPage(items=hits, next_offset=nxt)
+
+    @delete(
+        "/conversations/{conversation_id:str}",
+        status_code=202,
+        summary="Erase a conversation: its turns and sessions now, then every copy (recordings, streams)",
+        description=(
+            "Deletes the conversation from history at once and retires its id: events that arrive later are"
+            " dropped. Then `conversation_erased.v1` is published (recordings deletes its transcripts and audio;"
+            " other subscribers must delete theirs) and the conversation's events are purged from the streams;"
+            " `GET /v1/erasures/{conversation_id}` tells when that is done. Repeating the request is harmless."
+            " An id never seen is erased too: events still on their way are dropped when they arrive."
+        ),
+    )
+    async def erase_conversation(self, engine: Engine, erasure_wakeup: Wakeup, conversation_id: IdParam) -> ErasureOut:
+        done = await erasure.erase(engine, conversation_id)
+        erasure_wakeup.set()  # propagate now rather than at the next round
+        return _erasure_out(done)
+
+    @get("/erasures/{conversation_id:str}", summary="Where the erasure of a conversation stands")
+    async def get_erasure(self, engine: Engine, conversation_id: IdParam) -> ErasureOut:
+        found = await erasure.get(engine, conversation_id)
+        if found is None:
+            raise NotFoundException(detail=f"conversation {conversation_id} was not erased")
+        return _erasure_out(found)

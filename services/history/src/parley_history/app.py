@@ -25,6 +25,7 @@ from parley_history import __version__
 from parley_history.api import HistoryController, provide_conn
 from parley_history.consumers import history_consumer
 from parley_history.db import make_engine, migrate_async
+from parley_history.propagation import run_propagation
 from parley_history.recent import start_recent_service
 from parley_history.retention import purge_expired
 from parley_history.settings import Settings
@@ -48,6 +49,7 @@ class Runtime:
     consumer: Consumer | None = None
     micro: Service | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    erasure_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -57,6 +59,9 @@ def create_app(settings: Settings) -> Litestar:
             rt.micro = await start_recent_service(
                 rt.nc, rt.engine, version=__version__, timeout=settings.recent_timeout_seconds
             )
+        rt.tasks.append(
+            asyncio.create_task(run_propagation(rt.engine, rt.nc, rt.stop, rt.erasure_wakeup), name="history-erasures")
+        )
         if settings.run_consumer:
             rt.consumer = history_consumer(
                 rt.nc,
@@ -105,6 +110,9 @@ def create_app(settings: Settings) -> Litestar:
     def provide_engine(state: State) -> AsyncEngine:
         return runtime(state).engine
 
+    def provide_wakeup(state: State) -> asyncio.Event:
+        return runtime(state).erasure_wakeup
+
     app = build_app(
         title="Parley history",
         version=__version__,
@@ -115,7 +123,11 @@ def create_app(settings: Settings) -> Litestar:
             "postgres": postgres_check(lambda: runtime(app.state).engine),
         },
         lifespan=lifespan,
-        dependencies={"engine": Provide(provide_engine, sync_to_thread=False), "conn": Provide(provide_conn)},
+        dependencies={
+            "engine": Provide(provide_engine, sync_to_thread=False),
+            "conn": Provide(provide_conn),
+            "erasure_wakeup": Provide(provide_wakeup, sync_to_thread=False),
+        },
         max_body_bytes=settings.max_request_body_bytes,
     )
     return app

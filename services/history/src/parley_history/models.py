@@ -4,6 +4,7 @@
 * `sessions`: one row per agent session; filled in by whichever of its events arrives first, completed
   by the others. A session is incomplete while `expected_turns` (from `session_ended`) exceeds the turns
   stored; that is computed on read, so the write path never rewrites session rows per turn.
+* `erasures`: the ids of conversations erased on request, whose later events are dropped.
 * `turns`: one row per `turn_completed`, keyed by (`session_id`, `seq`) (a re-emit with a new id is the
   same turn) and unique on `event_id` (redelivery), with a generated `tsvector` for full-text search.
 
@@ -14,6 +15,7 @@ row for every batch.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Computed,
@@ -86,4 +88,18 @@ turns = Table(
     # The agent's history.v1.recent and the REST turns page: newest turns of one conversation.
     Index("ix_turns_conversation_recent", "conversation_id", "occurred_at", "seq"),
     Index("ix_turns_tsv", "tsv", postgresql_using="gin"),
+)
+
+# One row per erased conversation, kept forever: the id is retired (migration 0006, `parley_history.erasure`).
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("conversation_id", Id, primary_key=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("turns_deleted", BigInteger, nullable=False, server_default="0"),
+    Column("sessions_deleted", BigInteger, nullable=False, server_default="0"),
+    Column("published_at", DateTime(timezone=True), nullable=True),  # conversation_erased.v1 acked by JetStream
+    Column("purged_at", DateTime(timezone=True), nullable=True),  # its events purged from VOICE and DLQ (as of)
+    Column("late_event_at", DateTime(timezone=True), nullable=True),  # the consumer last dropped one of its events
 )

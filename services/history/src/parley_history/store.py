@@ -13,6 +13,10 @@ Instead, the sessions a batch relies on but does not write, because `KnownRows` 
 once per batch in the same transaction; if one is gone (restore, manual delete) the store forgets what it
 remembered and the batch is retried, writing every row.
 
+Each batch first takes its conversations' shared locks and learns which of them were erased on request
+(migration 0006, `erasure`): their events are dropped, not written, and the erasure is marked for
+another purge of the streams, which hold them again.
+
 The write path runs on the asyncpg connection under the engine's pool (COPY is not an SQL statement
 SQLAlchemy can send). Rows are sorted by key so concurrent replicas lock in the same order; a lost
 connection or a deadlock surfaces as a transient error and the batch is retried.
@@ -20,6 +24,8 @@ connection or a deadlock surfaces as a transient error and the batch is retried.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -28,12 +34,13 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parley_contracts import TurnCompleted
+from parley_contracts import SessionEnded, TurnCompleted
 from parley_history.handlers import ConversationRow, SessionRow, WritePlan
 from parley_history.known import KnownRows
 from parley_runtime.handling import PoisonError, TransientError
 
 tracer = trace.get_tracer("parley.history")
+logger = logging.getLogger(__name__)
 
 _json = msgspec.json.Encoder()
 
@@ -106,6 +113,10 @@ ON CONFLICT DO NOTHING
 
 COUNT_SESSIONS = "SELECT count(*) FROM history.sessions WHERE id = ANY($1::text[])"
 
+# Migration 0006: the batch's conversations, locked shared, and which of them are erased.
+HOLD = "SELECT * FROM history.hold_conversations($1::text[])"
+LATE = "UPDATE history.erasures SET late_event_at = clock_timestamp() WHERE conversation_id = ANY($1::text[])"
+
 TURN_COLUMNS = [
     "event_id", "conversation_id", "session_id", "seq", "role", "text", "interrupted",
     "occurred_at", "started_at", "ended_at", "language", "metrics", "usage",
@@ -131,6 +142,41 @@ class _MissingSessions(Exception):
     """A session `KnownRows` vouched for is not in the database."""
 
 
+@dataclass
+class _Rows:
+    """What one batch writes; `without()` leaves out erased conversations."""
+
+    conversations: list[ConversationRow]
+    sessions: list[SessionRow]
+    vouched: list[str]  # sessions the batch relies on without writing them (`KnownRows` remembers them)
+    turns: list[tuple[Any, ...]]  # in TURN_COLUMNS order
+    ends: list[SessionEnded]
+    owner: dict[str, str]  # session id -> conversation id
+
+    def without(self, erased: set[str]) -> _Rows:
+        return _Rows(
+            [r for r in self.conversations if r.id not in erased],
+            [r for r in self.sessions if r.conversation_id not in erased],
+            [s for s in self.vouched if self.owner[s] not in erased],
+            [t for t in self.turns if t[1] not in erased],
+            [e for e in self.ends if e.conversation_id not in erased],
+            self.owner,
+        )
+
+
+def _rows(plan: WritePlan, known: KnownRows) -> _Rows:
+    conversations = sorted((r for r in plan.conversations.values() if known.conversation_needs_write(r)), key=_id)
+    sessions = sorted((r for r in plan.sessions.values() if known.session_needs_write(r)), key=_id)
+    vouched = sorted(set(plan.sessions) - {r.id for r in sessions})
+    ends = [plan.ends[k] for k in sorted(plan.ends)]
+    owner = {sid: row.conversation_id for sid, row in plan.sessions.items()}
+    return _Rows(conversations, sessions, vouched, _turn_rows(plan), ends, owner)
+
+
+def _id(row: ConversationRow | SessionRow) -> str:
+    return row.id
+
+
 class SqlHistoryStore:
     """`HistoryStore` on PostgreSQL."""
 
@@ -138,29 +184,24 @@ class SqlHistoryStore:
         self.engine = engine
         self.known = known or KnownRows()
         self.copy_fallbacks = 0  # batches that held an already stored turn (tests and curiosity)
+        self.erased_dropped = 0  # turns dropped because their conversation was erased
 
     async def apply(self, plan: WritePlan) -> None:
-        conversations = sorted(
-            (r for r in plan.conversations.values() if self.known.conversation_needs_write(r)), key=lambda r: r.id
-        )
-        sessions = sorted((r for r in plan.sessions.values() if self.known.session_needs_write(r)), key=lambda r: r.id)
-        turns = _turn_rows(plan)
-        # Sessions this batch's turns and ends rely on without writing them: checked in the transaction.
-        vouched = sorted(set(plan.sessions) - {r.id for r in sessions})
+        rows = _rows(plan, self.known)
         try:
             with tracer.start_as_current_span(
                 "history.insert",
                 kind=SpanKind.CLIENT,
-                attributes={"db.system.name": "postgresql", "parley.turns": len(turns)},
+                attributes={"db.system.name": "postgresql", "parley.turns": len(rows.turns)},
             ):
                 async with self.engine.connect() as sa_conn:
                     conn: asyncpg.Connection = (await sa_conn.get_raw_connection()).driver_connection
                     try:
                         try:
-                            await self._write(conn, plan, conversations, sessions, vouched, turns, copy=True)
+                            written = await self._write(conn, plan, rows, copy=True)
                         except asyncpg.UniqueViolationError:
                             self.copy_fallbacks += 1
-                            await self._write(conn, plan, conversations, sessions, vouched, turns, copy=False)
+                            written = await self._write(conn, plan, rows, copy=False)
                     except BaseException:
                         # The pool cannot see a transaction opened on the driver connection: one left open
                         # (a cancelled rollback) or a dead link must not go back to the pool.
@@ -177,32 +218,34 @@ class SqlHistoryStore:
             # (a session's foreign key to its conversation reports a missing conversation the same way).
             self.known.forget()
             raise TransientError("history rows missing; retrying with full upserts") from exc
-        self.known.remember(conversations, sessions)
+        if dropped := len(rows.turns) - len(written.turns):
+            self.erased_dropped += dropped
+            logger.info("dropped the turns of erased conversations", extra={"turns": dropped})
+        self.known.remember(written.conversations, written.sessions)
 
-    async def _write(
-        self,
-        conn: asyncpg.Connection,
-        plan: WritePlan,
-        conversations: list[ConversationRow],
-        sessions: list[SessionRow],
-        vouched: list[str],
-        turns: list[tuple[Any, ...]],
-        *,
-        copy: bool,
-    ) -> None:
+    async def _write(self, conn: asyncpg.Connection, plan: WritePlan, rows: _Rows, *, copy: bool) -> _Rows:
         async with conn.transaction():
-            if vouched and await conn.fetchval(COUNT_SESSIONS, vouched) != len(vouched):
+            # First, under the conversations' shared locks: an erasure either finished before (its
+            # conversation is left out here) or waits for this commit (and deletes what it wrote).
+            erased = {r[0] for r in await conn.fetch(HOLD, sorted(plan.conversations))}
+            if erased:
+                rows = rows.without(erased)
+                await conn.execute(LATE, sorted(erased))
+            if rows.vouched and await conn.fetchval(COUNT_SESSIONS, rows.vouched) != len(rows.vouched):
                 raise _MissingSessions
-            if conversations:
-                await self._conversations(conn, conversations)
-            if sessions:
-                await self._sessions(conn, sessions)
-            if plan.ends:
-                await self._ends(conn, plan)
-            if turns and copy:
-                await conn.copy_records_to_table("turns", schema_name="history", columns=TURN_COLUMNS, records=turns)
-            elif turns:
-                await conn.execute(INSERT_TURNS, *(list(column) for column in zip(*turns, strict=True)))
+            if rows.conversations:
+                await self._conversations(conn, rows.conversations)
+            if rows.sessions:
+                await self._sessions(conn, rows.sessions)
+            if rows.ends:
+                await self._ends(conn, rows.ends)
+            if rows.turns and copy:
+                await conn.copy_records_to_table(
+                    "turns", schema_name="history", columns=TURN_COLUMNS, records=rows.turns
+                )
+            elif rows.turns:
+                await conn.execute(INSERT_TURNS, *(list(column) for column in zip(*rows.turns, strict=True)))
+        return rows
 
     async def _conversations(self, conn: asyncpg.Connection, rows: list[ConversationRow]) -> None:
         columns = (
@@ -239,8 +282,7 @@ class SqlHistoryStore:
                 [_j(r.metadata) for r in started],
             )
 
-    async def _ends(self, conn: asyncpg.Connection, plan: WritePlan) -> None:
-        ends = [plan.ends[k] for k in sorted(plan.ends)]
+    async def _ends(self, conn: asyncpg.Connection, ends: list[SessionEnded]) -> None:
         await conn.execute(
             END_SESSIONS,
             [e.session_id for e in ends],

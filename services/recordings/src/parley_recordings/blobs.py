@@ -33,10 +33,18 @@ class BlobUnavailable(Exception):
 
 
 def object_key(kind: str, conversation_id: str, session_id: str, filename: str) -> str:
-    for part in (conversation_id, session_id):
-        if not _SAFE.match(part):  # the contract already guarantees this; a second lock on the door
-            raise ValueError(f"unsafe id in object key: {part!r}")
-    return f"{kind}/{conversation_id}/{session_id}/{filename}"
+    return f"{conversation_folder(kind, conversation_id)}{_safe(session_id)}/{filename}"
+
+
+def conversation_folder(kind: str, conversation_id: str) -> str:
+    """`<kind>/<conversation>/`: every object of one kind of one conversation is under it."""
+    return f"{kind}/{_safe(conversation_id)}/"
+
+
+def _safe(part: str) -> str:
+    if not _SAFE.match(part):  # the contract already guarantees this; a second lock on the door
+        raise ValueError(f"unsafe id in object key: {part!r}")
+    return part
 
 
 class BlobStore:
@@ -84,6 +92,18 @@ class BlobStore:
     async def delete(self, key: str) -> None:
         with contextlib.suppress(NotFoundError, FileNotFoundError):
             await obstore.delete_async(self.store, key)
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix` (a folder: it ends in `/`); returns how many were deleted."""
+        if not prefix.endswith("/"):
+            raise ValueError(f"not a folder prefix: {prefix!r}")
+        try:
+            keys = [meta["path"] async for batch in obstore.list(self.store, prefix=prefix) for meta in batch]
+        except (GenericError, OSError) as exc:
+            raise BlobUnavailable(f"blob store list failed: {type(exc).__name__}") from exc
+        for key in keys:
+            await self.delete(key)
+        return len(keys)
 
 
 def open_blob_store(settings: Settings) -> BlobStore:

@@ -9,8 +9,8 @@ from nats.js import JetStreamContext
 
 import parley_contracts as c
 from parley_contracts.streams import VOICE_STREAM_NAME
-from parley_recordings.handlers import Deps, store_session
-from parley_recordings.objectstore import delete_object, stream_object
+from parley_recordings.handlers import Deps, erase_conversation, store_session
+from parley_recordings.objectstore import delete_object, delete_objects_under, stream_object
 from parley_runtime import tracing
 from parley_runtime.consume import Consumer
 from parley_runtime.db import is_transient as db_transient
@@ -28,6 +28,9 @@ class NatsAudio:
 
     async def delete(self, bucket: str, key: str) -> None:
         await delete_object(self.js, bucket, key)
+
+    async def delete_under(self, bucket: str, prefix: str) -> int:
+        return await delete_objects_under(self.js, bucket, prefix)
 
 
 def publisher(js: JetStreamContext):  # type: ignore[no-untyped-def]
@@ -49,5 +52,7 @@ def recordings_consumer(nc: Client, deps_factory: Deps) -> Consumer:
         for d in batch:  # one session at a time: each is a few blob writes, done in order
             if isinstance(d.event, c.SessionEnded):
                 await store_session(d.event, deps_factory)
+            elif isinstance(d.event, c.ConversationErased):
+                await erase_conversation(d.event, deps_factory)
 
     return Consumer(nc, nc.jetstream(), VOICE_STREAM_NAME, DURABLE, handle, batch_size=10, is_transient=is_transient)

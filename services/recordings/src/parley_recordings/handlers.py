@@ -1,9 +1,12 @@
-"""What the recordings service does with a `session_ended`, independent of NATS and HTTP.
+"""What the recordings service does with a `session_ended` or a `conversation_erased`, free of NATS and HTTP.
 
 For each object (transcript JSON, transcript WebVTT, audio): write the blob, confirm it, record the
 row, announce `recording_stored`; then remove the audio's object-store copy. Every step is idempotent
 per (session, kind, format): a redelivery skips what is recorded, rewrites what was written but not
 recorded (same key, same bytes), and announces again with the same event id (de-duplicated).
+
+An erased conversation's id is retired: its objects, rows and object-store audio are deleted, and a
+`session_ended` that comes later stores nothing (its audio is deleted from the object store).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import parley_contracts as c
-from parley_recordings.blobs import BlobStore, object_key
+from parley_contracts.streams import AUDIO_BUCKET
+from parley_recordings.blobs import BlobStore, conversation_folder, object_key
 from parley_recordings.documents import transcript_json, transcript_vtt
 from parley_recordings.objectstore import ObjectMissing, Sha256Counter
 from parley_recordings.repo import Recording, RecordingRepo, recording_id
@@ -31,6 +35,8 @@ class AudioSource(Protocol):
     def stream(self, bucket: str, key: str) -> AsyncIterator[bytes]: ...
 
     async def delete(self, bucket: str, key: str) -> None: ...
+
+    async def delete_under(self, bucket: str, prefix: str) -> int: ...
 
 
 @dataclass
@@ -97,6 +103,9 @@ async def _store_audio(event: c.SessionEnded, ref: c.RecordingRef, deps: Deps) -
 
 async def store_session(event: c.SessionEnded, deps: Deps) -> list[Recording]:
     """Store everything a session left; safe to run again for the same event."""
+    if await deps.repo.is_erased(event.conversation_id):
+        await _forget_session(event, deps)
+        return []
     have = {(r.kind, r.format): r for r in await deps.repo.for_session(event.session_id)}
     stored = list(have.values())
     documents = (("json", transcript_json(event), "application/json"), ("vtt", transcript_vtt(event), "text/vtt"))
@@ -124,4 +133,38 @@ async def store_session(event: c.SessionEnded, deps: Deps) -> list[Recording]:
         )
     if ref is not None:
         await deps.audio.delete(ref.bucket, ref.key)  # only now: the blob is confirmed and recorded
+    if await deps.repo.is_erased(event.conversation_id):
+        # Erased while this ran (another replica handled the erasure): its tombstone was committed before it
+        # listed the rows, so it may have missed the ones written here. Checked after writing, never missed.
+        await _forget_session(event, deps)
+        return []
     return stored
+
+
+async def _forget_session(event: c.SessionEnded, deps: Deps) -> None:
+    for rec in await deps.repo.for_session(event.session_id):
+        await deps.blobs.delete(rec.key)
+        await deps.repo.delete(rec.id)
+    for kind in ("transcripts", "audio"):
+        await deps.blobs.delete_prefix(f"{conversation_folder(kind, event.conversation_id)}{event.session_id}/")
+    if event.recording is not None:
+        await deps.audio.delete(event.recording.bucket, event.recording.key)
+
+
+async def erase_conversation(event: c.ConversationErased, deps: Deps) -> int:
+    """Delete every object and row of the conversation and retire its id; returns the objects deleted.
+
+    The tombstone comes first, so a `session_ended` handled at the same time either sees it or wrote its
+    rows before this lists them. Blob folders are swept too (an object whose row was never written),
+    and so is the object store (audio the agent uploaded for a session not handled yet). Safe to repeat.
+    """
+    await deps.repo.retire(event.conversation_id, event.occurred_at)
+    deleted = 0
+    for rec in await deps.repo.for_conversation(event.conversation_id):
+        await deps.blobs.delete(rec.key)
+        await deps.repo.delete(rec.id)
+        deleted += 1
+    for kind in ("transcripts", "audio"):
+        deleted += await deps.blobs.delete_prefix(conversation_folder(kind, event.conversation_id))
+    deleted += await deps.audio.delete_under(AUDIO_BUCKET, f"{event.conversation_id}/")
+    return deleted

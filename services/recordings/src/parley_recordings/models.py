@@ -31,3 +31,11 @@ recordings = Table(
     Index("ix_recordings_conversation", "conversation_id", "created_at"),
     Index("ix_recordings_created", "created_at"),
 )
+
+# Conversations erased on request (`conversation_erased.v1`): their later sessions are not stored.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("conversation_id", Text, primary_key=True),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+)

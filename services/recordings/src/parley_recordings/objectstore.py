@@ -70,6 +70,27 @@ async def delete_object(js: JetStreamContext, bucket: str, name: str) -> None:
         await store.delete(name)
 
 
+async def delete_objects_under(js: JetStreamContext, bucket: str, prefix: str) -> int:
+    """Delete every object whose name starts with `prefix`; returns how many were deleted.
+
+    The names come from the bucket stream's metadata subjects (`$O.<bucket>.M.<base64url name>`), read with
+    one stream-info request: nats-py's `list()` would look the stream up by subject first, an API call the
+    service's NATS user has no business being granted.
+    """
+    store = await js.object_store(bucket)
+    info = await js.stream_info(f"OBJ_{bucket}", subjects_filter=f"$O.{bucket}.M.>")
+    meta_prefix = f"$O.{bucket}.M."
+    names = [
+        base64.urlsafe_b64decode(subject.removeprefix(meta_prefix)).decode() for subject in info.state.subjects or {}
+    ]
+    deleted = 0
+    for name in sorted(n for n in names if n.startswith(prefix)):
+        with contextlib.suppress(ObjectNotFoundError):  # deleted before (its metadata stays, marked deleted)
+            await store.delete(name)
+            deleted += 1
+    return deleted
+
+
 class Sha256Counter:
     """Hash and count bytes as they stream past."""
 

@@ -11,7 +11,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parley_recordings.models import recordings
+from parley_recordings.models import erasures, recordings
 
 _NAMESPACE = uuid.UUID("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9")
 
@@ -86,3 +86,19 @@ class RecordingRepo:
     async def delete(self, rid: uuid.UUID) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(recordings.delete().where(recordings.c.id == rid))
+
+    async def for_conversation(self, conversation_id: str) -> list[Recording]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(recordings).where(recordings.c.conversation_id == conversation_id))
+            return [_row(r) for r in rows]
+
+    async def retire(self, conversation_id: str, at: datetime) -> None:
+        """Record that the conversation was erased (idempotent)."""
+        async with self.engine.begin() as conn:
+            stmt = insert(erasures).values(conversation_id=conversation_id, erased_at=at)
+            await conn.execute(stmt.on_conflict_do_nothing())
+
+    async def is_erased(self, conversation_id: str) -> bool:
+        async with self.engine.connect() as conn:
+            q = select(erasures.c.conversation_id).where(erasures.c.conversation_id == conversation_id)
+            return (await conn.execute(q)).first() is not None

@@ -1,0 +1,141 @@
+"""Erasure on request: delete a conversation from history, retire its id, and propagate the erasure.
+
+`erase()` runs in one transaction under the conversation's exclusive lock (migration 0006): it records
+the tombstone and deletes the conversation's turns, sessions and row. From then on the consumer drops
+the conversation's events (`store`), whenever they arrive. The erasure is repeatable: erasing again
+deletes whatever is there (nothing, normally) and returns the first request's record.
+
+`propagate()` finishes what the transaction could not do atomically, through an `ErasureBus` (NATS in
+production): publish `conversation_erased.v1` so recordings and every other subscriber delete their
+copies, then purge the conversation's events from the streams. Each step is idempotent (the event keeps
+its id, a purge of nothing is fine) and recorded only once done, so replicas and retries can repeat it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+from uuid import UUID
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from parley_contracts import ConversationErased, new_event_id
+
+logger = logging.getLogger(__name__)
+
+PRODUCER = "history"
+LOCK_SEED = 0x7061726C  # as in migration 0006
+
+LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, $2))"
+RECORD = """
+INSERT INTO history.erasures (conversation_id, event_id, requested_at) VALUES ($1, $2, $3)
+ON CONFLICT (conversation_id) DO NOTHING
+"""
+COUNT = "UPDATE history.erasures SET turns_deleted = turns_deleted + $2, sessions_deleted = sessions_deleted + $3"
+SELECT = "SELECT * FROM history.erasures"
+# `read_at`: the database's clock when the row was read, before the purge. A purge covers the events that were
+# in the stream when it ran, so an event the consumer dropped after `read_at` may be left: it sets
+# `late_event_at` later than the `purged_at` recorded here, and the conversation is purged again.
+UNFINISHED = """
+SELECT *, clock_timestamp() AS read_at FROM history.erasures
+WHERE published_at IS NULL OR purged_at IS NULL OR late_event_at > purged_at
+ORDER BY requested_at LIMIT $1
+"""
+PUBLISHED = "UPDATE history.erasures SET published_at = now() WHERE conversation_id = $1"
+PURGED = "UPDATE history.erasures SET purged_at = GREATEST(purged_at, $2) WHERE conversation_id = $1"
+
+
+@dataclass(frozen=True)
+class Erasure:
+    conversation_id: str
+    event_id: UUID
+    requested_at: datetime
+    turns_deleted: int
+    sessions_deleted: int
+    published_at: datetime | None
+    purged_at: datetime | None
+    late_event_at: datetime | None
+
+    def event(self) -> ConversationErased:
+        return ConversationErased(
+            event_id=self.event_id,
+            occurred_at=self.requested_at,
+            conversation_id=self.conversation_id,
+            producer=PRODUCER,
+        )
+
+
+class ErasureBus(Protocol):
+    async def publish(self, event: ConversationErased) -> None:
+        """Publish the event and wait until the stream has it."""
+
+    async def purge(self, conversation_id: str) -> None:
+        """Remove the conversation's events (all but the erasure itself) from the streams."""
+
+
+def _erasure(row: asyncpg.Record) -> Erasure:
+    return Erasure(**{f: row[f] for f in Erasure.__dataclass_fields__})
+
+
+async def _raw(sa_conn: object) -> asyncpg.Connection:
+    raw = await sa_conn.get_raw_connection()  # type: ignore[attr-defined]
+    conn: asyncpg.Connection = raw.driver_connection
+    return conn
+
+
+async def erase(engine: AsyncEngine, conversation_id: str, *, now: datetime | None = None) -> Erasure:
+    """Delete the conversation's rows and retire its id; returns the erasure record."""
+    async with engine.connect() as sa_conn:
+        conn = await _raw(sa_conn)
+        async with conn.transaction():
+            await conn.execute(LOCK, conversation_id, LOCK_SEED)
+            await conn.execute(RECORD, conversation_id, new_event_id(), now or datetime.now(UTC))
+            turns = await conn.execute("DELETE FROM history.turns WHERE conversation_id = $1", conversation_id)
+            sessions = await conn.execute("DELETE FROM history.sessions WHERE conversation_id = $1", conversation_id)
+            await conn.execute("DELETE FROM history.conversations WHERE id = $1", conversation_id)
+            row = await conn.fetchrow(
+                f"{COUNT} WHERE conversation_id = $1 RETURNING *", conversation_id, _n(turns), _n(sessions)
+            )
+    assert row is not None
+    erasure = _erasure(row)
+    logger.info(
+        "conversation erased",
+        extra={"conversation_id": conversation_id, "turns": _n(turns), "sessions": _n(sessions)},
+    )
+    return erasure
+
+
+def _n(status: str) -> int:
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def get(engine: AsyncEngine, conversation_id: str) -> Erasure | None:
+    async with engine.connect() as sa_conn:
+        row = await (await _raw(sa_conn)).fetchrow(f"{SELECT} WHERE conversation_id = $1", conversation_id)
+    return None if row is None else _erasure(row)
+
+
+async def _set(engine: AsyncEngine, sql: str, *args: object) -> None:
+    async with engine.connect() as sa_conn:
+        await (await _raw(sa_conn)).execute(sql, *args)
+
+
+async def propagate(engine: AsyncEngine, bus: ErasureBus, *, limit: int = 100) -> int:
+    """Publish and purge what is still to do for up to `limit` erasures; returns how many were finished."""
+    async with engine.connect() as sa_conn:
+        rows = await (await _raw(sa_conn)).fetch(UNFINISHED, limit)
+    finished = 0
+    for row in rows:
+        erasure = _erasure(row)
+        if erasure.published_at is None:
+            await bus.publish(erasure.event())
+            await _set(engine, PUBLISHED, erasure.conversation_id)
+        await bus.purge(erasure.conversation_id)
+        await _set(engine, PURGED, erasure.conversation_id, row["read_at"])
+        finished += 1
+    if finished:
+        logger.info("erasures propagated", extra={"erasures": finished})
+    return finished

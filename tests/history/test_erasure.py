@@ -1,0 +1,171 @@
+"""Erasure on request in real Postgres and JetStream: rows go, the id is retired, the streams are purged."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import asyncpg
+import nats
+import pytest
+from litestar.testing import AsyncTestClient
+from nats.aio.client import Client
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import parley_contracts as c
+from parley_history import erasure
+from parley_history.app import create_app
+from parley_history.handlers import persist
+from parley_history.propagation import NatsErasureBus
+from parley_history.settings import Settings
+from parley_history.store import SqlHistoryStore
+
+from .conftest import API_KEY, T0, ended, started, stored_rows, turn
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+async def _call(store: SqlHistoryStore, conv: str, sess: str, turns: int) -> None:
+    await persist([started(conv, sess), *(turn(conv, sess, n) for n in range(1, turns + 1))], store)
+    await persist([ended(conv, sess, turns)], store)
+
+
+async def test_erasing_deletes_the_conversation_and_nothing_else(engine: AsyncEngine) -> None:
+    store = SqlHistoryStore(engine)
+    await _call(store, "gone", "gone-s1", 3)
+    await _call(store, "gone", "gone-s2", 2)
+    await _call(store, "kept", "kept-s1", 2)
+
+    first = await erasure.erase(engine, "gone")
+    assert (first.turns_deleted, first.sessions_deleted) == (5, 2)
+    assert first.published_at is None and first.purged_at is None
+    assert await stored_rows(engine) == {
+        "conversations": ["kept"],
+        "sessions": ["kept-s1"],
+        "turns": ["kept-s1:1", "kept-s1:2"],
+    }
+    again = await erasure.erase(engine, "gone")  # repeating the request is harmless
+    assert (again.event_id, again.requested_at, again.turns_deleted) == (first.event_id, first.requested_at, 5)
+    assert await erasure.get(engine, "kept") is None
+
+
+async def test_events_arriving_after_the_erasure_are_dropped(engine: AsyncEngine) -> None:
+    store = SqlHistoryStore(engine)  # its KnownRows still remembers the erased session
+    await _call(store, "gone", "gone-s1", 2)
+    await erasure.erase(engine, "gone")
+
+    # The call was still running, and a redelivery comes too; another conversation shares the batch.
+    late = [turn("gone", "gone-s1", 3), turn("gone", "gone-s1", 1), started("other", "other-s1")]
+    await persist([*late, turn("other", "other-s1", 1), ended("gone", "gone-s1", 3)], store)
+    await persist([started("gone", "gone-s9"), turn("gone", "gone-s9", 1)], SqlHistoryStore(engine))
+
+    assert await stored_rows(engine) == {"conversations": ["other"], "sessions": ["other-s1"], "turns": ["other-s1:1"]}
+    assert store.erased_dropped == 2
+    record = await erasure.get(engine, "gone")
+    assert record is not None and record.late_event_at is not None  # the streams hold them again: purge again
+
+
+async def test_a_batch_in_flight_during_the_erasure_is_erased_with_the_rest(
+    engine: AsyncEngine, history_db: str
+) -> None:
+    await _call(SqlHistoryStore(engine), "gone", "gone-s1", 1)
+    # A consumer's batch transaction, as `store` runs it: hold the conversation, then write a turn.
+    batch = await asyncpg.connect(history_db.replace("postgresql+asyncpg://", "postgresql://"))
+    tx = batch.transaction()
+    await tx.start()
+    assert await batch.fetch("SELECT * FROM history.hold_conversations($1::text[])", ["gone"]) == []
+    await batch.execute(
+        "INSERT INTO history.turns (event_id, conversation_id, session_id, seq, role, text, occurred_at)"
+        " VALUES (gen_random_uuid(), 'gone', 'gone-s1', 2, 'user', 'in flight', $1)",
+        T0 + timedelta(seconds=2),
+    )
+    erase = asyncio.create_task(erasure.erase(engine, "gone"))
+    await asyncio.sleep(0.5)
+    assert not erase.done()  # the erasure waits for the batch to commit ...
+    await tx.commit()
+    await batch.close()
+    record = await asyncio.wait_for(erase, 10)
+    assert record.turns_deleted == 2  # ... and then deletes what it wrote
+    assert await stored_rows(engine) == {"conversations": [], "sessions": [], "turns": []}
+
+
+async def _subjects(nc: Client, stream: str) -> list[str]:
+    info = await nc.jetstream().stream_info(stream, subjects_filter=">")
+    return sorted((info.state.subjects or {}).keys())
+
+
+async def test_propagation_publishes_the_event_once_and_purges_the_streams(engine: AsyncEngine, nc: Client) -> None:
+    js = nc.jetstream()
+    for event in (started("gone", "gone-s1"), turn("gone", "gone-s1", 1), turn("kept", "kept-s1", 1)):
+        await js.publish(c.subject_for(event), c.encode(event))
+    await js.publish("dlq.voice.turn_completed.v1.gone", b"{}")  # a dead letter of the erased conversation
+    await js.publish("dlq.voice.turn_completed.v1.kept", b"{}")
+    await erasure.erase(engine, "gone")
+    bus = NatsErasureBus(nc)
+
+    assert await erasure.propagate(engine, bus) == 1
+    assert await _subjects(nc, "VOICE") == ["voice.conversation_erased.v1.gone", "voice.turn_completed.v1.kept"]
+    assert await _subjects(nc, "DLQ") == ["dlq.voice.turn_completed.v1.kept"]
+    record = await erasure.get(engine, "gone")
+    assert record is not None and record.published_at is not None and record.purged_at is not None
+    assert await erasure.propagate(engine, bus) == 0  # nothing left to do
+
+    # A late turn lands in the stream and reaches the consumer: it is dropped, and purged on the next round.
+    late = turn("gone", "gone-s1", 2)
+    await js.publish(c.subject_for(late), c.encode(late))
+    await persist([late], SqlHistoryStore(engine))
+    assert await erasure.propagate(engine, bus) == 1
+    assert "voice.turn_completed.v1.gone" not in await _subjects(nc, "VOICE")
+
+    # Published again (a replica that stopped before recording it): JetStream keeps one copy.
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE history.erasures SET published_at = NULL"))
+    assert await erasure.propagate(engine, bus) == 1
+    info = await js.stream_info("VOICE", subjects_filter="voice.conversation_erased.v1.*")
+    assert info.state.subjects == {"voice.conversation_erased.v1.gone": 1}
+    msg = await js.get_last_msg("VOICE", "voice.conversation_erased.v1.gone")
+    event = c.decode(msg.data)
+    assert isinstance(event, c.ConversationErased) and event.event_id == record.event_id
+
+
+async def test_an_erasure_recorded_while_nats_is_down_is_propagated_later(engine: AsyncEngine, nc: Client) -> None:
+    class Down:
+        async def publish(self, event: c.ConversationErased) -> None:
+            raise nats.errors.NoRespondersError
+
+        async def purge(self, conversation_id: str) -> None:
+            raise AssertionError("no purge before the event is published")
+
+    await erasure.erase(engine, "gone")
+    with pytest.raises(nats.errors.NoRespondersError):
+        await erasure.propagate(engine, Down())
+    record = await erasure.get(engine, "gone")
+    assert record is not None and record.published_at is None
+    assert await erasure.propagate(engine, NatsErasureBus(nc)) == 1
+    assert await _subjects(nc, "VOICE") == ["voice.conversation_erased.v1.gone"]
+
+
+async def test_the_api_erases_and_reports_until_every_copy_is_gone(
+    engine: AsyncEngine, nc: Client, settings: Settings
+) -> None:
+    await _call(SqlHistoryStore(engine), "gone", "gone-s1", 2)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        assert (await client.delete("/v1/conversations/gone")).status_code == 401
+        bad = await client.delete("/v1/conversations/no.dots", headers=AUTH)
+        assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
+        missing = await client.get("/v1/erasures/gone", headers=AUTH)
+        assert missing.status_code == 404 and missing.json()["detail"] == "conversation gone was not erased"
+
+        r = await client.delete("/v1/conversations/gone", headers=AUTH)
+        assert r.status_code == 202
+        assert {k: r.json()[k] for k in ("conversation_id", "turns_deleted", "sessions_deleted")} == {
+            "conversation_id": "gone", "turns_deleted": 2, "sessions_deleted": 1}  # fmt: skip
+        assert (await client.get("/v1/conversations/gone", headers=AUTH)).status_code == 404
+        for _ in range(100):  # the service propagates it in the background, woken by the request
+            status = (await client.get("/v1/erasures/gone", headers=AUTH)).json()
+            if status["status"] == "done":
+                break
+            await asyncio.sleep(0.1)
+        assert status["event_published"] and status["streams_purged"], status
+    assert "voice.conversation_erased.v1.gone" in await _subjects(nc, "VOICE")
