@@ -1,4 +1,4 @@
-"""`make demo` end to end: the embedded stack, rooms API, three simulated calls, history and recordings."""
+"""`make demo` end to end: the embedded stack, rooms API, three simulated calls, history, recordings, erasure."""
 
 from __future__ import annotations
 
@@ -21,4 +21,5 @@ def test_the_demo_runs_three_conversations_through_the_whole_platform(tmp_path: 
     assert out.count("=== conversation") == 3
     assert out.count("[audio/ogg]") == 3 and out.count("[transcript/vtt]") == 3
     assert out.count(": ended, agent session") == 3
+    assert "session; history answers 404, recordings lists 0 objects, the streams are purged" in out
     assert out.rstrip().endswith("demo: ok")

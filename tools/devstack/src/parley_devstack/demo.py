@@ -3,8 +3,9 @@
 Starts the embedded stack (NATS with the chart's least-privilege users, one per process), creates three
 rooms through the rooms API, runs three scripted conversations through the agent's real job path (one per
 room, continuing the room's conversation), then prints each conversation's transcript as the history API
-returns it and where the recordings API stored its transcript and audio. Exits non-zero if anything did not
-arrive, or if NATS refused a service anything.
+returns it and where the recordings API stored its transcript and audio, and finally erases the last
+conversation on request and waits until history, recordings and the streams hold nothing of it. Exits
+non-zero if anything did not arrive or did not go, or if NATS refused a service anything.
 """
 
 from __future__ import annotations
@@ -92,6 +93,16 @@ def run(root: Path) -> int:
             print(
                 f"room {r['name']}: {r['status']}, agent session {r['agent_session_id']}, {r['duration_seconds']:.1f} s"
             )
+        gone = conversations[-1]
+        print(f"\nerasing conversation {gone} on request (DELETE /v1/conversations/{gone})...")
+        erasure = history.delete(f"/v1/conversations/{gone}").json()
+        _wait(lambda: history.get(f"/v1/erasures/{gone}").json()["status"] == "done", 30, "the erasure's purge")
+        _wait(lambda: not stored(gone), 30, "recordings to delete the conversation's objects")
+        left = history.get(f"/v1/conversations/{gone}").status_code
+        print(
+            f"erased {erasure['turns_deleted']} turns and {erasure['sessions_deleted']} session; history answers"
+            f" {left}, recordings lists {len(stored(gone))} objects, the streams are purged"
+        )
         violations = [line for line in stack.nats_log().splitlines() if "Permissions Violation" in line]
         if violations:
             print("\nNATS refused what a service needed (the chart's users lack a permission):")
