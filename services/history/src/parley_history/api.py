@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
+from uuid import UUID
 
 import msgspec
 from litestar import Controller, delete, get
@@ -53,6 +54,7 @@ class SearchPage(msgspec.Struct):
 
 class ErasureOut(msgspec.Struct):
     conversation_id: str
+    event_id: UUID  # of its conversation_erased.v1 event
     requested_at: datetime
     turns_deleted: int
     sessions_deleted: int
@@ -66,6 +68,7 @@ def _erasure_out(e: Erasure) -> ErasureOut:
     published = e.published_at is not None
     return ErasureOut(
         conversation_id=e.conversation_id,
+        event_id=e.event_id,
         requested_at=e.requested_at,
         turns_deleted=e.turns_deleted,
         sessions_deleted=e.sessions_deleted,
