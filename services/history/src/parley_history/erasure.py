@@ -14,6 +14,8 @@ its id, a purge of nothing is fine) and recorded only once done, so replicas and
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -80,25 +82,31 @@ def _erasure(row: asyncpg.Record) -> Erasure:
     return Erasure(**{f: row[f] for f in Erasure.__dataclass_fields__})
 
 
-async def _raw(sa_conn: object) -> asyncpg.Connection:
-    raw = await sa_conn.get_raw_connection()  # type: ignore[attr-defined]
-    conn: asyncpg.Connection = raw.driver_connection
-    return conn
+@asynccontextmanager
+async def _connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """The pool's asyncpg connection (statements without SQLAlchemy, as `store` and `retention` run them)."""
+    async with engine.connect() as sa_conn:
+        conn: asyncpg.Connection = (await sa_conn.get_raw_connection()).driver_connection
+        try:
+            yield conn
+        except BaseException:
+            # The pool cannot see a transaction left open on the driver connection (a cancelled rollback).
+            if conn.is_closed() or conn.is_in_transaction():
+                await sa_conn.invalidate()
+            raise
 
 
 async def erase(engine: AsyncEngine, conversation_id: str, *, now: datetime | None = None) -> Erasure:
     """Delete the conversation's rows and retire its id; returns the erasure record."""
-    async with engine.connect() as sa_conn:
-        conn = await _raw(sa_conn)
-        async with conn.transaction():
-            await conn.execute(LOCK, conversation_id, LOCK_SEED)
-            await conn.execute(RECORD, conversation_id, new_event_id(), now or datetime.now(UTC))
-            turns = await conn.execute("DELETE FROM history.turns WHERE conversation_id = $1", conversation_id)
-            sessions = await conn.execute("DELETE FROM history.sessions WHERE conversation_id = $1", conversation_id)
-            await conn.execute("DELETE FROM history.conversations WHERE id = $1", conversation_id)
-            row = await conn.fetchrow(
-                f"{COUNT} WHERE conversation_id = $1 RETURNING *", conversation_id, _n(turns), _n(sessions)
-            )
+    async with _connection(engine) as conn, conn.transaction():
+        await conn.execute(LOCK, conversation_id, LOCK_SEED)
+        await conn.execute(RECORD, conversation_id, new_event_id(), now or datetime.now(UTC))
+        turns = await conn.execute("DELETE FROM history.turns WHERE conversation_id = $1", conversation_id)
+        sessions = await conn.execute("DELETE FROM history.sessions WHERE conversation_id = $1", conversation_id)
+        await conn.execute("DELETE FROM history.conversations WHERE id = $1", conversation_id)
+        row = await conn.fetchrow(
+            f"{COUNT} WHERE conversation_id = $1 RETURNING *", conversation_id, _n(turns), _n(sessions)
+        )
     assert row is not None
     erasure = _erasure(row)
     logger.info(
@@ -113,20 +121,20 @@ def _n(status: str) -> int:
 
 
 async def get(engine: AsyncEngine, conversation_id: str) -> Erasure | None:
-    async with engine.connect() as sa_conn:
-        row = await (await _raw(sa_conn)).fetchrow(f"{SELECT} WHERE conversation_id = $1", conversation_id)
+    async with _connection(engine) as conn:
+        row = await conn.fetchrow(f"{SELECT} WHERE conversation_id = $1", conversation_id)
     return None if row is None else _erasure(row)
 
 
 async def _set(engine: AsyncEngine, sql: str, *args: object) -> None:
-    async with engine.connect() as sa_conn:
-        await (await _raw(sa_conn)).execute(sql, *args)
+    async with _connection(engine) as conn:
+        await conn.execute(sql, *args)
 
 
 async def propagate(engine: AsyncEngine, bus: ErasureBus, *, limit: int = 100) -> int:
     """Publish and purge what is still to do for up to `limit` erasures; returns how many were finished."""
-    async with engine.connect() as sa_conn:
-        rows = await (await _raw(sa_conn)).fetch(UNFINISHED, limit)
+    async with _connection(engine) as conn:
+        rows = await conn.fetch(UNFINISHED, limit)
     finished = 0
     for row in rows:
         erasure = _erasure(row)
