@@ -64,17 +64,15 @@ class ErasureOut(msgspec.Struct):
 
 
 def _erasure_out(e: Erasure) -> ErasureOut:
-    purged = e.purged_at is not None and (e.late_event_at is None or e.late_event_at <= e.purged_at)
-    published = e.published_at is not None
     return ErasureOut(
         conversation_id=e.conversation_id,
         event_id=e.event_id,
         requested_at=e.requested_at,
         turns_deleted=e.turns_deleted,
         sessions_deleted=e.sessions_deleted,
-        event_published=published,
-        streams_purged=purged,
-        status="done" if published and purged else "propagating",
+        event_published=e.published_at is not None,
+        streams_purged=e.purged,
+        status="done" if e.done else "propagating",
     )
 
 

@@ -14,8 +14,6 @@ its id, a purge of nothing is fine) and recorded only once done, so replicas and
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -25,6 +23,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_contracts import ConversationErased, new_event_id
+from parley_history.db import driver_connection, rows_affected
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +35,10 @@ RECORD = """
 INSERT INTO history.erasures (conversation_id, event_id, requested_at) VALUES ($1, $2, $3)
 ON CONFLICT (conversation_id) DO NOTHING
 """
-COUNT = "UPDATE history.erasures SET turns_deleted = turns_deleted + $2, sessions_deleted = sessions_deleted + $3"
-SELECT = "SELECT * FROM history.erasures"
+COUNT = """
+UPDATE history.erasures SET turns_deleted = turns_deleted + $2, sessions_deleted = sessions_deleted + $3
+WHERE conversation_id = $1 RETURNING *
+"""
 # `read_at`: the database's clock when the row was read, before the purge. A purge covers the events that were
 # in the stream when it ran, so an event the consumer dropped after `read_at` may be left: it sets
 # `late_event_at` later than the `purged_at` recorded here, and the conversation is purged again.
@@ -61,6 +62,15 @@ class Erasure:
     purged_at: datetime | None
     late_event_at: datetime | None
 
+    @property
+    def purged(self) -> bool:
+        """The streams hold none of its events: purged, and no late event since (UNFINISHED, in Python)."""
+        return self.purged_at is not None and (self.late_event_at is None or self.late_event_at <= self.purged_at)
+
+    @property
+    def done(self) -> bool:
+        return self.published_at is not None and self.purged
+
     def event(self) -> ConversationErased:
         return ConversationErased(
             event_id=self.event_id,
@@ -82,58 +92,38 @@ def _erasure(row: asyncpg.Record) -> Erasure:
     return Erasure(**{f: row[f] for f in Erasure.__dataclass_fields__})
 
 
-@asynccontextmanager
-async def _connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
-    """The pool's asyncpg connection (statements without SQLAlchemy, as `store` and `retention` run them)."""
-    async with engine.connect() as sa_conn:
-        conn: asyncpg.Connection = (await sa_conn.get_raw_connection()).driver_connection
-        try:
-            yield conn
-        except BaseException:
-            # The pool cannot see a transaction left open on the driver connection (a cancelled rollback).
-            if conn.is_closed() or conn.is_in_transaction():
-                await sa_conn.invalidate()
-            raise
-
-
 async def erase(engine: AsyncEngine, conversation_id: str, *, now: datetime | None = None) -> Erasure:
     """Delete the conversation's rows and retire its id; returns the erasure record."""
-    async with _connection(engine) as conn, conn.transaction():
+    async with driver_connection(engine) as conn, conn.transaction():
         await conn.execute(LOCK, conversation_id, LOCK_SEED)
         await conn.execute(RECORD, conversation_id, new_event_id(), now or datetime.now(UTC))
-        turns = await conn.execute("DELETE FROM history.turns WHERE conversation_id = $1", conversation_id)
-        sessions = await conn.execute("DELETE FROM history.sessions WHERE conversation_id = $1", conversation_id)
-        await conn.execute("DELETE FROM history.conversations WHERE id = $1", conversation_id)
-        row = await conn.fetchrow(
-            f"{COUNT} WHERE conversation_id = $1 RETURNING *", conversation_id, _n(turns), _n(sessions)
+        turns = rows_affected(
+            await conn.execute("DELETE FROM history.turns WHERE conversation_id = $1", conversation_id)
         )
+        sessions = rows_affected(
+            await conn.execute("DELETE FROM history.sessions WHERE conversation_id = $1", conversation_id)
+        )
+        await conn.execute("DELETE FROM history.conversations WHERE id = $1", conversation_id)
+        row = await conn.fetchrow(COUNT, conversation_id, turns, sessions)
     assert row is not None
-    erasure = _erasure(row)
-    logger.info(
-        "conversation erased",
-        extra={"conversation_id": conversation_id, "turns": _n(turns), "sessions": _n(sessions)},
-    )
-    return erasure
-
-
-def _n(status: str) -> int:
-    return int(status.rsplit(" ", 1)[-1])
+    logger.info("conversation erased", extra={"conversation_id": conversation_id, "turns": turns, "sessions": sessions})
+    return _erasure(row)
 
 
 async def get(engine: AsyncEngine, conversation_id: str) -> Erasure | None:
-    async with _connection(engine) as conn:
-        row = await conn.fetchrow(f"{SELECT} WHERE conversation_id = $1", conversation_id)
+    async with driver_connection(engine) as conn:
+        row = await conn.fetchrow("SELECT * FROM history.erasures WHERE conversation_id = $1", conversation_id)
     return None if row is None else _erasure(row)
 
 
 async def _set(engine: AsyncEngine, sql: str, *args: object) -> None:
-    async with _connection(engine) as conn:
+    async with driver_connection(engine) as conn:
         await conn.execute(sql, *args)
 
 
 async def propagate(engine: AsyncEngine, bus: ErasureBus, *, limit: int = 100) -> int:
     """Publish and purge what is still to do for up to `limit` erasures; returns how many were finished."""
-    async with _connection(engine) as conn:
+    async with driver_connection(engine) as conn:
         rows = await conn.fetch(UNFINISHED, limit)
     finished = 0
     for row in rows:

@@ -8,7 +8,7 @@ halfway, is finished by whichever replica comes next.
 from __future__ import annotations
 
 import asyncio
-import logging
+from functools import partial
 
 from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,9 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import parley_contracts as c
 from parley_contracts.streams import DLQ_STREAM_NAME, VOICE_STREAM_NAME, erasable_subjects
 from parley_history.erasure import propagate
-from parley_runtime import tracing
-
-logger = logging.getLogger(__name__)
+from parley_runtime.entries import publish_event
+from parley_runtime.periodic import every
 
 
 class NatsErasureBus:
@@ -27,8 +26,7 @@ class NatsErasureBus:
         self.timeout = timeout
 
     async def publish(self, event: c.ConversationErased) -> None:
-        headers = tracing.inject({"Nats-Msg-Id": str(event.event_id), "content-type": "application/json"})
-        await self.js.publish(c.subject_for(event), c.encode(event), headers=headers, timeout=self.timeout)
+        await publish_event(self.js, event, timeout=self.timeout)
 
     async def purge(self, conversation_id: str) -> None:
         for subject in erasable_subjects(conversation_id):
@@ -39,17 +37,6 @@ class NatsErasureBus:
 async def run_propagation(
     engine: AsyncEngine, nc: Client, stop: asyncio.Event, wakeup: asyncio.Event, *, interval: float = 30.0
 ) -> None:
+    # NATS or Postgres away: the erasure stays unfinished and the next round tries again.
     bus = NatsErasureBus(nc)
-    while not stop.is_set():
-        wakeup.clear()
-        try:
-            await propagate(engine, bus)
-        except Exception as exc:  # NATS or Postgres away: the erasure stays unfinished and is tried again
-            logger.warning("erasure propagation failed; trying again", extra={"error": type(exc).__name__})
-        stopped = asyncio.ensure_future(stop.wait())
-        woken = asyncio.ensure_future(wakeup.wait())
-        try:
-            await asyncio.wait({stopped, woken}, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-            woken.cancel()
+    await every(interval, stop, partial(propagate, engine, bus), what="erasure propagation", wakeup=wakeup)

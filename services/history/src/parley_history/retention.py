@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from parley_history.db import driver_connection, rows_affected
+
 logger = logging.getLogger(__name__)
 
 # Keyset order by the session's time and id (index ix_sessions_last_time, migration 0005), so a session
@@ -59,16 +61,12 @@ class Purged:
     turns: int = 0
 
 
-def _count(status: str) -> int:
-    return int(status.rsplit(" ", 1)[-1])
-
-
 async def _delete(conn: asyncpg.Connection, rows: list[asyncpg.Record], cutoff: datetime, purged: Purged) -> None:
     sessions = [r["id"] for r in rows]
     conversations = sorted({r["conversation_id"] for r in rows})
-    purged.turns += _count(await conn.execute(DELETE_TURNS, sessions, cutoff))
-    purged.sessions += _count(await conn.execute(DELETE_SESSIONS, sessions))
-    purged.conversations += _count(await conn.execute(DELETE_CONVERSATIONS, conversations, cutoff))
+    purged.turns += rows_affected(await conn.execute(DELETE_TURNS, sessions, cutoff))
+    purged.sessions += rows_affected(await conn.execute(DELETE_SESSIONS, sessions))
+    purged.conversations += rows_affected(await conn.execute(DELETE_CONVERSATIONS, conversations, cutoff))
 
 
 async def purge_expired(engine: AsyncEngine, *, days: int, now: datetime | None = None, batch: int = 500) -> Purged:
@@ -77,32 +75,25 @@ async def purge_expired(engine: AsyncEngine, *, days: int, now: datetime | None 
     if days <= 0:
         return purged
     cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
-    async with engine.connect() as sa_conn:
-        conn: asyncpg.Connection = (await sa_conn.get_raw_connection()).driver_connection
-        try:
-            after: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
-            while True:
-                async with conn.transaction():
-                    rows = await conn.fetch(CANDIDATES, cutoff, *after, batch)
-                    if rows:
-                        await _delete(conn, rows, cutoff, purged)
-                if not rows:
-                    break
-                after = (rows[-1]["at"], rows[-1]["id"])
-            untimed_after = ""
-            while True:
-                async with conn.transaction():
-                    rows = await conn.fetch(UNTIMED, untimed_after, batch)
-                    if rows:
-                        await _delete(conn, rows, cutoff, purged)
-                if not rows:
-                    break
-                untimed_after = rows[-1]["id"]
-        except BaseException:
-            # As in `store`: the pool cannot see a transaction left open on the driver connection.
-            if conn.is_closed() or conn.is_in_transaction():
-                await sa_conn.invalidate()
-            raise
+    async with driver_connection(engine) as conn:
+        after: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
+        while True:
+            async with conn.transaction():
+                rows = await conn.fetch(CANDIDATES, cutoff, *after, batch)
+                if rows:
+                    await _delete(conn, rows, cutoff, purged)
+            if not rows:
+                break
+            after = (rows[-1]["at"], rows[-1]["id"])
+        untimed_after = ""
+        while True:
+            async with conn.transaction():
+                rows = await conn.fetch(UNTIMED, untimed_after, batch)
+                if rows:
+                    await _delete(conn, rows, cutoff, purged)
+            if not rows:
+                break
+            untimed_after = rows[-1]["id"]
     logger.info(
         "retention pass",
         extra={"cutoff": cutoff.isoformat(), "conversations": purged.conversations, "turns": purged.turns},

@@ -17,8 +17,8 @@ Each batch first takes its conversations' shared locks and learns which of them 
 (migration 0006, `erasure`): their events are dropped, not written, and the erasure is marked for
 another purge of the streams, which hold them again.
 
-The write path runs on the asyncpg connection under the engine's pool (COPY is not an SQL statement
-SQLAlchemy can send). Rows are sorted by key so concurrent replicas lock in the same order; a lost
+The write path runs on the asyncpg connection under the engine's pool (`db.driver_connection`: COPY is
+not an SQL statement SQLAlchemy can send). Rows are sorted by key so concurrent replicas lock in the same order; a lost
 connection or a deadlock surfaces as a transient error and the batch is retried.
 """
 
@@ -35,6 +35,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_contracts import SessionEnded, TurnCompleted
+from parley_history.db import driver_connection
 from parley_history.handlers import ConversationRow, SessionRow, WritePlan
 from parley_history.known import KnownRows
 from parley_runtime.handling import PoisonError, TransientError
@@ -146,6 +147,7 @@ class _MissingSessions(Exception):
 class _Rows:
     """What one batch writes; `without()` leaves out erased conversations."""
 
+    held: list[str]  # every conversation of the batch, written or not: locked, and checked for erasure
     conversations: list[ConversationRow]
     sessions: list[SessionRow]
     vouched: list[str]  # sessions the batch relies on without writing them (`KnownRows` remembers them)
@@ -155,6 +157,7 @@ class _Rows:
 
     def without(self, erased: set[str]) -> _Rows:
         return _Rows(
+            self.held,
             [r for r in self.conversations if r.id not in erased],
             [r for r in self.sessions if r.conversation_id not in erased],
             [s for s in self.vouched if self.owner[s] not in erased],
@@ -170,7 +173,7 @@ def _rows(plan: WritePlan, known: KnownRows) -> _Rows:
     vouched = sorted(set(plan.sessions) - {r.id for r in sessions})
     ends = [plan.ends[k] for k in sorted(plan.ends)]
     owner = {sid: row.conversation_id for sid, row in plan.sessions.items()}
-    return _Rows(conversations, sessions, vouched, _turn_rows(plan), ends, owner)
+    return _Rows(sorted(plan.conversations), conversations, sessions, vouched, _turn_rows(plan), ends, owner)
 
 
 def _id(row: ConversationRow | SessionRow) -> str:
@@ -194,20 +197,12 @@ class SqlHistoryStore:
                 kind=SpanKind.CLIENT,
                 attributes={"db.system.name": "postgresql", "parley.turns": len(rows.turns)},
             ):
-                async with self.engine.connect() as sa_conn:
-                    conn: asyncpg.Connection = (await sa_conn.get_raw_connection()).driver_connection
+                async with driver_connection(self.engine) as conn:
                     try:
-                        try:
-                            written = await self._write(conn, plan, rows, copy=True)
-                        except asyncpg.UniqueViolationError:
-                            self.copy_fallbacks += 1
-                            written = await self._write(conn, plan, rows, copy=False)
-                    except BaseException:
-                        # The pool cannot see a transaction opened on the driver connection: one left open
-                        # (a cancelled rollback) or a dead link must not go back to the pool.
-                        if conn.is_closed() or conn.is_in_transaction():
-                            await sa_conn.invalidate()
-                        raise
+                        written = await self._write(conn, rows, copy=True)
+                    except asyncpg.UniqueViolationError:
+                        self.copy_fallbacks += 1
+                        written = await self._write(conn, rows, copy=False)
         except asyncpg.DataError as exc:
             # A value PostgreSQL can never store (a NUL character in a text, say): poison, not retried. The
             # consume loop retries the batch one event at a time, so only the bad event is dead-lettered.
@@ -223,11 +218,11 @@ class SqlHistoryStore:
             logger.info("dropped the turns of erased conversations", extra={"turns": dropped})
         self.known.remember(written.conversations, written.sessions)
 
-    async def _write(self, conn: asyncpg.Connection, plan: WritePlan, rows: _Rows, *, copy: bool) -> _Rows:
+    async def _write(self, conn: asyncpg.Connection, rows: _Rows, *, copy: bool) -> _Rows:
         async with conn.transaction():
             # First, under the conversations' shared locks: an erasure either finished before (its
             # conversation is left out here) or waits for this commit (and deletes what it wrote).
-            erased = {r[0] for r in await conn.fetch(HOLD, sorted(plan.conversations))}
+            erased = {r[0] for r in await conn.fetch(HOLD, rows.held)}
             if erased:
                 rows = rows.without(erased)
                 await conn.execute(LATE, sorted(erased))

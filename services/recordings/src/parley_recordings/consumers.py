@@ -11,9 +11,9 @@ import parley_contracts as c
 from parley_contracts.streams import VOICE_STREAM_NAME
 from parley_recordings.handlers import Deps, erase_conversation, store_session
 from parley_recordings.objectstore import delete_object, delete_objects_under, stream_object
-from parley_runtime import tracing
 from parley_runtime.consume import Consumer
 from parley_runtime.db import is_transient as db_transient
+from parley_runtime.entries import publish_event
 from parley_runtime.handling import Delivery, default_is_transient
 
 DURABLE = "recordings"
@@ -35,8 +35,7 @@ class NatsAudio:
 
 def publisher(js: JetStreamContext):  # type: ignore[no-untyped-def]
     async def publish(event: c.Event) -> None:
-        headers = tracing.inject({"Nats-Msg-Id": str(event.event_id), "content-type": "application/json"})
-        await js.publish(c.subject_for(event), c.encode(event), headers=headers, timeout=5)
+        await publish_event(js, event, timeout=5)
 
     return publish
 

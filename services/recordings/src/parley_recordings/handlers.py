@@ -26,6 +26,8 @@ from parley_recordings.repo import Recording, RecordingRepo, recording_id
 from parley_runtime.handling import PoisonError, TransientError
 
 PRODUCER = "recordings"
+TRANSCRIPTS, AUDIO = "transcripts", "audio"  # blob keys: <folder>/<conversation>/<session>/<file>
+FOLDERS = (TRANSCRIPTS, AUDIO)
 Publish = Callable[[c.Event], Awaitable[None]]
 
 
@@ -68,7 +70,7 @@ async def _record(
 
 
 async def _store_document(event: c.SessionEnded, deps: Deps, fmt: str, body: bytes, content_type: str) -> Recording:
-    key = object_key("transcripts", event.conversation_id, event.session_id, f"transcript.{fmt}")
+    key = object_key(TRANSCRIPTS, event.conversation_id, event.session_id, f"transcript.{fmt}")
     await deps.blobs.put(key, body, content_type)
     return await _record(
         event,
@@ -83,7 +85,7 @@ async def _store_document(event: c.SessionEnded, deps: Deps, fmt: str, body: byt
 
 
 async def _store_audio(event: c.SessionEnded, ref: c.RecordingRef, deps: Deps) -> Recording:
-    key = object_key("audio", event.conversation_id, event.session_id, "audio.ogg")
+    key = object_key(AUDIO, event.conversation_id, event.session_id, "audio.ogg")
     counter = Sha256Counter()
     try:
         await deps.blobs.put(key, counter.wrap(deps.audio.stream(ref.bucket, ref.key)), ref.content_type)
@@ -141,11 +143,17 @@ async def store_session(event: c.SessionEnded, deps: Deps) -> list[Recording]:
     return stored
 
 
+async def delete_recordings(records: list[Recording], blobs: BlobStore, repo: RecordingRepo) -> int:
+    """Blob first, then its row: a blob deleted whose row then stays is deleted again (a no-op) next time."""
+    for rec in records:
+        await blobs.delete(rec.key)
+        await repo.delete(rec.id)
+    return len(records)
+
+
 async def _forget_session(event: c.SessionEnded, deps: Deps) -> None:
-    for rec in await deps.repo.for_session(event.session_id):
-        await deps.blobs.delete(rec.key)
-        await deps.repo.delete(rec.id)
-    for kind in ("transcripts", "audio"):
+    await delete_recordings(await deps.repo.for_session(event.session_id), deps.blobs, deps.repo)
+    for kind in FOLDERS:
         await deps.blobs.delete_prefix(f"{conversation_folder(kind, event.conversation_id)}{event.session_id}/")
     if event.recording is not None:
         await deps.audio.delete(event.recording.bucket, event.recording.key)
@@ -159,12 +167,8 @@ async def erase_conversation(event: c.ConversationErased, deps: Deps) -> int:
     and so is the object store (audio the agent uploaded for a session not handled yet). Safe to repeat.
     """
     await deps.repo.retire(event.conversation_id, event.occurred_at)
-    deleted = 0
-    for rec in await deps.repo.for_conversation(event.conversation_id):
-        await deps.blobs.delete(rec.key)
-        await deps.repo.delete(rec.id)
-        deleted += 1
-    for kind in ("transcripts", "audio"):
+    deleted = await delete_recordings(await deps.repo.for_conversation(event.conversation_id), deps.blobs, deps.repo)
+    for kind in FOLDERS:
         deleted += await deps.blobs.delete_prefix(conversation_folder(kind, event.conversation_id))
     deleted += await deps.audio.delete_under(AUDIO_BUCKET, f"{event.conversation_id}/")
     return deleted

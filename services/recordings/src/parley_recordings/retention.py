@@ -10,6 +10,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from parley_recordings.blobs import BlobStore
+from parley_recordings.handlers import delete_recordings
 from parley_recordings.repo import RecordingRepo
 
 logger = logging.getLogger(__name__)
@@ -21,9 +22,6 @@ async def purge_expired(repo: RecordingRepo, blobs: BlobStore, *, days: int, now
     cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
     purged = 0
     while batch := await repo.older_than(cutoff):
-        for rec in batch:
-            await blobs.delete(rec.key)
-            await repo.delete(rec.id)
-            purged += 1
+        purged += await delete_recordings(batch, blobs, repo)
     logger.info("retention pass", extra={"purged": purged, "cutoff": cutoff.isoformat()})
     return purged
