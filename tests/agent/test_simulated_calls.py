@@ -24,13 +24,19 @@ from parley_runtime.spill import SpillFile
 pytestmark = pytest.mark.slow
 
 
-def _agent(nats_url: str, state: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {
+def _agent_env(nats_url: str, state: Path) -> dict[str, str]:
+    """An offline agent against this NATS, its state in `state`, its health port wherever is free."""
+    return {
         **os.environ,
         "AGENT_NATS_URL": nats_url,
         "AGENT_PROVIDERS": "offline",
         "AGENT_STATE_DIR": str(state),
         "AGENT_PORT": "0",
+    }
+
+
+def _agent(nats_url: str, state: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = _agent_env(nats_url, state) | {
         "AGENT_DRAIN_TIMEOUT_SECONDS": "1",
         "AGENT_RECORDING_UPLOAD_TIMEOUT_SECONDS": "2",
     }
@@ -117,11 +123,9 @@ async def test_a_worker_sigkilled_mid_call_during_an_outage_loses_no_event_it_ha
     await _provisioned(embedded_nats.url)
     embedded_nats.stop()
     state = tmp_path / "agent"
-    env = {**os.environ, "AGENT_NATS_URL": embedded_nats.url, "AGENT_PROVIDERS": "offline"}
-    env |= {"AGENT_STATE_DIR": str(state), "AGENT_PORT": "0"}
     worker = subprocess.Popen(
         [sys.executable, "-m", "parley_agent", "simulate", "-n", "1"],
-        env=env,
+        env=_agent_env(embedded_nats.url, state),
         stdout=subprocess.DEVNULL,
         stderr=(tmp_path / "agent.log").open("ab"),
         start_new_session=True,  # its job processes too, below

@@ -10,13 +10,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
+import nats
 import pytest
 
 import parley_contracts as c
 from parley_devstack.azurite import ACCOUNT, ACCOUNT_KEY, AZURITE_VERSION, AzuriteServer
 from parley_devstack.ports import free_port
-from parley_recordings.db import migrate_async
+from parley_recordings.blobs import open_blob_store
+from parley_recordings.consumers import NatsAudio
+from parley_recordings.db import make_engine, migrate_async
+from parley_recordings.handlers import Deps
+from parley_recordings.repo import RecordingRepo
 from parley_recordings.settings import Settings
+from parley_runtime.provision import provision
 
 API_KEY = "rec-test-key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -136,3 +142,21 @@ def session_ended(audio: bytes | None, *, conversation: str = "conv-r", session:
                   c.MessageSummary(seq=2, role="assistant", text="Hi <Ada> & co", at=T0 + timedelta(seconds=5))],
         recording=recording,
     )  # fmt: skip
+
+
+async def handler_deps(settings: Settings, nats_url: str, repo_cls: type[RecordingRepo] = RecordingRepo):  # type: ignore[no-untyped-def]
+    """What the handlers run on, over real NATS (provisioned), Postgres and blob storage; publishing is recorded.
+
+    Returns (client, JetStream, engine, deps, the events published).
+    """
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await provision(js)
+    published: list[c.Event] = []
+
+    async def publish(e: c.Event) -> None:
+        published.append(e)
+
+    engine = make_engine(settings.database_url, pool_size=2)
+    deps = Deps(blobs=open_blob_store(settings), repo=repo_cls(engine), audio=NatsAudio(js), publish=publish)
+    return nc, js, engine, deps, published

@@ -20,8 +20,7 @@ from parley_recordings.repo import Recording, RecordingRepo
 from parley_recordings.settings import Settings
 from parley_runtime.provision import provision
 
-from .conftest import AUTH, session_ended
-from .test_handlers import _deps
+from .conftest import AUTH, handler_deps, session_ended
 
 
 def erased(conversation: str) -> c.ConversationErased:
@@ -49,7 +48,7 @@ async def _with_audio(js: JetStreamContext, conversation: str) -> c.SessionEnded
 async def test_erasure_deletes_every_object_of_the_conversation_and_nothing_else(
     settings: Settings, nats_url: str
 ) -> None:
-    nc, js, engine, deps, _ = await _deps(settings, nats_url)
+    nc, js, engine, deps, _ = await handler_deps(settings, nats_url)
     gone = [await store_session(await _with_audio(js, "gone"), deps) for _ in range(2)]
     kept = await store_session(await _with_audio(js, "kept"), deps)
     pending = await _with_audio(js, "gone")  # uploaded by the agent, its session_ended not handled yet
@@ -90,7 +89,7 @@ class ErasedMidway(RecordingRepo):
 async def test_a_session_stored_while_the_conversation_is_erased_is_removed_again(
     settings: Settings, nats_url: str
 ) -> None:
-    nc, js, engine, deps, _ = await _deps(settings, nats_url, ErasedMidway)
+    nc, js, engine, deps, _ = await handler_deps(settings, nats_url, ErasedMidway)
     event = await _with_audio(js, "gone")
     assert await store_session(event, deps) == []
     assert await deps.repo.for_conversation("gone") == []

@@ -8,21 +8,15 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import nats
 import pytest
 
-import parley_contracts as c
-from parley_recordings.blobs import open_blob_store
-from parley_recordings.consumers import NatsAudio
-from parley_recordings.db import make_engine
-from parley_recordings.handlers import Deps, store_session
+from parley_recordings.handlers import store_session
 from parley_recordings.repo import RecordingRepo
 from parley_recordings.retention import purge_expired
 from parley_recordings.settings import Settings
 from parley_runtime.handling import PoisonError, TransientError
-from parley_runtime.provision import provision
 
-from .conftest import session_ended
+from .conftest import handler_deps, session_ended
 
 
 class FlakyRepo(RecordingRepo):
@@ -37,22 +31,8 @@ class FlakyRepo(RecordingRepo):
         return await super().add(rec)
 
 
-async def _deps(settings: Settings, nats_url: str, repo_cls: type[RecordingRepo] = RecordingRepo):  # type: ignore[no-untyped-def]
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    await provision(js)
-    published: list[c.Event] = []
-
-    async def publish(e: c.Event) -> None:
-        published.append(e)
-
-    engine = make_engine(settings.database_url, pool_size=2)
-    deps = Deps(blobs=open_blob_store(settings), repo=repo_cls(engine), audio=NatsAudio(js), publish=publish)
-    return nc, js, engine, deps, published
-
-
 async def test_a_crash_between_blob_write_and_row_is_repaired_on_redelivery(settings: Settings, nats_url: str) -> None:
-    nc, js, engine, deps, published = await _deps(settings, nats_url, FlakyRepo)
+    nc, js, engine, deps, published = await handler_deps(settings, nats_url, FlakyRepo)
     audio = b"OggS" + os.urandom(300_000)
     event = session_ended(audio)
     assert event.recording is not None
@@ -77,7 +57,7 @@ async def test_a_crash_between_blob_write_and_row_is_repaired_on_redelivery(sett
 
 
 async def test_a_five_megabyte_recording_moves_with_its_checksum_verified(settings: Settings, nats_url: str) -> None:
-    nc, js, engine, deps, _ = await _deps(settings, nats_url)
+    nc, js, engine, deps, _ = await handler_deps(settings, nats_url)
     audio = os.urandom(5 * 1024 * 1024 + 123)
     event = session_ended(audio)
     assert event.recording is not None
@@ -92,7 +72,7 @@ async def test_a_five_megabyte_recording_moves_with_its_checksum_verified(settin
 async def test_audio_not_yet_in_the_object_store_is_transient_and_a_corrupt_one_is_poison(
     settings: Settings, nats_url: str
 ) -> None:
-    nc, js, engine, deps, _ = await _deps(settings, nats_url)
+    nc, js, engine, deps, _ = await handler_deps(settings, nats_url)
     audio = os.urandom(10_000)
     event = session_ended(audio)
     with pytest.raises(TransientError):
@@ -108,7 +88,7 @@ async def test_audio_not_yet_in_the_object_store_is_transient_and_a_corrupt_one_
 async def test_retention_deletes_expired_blobs_and_rows_together(
     settings: Settings, nats_url: str, tmp_path: Path
 ) -> None:
-    nc, _, engine, deps, _ = await _deps(settings, nats_url)
+    nc, _, engine, deps, _ = await handler_deps(settings, nats_url)
     old, new = session_ended(None), session_ended(None)
     old_rows = await store_session(old, deps)
     await store_session(new, deps)
