@@ -22,4 +22,5 @@ def test_the_demo_runs_three_conversations_through_the_whole_platform(tmp_path: 
     assert out.count("[audio/ogg]") == 3 and out.count("[transcript/vtt]") == 3
     assert out.count(": ended, agent session") == 3
     assert "session; history answers 404, recordings lists 0 objects, the streams are purged" in out
+    assert "with user id None, metadata {} and 0 participants" in out
     assert out.rstrip().endswith("demo: ok")

@@ -21,7 +21,8 @@ from parley_history.propagation import NatsErasureBus
 from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
 
-from .conftest import API_KEY, T0, ended, started, stored_rows, turn
+from .conftest import API_KEY, T0, ended, joined, started, stored_rows, turn
+from .helpers import consume_until_drained
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
@@ -127,6 +128,27 @@ async def test_propagation_publishes_the_event_once_and_purges_the_streams(engin
     msg = await js.get_last_msg("VOICE", "voice.conversation_erased.v1.gone")
     event = c.decode(msg.data)
     assert isinstance(event, c.ConversationErased) and event.event_id == record.event_id
+
+
+async def test_a_late_event_of_a_type_history_does_not_store_is_purged_too(
+    engine: AsyncEngine, nc: Client, nats_url: str
+) -> None:
+    js = nc.jetstream()
+    await erasure.erase(engine, "gone")
+    bus = NatsErasureBus(nc)
+    assert await erasure.propagate(engine, bus) == 1
+    # The consumer passes over the erasure event itself: it stays in the stream and starts no new round.
+    await consume_until_drained(nc, engine, nats_url)
+    assert await erasure.propagate(engine, bus) == 0
+
+    # A participant of the call still running leaves after the purge; rooms publishes it (a name, no text).
+    for event in (joined("gone", "gone-s1"), joined("kept", "kept-s1")):
+        await js.publish(c.subject_for(event), c.encode(event))
+    consumer = await consume_until_drained(nc, engine, nats_url)
+    assert consumer.stats.skipped == 2  # passed over unread, as before, but noticed
+    assert await erasure.propagate(engine, bus) == 1
+    assert await _subjects(nc, "VOICE") == ["voice.conversation_erased.v1.gone", "voice.participant_joined.v1.kept"]
+    assert await erasure.propagate(engine, bus) == 0
 
 
 async def test_an_erasure_recorded_while_nats_is_down_is_propagated_later(engine: AsyncEngine, nc: Client) -> None:

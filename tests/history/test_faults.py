@@ -30,7 +30,7 @@ from parley_history.settings import Settings
 from parley_runtime.provision import ProvisionSettings, provision
 
 from .conftest import API_KEY, ended, started, turn
-from .test_consumer import count_turns, publish_all, wait_drained
+from .helpers import count_turns, publish_all, wait_drained
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 

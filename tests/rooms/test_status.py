@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import parley_contracts as c
 from parley_rooms.db import make_engine
-from parley_rooms.handlers import apply_session_events
+from parley_rooms.handlers import apply_events
 from parley_rooms.store import NewRoom, get_room, insert_room
 
 from .conftest import AUTH
@@ -70,9 +70,9 @@ async def _status(engine: AsyncEngine, room: str) -> tuple[str, str | None, floa
 
 async def test_started_then_ended_goes_waiting_active_ended(engine: AsyncEngine) -> None:
     assert (await _status(engine, "room-0"))[0] == "waiting"
-    await apply_session_events([_started("room-0", "s0")], engine)
+    await apply_events([_started("room-0", "s0")], engine)
     assert await _status(engine, "room-0") == ("active", "s0", None)
-    await apply_session_events([_ended("s0")], engine)
+    await apply_events([_ended("s0")], engine)
     assert await _status(engine, "room-0") == ("ended", "s0", 90.0)
     await engine.dispose()
 
@@ -84,7 +84,7 @@ async def test_every_order_and_duplication_ends_in_the_same_status(engine: Async
         start, end = _started(room, sess), _ended(sess)
         by_name = {"start": start, "end": end, "start-again": start, "end-again": end}
         for name in order:  # one event per batch, as redeliveries arrive
-            await apply_session_events([by_name[name]], engine)
+            await apply_events([by_name[name]], engine)
         assert await _status(engine, room) == ("ended", sess, 90.0), order
     await engine.dispose()
 

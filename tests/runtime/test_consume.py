@@ -3,6 +3,7 @@
 import asyncio
 import time
 from collections.abc import Sequence
+from uuid import uuid4
 
 import pytest
 from nats.aio.client import Client
@@ -149,3 +150,46 @@ async def test_message_that_keeps_failing_is_dead_lettered_with_the_last_error(n
     assert dead.headers is not None
     assert dead.headers[REASON_HEADER].startswith("gave up after 3 deliveries: ValueError('always broken')")
     assert dead.headers["Parley-Dlq-Original-Msg-Id"] == str(event.event_id)
+
+
+async def test_a_passed_over_message_waits_for_on_skipped_and_is_never_dead_lettered(
+    nc: Client, seen: list[c.AnyEvent]
+) -> None:
+    js = nc.jetstream()
+    joined = c.ParticipantJoined(
+        event_id=uuid4(),
+        occurred_at=c.utcnow(),
+        conversation_id="conv-1",
+        session_id="sess-1",
+        producer="test",
+        identity="caller",
+        kind="standard",
+        at=c.utcnow(),
+    )
+    noticed: list[str] = []
+
+    async def on_skipped(subjects: Sequence[str]) -> None:
+        if not noticed:
+            noticed.append("failed")
+            raise OSError("database away")
+        noticed.extend(subjects)
+
+    async def handler(batch: Sequence[Delivery]) -> None:
+        seen.extend(d.event for d in batch)
+
+    running = Running(
+        nc, handler, handles=("voice.turn_completed.v1.*",), on_skipped=on_skipped, retry=RetryPolicy(base=0.3)
+    )
+    good = turn(1)
+    for event in (joined, good):
+        await js.publish(c.subject_for(event), c.encode(event), headers=headers_for(event))
+    await until(lambda: len(noticed) == 2)
+    await asyncio.sleep(0.3)
+    await running.close()
+
+    assert noticed == ["failed", "voice.participant_joined.v1.conv-1"]  # redelivered, then seen and acked
+    assert seen == [good]  # never decoded for the handler
+    assert running.consumer.stats.skipped == 1 and running.consumer.stats.terminated == 0
+    info = await js.consumer_info("VOICE", "history")
+    assert info.num_pending == 0 and info.num_ack_pending == 0
+    assert (await js.stream_info("DLQ")).state.messages == 0

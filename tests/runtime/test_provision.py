@@ -82,7 +82,11 @@ async def test_provisioned_stream_and_consumers_match_the_design(nats_url: str) 
         assert consumer.max_deliver and 0 < consumer.max_deliver < 1000
         assert consumer.filter_subjects
     rooms = (await js.consumer_info("VOICE", "rooms")).config
-    assert sorted(rooms.filter_subjects or []) == ["voice.session_ended.v1.*", "voice.session_started.v1.*"]
+    assert sorted(rooms.filter_subjects or []) == [
+        "voice.conversation_erased.v1.*",
+        "voice.session_ended.v1.*",
+        "voice.session_started.v1.*",
+    ]
     # history takes the whole stream with one filter (cheaper for the server) and skips what it does not handle
     history = (await js.consumer_info("VOICE", "history")).config
     assert (history.filter_subjects or [history.filter_subject]) == ["voice.>"]

@@ -127,8 +127,8 @@ def service_consumers(*, ack_wait_seconds: int = 30, max_deliver: int = 40) -> d
         "rooms": ConsumerSpec(
             durable="rooms",
             stream=VOICE_STREAM_NAME,
-            filter_subjects=_filters(SessionStarted, SessionEnded),
-            description="rooms: room status from the agent's session events",
+            filter_subjects=_filters(SessionStarted, SessionEnded, ConversationErased),
+            description="rooms: room status from the agent's session events; erasures scrub rooms",
         ),
         "recordings": ConsumerSpec(
             durable="recordings",

@@ -3,7 +3,8 @@
 Outcome -> ack policy (DESIGN.md):
 * decoded and handled -> ack, after the handler returned (it commits the whole batch in one transaction);
 * a type the service does not handle (`handles`, when the durable's filter is wider on purpose) -> ack
-  unread: not decoded, so never dead-lettered by a service that does not own it;
+  unread: not decoded, so never dead-lettered by a service that does not own it. An `on_skipped` hook
+  sees their subjects first; if it fails they are redelivered later (acked once out of deliveries);
 * undecodable, invalid, or rejected by the handler with `PoisonError` -> `term` with a reason; the DLQ
   copier then puts the message on `dlq.<subject>`;
 * any other failure -> `nak` with a delay that grows with the delivery count. A failure the classifier
@@ -19,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import nats.errors
@@ -33,27 +34,11 @@ from opentelemetry import trace
 from parley_contracts import AnyEvent, ContractError, decode
 from parley_contracts.streams import DLQ_STREAM_NAME
 from parley_runtime import metrics, tracing
-from parley_runtime.handling import BatchHandler, Delivery, PoisonError, default_is_transient
+from parley_runtime.handling import BatchHandler, Delivery, PoisonError, RetryPolicy, default_is_transient
 from parley_runtime.periodic import sleep_unless
-from parley_runtime.pull import PullSubscription
+from parley_runtime.pull import PullSubscription, delivery_info
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Delay before redelivery: base * 2^(n-1), capped."""
-
-    base: float = 1.0
-    cap: float = 60.0
-    # Fetching pauses at most this long, so the loop notices a recovered dependency quickly.
-    pause_cap: float = 5.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.cap, self.base * 2 ** max(0, attempt - 1)))
-
-    def pause(self, consecutive_failures: int) -> float:
-        return min(self.pause_cap, self.delay(consecutive_failures))
 
 
 @dataclass
@@ -87,6 +72,8 @@ class Consumer:
     # Subject filters of the types the handler takes (`ConsumerSpec.handles`, each `<prefix>.*`); messages
     # on other subjects are acked without being decoded.
     handles: Sequence[str] = ()
+    # Called with the subjects of the messages passed over (not in `handles`) before they are acked.
+    on_skipped: Callable[[Sequence[str]], Awaitable[None]] | None = None
     _max_deliver: int = 0
     _consecutive_transient: int = 0
     _lag_at: float = 0.0
@@ -171,10 +158,10 @@ class Consumer:
         """Apply the outcome -> ack policy to one fetched batch."""
         self.stats.batches += 1
         batch: list[tuple[Msg, Delivery]] = []
+        skipped: list[Msg] = []
         for msg in msgs:
             if self._prefixes and not msg.subject.startswith(self._prefixes):
-                await msg.ack()  # not ours: the filter is wide on purpose (cheaper for the server)
-                self.stats.skipped += 1
+                skipped.append(msg)  # not ours: the filter is wide on purpose (cheaper for the server)
                 continue
             try:
                 event = decode(msg.data)
@@ -195,6 +182,8 @@ class Consumer:
                     ),
                 )
             )
+        if skipped:
+            await self._pass_over(skipped)
         if not batch:
             return
         try:
@@ -208,6 +197,24 @@ class Consumer:
             await self._fail(batch, exc)
             return
         await self._ack(batch)
+
+    async def _pass_over(self, msgs: list[Msg]) -> None:
+        """Ack messages of types the service does not handle, once `on_skipped` (if any) has seen them."""
+        if self.on_skipped is not None:
+            try:
+                await self.on_skipped([m.subject for m in msgs])
+            except Exception as exc:
+                logger.warning("on_skipped failed", extra={"durable": self.durable, "error": repr(exc)[:500]})
+                for msg in msgs:
+                    num_delivered, _ = delivery_info(msg.reply)
+                    if self._max_deliver > 0 and num_delivered >= self._max_deliver:
+                        await msg.ack()  # not this service's to dead-letter: stop trying
+                    else:
+                        await msg.nak(delay=self.retry.delay(num_delivered))
+                return
+        for msg in msgs:
+            await msg.ack()
+        self.stats.skipped += len(msgs)
 
     async def _process_one(self, item: tuple[Msg, Delivery]) -> None:
         try:
@@ -278,16 +285,3 @@ class Consumer:
             msg._ackd = True
         self.stats.terminated += 1
         metrics.EVENTS_FAILED.add(1, {"consumer": self.durable, "outcome": "term"})
-
-
-def delivery_info(reply: str) -> tuple[int, int]:
-    """(num_delivered, stream_seq) from a JetStream ack subject, without nats-py's heavier metadata parse.
-
-    v1: `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>` (9 tokens);
-    v2 adds a domain and an account hash after `ACK` and may end with a random token (11+ tokens).
-    """
-    tokens = reply.split(".")
-    if len(tokens) < 9 or tokens[0] != "$JS" or tokens[1] != "ACK":
-        raise ValueError(f"not a JetStream ack subject: {reply!r}")
-    first = 4 if len(tokens) == 9 else 6
-    return int(tokens[first]), int(tokens[first + 1])

@@ -1,4 +1,5 @@
-"""What the consume loop hands a service's handler, and what a handler raises to say how a batch failed.
+"""What the consume loop hands a service's handler, what a handler raises to say how a batch failed, and how
+failed deliveries are retried.
 
 Handlers are business logic: they import from here, never from the transport (`consume`), and never see
 a NATS message.
@@ -7,6 +8,7 @@ a NATS message.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import msgspec
 from opentelemetry import context as otel_context
@@ -45,3 +47,19 @@ BatchHandler = Callable[[Sequence[Delivery]], Awaitable[None]]
 
 def default_is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TransientError | OSError | TimeoutError | ConnectionError)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Delay before redelivery: base * 2^(n-1), capped."""
+
+    base: float = 1.0
+    cap: float = 60.0
+    # Fetching pauses at most this long, so the loop notices a recovered dependency quickly.
+    pause_cap: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.cap, self.base * 2 ** max(0, attempt - 1)))
+
+    def pause(self, consecutive_failures: int) -> float:
+        return min(self.pause_cap, self.delay(consecutive_failures))

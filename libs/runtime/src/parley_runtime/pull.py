@@ -110,3 +110,16 @@ class PullSubscription:
             raise TimeoutError
         n = min(batch, len(self._buffer))
         return [self._buffer.popleft() for _ in range(n)]
+
+
+def delivery_info(reply: str) -> tuple[int, int]:
+    """(num_delivered, stream_seq) from a JetStream ack subject, without nats-py's heavier metadata parse.
+
+    v1: `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>` (9 tokens);
+    v2 adds a domain and an account hash after `ACK` and may end with a random token (11+ tokens).
+    """
+    tokens = reply.split(".")
+    if len(tokens) < 9 or tokens[0] != "$JS" or tokens[1] != "ACK":
+        raise ValueError(f"not a JetStream ack subject: {reply!r}")
+    first = 4 if len(tokens) == 9 else 6
+    return int(tokens[first]), int(tokens[first + 1])

@@ -14,6 +14,7 @@ its id, a purge of nothing is fine) and recorded only once done, so replicas and
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -47,6 +48,8 @@ SELECT *, clock_timestamp() AS read_at FROM history.erasures
 WHERE published_at IS NULL OR purged_at IS NULL OR late_event_at > purged_at
 ORDER BY requested_at LIMIT $1
 """
+# An event of an erased conversation reached the consumer (dropped or passed over): it is in a stream again.
+LATE = "UPDATE history.erasures SET late_event_at = clock_timestamp() WHERE conversation_id = ANY($1::text[])"
 PUBLISHED = "UPDATE history.erasures SET published_at = now() WHERE conversation_id = $1"
 PURGED = "UPDATE history.erasures SET purged_at = GREATEST(purged_at, $2) WHERE conversation_id = $1"
 
@@ -114,6 +117,13 @@ async def get(engine: AsyncEngine, conversation_id: str) -> Erasure | None:
     async with driver_connection(engine) as conn:
         row = await conn.fetchrow("SELECT * FROM history.erasures WHERE conversation_id = $1", conversation_id)
     return None if row is None else _erasure(row)
+
+
+async def note_late_events(engine: AsyncEngine, conversation_ids: Collection[str]) -> None:
+    """Events of these conversations arrived: those of erased ones are purged again (no-op for the others)."""
+    if conversation_ids:
+        async with driver_connection(engine) as conn:
+            await conn.execute(LATE, sorted(conversation_ids))
 
 
 async def _set(engine: AsyncEngine, sql: str, *args: object) -> None:

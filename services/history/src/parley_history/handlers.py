@@ -8,7 +8,7 @@ redelivery, duplicates, and turns arriving before their `session_started` or aft
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -52,6 +52,10 @@ class WritePlan:
 class HistoryStore(Protocol):
     async def apply(self, plan: WritePlan) -> None:
         """Write the plan atomically (all or nothing)."""
+
+    async def note_late(self, conversation_ids: Collection[str]) -> None:
+        """Events of these conversations arrived that history does not store (participants, rooms,
+        recordings): if a conversation was erased, they are in the stream again and must be purged."""
 
 
 def _touch(plan: WritePlan, event: AnyEvent, user_id: str | None = None) -> None:

@@ -25,6 +25,7 @@ connection or a deadlock surfaces as a transient error and the batch is retried.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_contracts import SessionEnded, TurnCompleted
 from parley_history.db import driver_connection
+from parley_history.erasure import LATE, note_late_events
 from parley_history.handlers import ConversationRow, SessionRow, WritePlan
 from parley_history.known import KnownRows
 from parley_runtime.handling import PoisonError, TransientError
@@ -116,7 +118,6 @@ COUNT_SESSIONS = "SELECT count(*) FROM history.sessions WHERE id = ANY($1::text[
 
 # Migration 0006: the batch's conversations, locked shared, and which of them are erased.
 HOLD = "SELECT * FROM history.hold_conversations($1::text[])"
-LATE = "UPDATE history.erasures SET late_event_at = clock_timestamp() WHERE conversation_id = ANY($1::text[])"
 
 TURN_COLUMNS = [
     "event_id", "conversation_id", "session_id", "seq", "role", "text", "interrupted",
@@ -188,6 +189,9 @@ class SqlHistoryStore:
         self.known = known or KnownRows()
         self.copy_fallbacks = 0  # batches that held an already stored turn (tests and curiosity)
         self.erased_dropped = 0  # turns dropped because their conversation was erased
+
+    async def note_late(self, conversation_ids: Collection[str]) -> None:
+        await note_late_events(self.engine, conversation_ids)
 
     async def apply(self, plan: WritePlan) -> None:
         rows = _rows(plan, self.known)

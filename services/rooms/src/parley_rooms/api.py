@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import parley_contracts as c
 from parley_rooms import store
+from parley_rooms.erasure import hold_conversation, is_erased
 from parley_rooms.livekit import InvalidWebhook, LiveKitGateway, LiveKitRejected, LiveKitUnavailable
 from parley_rooms.settings import Settings
 from parley_rooms.webhooks import PRODUCER, Publish, handle_webhook
@@ -72,6 +73,8 @@ class Room(msgspec.Struct):
     ended_at: datetime | None
     duration_seconds: float | None
     metadata: dict[str, Any]
+    # Set when its conversation was erased: user id, metadata and participants were removed.
+    erased_at: datetime | None = None
     participants: list[Participant] | None = None
 
 
@@ -102,6 +105,7 @@ def _room(row: Any, participants: list[Any] | None = None) -> Room:
         ended_at=row.session_ended_at or row.finished_at,
         duration_seconds=row.session_duration_seconds,
         metadata=row.metadata,
+        erased_at=row.erased_at,
         participants=None
         if participants is None
         else [
@@ -119,6 +123,12 @@ def _after(cursor: str) -> tuple[datetime, str]:
         return cursor_time(at), name
     except InvalidCursor as exc:
         raise ValidationException(detail=str(exc)) from exc
+
+
+def _erased(conversation_id: str) -> ClientException:
+    return ClientException(
+        status_code=409, detail=f"conversation {conversation_id} was erased; start the call with a new conversation id"
+    )
 
 
 def _livekit_problem(exc: Exception) -> HTTPException:
@@ -163,6 +173,8 @@ class RoomsController(Controller):
         async with engine.connect() as conn:
             if await store.room_exists(conn, name):
                 raise ClientException(status_code=409, detail=f"room {name} already exists")
+            if await is_erased(conn, conversation_id):
+                raise _erased(conversation_id)
         try:
             created = await livekit.create_room(name, metadata)
         except (LiveKitRejected, LiveKitUnavailable) as exc:
@@ -170,6 +182,8 @@ class RoomsController(Controller):
         now = datetime.now(UTC)
         try:
             async with engine.begin() as conn:
+                if await hold_conversation(conn, conversation_id):  # erased meanwhile (see erasure.py)
+                    raise _erased(conversation_id)
                 await store.insert_room(
                     conn,
                     store.NewRoom(name, conversation_id, data.user_id, settings.agent_name, metadata, created.sid, now),

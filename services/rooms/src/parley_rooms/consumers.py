@@ -1,4 +1,4 @@
-"""Transport only: bind the `rooms` durable and feed decoded batches to the session-status handler."""
+"""Transport only: bind the `rooms` durable and feed decoded batches to `handlers.apply_events`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_contracts.streams import VOICE_STREAM_NAME
-from parley_rooms.handlers import apply_session_events
+from parley_rooms.handlers import apply_events
 from parley_runtime.consume import Consumer
 from parley_runtime.db import is_transient
 from parley_runtime.handling import Delivery
@@ -18,6 +18,6 @@ DURABLE = "rooms"
 
 def rooms_consumer(nc: Client, engine: AsyncEngine) -> Consumer:
     async def handle(batch: Sequence[Delivery]) -> None:
-        await apply_session_events([d.event for d in batch], engine)
+        await apply_events([d.event for d in batch], engine)
 
     return Consumer(nc, nc.jetstream(), VOICE_STREAM_NAME, DURABLE, handle, batch_size=200, is_transient=is_transient)

@@ -1,17 +1,20 @@
-"""Room status from the agent's session events (the `rooms` consumer), independent of NATS.
+"""What the `rooms` consumer does with its events, independent of NATS: room status and erasures.
 
-Each event contributes facts about its session (room, start, end); facts are merged with COALESCE, so
-duplicates and any arrival order end in the same state, and a room's status is derived from them.
+Each session event contributes facts about its session (room, start, end); facts are merged with COALESCE,
+so duplicates and any arrival order end in the same state, and a room's status is derived from them.
+`conversation_erased` scrubs the conversation's rooms (`erasure`); applying it again changes nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parley_contracts import AnyEvent, SessionEnded, SessionStarted
+from parley_contracts import AnyEvent, ConversationErased, SessionEnded, SessionStarted
+from parley_rooms.erasure import erase_conversations
 from parley_rooms.store import merge_session
 
 
@@ -43,8 +46,12 @@ def session_facts(events: Sequence[AnyEvent]) -> list[dict[str, Any]]:
     return list(facts.values())
 
 
-async def apply_session_events(events: Sequence[AnyEvent], engine: AsyncEngine) -> None:
+async def apply_events(events: Sequence[AnyEvent], engine: AsyncEngine) -> None:
+    """Apply a batch in one transaction: session facts merged, erased conversations scrubbed."""
     facts = session_facts(events)
-    if facts:
+    erased = [e.conversation_id for e in events if isinstance(e, ConversationErased)]
+    if facts or erased:
         async with engine.begin() as conn:
-            await merge_session(conn, facts)
+            if facts:
+                await merge_session(conn, facts)
+            await erase_conversations(conn, erased, datetime.now(UTC))

@@ -25,8 +25,10 @@ rooms = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
     Column("finish_reason", Text),
+    Column("erased_at", DateTime(timezone=True)),  # its conversation was erased: personal data scrubbed
     Index("ix_rooms_created", "created_at", "name"),
     Index("ix_rooms_user_created", "user_id", "created_at", "name"),
+    Index("ix_rooms_conversation", "conversation_id"),
 )
 
 agent_sessions = Table(
@@ -59,6 +61,13 @@ idempotency_keys = Table(
     Column("request_hash", Text, nullable=False),
     Column("room_name", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("conversation_id", Text, primary_key=True),  # retired: no room is created for it again
+    Column("erased_at", DateTime(timezone=True), nullable=False),
 )
 
 webhook_events = Table(

@@ -77,6 +77,12 @@ async def get_room(conn: AsyncConnection, name: str) -> Row[Any] | None:
     return (await conn.execute(_ROOM_VIEW.where(rooms.c.name == name))).first()
 
 
+async def lock_room(conn: AsyncConnection, name: str) -> bool:
+    """Lock the room's row until the transaction ends (an erasure waits for it); False when there is none."""
+    q = select(rooms.c.name).where(rooms.c.name == name).with_for_update(key_share=True)
+    return (await conn.execute(q)).first() is not None
+
+
 async def room_exists(conn: AsyncConnection, name: str) -> bool:
     return (await conn.execute(select(rooms.c.name).where(rooms.c.name == name))).first() is not None
 

@@ -1,5 +1,8 @@
 """What a verified LiveKit webhook changes: room finished, participants, and the events published for it.
 
+A participant webhook for a room whose conversation was erased (`erasure`) is recorded as received and
+changes nothing else.
+
 A replayed webhook (same LiveKit event id) changes nothing and publishes nothing: the receipt is
 recorded in the same transaction as its effects, and published events get ids derived from the
 webhook id, so JetStream de-duplicates them too.
@@ -38,7 +41,8 @@ async def handle_webhook(event: api.WebhookEvent, engine: AsyncEngine, publish: 
     at = _at(event)
     webhook_id = event.id or f"{event.event}:{name}:{event.participant.identity}:{event.created_at}"
     async with engine.begin() as conn:
-        row = await store.get_room(conn, name) if name else None
+        # Locked first, so an erasure of its conversation either committed before (seen here) or waits.
+        row = await store.get_room(conn, name) if name and await store.lock_room(conn, name) else None
         if row is None:
             return False
         if not await store.first_receipt(conn, webhook_id, event.event, at):
@@ -64,7 +68,8 @@ async def handle_webhook(event: api.WebhookEvent, engine: AsyncEngine, publish: 
                     at=at,
                 )
             )
-        elif event.event in ("participant_joined", "participant_left"):
+        elif event.event in ("participant_joined", "participant_left") and row.erased_at is None:
+            # Once the conversation is erased, identities are neither stored nor published again.
             p = event.participant
             kind = _KINDS.get(int(p.kind), "unknown")
             if event.event == "participant_joined":

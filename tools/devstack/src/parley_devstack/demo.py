@@ -4,7 +4,8 @@ Starts the embedded stack (NATS with the chart's least-privilege users, one per 
 rooms through the rooms API, runs three scripted conversations through the agent's real job path (one per
 room, continuing the room's conversation), then prints each conversation's transcript as the history API
 returns it and where the recordings API stored its transcript and audio, and finally erases the last
-conversation on request and waits until history, recordings and the streams hold nothing of it. Exits
+conversation on request and waits until history, recordings and the streams hold nothing of it and rooms
+has scrubbed the room. Exits
 non-zero if anything did not arrive or did not go, or if NATS refused a service anything.
 """
 
@@ -98,10 +99,15 @@ def run(root: Path) -> int:
         erasure = history.delete(f"/v1/conversations/{gone}").json()
         _wait(lambda: history.get(f"/v1/erasures/{gone}").json()["status"] == "done", 30, "the erasure's purge")
         _wait(lambda: not stored(gone), 30, "recordings to delete the conversation's objects")
+        room_url = f"/v1/rooms/{created[-1]['name']}"
+        _wait(lambda: rooms.get(room_url).json()["erased_at"] is not None, 30, "rooms to scrub the room")
         left = history.get(f"/v1/conversations/{gone}").status_code
+        scrubbed = rooms.get(room_url).json()
         print(
             f"erased {erasure['turns_deleted']} turns and {erasure['sessions_deleted']} session; history answers"
-            f" {left}, recordings lists {len(stored(gone))} objects, the streams are purged"
+            f" {left}, recordings lists {len(stored(gone))} objects, the streams are purged; room"
+            f" {scrubbed['name']} keeps its status ({scrubbed['status']}) with user id {scrubbed['user_id']},"
+            f" metadata {scrubbed['metadata']} and {len(scrubbed['participants'])} participants"
         )
         violations = [line for line in stack.nats_log().splitlines() if "Permissions Violation" in line]
         if violations:

@@ -1,0 +1,60 @@
+"""Driving the history consumer over real JetStream in tests: publish, consume until drained, count rows."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import nats
+from nats.aio.client import Client
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import parley_contracts as c
+from parley_history.consumers import history_consumer
+from parley_history.models import turns
+from parley_history.store import SqlHistoryStore
+from parley_runtime.consume import Consumer
+
+
+async def publish_all(url: str, events: list[tuple[c.Event, str]]) -> None:
+    """Publish (event, Nats-Msg-Id) pairs with a bounded window of in-flight acks."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    window = 256
+    for start in range(0, len(events), window):
+        futures = [
+            js.publish(c.subject_for(e), c.encode(e), headers={"Nats-Msg-Id": msg_id})
+            for e, msg_id in events[start : start + window]
+        ]
+        await asyncio.gather(*futures)
+    await nc.close()
+
+
+async def wait_drained(url: str, durable: str, timeout: float = 120) -> None:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    deadline = time.monotonic() + timeout
+    while True:
+        info = await js.consumer_info("VOICE", durable)
+        if info.num_pending == 0 and info.num_ack_pending == 0:
+            break
+        assert time.monotonic() < deadline, f"consumer not drained: {info.num_pending} pending"
+        await asyncio.sleep(0.2)
+    await nc.close()
+
+
+async def consume_until_drained(nc: Client, engine: AsyncEngine, nats_url: str) -> Consumer:
+    """Run the history consumer until the durable has nothing pending; returns it for its stats."""
+    consumer = history_consumer(nc, SqlHistoryStore(engine), batch_size=100)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    await wait_drained(nats_url, "history", timeout=30)
+    stop.set()
+    await task
+    return consumer
+
+
+async def count_turns(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(turns))).scalar_one())
