@@ -117,14 +117,20 @@ def test_agents_with_persistence_keep_a_state_claim_per_pod_and_others_an_empty_
     assert _by(objects, "Deployment", "rooms") and _by(rendered["default"], "Deployment", "agent")
 
 
-def test_retention_settings_reach_history_and_recordings(rendered: dict[str, list[dict[str, Any]]]) -> None:
-    for scenario, history_days, recordings_days in (("default", "0", "0"), ("production-autoscaling", "365", "90")):
+def test_retention_settings_reach_history_recordings_and_rooms(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for scenario, history_days, recordings_days, rooms_days, key_hours in (
+        ("default", "0", "0", "0", "24"),
+        ("production-autoscaling", "365", "90", "400", "48"),
+    ):
         objects = rendered[scenario]
         (history,) = _by(objects, "Deployment", "history")
         (recordings,) = _by(objects, "Deployment", "recordings")
+        (rooms,) = _by(objects, "Deployment", "rooms")
         assert _env(history["spec"]["template"]["spec"]["containers"][0])["HISTORY_RETENTION_DAYS"] == history_days
         recordings_env = _env(recordings["spec"]["template"]["spec"]["containers"][0])
         assert recordings_env["RECORDINGS_RETENTION_DAYS"] == recordings_days
+        rooms_env = _env(rooms["spec"]["template"]["spec"]["containers"][0])
+        assert (rooms_env["ROOMS_RETENTION_DAYS"], rooms_env["ROOMS_IDEMPOTENCY_KEY_HOURS"]) == (rooms_days, key_hours)
 
 
 def test_dockerfiles_are_hadolint_clean() -> None:

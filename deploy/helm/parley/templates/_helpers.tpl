@@ -104,6 +104,12 @@ app.kubernetes.io/component: {{ .component }}
 - name: {{ $p }}STATE_DIR
   value: /var/lib/parley
 {{- end }}
+{{- if eq .component "rooms" }}
+- name: ROOMS_RETENTION_DAYS
+  value: {{ $v.rooms.retentionDays | quote }}
+- name: ROOMS_IDEMPOTENCY_KEY_HOURS
+  value: {{ $v.rooms.idempotencyKeyHours | quote }}
+{{- end }}
 {{- if eq .component "history" }}
 - name: HISTORY_RETENTION_DAYS
   value: {{ $v.history.retentionDays | quote }}

@@ -27,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
@@ -64,6 +65,7 @@ sessions = Table(
     Column("usage", JSONB, nullable=True),
     Column("metadata", JSONB, nullable=True),
     Index("ix_sessions_conversation", "conversation_id", "started_at"),
+    Index("ix_sessions_last_time", func.coalesce(text("ended_at"), text("started_at")), "id"),  # retention's walk
 )
 
 turns = Table(
@@ -101,5 +103,10 @@ erasures = Table(
     Column("sessions_deleted", BigInteger, nullable=False, server_default="0"),
     Column("published_at", DateTime(timezone=True), nullable=True),  # conversation_erased.v1 acked by JetStream
     Column("purged_at", DateTime(timezone=True), nullable=True),  # its events purged from VOICE and DLQ (as of)
-    Column("late_event_at", DateTime(timezone=True), nullable=True),  # the consumer last dropped one of its events
+    Column("late_event_at", DateTime(timezone=True), nullable=True),  # the consumer last saw one of its events
+    Index(
+        "ix_erasures_unfinished",
+        "requested_at",
+        postgresql_where=text("published_at IS NULL OR purged_at IS NULL OR late_event_at > purged_at"),
+    ),
 )

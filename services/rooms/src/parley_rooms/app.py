@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -24,11 +25,13 @@ from parley_rooms.api import RoomsController, WebhookController
 from parley_rooms.consumers import rooms_consumer
 from parley_rooms.db import make_engine, migrate_async
 from parley_rooms.livekit import LiveKitGateway
+from parley_rooms.retention import housekeep
 from parley_rooms.settings import Settings
 from parley_rooms.webhooks import Publish
 from parley_runtime.connection import connect
 from parley_runtime.http import build_app
 from parley_runtime.outbox import Outbox
+from parley_runtime.periodic import every
 from parley_runtime.readiness import nats_check, postgres_check
 
 logger = logging.getLogger(__name__)
@@ -61,6 +64,10 @@ def create_app(settings: Settings) -> Litestar:
         app.state.runtime = rt
         if settings.run_consumer:
             rt.tasks.append(asyncio.create_task(consume(rt), name="rooms-consumer"))
+        tidy = partial(
+            housekeep, engine, retention_days=settings.retention_days, key_hours=settings.idempotency_key_hours
+        )
+        rt.tasks.append(asyncio.create_task(every(3600, rt.stop, tidy, what="housekeeping"), name="rooms-housekeeping"))
         try:
             yield
         finally:

@@ -7,7 +7,7 @@ merged into `agent_sessions`, so duplicates and reordering converge on the same 
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Float, Index, MetaData, Table, Text
+from sqlalchemy import Column, DateTime, Float, Index, MetaData, Table, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA = "rooms"
@@ -42,6 +42,7 @@ agent_sessions = Table(
     Column("end_reason", Text),
     Column("duration_seconds", Float),
     Index("ix_agent_sessions_room", "room_name"),
+    Index("ix_agent_sessions_time", func.coalesce(text("ended_at"), text("started_at"))),
 )
 
 participants = Table(
@@ -61,6 +62,8 @@ idempotency_keys = Table(
     Column("request_hash", Text, nullable=False),
     Column("room_name", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_idempotency_keys_created", "created_at"),
+    Index("ix_idempotency_keys_room", "room_name"),
 )
 
 erasures = Table(
@@ -76,4 +79,5 @@ webhook_events = Table(
     Column("id", Text, primary_key=True),
     Column("event", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("ix_webhook_events_received", "received_at"),
 )

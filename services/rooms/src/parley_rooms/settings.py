@@ -25,6 +25,8 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     max_token_ttl_seconds: int = 24 * 3600
     max_request_body_bytes: int = 64 * 1024
     state_dir: str = ".parley/rooms"  # where unpublished events wait while NATS is down
+    retention_days: int = 0  # rooms with no activity for this long are deleted, hourly; 0 keeps them
+    idempotency_key_hours: int = 24  # how long an Idempotency-Key answers with the room it created
 
     @property
     def outbox_spill(self) -> Path:
