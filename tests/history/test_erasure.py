@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import nats
@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import parley_contracts as c
-from parley_history import erasure
+from parley_history import erasure, propagation
 from parley_history.app import create_app
 from parley_history.handlers import persist
 from parley_history.propagation import NatsErasureBus
@@ -166,6 +166,22 @@ async def test_an_erasure_recorded_while_nats_is_down_is_propagated_later(engine
     assert record is not None and record.published_at is None
     assert await erasure.propagate(engine, NatsErasureBus(nc)) == 1
     assert await _subjects(nc, "VOICE") == ["voice.conversation_erased.v1.gone"]
+
+
+async def test_the_gauges_show_an_erasure_stuck_while_nats_refuses_it(engine: AsyncEngine, nc: Client) -> None:
+    class Refused(NatsErasureBus):
+        async def publish(self, event: c.ConversationErased) -> None:
+            raise nats.errors.NoRespondersError
+
+    await erasure.erase(engine, "gone", now=datetime.now(UTC) - timedelta(minutes=20))
+    await erasure.erase(engine, "gone-too")
+    with pytest.raises(nats.errors.NoRespondersError):
+        await propagation._round(engine, Refused(nc))  # the round fails, and still measures
+    assert propagation._reading.unfinished == 2
+    assert 20 * 60 <= propagation._reading.oldest_seconds < 25 * 60
+
+    await propagation._round(engine, NatsErasureBus(nc))
+    assert (propagation._reading.unfinished, propagation._reading.oldest_seconds) == (0, 0.0)
 
 
 async def test_the_api_erases_and_reports_until_every_copy_is_gone(

@@ -50,6 +50,10 @@ ORDER BY requested_at LIMIT $1
 """
 # An event of an erased conversation reached the consumer (dropped or passed over): it is in a stream again.
 LATE = "UPDATE history.erasures SET late_event_at = clock_timestamp() WHERE conversation_id = ANY($1::text[])"
+BACKLOG = """
+SELECT count(*) AS unfinished, EXTRACT(EPOCH FROM now() - min(requested_at)) AS oldest FROM history.erasures
+WHERE published_at IS NULL OR purged_at IS NULL OR late_event_at > purged_at
+"""
 PUBLISHED = "UPDATE history.erasures SET published_at = now() WHERE conversation_id = $1"
 PURGED = "UPDATE history.erasures SET purged_at = GREATEST(purged_at, $2) WHERE conversation_id = $1"
 
@@ -124,6 +128,21 @@ async def note_late_events(engine: AsyncEngine, conversation_ids: Collection[str
     if conversation_ids:
         async with driver_connection(engine) as conn:
             await conn.execute(LATE, sorted(conversation_ids))
+
+
+@dataclass
+class Backlog:
+    """Erasures not yet done, for the gauges: how many, and how long the oldest has waited."""
+
+    unfinished: int = 0
+    oldest_seconds: float = 0.0
+
+
+async def backlog(engine: AsyncEngine) -> Backlog:
+    async with driver_connection(engine) as conn:
+        row = await conn.fetchrow(BACKLOG)
+    assert row is not None
+    return Backlog(int(row["unfinished"]), float(row["oldest"] or 0.0))
 
 
 async def _set(engine: AsyncEngine, sql: str, *args: object) -> None:
