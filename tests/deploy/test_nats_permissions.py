@@ -4,6 +4,7 @@ needs is proven by `make demo`, which runs every process under its own user: tes
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -89,7 +90,13 @@ async def _voice_messages(admin: Client) -> int:
 REFUSED = (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.js.errors.APIError)
 
 
-async def test_the_charts_users_are_refused_what_their_service_must_not_do(login: dict[str, Client]) -> None:
+def server_log(secured: tuple[NatsServer, dict[str, str]]) -> str:
+    return Path(secured[0].log_path or "").read_text(errors="replace")
+
+
+async def test_the_charts_users_are_refused_what_their_service_must_not_do(
+    secured: tuple[NatsServer, dict[str, str]], login: dict[str, Client]
+) -> None:
     event = c.RoomCreated(
         event_id=c.new_event_id(), occurred_at=c.utcnow(), conversation_id="conv-1", producer="test",
         room_name="room-1", at=c.utcnow(),
@@ -101,6 +108,9 @@ async def test_the_charts_users_are_refused_what_their_service_must_not_do(login
     with pytest.raises(REFUSED):  # recordings reads only its own durable
         await login["recordings"].request("$JS.API.CONSUMER.MSG.NEXT.VOICE.history", b'{"batch":1}', timeout=0.5)
     assert await _voice_messages(login["parley-admin"]) == 0
+    await asyncio.sleep(0.2)  # the server writes its log as it goes
+    refused = nats_accounts.violations(server_log(secured))
+    assert any('"PARLEY/user:recordings" - Publish Violation' in line for line in refused), refused  # the demo's check
     # What they may do still works: the agent stores a turn.
     event = turn(1)
     ack = await login["agent"].jetstream().publish(c.subject_for(event), c.encode(event), timeout=2)

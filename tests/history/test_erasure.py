@@ -16,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import parley_contracts as c
 from parley_history import erasure, propagation
 from parley_history.app import create_app
+from parley_history.consumers import dead_letter_watch
 from parley_history.handlers import persist
 from parley_history.propagation import NatsErasureBus
 from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
+from parley_runtime.consume import Consumer
 
 from .conftest import API_KEY, T0, ended, joined, started, stored_rows, turn
 from .helpers import consume_until_drained
@@ -148,6 +150,41 @@ async def test_a_late_event_of_a_type_history_does_not_store_is_purged_too(
     assert consumer.stats.skipped == 2  # passed over unread, as before, but noticed
     assert await erasure.propagate(engine, bus) == 1
     assert await _subjects(nc, "VOICE") == ["voice.conversation_erased.v1.gone", "voice.participant_joined.v1.kept"]
+    assert await erasure.propagate(engine, bus) == 0
+
+
+async def _watch_dead_letters(nc: Client, engine: AsyncEngine) -> Consumer:
+    """Run history's DLQ watch until it has seen every dead letter; returns it for its stats."""
+    watch = dead_letter_watch(nc, SqlHistoryStore(engine))
+    stop = asyncio.Event()
+    task = asyncio.create_task(watch.run(stop))
+    for _ in range(100):
+        info = await nc.jetstream().consumer_info("DLQ", "history-dlq")
+        if info.num_pending == 0 and info.num_ack_pending == 0 and watch.stats.batches:
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    await task
+    return watch
+
+
+async def test_a_dead_letter_made_after_the_purge_is_purged_too(engine: AsyncEngine, nc: Client) -> None:
+    js = nc.jetstream()
+    await erasure.erase(engine, "gone")
+    bus = NatsErasureBus(nc)
+    assert await erasure.propagate(engine, bus) == 1
+    await js.publish("dlq.voice.conversation_erased.v1.gone", b"{}")  # the erasure itself starts no round
+    await _watch_dead_letters(nc, engine)
+    assert await erasure.propagate(engine, bus) == 0
+
+    # Later, a consumer gives up on a late event of the conversation: the copier dead-letters it, with its
+    # text. The watch reads subjects only, so an undecodable payload is no obstacle.
+    await js.publish("dlq.voice.turn_completed.v1.gone", b"not json, and a transcript")
+    await js.publish("dlq.voice.turn_completed.v1.kept", b"{}")
+    watch = await _watch_dead_letters(nc, engine)
+    assert watch.stats.skipped == 2 and watch.stats.terminated == 0
+    assert await erasure.propagate(engine, bus) == 1
+    assert await _subjects(nc, "DLQ") == ["dlq.voice.conversation_erased.v1.gone", "dlq.voice.turn_completed.v1.kept"]
     assert await erasure.propagate(engine, bus) == 0
 
 

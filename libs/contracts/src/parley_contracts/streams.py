@@ -26,6 +26,7 @@ VOICE_STREAM_NAME = "VOICE"
 DLQ_STREAM_NAME = "DLQ"
 ADVISORY_STREAM_NAME = "VOICE_ADVISORIES"
 DLQ_COPIER_DURABLE = "dlq-copier"
+DLQ_WATCH_DURABLE = "history-dlq"
 AUDIO_BUCKET = "voice-audio"
 HISTORY_RECENT_SUBJECT = "history.v1.recent"
 
@@ -150,6 +151,15 @@ def dlq_copier_consumer() -> ConsumerSpec:
         filter_subjects=[],
         max_deliver=100,
         description="copies dead-lettered VOICE messages to dlq.<subject>",
+    )
+
+
+def dlq_watch_consumer() -> ConsumerSpec:
+    return ConsumerSpec(
+        durable=DLQ_WATCH_DURABLE,
+        stream=DLQ_STREAM_NAME,
+        filter_subjects=[f"dlq.{SUBJECT_PREFIX}.>"],
+        description="history: notices dead letters of erased conversations, so they are purged again",
     )
 
 

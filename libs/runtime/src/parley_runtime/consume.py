@@ -74,6 +74,8 @@ class Consumer:
     handles: Sequence[str] = ()
     # Called with the subjects of the messages passed over (not in `handles`) before they are acked.
     on_skipped: Callable[[Sequence[str]], Awaitable[None]] | None = None
+    # Pass over every message: a consumer that needs only the subjects (payloads are never decoded).
+    subjects_only: bool = False
     _max_deliver: int = 0
     _consecutive_transient: int = 0
     _lag_at: float = 0.0
@@ -160,7 +162,7 @@ class Consumer:
         batch: list[tuple[Msg, Delivery]] = []
         skipped: list[Msg] = []
         for msg in msgs:
-            if self._prefixes and not msg.subject.startswith(self._prefixes):
+            if self.subjects_only or (self._prefixes and not msg.subject.startswith(self._prefixes)):
                 skipped.append(msg)  # not ours: the filter is wide on purpose (cheaper for the server)
                 continue
             try:

@@ -32,6 +32,7 @@ from parley_contracts.streams import (
     audio_bucket,
     dlq_copier_consumer,
     dlq_stream,
+    dlq_watch_consumer,
     service_consumers,
     voice_stream,
 )
@@ -187,6 +188,7 @@ async def provision(js: JetStreamContext, settings: ProvisionSettings | None = N
     for spec in service_consumers(ack_wait_seconds=s.ack_wait_seconds, max_deliver=s.max_deliver).values():
         changes.append(await ensure_consumer(js, spec))
     changes.append(await ensure_consumer(js, dlq_copier_consumer()))
+    changes.append(await ensure_consumer(js, dlq_watch_consumer()))
     changes.append(await ensure_object_bucket(js, audio_bucket(replicas=s.replicas, max_age_days=s.audio_max_age_days)))
     for change in changes:
         logger.info("provisioned", extra={"kind": change.kind, "object": change.name, "action": change.action})

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_history import __version__
 from parley_history.api import HistoryController, provide_conn
-from parley_history.consumers import history_consumer
+from parley_history.consumers import dead_letter_watch, history_consumer
 from parley_history.db import make_engine, migrate_async
 from parley_history.propagation import run_propagation
 from parley_history.recent import start_recent_service
@@ -63,9 +63,12 @@ def create_app(settings: Settings) -> Litestar:
             asyncio.create_task(run_propagation(rt.engine, rt.nc, rt.stop, rt.erasure_wakeup), name="history-erasures")
         )
         if settings.run_consumer:
+            store = SqlHistoryStore(rt.engine)
+            watch = dead_letter_watch(rt.nc, store)
+            rt.tasks.append(asyncio.create_task(watch.run(rt.stop), name="history-dlq-watch"))
             rt.consumer = history_consumer(
                 rt.nc,
-                SqlHistoryStore(rt.engine),
+                store,
                 batch_size=settings.batch_size,
                 concurrency=settings.consumer_concurrency,
             )

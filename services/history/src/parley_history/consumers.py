@@ -1,20 +1,24 @@
-"""Transport only: bind the `history` durable and feed decoded batches to `handlers.persist`.
+"""Transport only: bind history's durables, and hand decoded batches to `handlers.persist`.
 
-The durable's filter is wide (`voice.>`); events of the types history does not store are passed over
-unread, but their conversation ids (from the subjects) go to `HistoryStore.note_late` first, so a late
-participant, room or recording event of an erased conversation is purged too. `conversation_erased`
-itself is left out: it stays in the stream on purpose.
+`history` on VOICE: its filter is wide (`voice.>`); events of the types history does not store are
+passed over unread, but their conversation ids (from the subjects) go to `HistoryStore.note_late` first,
+so a late participant, room or recording event of an erased conversation is purged too.
+
+`history-dlq` on DLQ reads only subjects: a dead letter made after an erasure's last purge (a consumer
+that gave up on a late event) goes to `note_late` the same way instead of staying until the DLQ's max age.
+
+`conversation_erased` itself is left out of both: it stays in the streams on purpose.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from nats.aio.client import Client
 
 from parley_contracts import ContractError, ConversationErased, conversation_of, subject_filter
-from parley_contracts.streams import VOICE_STREAM_NAME, service_consumers
+from parley_contracts.streams import DLQ_STREAM_NAME, DLQ_WATCH_DURABLE, VOICE_STREAM_NAME, service_consumers
 from parley_history.db import is_transient
 from parley_history.handlers import HistoryStore, persist
 from parley_runtime.consume import Consumer
@@ -22,23 +26,29 @@ from parley_runtime.handling import Delivery
 
 DURABLE = "history"
 _ERASURES = subject_filter(ConversationErased).removesuffix("*")
+_DEAD = "dlq."
 
 
 def _conversations(subjects: Sequence[str]) -> set[str]:
     ids = set()
     for subject in subjects:
+        subject = subject.removeprefix(_DEAD)
         if not subject.startswith(_ERASURES):
             with contextlib.suppress(ContractError):  # a stray subject without one: nothing to purge
                 ids.add(conversation_of(subject))
     return ids
 
 
+def _noting_late(store: HistoryStore) -> Callable[[Sequence[str]], Awaitable[None]]:
+    async def passed_over(subjects: Sequence[str]) -> None:
+        await store.note_late(_conversations(subjects))
+
+    return passed_over
+
+
 def history_consumer(nc: Client, store: HistoryStore, *, batch_size: int, concurrency: int = 2) -> Consumer:
     async def handle(batch: Sequence[Delivery]) -> None:
         await persist([d.event for d in batch], store)
-
-    async def passed_over(subjects: Sequence[str]) -> None:
-        await store.note_late(_conversations(subjects))
 
     return Consumer(
         nc,
@@ -50,5 +60,22 @@ def history_consumer(nc: Client, store: HistoryStore, *, batch_size: int, concur
         concurrency=concurrency,
         is_transient=is_transient,
         handles=tuple(service_consumers()[DURABLE].handles),
-        on_skipped=passed_over,
+        on_skipped=_noting_late(store),
+    )
+
+
+def dead_letter_watch(nc: Client, store: HistoryStore) -> Consumer:
+    async def never(batch: Sequence[Delivery]) -> None:
+        raise AssertionError("a subjects-only consumer hands nothing to its handler")
+
+    return Consumer(
+        nc,
+        nc.jetstream(),
+        DLQ_STREAM_NAME,
+        DLQ_WATCH_DURABLE,
+        never,
+        batch_size=100,
+        is_transient=is_transient,
+        on_skipped=_noting_late(store),
+        subjects_only=True,
     )

@@ -26,93 +26,16 @@ import parley_contracts as c
 from parley_rooms import store
 from parley_rooms.erasure import hold_conversation, is_erased
 from parley_rooms.livekit import InvalidWebhook, LiveKitGateway, LiveKitRejected, LiveKitUnavailable
+from parley_rooms.schemas import ID, CreateRoom, CreateToken, Room, RoomPage, Token, room_out
 from parley_rooms.settings import Settings
 from parley_rooms.webhooks import PRODUCER, Publish, handle_webhook
 from parley_runtime.cursors import InvalidCursor, cursor_time, decode_cursor, encode_cursor
 
-ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 Engine = NamedDependency[AsyncEngine]
 Gateway = NamedDependency[LiveKitGateway]
 Publisher = NamedDependency[Publish]
 Config = NamedDependency[Settings]
 RoomName = Annotated[str, Parameter(pattern=ID, description="The room name")]
-
-
-class CreateRoom(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(pattern=ID)] | None = None
-    conversation_id: Annotated[str, msgspec.Meta(pattern=ID)] | None = None
-    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=256)] | None = None
-    instructions: Annotated[str, msgspec.Meta(max_length=8000)] | None = None
-    language: Annotated[str, msgspec.Meta(max_length=16)] | None = None
-
-
-class CreateToken(msgspec.Struct, forbid_unknown_fields=True):
-    identity: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-    name: Annotated[str, msgspec.Meta(max_length=256)] | None = None
-    ttl_seconds: Annotated[int, msgspec.Meta(ge=60)] | None = None
-    metadata: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
-
-
-class Participant(msgspec.Struct):
-    identity: str
-    kind: str
-    joined_at: datetime | None
-    left_at: datetime | None
-
-
-class Room(msgspec.Struct):
-    name: str
-    sid: str | None
-    status: str
-    conversation_id: str
-    user_id: str | None
-    agent_name: str
-    agent_session_id: str | None
-    created_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
-    duration_seconds: float | None
-    metadata: dict[str, Any]
-    # Set when its conversation was erased: user id, metadata and participants were removed.
-    erased_at: datetime | None = None
-    participants: list[Participant] | None = None
-
-
-class RoomPage(msgspec.Struct):
-    items: list[Room]
-    next_cursor: str | None
-
-
-class Token(msgspec.Struct):
-    token: str
-    url: str
-    room: str
-    identity: str
-    expires_at: datetime
-
-
-def _room(row: Any, participants: list[Any] | None = None) -> Room:
-    return Room(
-        name=row.name,
-        sid=row.sid,
-        status=row.status,
-        conversation_id=row.conversation_id,
-        user_id=row.user_id,
-        agent_name=row.agent_name,
-        agent_session_id=row.agent_session_id,
-        created_at=row.created_at,
-        started_at=row.session_started_at,
-        ended_at=row.session_ended_at or row.finished_at,
-        duration_seconds=row.session_duration_seconds,
-        metadata=row.metadata,
-        erased_at=row.erased_at,
-        participants=None
-        if participants is None
-        else [
-            Participant(identity=p.identity, kind=p.kind, joined_at=p.joined_at, left_at=p.left_at)
-            for p in participants
-        ],
-    )
 
 
 def _after(cursor: str) -> tuple[datetime, str]:
@@ -163,7 +86,7 @@ class RoomsController(Controller):
                         raise ClientException(status_code=422, detail="Idempotency-Key reused with another body")
                     row = await store.get_room(conn, seen[1])
                     if row is not None:  # the same request again: the same answer, nothing new
-                        return _room(row)
+                        return room_out(row)
         name = data.name or f"call-{uuid.uuid4().hex[:12]}"
         conversation_id = data.conversation_id or str(uuid.uuid4())
         metadata: dict[str, Any] = {"conversation_id": conversation_id}
@@ -209,7 +132,7 @@ class RoomsController(Controller):
         async with engine.connect() as conn:
             row = await store.get_room(conn, name)
         assert row is not None
-        return _room(row)
+        return room_out(row)
 
     @get("/", summary="List rooms, newest first")
     async def list_rooms(
@@ -223,7 +146,7 @@ class RoomsController(Controller):
         after = _after(cursor) if cursor else None
         async with engine.connect() as conn:
             rows = await store.list_rooms(conn, status=status, user_id=user_id, limit=limit, after=after)
-        items = [_room(r) for r in rows[:limit]]
+        items = [room_out(r) for r in rows[:limit]]
         nxt = encode_cursor(items[-1].created_at, items[-1].name) if len(rows) > limit else None
         return RoomPage(items=items, next_cursor=nxt)
 
@@ -233,7 +156,7 @@ class RoomsController(Controller):
             row = await store.get_room(conn, name)
             if row is None:
                 raise NotFoundException(detail=f"room {name} not found")
-            return _room(row, await store.room_participants(conn, name))
+            return room_out(row, await store.room_participants(conn, name))
 
     @delete("/{name:str}", status_code=HTTP_204_NO_CONTENT, summary="Close the room in LiveKit and mark it ended")
     async def delete_room(self, engine: Engine, livekit: Gateway, publish: Publisher, name: RoomName) -> None:

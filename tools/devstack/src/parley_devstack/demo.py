@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from parley_devstack import nats_accounts
 from parley_devstack.stack import Stack
 
 USERS = ["ada", "grace", "linus"]
@@ -109,7 +110,7 @@ def run(root: Path) -> int:
             f" {scrubbed['name']} keeps its status ({scrubbed['status']}) with user id {scrubbed['user_id']},"
             f" metadata {scrubbed['metadata']} and {len(scrubbed['participants'])} participants"
         )
-        violations = [line for line in stack.nats_log().splitlines() if "Permissions Violation" in line]
+        violations = nats_accounts.violations(stack.nats_log())
         if violations:
             print("\nNATS refused what a service needed (the chart's users lack a permission):")
             print("\n".join(violations[:10]))

@@ -2,12 +2,13 @@
 
 The dev stack can run every service under its own least-privilege user, exactly as the chart deploys them,
 so a permission the code needs but the chart does not grant shows up locally (as a failing demo, and as
-"Permissions Violation" in the server's log), not in production.
+a "Publish Violation" or "Subscription Violation" in the server's log: `violations()`), not in production.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -45,3 +46,10 @@ def write_config(path: Path, passwords: dict[str, str]) -> Path:
     path.write_text(json.dumps({"accounts": accounts}, indent=2))
     path.chmod(0o600)
     return path
+
+
+def violations(server_log: str) -> list[str]:
+    """The lines of a nats-server log where it refused a client something its permissions do not allow."""
+    return [
+        line for line in server_log.splitlines() if re.search(r"\b(Publish|Subscription|Permissions) Violation\b", line)
+    ]
