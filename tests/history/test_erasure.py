@@ -220,6 +220,11 @@ async def test_the_gauges_show_an_erasure_stuck_while_nats_refuses_it(engine: As
     await propagation._round(engine, NatsErasureBus(nc))
     assert (propagation._reading.unfinished, propagation._reading.oldest_seconds) == (0, 0.0)
 
+    # An old erasure purged again for a late event has waited since that event, not since its request.
+    await SqlHistoryStore(engine).note_late(["gone"])
+    waiting = await erasure.backlog(engine)
+    assert waiting.unfinished == 1 and waiting.oldest_seconds < 60
+
 
 async def test_the_api_erases_and_reports_until_every_copy_is_gone(
     engine: AsyncEngine, nc: Client, settings: Settings

@@ -163,7 +163,7 @@ class Consumer:
         skipped: list[Msg] = []
         for msg in msgs:
             if self.subjects_only or (self._prefixes and not msg.subject.startswith(self._prefixes)):
-                skipped.append(msg)  # not ours: the filter is wide on purpose (cheaper for the server)
+                skipped.append(msg)  # not ours (the filter is wide on purpose: cheaper for the server)
                 continue
             try:
                 event = decode(msg.data)

@@ -50,9 +50,11 @@ ORDER BY requested_at LIMIT $1
 """
 # An event of an erased conversation reached the consumer (dropped or passed over): it is in a stream again.
 LATE = "UPDATE history.erasures SET late_event_at = clock_timestamp() WHERE conversation_id = ANY($1::text[])"
+# The age of the work waiting: since the request, or for one only purged again, since its late event.
 BACKLOG = """
-SELECT count(*) AS unfinished, EXTRACT(EPOCH FROM now() - min(requested_at)) AS oldest FROM history.erasures
-WHERE published_at IS NULL OR purged_at IS NULL OR late_event_at > purged_at
+SELECT count(*) AS unfinished, EXTRACT(EPOCH FROM now() - min(
+    CASE WHEN published_at IS NULL OR purged_at IS NULL THEN requested_at ELSE late_event_at END)) AS oldest
+FROM history.erasures WHERE published_at IS NULL OR purged_at IS NULL OR late_event_at > purged_at
 """
 PUBLISHED = "UPDATE history.erasures SET published_at = now() WHERE conversation_id = $1"
 PURGED = "UPDATE history.erasures SET purged_at = GREATEST(purged_at, $2) WHERE conversation_id = $1"
