@@ -5,6 +5,7 @@ import time
 from collections.abc import Sequence
 from uuid import uuid4
 
+import nats
 import pytest
 from nats.aio.client import Client
 
@@ -12,6 +13,7 @@ import parley_contracts as c
 from parley_runtime.consume import RetryPolicy
 from parley_runtime.dlq import REASON_HEADER
 from parley_runtime.handling import Delivery, PoisonError
+from parley_runtime.provision import provision
 
 from .conftest import Running, headers_for, turn, until
 
@@ -193,3 +195,20 @@ async def test_a_passed_over_message_waits_for_on_skipped_and_is_never_dead_lett
     info = await js.consumer_info("VOICE", "history")
     assert info.num_pending == 0 and info.num_ack_pending == 0
     assert (await js.stream_info("DLQ")).state.messages == 0
+
+
+async def test_the_loops_end_cleanly_when_their_connection_is_closed(nats_url: str) -> None:
+    # The client reconnects forever, so closed means closed for good: looping on it would never end (a test
+    # that failed before stopping its consumer hung pytest at teardown that way).
+    client = await nats.connect(nats_url)
+    await provision(client.jetstream())
+
+    async def handler(batch: Sequence[Delivery]) -> None:
+        return None
+
+    running = Running(client, handler)
+    await asyncio.sleep(0.5)  # both loops are fetching
+    await client.close()
+    done, pending = await asyncio.wait(running.tasks, timeout=5)  # `stop` was never set
+    assert not pending
+    assert [t.exception() for t in done] == [None, None]

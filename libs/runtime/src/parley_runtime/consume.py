@@ -18,6 +18,7 @@ hold back the good ones fetched with it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -105,7 +106,11 @@ class Consumer:
                     msgs = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
                 except TimeoutError:
                     continue
-                except (nats.errors.ConnectionClosedError, nats.errors.Error, OSError) as exc:
+                except nats.errors.ConnectionClosedError:
+                    # Closed for good (the client reconnects forever otherwise): nothing more will arrive.
+                    logger.warning("nats connection closed; consumer stops", extra={"durable": self.durable})
+                    break
+                except (nats.errors.Error, OSError) as exc:
                     logger.warning("fetch failed", extra={"durable": self.durable, "error": repr(exc)})
                     await sleep_unless(stop, 1.0)
                     continue
@@ -121,7 +126,8 @@ class Consumer:
         finally:
             if in_hand:
                 await asyncio.wait(in_hand)
-            await sub.unsubscribe()
+            with contextlib.suppress(nats.errors.ConnectionClosedError):
+                await sub.unsubscribe()
 
     async def _refresh_lag(self) -> None:
         """Consumer lag and DLQ size for the gauges, read at most every few seconds (not per batch)."""

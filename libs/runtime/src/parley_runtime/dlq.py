@@ -11,6 +11,7 @@ stream `DLQ`. The DLQ publish is de-duplicated on `dlq:<stream>:<consumer>:<seq>
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from nats.js.errors import NotFoundError
 
 from parley_contracts.streams import ADVISORY_STREAM_NAME, DLQ_COPIER_DURABLE
 from parley_runtime import metrics
+from parley_runtime.periodic import sleep_unless
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +58,18 @@ class DeadLetterCopier:
                     advisories = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
                 except nats.errors.TimeoutError:
                     continue
+                except nats.errors.ConnectionClosedError:
+                    logger.warning("nats connection closed; dlq copier stops")  # closed for good
+                    break
                 except (nats.errors.Error, OSError) as exc:
                     logger.warning("dlq fetch failed", extra={"error": repr(exc)})
-                    await asyncio.sleep(1.0)
+                    await sleep_unless(stop, 1.0)
                     continue
                 for adv in advisories:
                     await self.copy(adv)
         finally:
-            await sub.unsubscribe()
+            with contextlib.suppress(nats.errors.ConnectionClosedError):
+                await sub.unsubscribe()
 
     async def copy(self, adv: Msg) -> None:
         try:
