@@ -7,8 +7,9 @@ classification of errors that mean "Postgres is unavailable, retry later".
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import MetaData
 from sqlalchemy import exc as sa_exc
@@ -19,6 +20,21 @@ from parley_runtime.handling import default_is_transient
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+T = TypeVar("T")
+
+
+def run_once(engine: Callable[[], AsyncEngine], chore: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run one chore (a CLI command's work) on a fresh engine, disposed of afterwards."""
+
+    async def run() -> T:
+        made = engine()
+        try:
+            return await chore(made)
+        finally:
+            await made.dispose()
+
+    return asyncio.run(run())
 
 
 def async_url(url: str) -> str:

@@ -7,15 +7,16 @@ retention   delete transcripts older than HISTORY_RETENTION_DAYS and exit (the s
 
 from __future__ import annotations
 
-import asyncio
 import sys
+from functools import partial
 
 from litestar import Litestar
 
 from parley_history import __version__
 from parley_history.db import make_engine, migrate
-from parley_history.retention import Purged, purge_expired
+from parley_history.retention import purge_expired
 from parley_history.settings import Settings, load
+from parley_runtime.db import run_once
 from parley_runtime.serve import service_main
 
 
@@ -25,16 +26,9 @@ def _app(settings: Settings) -> Litestar:
     return create_app(settings)
 
 
-async def _purge(settings: Settings) -> Purged:
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        return await purge_expired(engine, days=settings.retention_days)
-    finally:
-        await engine.dispose()
-
-
 def _retention(settings: Settings) -> int:
-    p = asyncio.run(_purge(settings))
+    purge = partial(purge_expired, days=settings.retention_days)
+    p = run_once(partial(make_engine, settings.database_url, pool_size=1), purge)
     print(
         f"purged {p.conversations} conversations, {p.sessions} sessions and {p.turns} turns"
         f" older than {settings.retention_days} days"
@@ -48,13 +42,5 @@ def _migrate(settings: Settings) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(
-        service_main(
-            "history",
-            __version__,
-            sys.argv,
-            load=load,
-            app=_app,
-            commands={"migrate": _migrate, "retention": _retention},
-        )
-    )
+    commands = {"migrate": _migrate, "retention": _retention}
+    sys.exit(service_main("history", __version__, sys.argv, load=load, app=_app, commands=commands))

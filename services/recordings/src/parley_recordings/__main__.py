@@ -7,10 +7,11 @@ retention   delete recordings older than RECORDINGS_RETENTION_DAYS (blobs and ro
 
 from __future__ import annotations
 
-import asyncio
 import sys
+from functools import partial
 
 from litestar import Litestar
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_recordings import __version__
 from parley_recordings.blobs import open_blob_store
@@ -18,19 +19,16 @@ from parley_recordings.db import make_engine, migrate
 from parley_recordings.repo import RecordingRepo
 from parley_recordings.retention import purge_expired
 from parley_recordings.settings import Settings, load
+from parley_runtime.db import run_once
 from parley_runtime.serve import service_main
 
 
-async def _purge(settings: Settings) -> int:
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        return await purge_expired(RecordingRepo(engine), open_blob_store(settings), days=settings.retention_days)
-    finally:
-        await engine.dispose()
+async def _purge(settings: Settings, engine: AsyncEngine) -> int:
+    return await purge_expired(RecordingRepo(engine), open_blob_store(settings), days=settings.retention_days)
 
 
 def _retention(settings: Settings) -> int:
-    purged = asyncio.run(_purge(settings))
+    purged = run_once(partial(make_engine, settings.database_url, pool_size=1), partial(_purge, settings))
     print(f"purged {purged} recordings older than {settings.retention_days} days")
     return 0
 

@@ -8,15 +8,16 @@ retention   one housekeeping pass (old receipts and keys; rooms idle longer than
 
 from __future__ import annotations
 
-import asyncio
 import sys
+from functools import partial
 
 from litestar import Litestar
 
 from parley_rooms import __version__
 from parley_rooms.db import make_engine, migrate
-from parley_rooms.retention import Housekept, housekeep
+from parley_rooms.retention import housekeep
 from parley_rooms.settings import Settings, load
+from parley_runtime.db import run_once
 from parley_runtime.serve import service_main
 
 
@@ -26,16 +27,9 @@ def _app(settings: Settings) -> Litestar:
     return create_app(settings)
 
 
-async def _housekeep(settings: Settings) -> Housekept:
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        return await housekeep(engine, retention_days=settings.retention_days, key_hours=settings.idempotency_key_hours)
-    finally:
-        await engine.dispose()
-
-
 def _retention(settings: Settings) -> int:
-    done = asyncio.run(_housekeep(settings))
+    tidy = partial(housekeep, retention_days=settings.retention_days, key_hours=settings.idempotency_key_hours)
+    done = run_once(partial(make_engine, settings.database_url, pool_size=1), tidy)
     print(
         f"deleted {done.rooms} rooms, {done.sessions} agent sessions without a room, {done.receipts} webhook"
         f" receipts and {done.keys} idempotency keys"
@@ -49,13 +43,5 @@ def _migrate(settings: Settings) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(
-        service_main(
-            "rooms",
-            __version__,
-            sys.argv,
-            load=load,
-            app=_app,
-            commands={"migrate": _migrate, "retention": _retention},
-        )
-    )
+    commands = {"migrate": _migrate, "retention": _retention}
+    sys.exit(service_main("rooms", __version__, sys.argv, load=load, app=_app, commands=commands))
