@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import msgspec
 import nats
 import pytest
 from litestar.testing import AsyncTestClient
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import parley_contracts as c
+from parley_devstack.ports import free_port
 from parley_history import erasure, propagation
 from parley_history.app import create_app
 from parley_history.consumers import dead_letter_watch
@@ -252,3 +254,36 @@ async def test_the_api_erases_and_reports_until_every_copy_is_gone(
         assert status["event_published"] and status["streams_purged"], status
     info = await nc.jetstream().stream_info("VOICE", subjects_filter=">")
     assert info.state.subjects == {"voice.conversation_erased.v1.gone": 1}  # published once
+
+
+async def test_the_api_lists_erasures_oldest_first_and_which_are_still_propagating(
+    engine: AsyncEngine, nc: Client, settings: Settings
+) -> None:
+    now = datetime.now(UTC)
+    for minutes, conversation in ((30, "done-one"), (20, "stuck-one"), (10, "stuck-two")):
+        await erasure.erase(engine, conversation, now=now - timedelta(minutes=minutes))
+    async with engine.begin() as conn:  # as if NATS had been reachable for the first one only
+        await conn.execute(text("UPDATE history.erasures SET published_at = now(), purged_at = now()"
+                                " WHERE conversation_id = 'done-one'"))  # fmt: skip
+    # NATS unreachable for the service: nothing propagates while we look.
+    offline = msgspec.structs.replace(settings, nats_url=f"nats://127.0.0.1:{free_port()}")
+    async with AsyncTestClient(app=create_app(offline)) as client:
+        assert (await client.get("/v1/erasures")).status_code == 401
+
+        async def ids(**params: object) -> tuple[list[str], str | None]:
+            r = await client.get("/v1/erasures", params=params, headers=AUTH)
+            assert r.status_code == 200, r.text
+            return [e["conversation_id"] for e in r.json()["items"]], r.json()["next_cursor"]
+
+        assert await ids(status="propagating") == (["stuck-one", "stuck-two"], None)
+        assert await ids(status="done") == (["done-one"], None)
+        walked, cursor = [], None
+        while True:  # one at a time, by cursor, oldest first
+            page, cursor = await ids(limit=1, **({"cursor": cursor} if cursor else {}))
+            walked += page
+            if cursor is None:
+                break
+        assert walked == ["done-one", "stuck-one", "stuck-two"]
+        for bad in ({"status": "stuck"}, {"cursor": "not-a-cursor"}):
+            r = await client.get("/v1/erasures", params=bad, headers=AUTH)
+            assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from parley_history import erasure, queries
 from parley_history.erasure import Erasure
 from parley_history.queries import Conversation, SearchHit, Session, Turn
-from parley_runtime.cursors import InvalidCursor
+from parley_runtime.cursors import InvalidCursor, cursor_time, decode_cursor, encode_cursor
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 Conn = NamedDependency[AsyncConnection]
@@ -61,6 +61,18 @@ class ErasureOut(msgspec.Struct):
     event_published: bool
     streams_purged: bool
     status: str  # "propagating" until the event is published and the streams purged, then "done"
+
+
+class ErasurePage(msgspec.Struct):
+    items: list[ErasureOut]
+    next_cursor: str | None
+
+
+def _erasure_key(cursor: str) -> tuple[datetime, str]:
+    at, conversation_id = decode_cursor(cursor, 2)
+    if not isinstance(conversation_id, str):
+        raise InvalidCursor("malformed cursor")
+    return cursor_time(at), conversation_id
 
 
 def _erasure_out(e: Erasure) -> ErasureOut:
@@ -164,6 +176,25 @@ class HistoryController(Controller):
         done = await erasure.erase(engine, conversation_id)
         erasure_wakeup.set()  # propagate now rather than at the next round
         return _erasure_out(done)
+
+    @get("/erasures", summary="Erasures on request, oldest first: which are still propagating")
+    async def list_erasures(
+        self,
+        engine: Engine,
+        status: Annotated[str | None, Parameter(pattern=r"^(propagating|done)$")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+    ) -> ErasurePage:
+        try:
+            after = _erasure_key(cursor) if cursor else None
+        except InvalidCursor as exc:
+            raise _bad_cursor(exc) from exc
+        rows = await erasure.page(engine, status=status, after=after, limit=limit + 1)
+        items = [_erasure_out(e) for e in rows[:limit]]
+        last = rows[limit - 1] if len(rows) > limit else None
+        return ErasurePage(
+            items=items, next_cursor=encode_cursor(last.requested_at, last.conversation_id) if last else None
+        )
 
     @get("/erasures/{conversation_id:str}", summary="Where the erasure of a conversation stands")
     async def get_erasure(self, engine: Engine, conversation_id: IdParam) -> ErasureOut:

@@ -81,7 +81,8 @@ def create_app(settings: Settings) -> Litestar:
             await migrate_async(settings.database_url)
         rt = Runtime(engine=engine)
         app.state.runtime = rt
-        rt.tasks.append(asyncio.create_task(start_messaging(rt), name="history-messaging"))
+        messaging = asyncio.create_task(start_messaging(rt), name="history-messaging")
+        rt.tasks.append(messaging)
         if settings.retention_days > 0:
             purge = partial(purge_expired, engine, days=settings.retention_days)
             rt.tasks.append(
@@ -91,6 +92,8 @@ def create_app(settings: Settings) -> Litestar:
             yield
         finally:
             rt.stop.set()
+            if rt.nc is None:  # still waiting for NATS: nothing in hand, so no reason to wait
+                messaging.cancel()
             # The consumer finishes (and acks) the batch in hand; unacked ones are redelivered anyway.
             done, pending = await asyncio.wait(rt.tasks, timeout=20)
             for task in pending:

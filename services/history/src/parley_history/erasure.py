@@ -56,6 +56,18 @@ SELECT count(*) AS unfinished, EXTRACT(EPOCH FROM now() - min(
     CASE WHEN published_at IS NULL OR purged_at IS NULL THEN requested_at ELSE late_event_at END)) AS oldest
 FROM history.erasures WHERE published_at IS NULL OR purged_at IS NULL OR late_event_at > purged_at
 """
+# Pages of erasures, oldest request first: all of them, or those a status selects (the unfinished ones
+# through the partial index of migration 0006).
+_PAGE = """
+SELECT * FROM history.erasures WHERE {where} AND (requested_at, conversation_id) > ($1, $2)
+ORDER BY requested_at, conversation_id LIMIT $3
+"""
+_UNFINISHED = "(published_at IS NULL OR purged_at IS NULL OR late_event_at > purged_at)"
+PAGES = {
+    None: _PAGE.format(where="true"),
+    "propagating": _PAGE.format(where=_UNFINISHED),
+    "done": _PAGE.format(where=f"NOT COALESCE({_UNFINISHED}, false)"),
+}
 PUBLISHED = "UPDATE history.erasures SET published_at = now() WHERE conversation_id = $1"
 PURGED = "UPDATE history.erasures SET purged_at = GREATEST(purged_at, $2) WHERE conversation_id = $1"
 
@@ -123,6 +135,16 @@ async def get(engine: AsyncEngine, conversation_id: str) -> Erasure | None:
     async with driver_connection(engine) as conn:
         row = await conn.fetchrow("SELECT * FROM history.erasures WHERE conversation_id = $1", conversation_id)
     return None if row is None else _erasure(row)
+
+
+async def page(
+    engine: AsyncEngine, *, status: str | None, after: tuple[datetime, str] | None, limit: int
+) -> list[Erasure]:
+    """Up to `limit` erasures after the key `after` (requested_at, conversation_id), oldest first."""
+    start = after or (datetime.min.replace(tzinfo=UTC), "")
+    async with driver_connection(engine) as conn:
+        rows = await conn.fetch(PAGES[status], *start, limit)
+    return [_erasure(r) for r in rows]
 
 
 async def note_late_events(engine: AsyncEngine, conversation_ids: Collection[str]) -> None:

@@ -55,7 +55,8 @@ def create_app(settings: Settings) -> Litestar:
             await migrate_async(settings.database_url)
         rt = Runtime(engine=engine, repo=RecordingRepo(engine), blobs=open_blob_store(settings))
         app.state.runtime = rt
-        rt.tasks.append(asyncio.create_task(consume(rt), name="recordings-consumer"))
+        consuming = asyncio.create_task(consume(rt), name="recordings-consumer")
+        rt.tasks.append(consuming)
         if settings.retention_days > 0:
             purge = partial(purge_expired, rt.repo, rt.blobs, days=settings.retention_days)
             rt.tasks.append(
@@ -65,6 +66,8 @@ def create_app(settings: Settings) -> Litestar:
             yield
         finally:
             rt.stop.set()
+            if rt.nc is None:  # still waiting for NATS: nothing in hand, so no reason to wait
+                consuming.cancel()
             _, pending = await asyncio.wait(rt.tasks, timeout=20)
             for task in pending:
                 task.cancel()

@@ -44,11 +44,13 @@ class Runtime:
     livekit: LiveKitGateway
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    consuming: bool = False  # connected: the consumer may hold a batch to finish at shutdown
 
 
 def create_app(settings: Settings) -> Litestar:
     async def consume(rt: Runtime) -> None:
         nc = await connect(settings.nats, name="rooms-consumer", retry_initial=True)
+        rt.consuming = True
         try:
             await rooms_consumer(nc, rt.engine).run(rt.stop)
         finally:
@@ -62,8 +64,9 @@ def create_app(settings: Settings) -> Litestar:
         outbox = Outbox(settings.nats, name="rooms", spill_path=settings.outbox_spill).start()
         rt = Runtime(engine=engine, outbox=outbox, livekit=LiveKitGateway(settings))
         app.state.runtime = rt
-        if settings.run_consumer:
-            rt.tasks.append(asyncio.create_task(consume(rt), name="rooms-consumer"))
+        consumer_task = asyncio.create_task(consume(rt), name="rooms-consumer") if settings.run_consumer else None
+        if consumer_task is not None:
+            rt.tasks.append(consumer_task)
         tidy = partial(
             housekeep, engine, retention_days=settings.retention_days, key_hours=settings.idempotency_key_hours
         )
@@ -72,6 +75,8 @@ def create_app(settings: Settings) -> Litestar:
             yield
         finally:
             rt.stop.set()
+            if consumer_task is not None and not rt.consuming:  # still waiting for NATS: no reason to wait
+                consumer_task.cancel()
             _, pending = await asyncio.wait(rt.tasks, timeout=20) if rt.tasks else (set(), set())
             for task in pending:
                 task.cancel()
