@@ -223,6 +223,8 @@ class Consumer:
         for msg in msgs:
             await msg.ack()
         self.stats.skipped += len(msgs)
+        # Counted as processed too, or a consumer that only passes messages over would look stalled.
+        metrics.EVENTS_PROCESSED.add(len(msgs), {"consumer": self.durable, "type": "skipped"})
 
     async def _process_one(self, item: tuple[Msg, Delivery]) -> None:
         try:
