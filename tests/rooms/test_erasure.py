@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -20,6 +21,8 @@ from parley_devstack.livekit_standin import LiveKitStandIn
 from parley_rooms.db import make_engine
 from parley_rooms.erasure import erase_conversations
 from parley_rooms.handlers import apply_events
+from parley_rooms.livekit import LiveKitGateway
+from parley_rooms.settings import Settings
 
 from .conftest import AUTH, LK_KEY, LK_SECRET
 from .helpers import published, signed_webhook
@@ -201,8 +204,15 @@ async def test_a_participant_webhook_racing_the_erasure_leaves_no_identity(
     assert [type(e).__name__ for e in await published(nats_url)] == ["RoomCreated"]
 
 
-async def test_the_rooms_consumer_erases_from_jetstream(client: AsyncTestClient, nats_url: str) -> None:  # type: ignore[type-arg]
+async def test_the_rooms_consumer_erases_from_jetstream_and_scrubs_the_live_room_in_livekit(
+    client: AsyncTestClient,
+    nats_url: str,
+    livekit: LiveKitStandIn,  # type: ignore[type-arg]
+) -> None:
     assert (await client.post("/v1/rooms", json={**BODY, "name": "call-js"}, headers=AUTH)).status_code == 201
+    assert (await client.post("/v1/rooms", json={**BODY, "name": "call-over"}, headers=AUTH)).status_code == 201
+    assert (await client.delete("/v1/rooms/call-over", headers=AUTH)).status_code == 204  # closed in LiveKit
+    assert "Dr Who" in livekit.rooms["call-js"].metadata
     nc = await nats.connect(nats_url)
     event = _erased()
     await nc.jetstream().publish(c.subject_for(event), c.encode(event), headers={"Nats-Msg-Id": str(event.event_id)})
@@ -212,3 +222,22 @@ async def test_the_rooms_consumer_erases_from_jetstream(client: AsyncTestClient,
         assert time.monotonic() < deadline, room
         await asyncio.sleep(0.1)
     assert room["user_id"] is None and room["metadata"] == {}
+    # The call may still run: LiveKit's copy of the metadata keeps only what a re-dispatched agent needs.
+    assert json.loads(livekit.rooms["call-js"].metadata) == {"conversation_id": "conv-e"}
+
+
+async def test_livekit_down_does_not_hold_back_the_erasure(
+    client: AsyncTestClient,
+    engine: AsyncEngine,
+    livekit: LiveKitStandIn,
+    settings: Settings,  # type: ignore[type-arg]
+) -> None:
+    assert (await client.post("/v1/rooms", json={**BODY, "name": "call-lk"}, headers=AUTH)).status_code == 201
+    livekit.mode = "error"
+    gateway = LiveKitGateway(settings)
+    try:
+        await apply_events([_erased()], engine, gateway.replace_metadata)  # logged, not raised
+    finally:
+        await gateway.aclose()
+    room = await _room(client, "call-lk")
+    assert room["erased_at"] is not None and room["metadata"] == {}

@@ -52,7 +52,7 @@ def create_app(settings: Settings) -> Litestar:
         nc = await connect(settings.nats, name="rooms-consumer", retry_initial=True)
         rt.consuming = True
         try:
-            await rooms_consumer(nc, rt.engine).run(rt.stop)
+            await rooms_consumer(nc, rt.engine, rt.livekit.replace_metadata).run(rt.stop)
         finally:
             await nc.drain()
 

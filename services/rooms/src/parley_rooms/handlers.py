@@ -7,7 +7,8 @@ so duplicates and any arrival order end in the same state, and a room's status i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_contracts import AnyEvent, ConversationErased, SessionEnded, SessionStarted
 from parley_rooms.erasure import erase_conversations
-from parley_rooms.store import merge_session
+from parley_rooms.store import merge_session, open_rooms
+
+logger = logging.getLogger(__name__)
+
+# Replace a room's metadata in LiveKit (the gateway's `replace_metadata`).
+ReplaceMetadata = Callable[[str, dict[str, object]], Awaitable[None]]
 
 
 def session_facts(events: Sequence[AnyEvent]) -> list[dict[str, Any]]:
@@ -46,12 +52,28 @@ def session_facts(events: Sequence[AnyEvent]) -> list[dict[str, Any]]:
     return list(facts.values())
 
 
-async def apply_events(events: Sequence[AnyEvent], engine: AsyncEngine) -> None:
-    """Apply a batch in one transaction: session facts merged, erased conversations scrubbed."""
+async def apply_events(
+    events: Sequence[AnyEvent], engine: AsyncEngine, replace_metadata: ReplaceMetadata | None = None
+) -> None:
+    """Apply a batch in one transaction: session facts merged, erased conversations scrubbed.
+
+    After the commit, an erased room that may still be live in LiveKit gets its metadata replaced by the
+    conversation id alone (`replace_metadata`), best effort: LiveKit drops it when the room closes anyway.
+    """
     facts = session_facts(events)
     erased = [e.conversation_id for e in events if isinstance(e, ConversationErased)]
+    live: list[tuple[str, str]] = []
     if facts or erased:
         async with engine.begin() as conn:
             if facts:
                 await merge_session(conn, facts)
-            await erase_conversations(conn, erased, datetime.now(UTC))
+            scrubbed = await erase_conversations(conn, erased, datetime.now(UTC))
+            if scrubbed:
+                live = await open_rooms(conn, scrubbed)
+    if replace_metadata is None:
+        return
+    for name, conversation_id in live:
+        try:
+            await replace_metadata(name, {"conversation_id": conversation_id})  # what a re-dispatched agent reads
+        except Exception as exc:
+            logger.warning("could not scrub the live room's metadata", extra={"room": name, "error": repr(exc)})

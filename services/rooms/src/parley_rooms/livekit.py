@@ -27,7 +27,11 @@ class LiveKitUnavailable(Exception):
 
 
 class LiveKitRejected(Exception):
-    """LiveKit refused the request (4xx)."""
+    """LiveKit refused the request (4xx); `code` is LiveKit's, e.g. `not_found`."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class InvalidWebhook(Exception):
@@ -81,6 +85,17 @@ class LiveKitGateway:
         room = await self._call(self._client().room.create_room(request))
         return CreatedRoom(name=room.name, sid=room.sid)
 
+    async def replace_metadata(self, name: str, metadata: dict[str, object]) -> None:
+        """Replace a live room's metadata; a room LiveKit no longer has is fine (it took its metadata along)."""
+        body = json.dumps(metadata, separators=(",", ":"))
+        try:
+            await self._call(
+                self._client().room.update_room_metadata(api.UpdateRoomMetadataRequest(room=name, metadata=body))
+            )
+        except LiveKitRejected as exc:
+            if exc.code != "not_found":
+                raise
+
     async def delete_room(self, name: str) -> None:
         with contextlib.suppress(LiveKitRejected):  # already gone on the LiveKit side: deleting is idempotent
             await self._call(self._client().room.delete_room(api.DeleteRoomRequest(room=name)))
@@ -91,7 +106,7 @@ class LiveKitGateway:
         except api.TwirpError as exc:
             if exc.status >= 500:
                 raise LiveKitUnavailable(f"LiveKit error {exc.status}: {exc.message}") from exc
-            raise LiveKitRejected(f"LiveKit rejected the request ({exc.code}): {exc.message}") from exc
+            raise LiveKitRejected(f"LiveKit rejected the request ({exc.code}): {exc.message}", str(exc.code)) from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise LiveKitUnavailable(f"LiveKit unreachable: {type(exc).__name__}") from exc
 

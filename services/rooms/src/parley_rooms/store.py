@@ -83,6 +83,12 @@ async def lock_room(conn: AsyncConnection, name: str) -> bool:
     return (await conn.execute(q)).first() is not None
 
 
+async def open_rooms(conn: AsyncConnection, names: list[str]) -> list[tuple[str, str]]:
+    """(name, conversation_id) of those rooms not finished yet: LiveKit may still hold them."""
+    q = select(rooms.c.name, rooms.c.conversation_id).where(rooms.c.name.in_(names), rooms.c.finished_at.is_(None))
+    return [(r.name, r.conversation_id) for r in (await conn.execute(q)).all()]
+
+
 async def room_exists(conn: AsyncConnection, name: str) -> bool:
     return (await conn.execute(select(rooms.c.name).where(rooms.c.name == name))).first() is not None
 

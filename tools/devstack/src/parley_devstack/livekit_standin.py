@@ -91,6 +91,14 @@ class LiveKitStandIn:
             )
             self.rooms[req.name] = created
             return web.Response(body=created.SerializeToString(), content_type="application/protobuf")
+        if method == "UpdateRoomMetadata":
+            req_meta = room.UpdateRoomMetadataRequest.FromString(body)
+            if not claims.video or not claims.video.room_admin or claims.video.room != req_meta.room:
+                return web.json_response({"code": "permission_denied", "msg": "no roomAdmin grant"}, status=403)
+            if req_meta.room not in self.rooms:
+                return web.json_response({"code": "not_found", "msg": "room not found"}, status=404)
+            self.rooms[req_meta.room].metadata = req_meta.metadata
+            return web.Response(body=self.rooms[req_meta.room].SerializeToString(), content_type="application/protobuf")
         if method == "DeleteRoom":
             req_delete = room.DeleteRoomRequest.FromString(body)
             if req_delete.room not in self.rooms:
