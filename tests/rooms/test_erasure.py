@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import parley_contracts as c
 from parley_devstack.livekit_standin import LiveKitStandIn
 from parley_rooms.db import make_engine
-from parley_rooms.erasure import erase_conversations
+from parley_rooms.erasure import ScrubbedRoom, erase_conversations
 from parley_rooms.handlers import apply_events
 from parley_rooms.livekit import LiveKitGateway
 from parley_rooms.settings import Settings
@@ -149,7 +149,7 @@ class _ErasingElsewhere:
     def __init__(self, url: str, conversation_id: str, hold: float) -> None:
         self.url, self.conversation_id, self.hold = url, conversation_id, hold
         self.held = threading.Event()
-        self.scrubbed: list[str] = []
+        self.scrubbed: list[ScrubbedRoom] = []
         self._thread = threading.Thread(target=lambda: asyncio.run(self._erase()))
 
     async def _erase(self) -> None:
@@ -198,7 +198,7 @@ async def test_a_participant_webhook_racing_the_erasure_leaves_no_identity(
         started = time.monotonic()
         await _webhook(client, _joined("call-racing", "ada-phone", "EV_racing"))
         waited = time.monotonic() - started
-    assert erasing.scrubbed == ["call-racing"]
+    assert [room.name for room in erasing.scrubbed] == ["call-racing"]
     assert waited > 0.5  # it waited for the room's row
     assert (await _room(client, "call-racing"))["participants"] == []
     assert [type(e).__name__ for e in await published(nats_url)] == ["RoomCreated"]

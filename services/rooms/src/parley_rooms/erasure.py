@@ -8,7 +8,7 @@ On `conversation_erased.v1` (published by history), in one transaction under eac
 
 The lock closes two races. A room created while the erasure runs: creation takes the same lock and looks
 for the tombstone, so it either committed first (and is scrubbed here) or sees the tombstone. A
-participant webhook applied meanwhile: it locks the room's row (`store.lock_room`), so it either
+participant webhook applied meanwhile: it locks the room's row (`store.get_room(lock=True)`), so it either
 committed first (its participant is deleted here) or sees `erased_at` and stores nothing.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, text
@@ -35,31 +36,46 @@ async def is_erased(conn: AsyncConnection, conversation_id: str) -> bool:
     return found.first() is not None
 
 
+async def _lock(conn: AsyncConnection, conversation_id: str) -> None:
+    await conn.execute(LOCK, {"id": conversation_id, "seed": LOCK_SEED})
+
+
 async def hold_conversation(conn: AsyncConnection, conversation_id: str) -> bool:
     """Lock the conversation id until the transaction ends; True when it was erased."""
-    await conn.execute(LOCK, {"id": conversation_id, "seed": LOCK_SEED})
+    await _lock(conn, conversation_id)
     return await is_erased(conn, conversation_id)
 
 
-async def erase_conversations(conn: AsyncConnection, conversation_ids: Iterable[str], now: datetime) -> list[str]:
-    """Scrub the conversations' rooms and retire their ids; returns the names of the rooms scrubbed."""
+@dataclass(frozen=True)
+class ScrubbedRoom:
+    name: str
+    conversation_id: str
+    finished: bool  # LiveKit closed it; an unfinished one may still be live there, with its metadata
+
+
+async def erase_conversations(
+    conn: AsyncConnection, conversation_ids: Iterable[str], now: datetime
+) -> list[ScrubbedRoom]:
+    """Scrub the conversations' rooms and retire their ids; returns the rooms scrubbed, by name."""
     ids = sorted(set(conversation_ids))  # locks in one order: concurrent batches cannot deadlock
     if not ids:
         return []
     for conversation_id in ids:
-        await hold_conversation(conn, conversation_id)
+        await _lock(conn, conversation_id)
     await conn.execute(
         insert(erasures).values([{"conversation_id": i, "erased_at": now} for i in ids]).on_conflict_do_nothing()
     )
-    scrubbed = await conn.execute(
+    result = await conn.execute(
         rooms.update()
         .where(rooms.c.conversation_id.in_(ids))
         .values(user_id=None, metadata={}, erased_at=func.coalesce(rooms.c.erased_at, now))
-        .returning(rooms.c.name)
+        .returning(rooms.c.name, rooms.c.conversation_id, rooms.c.finished_at)
     )
-    names = sorted(scrubbed.scalars())
-    if names:
+    scrubbed = sorted(
+        (ScrubbedRoom(r.name, r.conversation_id, r.finished_at is not None) for r in result), key=lambda r: r.name
+    )
+    if names := [r.name for r in scrubbed]:
         await conn.execute(participants.delete().where(participants.c.room_name.in_(names)))
         await conn.execute(idempotency_keys.delete().where(idempotency_keys.c.room_name.in_(names)))
-    logger.info("conversations erased", extra={"conversations": len(ids), "rooms": len(names)})
-    return names
+    logger.info("conversations erased", extra={"conversations": len(ids), "rooms": len(scrubbed)})
+    return scrubbed

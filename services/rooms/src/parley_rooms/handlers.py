@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_contracts import AnyEvent, ConversationErased, SessionEnded, SessionStarted
-from parley_rooms.erasure import erase_conversations
-from parley_rooms.store import merge_session, open_rooms
+from parley_rooms.erasure import ScrubbedRoom, erase_conversations
+from parley_rooms.store import merge_session
 
 logger = logging.getLogger(__name__)
 
@@ -62,18 +62,19 @@ async def apply_events(
     """
     facts = session_facts(events)
     erased = [e.conversation_id for e in events if isinstance(e, ConversationErased)]
-    live: list[tuple[str, str]] = []
+    scrubbed: list[ScrubbedRoom] = []
     if facts or erased:
         async with engine.begin() as conn:
             if facts:
                 await merge_session(conn, facts)
             scrubbed = await erase_conversations(conn, erased, datetime.now(UTC))
-            if scrubbed:
-                live = await open_rooms(conn, scrubbed)
     if replace_metadata is None:
         return
-    for name, conversation_id in live:
+    for room in scrubbed:
+        if room.finished:
+            continue
         try:
-            await replace_metadata(name, {"conversation_id": conversation_id})  # what a re-dispatched agent reads
+            # What a re-dispatched agent reads stays.
+            await replace_metadata(room.name, {"conversation_id": room.conversation_id})
         except Exception as exc:
-            logger.warning("could not scrub the live room's metadata", extra={"room": name, "error": repr(exc)})
+            logger.warning("could not scrub the live room's metadata", extra={"room": room.name, "error": repr(exc)})

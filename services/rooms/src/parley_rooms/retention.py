@@ -10,7 +10,7 @@
   deleted) go by their own times. Erasure tombstones are never deleted: they retire ids for good.
 
 Every step runs in batches, each in its own transaction with SKIP LOCKED, so replicas share the work and
-a webhook holding a room's row (`store.lock_room`) is never waited for: that room is taken next pass.
+a webhook holding a room's row (`store.get_room(lock=True)`) is never waited for: that room is taken next pass.
 """
 
 from __future__ import annotations

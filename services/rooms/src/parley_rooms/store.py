@@ -73,20 +73,13 @@ async def remember_idempotency_key(conn: AsyncConnection, key: str, request_hash
     )
 
 
-async def get_room(conn: AsyncConnection, name: str) -> Row[Any] | None:
-    return (await conn.execute(_ROOM_VIEW.where(rooms.c.name == name))).first()
-
-
-async def lock_room(conn: AsyncConnection, name: str) -> bool:
-    """Lock the room's row until the transaction ends (an erasure waits for it); False when there is none."""
-    q = select(rooms.c.name).where(rooms.c.name == name).with_for_update(key_share=True)
-    return (await conn.execute(q)).first() is not None
-
-
-async def open_rooms(conn: AsyncConnection, names: list[str]) -> list[tuple[str, str]]:
-    """(name, conversation_id) of those rooms not finished yet: LiveKit may still hold them."""
-    q = select(rooms.c.name, rooms.c.conversation_id).where(rooms.c.name.in_(names), rooms.c.finished_at.is_(None))
-    return [(r.name, r.conversation_id) for r in (await conn.execute(q)).all()]
+async def get_room(conn: AsyncConnection, name: str, *, lock: bool = False) -> Row[Any] | None:
+    """The room with its derived status; `lock` also locks its row until the transaction ends (an erasure or
+    a housekeeping pass waits for it, or passes it over)."""
+    q = _ROOM_VIEW.where(rooms.c.name == name)
+    if lock:
+        q = q.with_for_update(of=rooms, key_share=True)  # FOR NO KEY UPDATE OF rooms
+    return (await conn.execute(q)).first()
 
 
 async def room_exists(conn: AsyncConnection, name: str) -> bool:

@@ -42,7 +42,7 @@ async def handle_webhook(event: api.WebhookEvent, engine: AsyncEngine, publish: 
     webhook_id = event.id or f"{event.event}:{name}:{event.participant.identity}:{event.created_at}"
     async with engine.begin() as conn:
         # Locked first, so an erasure of its conversation either committed before (seen here) or waits.
-        row = await store.get_room(conn, name) if name and await store.lock_room(conn, name) else None
+        row = await store.get_room(conn, name, lock=True) if name else None
         if row is None:
             return False
         if not await store.first_receipt(conn, webhook_id, event.event, at):
