@@ -40,29 +40,29 @@ COUNT = """
 UPDATE history.erasures SET turns_deleted = turns_deleted + $2, sessions_deleted = sessions_deleted + $3
 WHERE conversation_id = $1 RETURNING *
 """
+# Not done: the event unpublished, the streams unpurged, or a late event since the purge. The partial index
+# of migration 0006 has exactly this predicate, so the queries below that filter on it use it.
+_UNFINISHED = "(published_at IS NULL OR purged_at IS NULL OR late_event_at > purged_at)"
 # `read_at`: the database's clock when the row was read, before the purge. A purge covers the events that were
 # in the stream when it ran, so an event the consumer dropped after `read_at` may be left: it sets
 # `late_event_at` later than the `purged_at` recorded here, and the conversation is purged again.
-UNFINISHED = """
-SELECT *, clock_timestamp() AS read_at FROM history.erasures
-WHERE published_at IS NULL OR purged_at IS NULL OR late_event_at > purged_at
+UNFINISHED = f"""
+SELECT *, clock_timestamp() AS read_at FROM history.erasures WHERE {_UNFINISHED}
 ORDER BY requested_at LIMIT $1
-"""
+"""  # noqa: S608 (constant fragments only)
 # An event of an erased conversation reached the consumer (dropped or passed over): it is in a stream again.
 LATE = "UPDATE history.erasures SET late_event_at = clock_timestamp() WHERE conversation_id = ANY($1::text[])"
 # The age of the work waiting: since the request, or for one only purged again, since its late event.
-BACKLOG = """
+BACKLOG = f"""
 SELECT count(*) AS unfinished, EXTRACT(EPOCH FROM now() - min(
     CASE WHEN published_at IS NULL OR purged_at IS NULL THEN requested_at ELSE late_event_at END)) AS oldest
-FROM history.erasures WHERE published_at IS NULL OR purged_at IS NULL OR late_event_at > purged_at
-"""
-# Pages of erasures, oldest request first: all of them, or those a status selects (the unfinished ones
-# through the partial index of migration 0006).
+FROM history.erasures WHERE {_UNFINISHED}
+"""  # noqa: S608 (constant fragments only)
+# Pages of erasures, oldest request first: all of them, or those a status selects.
 _PAGE = """
 SELECT * FROM history.erasures WHERE {where} AND (requested_at, conversation_id) > ($1, $2)
 ORDER BY requested_at, conversation_id LIMIT $3
 """
-_UNFINISHED = "(published_at IS NULL OR purged_at IS NULL OR late_event_at > purged_at)"
 PAGES = {
     None: _PAGE.format(where="true"),
     "propagating": _PAGE.format(where=_UNFINISHED),
