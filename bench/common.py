@@ -20,6 +20,7 @@ from parley_devstack.postgres_server import PostgresServer
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 # A typical assistant turn (85 characters): what Parley and the synchronous baseline both store.
 TURN_TEXT = "Sure, I can move your appointment to Friday at ten; shall I also send you a reminder?"
+RARE_TEXT = "I was charged twice, so I would like a refund for the second payment please."
 
 
 @dataclass

@@ -18,8 +18,9 @@ import nats
 from nats.js.api import AckPolicy, ConsumerConfig
 
 import parley_contracts as c
-from bench.common import TURN_TEXT, machine, percentile, prepare, servers, table, turn
+from bench.common import RARE_TEXT, TURN_TEXT, machine, percentile, prepare, servers, table, turn
 from parley_contracts.streams import HISTORY_RECENT_SUBJECT
+from parley_history import queries
 from parley_history.consumers import history_consumer
 from parley_history.db import make_engine
 from parley_history.recent import start_recent_service
@@ -94,18 +95,22 @@ async def parley(url: str, db: str, n: int, batch: int) -> float:
     return n / elapsed
 
 
-async def recent_latency(url: str, db: str, conversations: int, requests: int = 2000) -> tuple[float, float]:
+async def recent_latency(
+    url: str, db: str, conversations: int, requests: int = 2000, *, prefix: str = "conv-"
+) -> tuple[float, float]:
+    """`history.v1.recent` for 20 turns, round trip through NATS, over conversations `<prefix>00000`..."""
     engine = make_engine(db)
     nc = await nats.connect(url)
     service = await start_recent_service(nc, engine, version="0.0.0", timeout=1)
     client = await nats.connect(url)
     samples = []
     for i in range(requests):
-        body = json.dumps({"conversation_id": f"conv-{i % conversations:05d}", "limit": 20}).encode()
+        body = json.dumps({"conversation_id": f"{prefix}{i % conversations:05d}", "limit": 20}).encode()
         t = time.perf_counter()
         reply = await client.request(HISTORY_RECENT_SUBJECT, body, timeout=2)
         samples.append((time.perf_counter() - t) * 1000)
         assert not (reply.headers or {}).get("Nats-Service-Error-Code"), reply.headers
+        assert json.loads(reply.data)["turns"], "the benchmark must ask for conversations that exist"
     await service.stop()
     await client.close()
     await nc.close()
@@ -113,8 +118,38 @@ async def recent_latency(url: str, db: str, conversations: int, requests: int = 
     return percentile(samples, 50), percentile(samples, 99)
 
 
+async def search_latency(db: str, *, requests: int = 200, broad_requests: int = 5) -> dict[str, float]:
+    """The REST search's query (`queries.search_turns`, 20 hits) over what `load_turns` stored: a word one
+    turn in 1,000 holds, a word every other turn holds within one conversation, and that word everywhere (ranking
+    reads each match, so that one costs in proportion to the table). No time budget, to see the real cost."""
+    engine = make_engine(db)
+    found: dict[str, list[float]] = {"rare": [], "scoped": [], "broad": []}
+    runs = {"rare": ("refund", None, requests), "scoped": ("appointment", "big-00001", requests),
+            "broad": ("appointment", None, broad_requests)}  # fmt: skip
+    async with engine.connect() as conn:
+        for name, (query, conversation_id, n) in runs.items():
+            for _ in range(n):
+                t = time.perf_counter()
+                hits, _ = await queries.search_turns(
+                    conn, query=query, user_id=None, conversation_id=conversation_id, limit=20, offset=0,
+                    timeout_seconds=600,
+                )  # fmt: skip
+                found[name].append((time.perf_counter() - t) * 1000)
+                assert hits, f"the {name} search must find turns"
+                await conn.rollback()
+    await engine.dispose()
+    return {
+        "search_rare_p50_ms": round(percentile(found["rare"], 50), 2),
+        "search_rare_p99_ms": round(percentile(found["rare"], 99), 2),
+        "search_scoped_p50_ms": round(percentile(found["scoped"], 50), 2),
+        "search_scoped_p99_ms": round(percentile(found["scoped"], 99), 2),
+        "search_broad_p50_ms": round(percentile(found["broad"], 50)),
+    }
+
+
 async def load_turns(db: str, total: int, conversations: int) -> None:
-    """Bulk-load turns straight into the history tables (COPY), to measure reads at scale."""
+    """Bulk-load turns straight into the history tables (COPY), to measure reads at scale: conversations
+    `big-00000`..., and one turn in 1,000 says RARE_TEXT instead of TURN_TEXT (for search)."""
     conn = await asyncpg.connect(db)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     ids = [f"big-{i:05d}" for i in range(conversations)]
@@ -139,7 +174,7 @@ async def load_turns(db: str, total: int, conversations: int) -> None:
                 cid,
                 seq,
                 "user" if seq % 2 else "assistant",
-                TURN_TEXT,
+                RARE_TEXT if i % 1000 == 999 else TURN_TEXT,
                 False,
                 t0 + timedelta(seconds=seq),
             )

@@ -6,7 +6,7 @@
     3. sync       the earlier design: one HTTP POST per turn, inserted before the answer (turns/s, p50/p99);
                   its runs alternate with Parley's, so both halves of the ratio see the same machine
     4. emit       the agent's `emit()` with NATS up and down (us)
-    5. recent     history.v1.recent with one million turns stored (ms)
+    5. recent     history.v1.recent with one million turns stored (ms), and the REST search's query over them
 
 Prints a table and writes bench/results.json (flat keys).
 """
@@ -32,7 +32,7 @@ import nats
 from bench import sync_baseline
 from bench.agent_bench import emit_benchmark
 from bench.common import TURN_TEXT, CpuMeter, machine, percentile, prepare, servers, table, turn
-from bench.history_bench import ceiling, load_turns, publish, recent_latency
+from bench.history_bench import ceiling, load_turns, publish, recent_latency, search_latency
 from parley_devstack.ports import free_port
 from parley_runtime import heap
 from parley_runtime.connection import NatsSettings
@@ -235,10 +235,11 @@ async def main(turns: int, recent_rows: int, runs: int, latency_seconds: int) ->
         finally:
             history.terminate()
             history.wait(20)
-        print("5. recent with a million turns...", flush=True)
+        print("5. recent and search with a million turns...", flush=True)
         await load_turns(db, recent_rows, 10_000)
-        p50, p99 = await recent_latency(s.nats.url, db, 10_000, requests=2000)
+        p50, p99 = await recent_latency(s.nats.url, db, 10_000, requests=2000, prefix="big-")
         results["recent_p50_ms"], results["recent_p99_ms"] = round(p50, 3), round(p99, 3)
+        results.update(await search_latency(db))
     print("4. emit...", flush=True)
     emit = await emit_benchmark(20_000)
     results.update({k: emit[k] for k in ("emit_p50_us", "emit_p99_us", "emit_down_p99_us")})

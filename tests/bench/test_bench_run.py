@@ -23,6 +23,9 @@ KEYS = {
     "emit_down_p99_us",
     "recent_p50_ms",
     "recent_p99_ms",
+    "search_rare_p99_ms",
+    "search_scoped_p99_ms",
+    "search_broad_p50_ms",
     "machine",
 }
 

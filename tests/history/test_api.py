@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from parley_history import queries
 from parley_history.app import create_app
 from parley_history.handlers import persist
 from parley_history.settings import Settings
@@ -95,6 +98,38 @@ async def test_search_ranks_matching_turns(client: AsyncTestClient) -> None:  # 
     assert r["items"][0]["rank"] >= r["items"][-1]["rank"]
     none = (await client.get("/v1/search?q=volcano", headers=AUTH)).json()
     assert none["items"] == []
+
+
+async def test_a_search_over_too_many_matches_is_cut_off_with_a_503_and_the_api_keeps_serving(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    store = SqlHistoryStore(engine)
+    await persist([started("busy", "busy-1")], store)
+    for first in range(1, 20_001, 2_000):  # 20,000 turns that all match: ranking them takes well over 1 ms
+        await persist(
+            [turn("busy", "busy-1", n, f"appointment number {n}") for n in range(first, first + 2_000)], store
+        )
+    hasty = msgspec.structs.replace(settings, search_timeout_seconds=0.001)
+    async with AsyncTestClient(app=create_app(hasty)) as client:
+        r = await client.get("/v1/search?q=appointment", headers=AUTH)
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert "narrow it with user_id, conversation_id" in r.json()["detail"]
+        assert (await client.get("/v1/conversations/busy", headers=AUTH)).status_code == 200
+    async with AsyncTestClient(app=create_app(settings)) as client:  # the default budget ranks them all
+        r = await client.get("/v1/search?q=appointment&limit=3", headers=AUTH)
+        assert r.status_code == 200
+        assert len(r.json()["items"]) == 3
+
+
+async def test_the_search_budget_holds_for_its_own_transaction_only(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await queries.search_turns(
+            conn, query="x", user_id=None, conversation_id=None, limit=1, offset=0, timeout_seconds=2.5
+        )
+        assert (await conn.execute(text("SHOW statement_timeout"))).scalar() == "2500ms"
+        await conn.commit()  # even a committed transaction leaves the pooled connection as it was
+        assert (await conn.execute(text("SHOW statement_timeout"))).scalar() == "15s"
 
 
 @pytest.mark.parametrize(

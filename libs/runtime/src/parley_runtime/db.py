@@ -98,6 +98,18 @@ def _is_transient_driver_error(exc: BaseException) -> bool:
     return name == "InterfaceError" or any(k in name for k in _TRANSIENT_DRIVER_ERRORS)
 
 
+def is_statement_timeout(exc: BaseException) -> bool:
+    """Postgres cancelled the statement (SQLSTATE 57014): `statement_timeout` ran out, or it was cancelled."""
+    seen: BaseException | None = exc
+    for _ in range(4):  # the SQLAlchemy error, the dialect's wrapper, asyncpg's error
+        if seen is None:
+            return False
+        if getattr(seen, "sqlstate", None) == "57014":
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
 def is_transient(exc: BaseException) -> bool:
     """Errors worth a retry later: the database is unreachable, restarting, timed out or deadlocked."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:

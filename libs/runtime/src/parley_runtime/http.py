@@ -7,7 +7,9 @@
 * Everything else requires `Authorization: Bearer <key>`, compared in constant time against each
   configured key.
 * Every error is an RFC 9457 problem details body (`application/problem+json`), including 500s, which
-  never echo internal details.
+  never echo internal details. An error that means a dependency is down or too slow (Postgres
+  unreachable, restarting, a statement timeout) is a 503 with `Retry-After`, not a 500: clients and
+  proxies retry a 503, and an outage is not a bug.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import ASGIApp, ControllerRouterHandler, Guard, Message, Receive, Scope, Send
 
+from parley_runtime.db import is_statement_timeout, is_transient
 from parley_runtime.metrics import HTTP_DURATION
 from parley_runtime.telemetry import PROMETHEUS_CONTENT_TYPE, prometheus_text
 
@@ -79,9 +82,28 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
     return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map={HTTPException: _to_problem}))
 
 
+RETRY_AFTER_SECONDS = 5
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
-    """Unhandled errors: log the type (never the payload), answer a generic 500 problem."""
-    logger.error("unhandled error", extra={"path": request.url.path, "error": type(exc).__name__}, exc_info=exc)
+    """Unhandled errors: log the type (never the payload). A dependency down or too slow answers 503 with
+    `Retry-After` (a warning, without a traceback: an outage would flood the log); anything else is a bug
+    and answers a generic 500."""
+    where = {"path": request.url.path, "error": type(exc).__name__}
+    if is_transient(exc):
+        logger.warning("dependency unavailable", extra=where)
+        detail = (
+            "the database did not answer in time; retry later"
+            if is_statement_timeout(exc)
+            else "a dependency of this service is unavailable; retry later"
+        )
+        return Response(
+            {"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": detail},
+            status_code=503,
+            media_type=PROBLEM_JSON,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    logger.error("unhandled error", extra=where, exc_info=exc)
     return Response(
         {"type": "about:blank", "title": "Internal Server Error", "status": 500, "detail": "internal error"},
         status_code=500,

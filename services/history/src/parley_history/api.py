@@ -11,14 +11,16 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, delete, get
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import Parameter
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from parley_history import erasure, queries
 from parley_history.erasure import Erasure
 from parley_history.queries import Conversation, SearchHit, Session, Turn
 from parley_runtime.cursors import InvalidCursor, cursor_time, decode_cursor, encode_cursor
+from parley_runtime.db import is_statement_timeout
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 Conn = NamedDependency[AsyncConnection]
@@ -149,15 +151,33 @@ class HistoryController(Controller):
     async def search(
         self,
         conn: Conn,
+        search_timeout: NamedDependency[float],
         q: Annotated[str, Parameter(min_length=1, max_length=500)],
         user_id: Annotated[str | None, Parameter(max_length=256)] = None,
         conversation_id: Annotated[str | None, Parameter(pattern=ID_PATTERN)] = None,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
     ) -> SearchPage:
-        hits, nxt = await queries.search_turns(
-            conn, query=q, user_id=user_id, conversation_id=conversation_id, limit=limit, offset=offset
-        )
+        try:
+            hits, nxt = await queries.search_turns(
+                conn,
+                query=q,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                limit=limit,
+                offset=offset,
+                timeout_seconds=search_timeout,
+            )
+        except DBAPIError as exc:
+            if not is_statement_timeout(exc):
+                raise
+            raise HTTPException(
+                status_code=503,
+                detail=(
+                    f"the search matched too many turns to rank within {search_timeout:g} s;"
+                    " narrow it with user_id, conversation_id or more words"
+                ),
+            ) from None
         return SearchPage(items=hits, next_offset=nxt)
 
     @delete(

@@ -133,6 +133,7 @@ def create_app(settings: Settings) -> Litestar:
             "engine": Provide(provide_engine, sync_to_thread=False),
             "conn": Provide(provide_conn),
             "erasure_wakeup": Provide(provide_wakeup, sync_to_thread=False),
+            "search_timeout": Provide(lambda: settings.search_timeout_seconds, sync_to_thread=False),
         },
         max_body_bytes=settings.max_request_body_bytes,
     )

@@ -169,9 +169,19 @@ class SearchHit(msgspec.Struct, kw_only=True):
 
 
 async def search_turns(
-    conn: AsyncConnection, *, query: str, user_id: str | None, conversation_id: str | None, limit: int, offset: int
+    conn: AsyncConnection,
+    *,
+    query: str,
+    user_id: str | None,
+    conversation_id: str | None,
+    limit: int,
+    offset: int,
+    timeout_seconds: float,
 ) -> tuple[list[SearchHit], int | None]:
-    """Full-text search over turn text, best match first."""
+    """Full-text search over turn text, best match first, cancelled by Postgres after `timeout_seconds`
+    (ranking reads every matching turn, so its cost grows with the matches, not with `limit`)."""
+    timeout_ms = str(max(1, round(timeout_seconds * 1000)))
+    await conn.execute(select(func.set_config("statement_timeout", timeout_ms, True)))  # this transaction only
     tsq = func.websearch_to_tsquery(literal_column("'simple'"), query)
     rank = func.ts_rank_cd(turns.c.tsv, tsq).label("rank")
     q = select(*_TURN_COLUMNS, rank).where(turns.c.tsv.op("@@")(tsq))

@@ -14,6 +14,9 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     batch_size: int = 1000
     consumer_concurrency: int = 2
     recent_timeout_seconds: float = 1.0
+    # Ranking costs time per matching turn; a search for a common word over every conversation can take
+    # seconds on millions of turns, holding a pooled connection meanwhile. It is cut off here with a 503.
+    search_timeout_seconds: float = 3.0
     max_request_body_bytes: int = 64 * 1024
     retention_days: int = 0  # transcripts older than this are deleted, hourly; 0 keeps them forever
 

@@ -1,0 +1,34 @@
+"""Settings for any of the three HTTP services, for tests that treat them alike."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from parley_devstack.ports import free_port
+
+SERVICES = ["history", "rooms", "recordings"]
+API_KEY = "k"
+
+
+def service_settings(service: str, database_url: str, tmp_path: Path, **overrides: Any) -> Any:
+    """The service's Settings against `database_url`, with NATS on a port where nobody listens."""
+    settings = importlib.import_module(f"parley_{service}.settings").Settings
+    common = {
+        "database_url": database_url,
+        "api_keys": API_KEY,
+        "nats_url": f"nats://127.0.0.1:{free_port()}",
+        "migrate_on_start": True,
+    }
+    extra: dict[str, dict[str, str]] = {
+        "history": {},
+        "rooms": {"livekit_url": "http://127.0.0.1:9", "livekit_api_key": "k", "livekit_api_secret": "s" * 32,
+                  "state_dir": str(tmp_path / "rooms")},
+        "recordings": {"blob_url": (tmp_path / "blobs").as_uri()},
+    }  # fmt: skip
+    return settings(**(common | extra[service] | overrides))
+
+
+def create_app(service: str, settings: Any) -> Any:
+    return importlib.import_module(f"parley_{service}.app").create_app(settings)
