@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 
+import boto3
 import nats
 import pytest
 from litestar.testing import AsyncTestClient
@@ -19,7 +20,7 @@ from parley_recordings.app import create_app
 from parley_recordings.settings import Settings
 from parley_runtime.provision import provision
 
-from .conftest import AUTH, S3Server, blob_settings, session_ended
+from .conftest import AUTH, BUCKET, S3Server, blob_settings, session_ended
 
 
 async def _setup(nats_url: str, audio: bytes, event: c.SessionEnded) -> None:
@@ -144,3 +145,46 @@ async def test_blob_storage_down_is_retried_and_everything_lands_once_it_is_back
     nc = await nats.connect(nats_url)
     assert (await nc.jetstream().stream_info("DLQ")).state.messages == 0
     await nc.close()
+
+
+async def test_content_is_a_503_while_blob_storage_is_down_and_a_404_once_the_object_is_gone(
+    recordings_db: str,
+    nats_url: str,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    s3 = S3Server().start()
+    settings = Settings(
+        database_url=recordings_db,
+        api_keys="k",
+        nats_url=nats_url,
+        migrate_on_start=False,
+        **blob_settings("s3", tmp_path, s3),
+    )  # type: ignore[arg-type]
+    auth = {"Authorization": "Bearer k"}
+    audio = b"OggS" + os.urandom(20_000)
+    event = session_ended(audio)
+    await _setup(nats_url, audio, event)
+    try:
+        async with AsyncTestClient(app=create_app(settings)) as client:
+            deadline = time.monotonic() + 30
+            while len(items := (await client.get(f"/v1/recordings?session_id={event.session_id}",
+                                                 headers=auth)).json()["items"]) < 3:  # fmt: skip
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.1)
+            url = next(i for i in items if i["format"] == "ogg")["content_url"]
+            s3.stop()
+            down = await client.get(url, headers=auth)
+            assert down.status_code == 503, down.text  # an answer to retry, not a 200 cut short
+            assert down.headers["content-type"].startswith("application/problem+json")
+            assert down.headers["retry-after"] == "5"
+            s3.start()
+            back = await client.get(url, headers=auth)
+            assert back.status_code == 200 and back.content == audio
+            s3_api = boto3.resource("s3", endpoint_url=s3.endpoint, aws_access_key_id="test",
+                                    aws_secret_access_key="test", region_name="us-east-1")  # fmt: skip
+            s3_api.Bucket(BUCKET).objects.filter(Prefix="recordings/").delete()  # gone behind the service's back
+            gone = await client.get(url, headers=auth)
+            assert gone.status_code == 404, gone.text
+            assert "not in blob storage" in gone.json()["detail"]
+    finally:
+        s3.stop()

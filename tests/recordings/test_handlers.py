@@ -49,7 +49,7 @@ async def test_a_crash_between_blob_write_and_row_is_repaired_on_redelivery(sett
     assert sorted(r.id for r in again) == sorted(r.id for r in stored)
     assert len(await deps.repo.for_session(event.session_id)) == 3
     ogg = next(r for r in stored if r.kind == "audio")
-    data = b"".join([chunk async for chunk in deps.blobs.stream(ogg.key, 0, ogg.bytes)])
+    data = b"".join([chunk async for chunk in await deps.blobs.open_range(ogg.key, 0, ogg.bytes)])
     assert hashlib.sha256(data).hexdigest() == event.recording.sha256
     assert len({e.event_id for e in published}) == 3  # re-announced with the same ids: de-duplicated downstream
     await nc.close()

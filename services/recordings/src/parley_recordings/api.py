@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from datetime import datetime
@@ -14,9 +15,11 @@ from litestar.exceptions import ClientException, NotFoundException, ValidationEx
 from litestar.params import FromPath, Parameter
 from litestar.response import Stream
 
-from parley_recordings.blobs import BlobStore
+from parley_recordings.blobs import BlobMissing, BlobStore
 from parley_recordings.repo import Recording, RecordingRepo
 from parley_runtime.cursors import cursor_time, decode_cursor, encode_cursor
+
+logger = logging.getLogger(__name__)
 
 ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -126,8 +129,13 @@ class RecordingsController(Controller):
         headers = {"Accept-Ranges": "bytes", "Content-Length": str(end - start), "ETag": f'"{rec.sha256}"'}
         if span:
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{rec.bytes}"
+        try:
+            chunks = await blobs.open_range(rec.key, start, end)  # BlobUnavailable: 503, before any byte
+        except BlobMissing:
+            logger.warning("recording content missing", extra={"recording_id": str(recording_id)})
+            raise NotFoundException(detail=f"recording {recording_id}'s content is not in blob storage") from None
         return Stream(
-            blobs.stream(rec.key, start, end),
+            chunks,
             status_code=206 if span else 200,
             media_type=rec.content_type,
             headers=headers,

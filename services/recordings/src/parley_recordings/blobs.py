@@ -24,12 +24,17 @@ from obstore.exceptions import (
 from obstore.store import LocalStore, ObjectStore, from_url
 
 from parley_recordings.settings import Settings
+from parley_runtime.handling import TransientError
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
 
-class BlobUnavailable(Exception):
-    """The blob store did not answer or failed; retry later."""
+class BlobUnavailable(TransientError):
+    """The blob store did not answer or failed; retry later (a consumer naks, the API answers 503)."""
+
+
+class BlobMissing(Exception):
+    """The object is not in the blob store."""
 
 
 def object_key(kind: str, conversation_id: str, session_id: str, filename: str) -> str:
@@ -83,11 +88,21 @@ class BlobStore:
             raise BlobUnavailable(f"blob store read failed: {type(exc).__name__}") from exc
         return int(meta["size"])
 
-    async def stream(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
-        """Bytes [start, end) of an object, streamed in chunks."""
-        response = await obstore.get_async(self.store, key, options={"range": (start, end)})
-        async for chunk in response.stream(min_chunk_size=256 * 1024):
-            yield bytes(chunk)
+    async def open_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes [start, end) of an object, as chunks. The object is opened here, before the first chunk, so
+        a missing object or a store that does not answer is an error before any response has begun."""
+        try:
+            response = await obstore.get_async(self.store, key, options={"range": (start, end)})
+        except (NotFoundError, FileNotFoundError) as exc:
+            raise BlobMissing(key) from exc
+        except (GenericError, OSError) as exc:
+            raise BlobUnavailable(f"blob store read failed: {type(exc).__name__}") from exc
+
+        async def chunks() -> AsyncIterator[bytes]:
+            async for chunk in response.stream(min_chunk_size=256 * 1024):
+                yield bytes(chunk)
+
+        return chunks()
 
     async def delete(self, key: str) -> None:
         with contextlib.suppress(NotFoundError, FileNotFoundError):

@@ -41,9 +41,8 @@ def publisher(js: JetStreamContext):  # type: ignore[no-untyped-def]
 
 
 def is_transient(exc: BaseException) -> bool:
-    from parley_recordings.blobs import BlobUnavailable
-
-    return isinstance(exc, BlobUnavailable) or db_transient(exc) or default_is_transient(exc)
+    # BlobUnavailable is a TransientError, which default_is_transient covers.
+    return db_transient(exc) or default_is_transient(exc)
 
 
 def recordings_consumer(nc: Client, deps_factory: Deps) -> Consumer:
