@@ -212,3 +212,38 @@ async def test_the_loops_end_cleanly_when_their_connection_is_closed(nats_url: s
     done, pending = await asyncio.wait(running.tasks, timeout=5)  # `stop` was never set
     assert not pending
     assert [t.exception() for t in done] == [None, None]
+
+
+async def _slow_first_batch(nc: Client, *, hold_for: float, **kw: object) -> list[int]:
+    """Handle one event whose first handling takes `hold_for` s with `ack_wait` 1 s; the deliveries seen."""
+    from nats.js.api import ConsumerConfig
+
+    js = nc.jetstream()
+    await js.add_consumer(
+        "VOICE", ConsumerConfig(durable_name="history", ack_wait=1.0, filter_subjects=["voice.turn_completed.v1.*"])
+    )
+    event = turn(1)
+    await js.publish(c.subject_for(event), c.encode(event), headers=headers_for(event))
+    deliveries: list[int] = []
+
+    async def handler(batch: Sequence[Delivery]) -> None:
+        deliveries.extend(d.num_delivered for d in batch)
+        if len(deliveries) == 1:
+            await asyncio.sleep(hold_for)
+
+    # Two batches at a time: a redelivery would be fetched and handled while the first is still running.
+    running = Running(nc, handler, concurrency=2, **kw)
+    await until(lambda: deliveries)
+    await asyncio.sleep(hold_for + 1.5)
+    await running.close()
+    info = await js.consumer_info("VOICE", "history")
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+    return deliveries
+
+
+async def test_a_batch_handled_longer_than_ack_wait_is_not_redelivered_meanwhile(nc: Client) -> None:
+    assert await _slow_first_batch(nc, hold_for=4.0) == [1]
+
+
+async def test_a_batch_held_past_max_hold_is_let_go_to_be_redelivered(nc: Client) -> None:
+    assert await _slow_first_batch(nc, hold_for=4.0, max_hold_seconds=1.5) == [1, 2]

@@ -12,7 +12,8 @@ Outcome -> ack policy (DESIGN.md):
   not burn through `max_deliver`. The last allowed delivery is terminated with the error as the reason
   instead of silently expiring.
 A batch that fails for a non-transient reason is retried one message at a time, so one bad event cannot
-hold back the good ones fetched with it.
+hold back the good ones fetched with it. A batch still in hand after a third of `ack_wait` keeps its
+messages with progress acks (`progress.HeldBatches`) instead of having them redelivered meanwhile.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerInfo
-from nats.js.errors import NotFoundError
 from opentelemetry import trace
 
 from parley_contracts import AnyEvent, ContractError, decode
@@ -37,7 +36,8 @@ from parley_contracts.streams import DLQ_STREAM_NAME
 from parley_runtime import metrics, tracing
 from parley_runtime.handling import BatchHandler, Delivery, PoisonError, RetryPolicy, default_is_transient
 from parley_runtime.periodic import sleep_unless
-from parley_runtime.pull import PullSubscription, delivery_info
+from parley_runtime.progress import HeldBatches
+from parley_runtime.pull import PullSubscription, delivery_info, wait_for_durable
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,8 @@ class Consumer:
     on_skipped: Callable[[Sequence[str]], Awaitable[None]] | None = None
     # Pass over every message: a consumer that needs only the subjects (payloads are never decoded).
     subjects_only: bool = False
+    # A batch in hand longer than this stops getting progress acks and is redelivered (see progress.py).
+    max_hold_seconds: float = 600.0
     _max_deliver: int = 0
     _consecutive_transient: int = 0
     _lag_at: float = 0.0
@@ -88,12 +90,17 @@ class Consumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; the batch in hand is finished first."""
-        info = await self._wait_for_durable(stop)
+        info = await wait_for_durable(self.js, self.stream, self.durable, stop)
         if info is None:
             return
         self._max_deliver = info.config.max_deliver or 0
         metrics.watch_consumer(self)
         sub = await PullSubscription(self.nc, self.stream, self.durable).start()
+        held = HeldBatches(
+            self.nc, ack_wait=info.config.ack_wait or 30.0, max_hold=self.max_hold_seconds, durable=self.durable
+        )
+        settled = asyncio.Event()
+        beats = asyncio.create_task(held.run(settled))
         logger.info("consumer started", extra={"stream": self.stream, "durable": self.durable})
         # Up to `concurrency` batches are handled while the next one is fetched, so the database works
         # while we read from NATS. Handlers must tolerate concurrent batches (history's do: inserts only,
@@ -114,6 +121,7 @@ class Consumer:
                     logger.warning("fetch failed", extra={"durable": self.durable, "error": repr(exc)})
                     await sleep_unless(stop, 1.0)
                     continue
+                token = held.hold(msgs)
                 while len(in_hand) >= self.concurrency:
                     _, in_hand = await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
                 if self._consecutive_transient:
@@ -122,10 +130,12 @@ class Consumer:
                         await asyncio.wait(in_hand)
                     in_hand = set()
                     await sleep_unless(stop, self.retry.pause(self._consecutive_transient))
-                in_hand.add(asyncio.create_task(self.process(msgs)))
+                in_hand.add(asyncio.create_task(self._process_held(msgs, held, token)))
         finally:
             if in_hand:
                 await asyncio.wait(in_hand)
+            settled.set()
+            await beats
             with contextlib.suppress(nats.errors.ConnectionClosedError):
                 await sub.unsubscribe()
 
@@ -144,23 +154,11 @@ class Consumer:
         except (nats.errors.Error, OSError, TimeoutError):
             pass
 
-    async def _wait_for_durable(self, stop: asyncio.Event) -> ConsumerInfo | None:
-        """Services only bind: until `parley provision` has created the durable, wait and say so."""
-        warned = False
-        while not stop.is_set():
-            try:
-                info: ConsumerInfo = await self.js.consumer_info(self.stream, self.durable)
-                return info
-            except NotFoundError:
-                if not warned:
-                    logger.warning(
-                        "durable not provisioned yet; run `parley provision`", extra={"durable": self.durable}
-                    )
-                    warned = True
-            except (nats.errors.Error, OSError, TimeoutError):
-                pass
-            await sleep_unless(stop, 1.0)
-        return None
+    async def _process_held(self, msgs: Sequence[Msg], held: HeldBatches, token: int) -> None:
+        try:
+            await self.process(msgs)
+        finally:
+            held.release(token)
 
     async def process(self, msgs: Sequence[Msg]) -> None:
         """Apply the outcome -> ack policy to one fetched batch."""

@@ -13,18 +13,29 @@ during a fetch's wait stalled history for up to a second, seen as 1 s emit-to-ro
 Each request has its own reply subject (`<inbox>.<n>`), so a status can be matched to its request: the late
 408 of an old request (the client counts expiry from when it sent, the server from when it received)
 must not close the newer one.
+
+`wait_for_durable` is how a service binds: it waits, saying so, until `parley provision` made the durable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import deque
 
+import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerInfo
+from nats.js.errors import NotFoundError
+
+from parley_runtime.periodic import sleep_unless
+
+logger = logging.getLogger(__name__)
 
 QUIET = 0.002  # once messages flow, a gap this long ends the batch
 GATHER = 0.010  # and a batch never waits longer than this for more (latency under a steady trickle)
@@ -123,3 +134,20 @@ def delivery_info(reply: str) -> tuple[int, int]:
         raise ValueError(f"not a JetStream ack subject: {reply!r}")
     first = 4 if len(tokens) == 9 else 6
     return int(tokens[first]), int(tokens[first + 1])
+
+
+async def wait_for_durable(js: JetStreamContext, stream: str, durable: str, stop: asyncio.Event) -> ConsumerInfo | None:
+    """Services only bind: until `parley provision` has created the durable, wait and say so (None: stopped)."""
+    warned = False
+    while not stop.is_set():
+        try:
+            info: ConsumerInfo = await js.consumer_info(stream, durable)
+            return info
+        except NotFoundError:
+            if not warned:
+                logger.warning("durable not provisioned yet; run `parley provision`", extra={"durable": durable})
+                warned = True
+        except (nats.errors.Error, OSError, TimeoutError):
+            pass
+        await sleep_unless(stop, 1.0)
+    return None
