@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import io
 import os
+import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -188,3 +189,38 @@ async def test_content_is_a_503_while_blob_storage_is_down_and_a_404_once_the_ob
             assert "not in blob storage" in gone.json()["detail"]
     finally:
         s3.stop()
+
+
+async def test_content_from_a_store_that_never_answers_is_a_503_after_the_read_timeout(
+    recordings_db: str,
+    nats_url: str,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    s3 = S3Server().start()
+    common = {"database_url": recordings_db, "api_keys": "k", "nats_url": nats_url, "migrate_on_start": False}
+    audio = b"OggS" + os.urandom(20_000)
+    event = session_ended(audio)
+    await _setup(nats_url, audio, event)
+    auth = {"Authorization": "Bearer k"}
+    try:
+        async with AsyncTestClient(app=create_app(Settings(**common, **blob_settings("s3", tmp_path, s3)))) as client:  # type: ignore[arg-type]
+            deadline = time.monotonic() + 30
+            while len(items := (await client.get(f"/v1/recordings?session_id={event.session_id}",
+                                                 headers=auth)).json()["items"]) < 3:  # fmt: skip
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.1)
+    finally:
+        s3.stop()
+    url = next(i for i in items if i["format"] == "ogg")["content_url"]
+    silent = socket.create_server(("127.0.0.1", 0))  # takes connections, never answers
+    hung = {**blob_settings("s3", tmp_path, s3), "blob_s3_endpoint": f"http://127.0.0.1:{silent.getsockname()[1]}"}
+    try:
+        settings = Settings(**common, **hung, blob_read_timeout_seconds=1.0, run_consumer=False)  # type: ignore[arg-type]
+        async with AsyncTestClient(app=create_app(settings)) as client:
+            started = time.monotonic()
+            r = await client.get(url, headers=auth)
+            assert time.monotonic() - started < 5  # not the client library's 3 minutes of retries
+            assert r.status_code == 503, r.text
+            assert r.headers["retry-after"] == "5"
+    finally:
+        silent.close()

@@ -6,6 +6,7 @@ user input, so no path can escape the configured prefix.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
@@ -53,9 +54,17 @@ def _safe(part: str) -> str:
 
 
 class BlobStore:
-    def __init__(self, store: ObjectStore, url: str, part_bytes: int = 5 * 1024 * 1024, concurrency: int = 2) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        url: str,
+        part_bytes: int = 5 * 1024 * 1024,
+        concurrency: int = 2,
+        read_timeout: float = 10.0,
+    ) -> None:
         self.store = store
         self.url = url
+        self.read_timeout = read_timeout
         self.part_bytes = part_bytes
         self.concurrency = concurrency
 
@@ -92,10 +101,11 @@ class BlobStore:
         """Bytes [start, end) of an object, as chunks. The object is opened here, before the first chunk, so
         a missing object or a store that does not answer is an error before any response has begun."""
         try:
-            response = await obstore.get_async(self.store, key, options={"range": (start, end)})
+            async with asyncio.timeout(self.read_timeout):
+                response = await obstore.get_async(self.store, key, options={"range": (start, end)})
         except (NotFoundError, FileNotFoundError) as exc:
             raise BlobMissing(key) from exc
-        except (GenericError, OSError) as exc:
+        except (GenericError, OSError, TimeoutError) as exc:
             raise BlobUnavailable(f"blob store read failed: {type(exc).__name__}") from exc
 
         async def chunks() -> AsyncIterator[bytes]:
@@ -144,4 +154,6 @@ def open_blob_store(settings: Settings) -> BlobStore:
         if settings.blob_allow_http:
             kwargs["client_options"] = {"allow_http": True}
         store = from_url(url, **kwargs)
-    return BlobStore(store, url, settings.upload_part_bytes, settings.upload_concurrency)
+    return BlobStore(
+        store, url, settings.upload_part_bytes, settings.upload_concurrency, settings.blob_read_timeout_seconds
+    )

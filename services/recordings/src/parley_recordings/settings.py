@@ -23,6 +23,9 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     db_pool_size: int = 5
     upload_part_bytes: int = 5 * 1024 * 1024
     upload_concurrency: int = 2  # memory for one upload is about parts x concurrency
+    # How long a download waits for blob storage to start answering before it is a 503. The client library's
+    # own retries would go on for up to 3 minutes against a store that accepts connections but never answers.
+    blob_read_timeout_seconds: float = 10.0
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
