@@ -38,7 +38,6 @@ class HeldBatches:
         self.interval = max(0.05, ack_wait / 3)
         self.max_hold = max_hold
         self.durable = durable
-        self.progress_sent = 0
         self._held: dict[int, tuple[float, Sequence[Msg]]] = {}
         self._abandoned: set[int] = set()
         self._last = 0
@@ -76,4 +75,3 @@ class HeldBatches:
                         await self.nc.publish(msg.reply, WORK_IN_PROGRESS)
                     except nats.errors.Error:
                         return  # disconnected: the server redelivers anyway, the handler's ack decides
-                    self.progress_sent += 1
