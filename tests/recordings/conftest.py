@@ -1,10 +1,9 @@
-"""Recordings fixtures: the same tests run on local files, a real S3-compatible server (moto) and a real Azure
-Blob emulator (Azurite)."""
+"""Recordings fixtures: the same tests run on local files, a real S3-compatible object store (SeaweedFS) and a
+real Azure Blob emulator (Azurite)."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 
 import parley_contracts as c
 from parley_devstack.azurite import ACCOUNT, ACCOUNT_KEY, AZURITE_VERSION, AzuriteServer
-from parley_devstack.ports import free_port
+from parley_devstack.seaweedfs import ACCESS_KEY, SECRET_KEY, SeaweedServer
 from parley_recordings.blobs import open_blob_store
 from parley_recordings.consumers import NatsAudio
 from parley_recordings.db import make_engine, migrate_async
@@ -30,34 +29,13 @@ BUCKET = "parley-test"
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
-class S3Server:
-    """moto's S3 on 127.0.0.1, started (and restarted) on a fixed port; the bucket is created on start."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.server = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> S3Server:
-        import boto3
-        from moto.server import ThreadedMotoServer
-
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.server.start()
-        boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id="test", aws_secret_access_key="test",
-                     region_name="us-east-1").create_bucket(Bucket=BUCKET)  # fmt: skip
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+def s3_server(tmp_path: Path) -> SeaweedServer:
+    """A real S3-compatible object store (SeaweedFS) holding BUCKET, not started yet; restarting it keeps its
+    objects, so a test can take blob storage down and bring it back."""
+    return SeaweedServer(tmp_path / "seaweedfs", BUCKET)
 
 
-def blob_settings(backend: str, tmp_path: Path, s3: S3Server | None) -> dict[str, object]:
+def blob_settings(backend: str, tmp_path: Path, s3: SeaweedServer | None) -> dict[str, object]:
     if backend == "file":
         return {"blob_url": (tmp_path / "blobs").as_uri()}
     if backend == "azure":  # credentials from the standard AZURE_* variables (the `azurite` fixture sets them)
@@ -65,7 +43,7 @@ def blob_settings(backend: str, tmp_path: Path, s3: S3Server | None) -> dict[str
     assert s3 is not None
     return {
         "blob_url": f"s3://{BUCKET}/recordings", "blob_s3_endpoint": s3.endpoint, "blob_s3_region": "us-east-1",
-        "blob_access_key_id": "test", "blob_secret_access_key": "test", "blob_allow_http": True,
+        "blob_access_key_id": ACCESS_KEY, "blob_secret_access_key": SECRET_KEY, "blob_allow_http": True,
     }  # fmt: skip
 
 
@@ -75,14 +53,13 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def s3(backend: str, tmp_path: Path) -> Iterator[S3Server | None]:
+def s3(backend: str, tmp_path: Path) -> Iterator[SeaweedServer | None]:
     if backend != "s3":
         yield None
         return
-    os.environ.setdefault("TMPDIR", str(tmp_path))
-    server = S3Server().start()
+    server = s3_server(tmp_path).start()
     yield server
-    server.stop()
+    server.kill()  # its data is not needed any more (a graceful stop takes ~2 s)
 
 
 @pytest.fixture
@@ -114,7 +91,7 @@ def settings(
     nats_url: str,
     backend: str,
     tmp_path: Path,
-    s3: S3Server | None,
+    s3: SeaweedServer | None,
     azurite: AzuriteServer | None,
 ) -> Settings:
     return Settings(

@@ -10,7 +10,6 @@ import socket
 import time
 from collections.abc import AsyncIterator
 
-import boto3
 import nats
 import pytest
 from litestar.testing import AsyncTestClient
@@ -18,10 +17,11 @@ from litestar.testing import AsyncTestClient
 import parley_contracts as c
 from parley_devstack.testing import stream_events
 from parley_recordings.app import create_app
+from parley_recordings.blobs import open_blob_store
 from parley_recordings.settings import Settings
 from parley_runtime.provision import provision
 
-from .conftest import AUTH, BUCKET, S3Server, blob_settings, session_ended
+from .conftest import AUTH, blob_settings, s3_server, session_ended
 
 
 async def _setup(nats_url: str, audio: bytes, event: c.SessionEnded) -> None:
@@ -114,7 +114,7 @@ async def test_blob_storage_down_is_retried_and_everything_lands_once_it_is_back
     nats_url: str,
     tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
-    s3 = S3Server()  # not started yet: the blob store is down
+    s3 = s3_server(tmp_path)  # not started yet: the blob store is down
     settings = Settings(
         database_url=recordings_db,
         api_keys="k",
@@ -142,7 +142,7 @@ async def test_blob_storage_down_is_retried_and_everything_lands_once_it_is_back
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.2)
         finally:
-            s3.stop()
+            s3.kill()
     nc = await nats.connect(nats_url)
     assert (await nc.jetstream().stream_info("DLQ")).state.messages == 0
     await nc.close()
@@ -153,7 +153,7 @@ async def test_content_is_a_503_while_blob_storage_is_down_and_a_404_once_the_ob
     nats_url: str,
     tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
-    s3 = S3Server().start()
+    s3 = s3_server(tmp_path).start()
     settings = Settings(
         database_url=recordings_db,
         api_keys="k",
@@ -181,14 +181,13 @@ async def test_content_is_a_503_while_blob_storage_is_down_and_a_404_once_the_ob
             s3.start()
             back = await client.get(url, headers=auth)
             assert back.status_code == 200 and back.content == audio
-            s3_api = boto3.resource("s3", endpoint_url=s3.endpoint, aws_access_key_id="test",
-                                    aws_secret_access_key="test", region_name="us-east-1")  # fmt: skip
-            s3_api.Bucket(BUCKET).objects.filter(Prefix="recordings/").delete()  # gone behind the service's back
+            behind_its_back = open_blob_store(settings)
+            assert await behind_its_back.delete_prefix("audio/") == 1
             gone = await client.get(url, headers=auth)
             assert gone.status_code == 404, gone.text
             assert "not in blob storage" in gone.json()["detail"]
     finally:
-        s3.stop()
+        s3.kill()
 
 
 async def test_content_from_a_store_that_never_answers_is_a_503_after_the_read_timeout(
@@ -196,7 +195,7 @@ async def test_content_from_a_store_that_never_answers_is_a_503_after_the_read_t
     nats_url: str,
     tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
-    s3 = S3Server().start()
+    s3 = s3_server(tmp_path).start()
     common = {"database_url": recordings_db, "api_keys": "k", "nats_url": nats_url, "migrate_on_start": False}
     audio = b"OggS" + os.urandom(20_000)
     event = session_ended(audio)
@@ -210,7 +209,7 @@ async def test_content_from_a_store_that_never_answers_is_a_503_after_the_read_t
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.1)
     finally:
-        s3.stop()
+        s3.kill()
     url = next(i for i in items if i["format"] == "ogg")["content_url"]
     silent = socket.create_server(("127.0.0.1", 0))  # takes connections, never answers
     hung = {**blob_settings("s3", tmp_path, s3), "blob_s3_endpoint": f"http://127.0.0.1:{silent.getsockname()[1]}"}

