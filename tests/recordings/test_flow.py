@@ -9,19 +9,21 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import nats
 import pytest
 from litestar.testing import AsyncTestClient
 
 import parley_contracts as c
+from parley_devstack.seaweedfs import SeaweedServer
 from parley_devstack.testing import stream_events
 from parley_recordings.app import create_app
 from parley_recordings.blobs import open_blob_store
 from parley_recordings.settings import Settings
 from parley_runtime.provision import provision
 
-from .conftest import AUTH, blob_settings, s3_server, session_ended
+from .conftest import API_KEY, AUTH, blob_settings, s3_server, session_ended
 
 
 async def _setup(nats_url: str, audio: bytes, event: c.SessionEnded) -> None:
@@ -109,38 +111,25 @@ async def test_range_requests_return_exactly_the_bytes_asked_for(client: AsyncTe
         assert r.headers["content-range"] == f"bytes */{len(audio)}"
 
 
+def _on_s3(recordings_db: str, nats_url: str, tmp_path: Path, s3: SeaweedServer, **extra: object) -> Settings:
+    """A recordings service's settings with its blobs on `s3` (`extra` overrides any of them)."""
+    common = {"database_url": recordings_db, "api_keys": API_KEY, "nats_url": nats_url, "migrate_on_start": False}
+    return Settings(**(common | blob_settings("s3", tmp_path, s3) | extra))  # type: ignore[arg-type]
+
+
 async def test_blob_storage_down_is_retried_and_everything_lands_once_it_is_back(
-    recordings_db: str,
-    nats_url: str,
-    tmp_path,  # type: ignore[no-untyped-def]
+    recordings_db: str, nats_url: str, tmp_path: Path
 ) -> None:
     s3 = s3_server(tmp_path)  # not started yet: the blob store is down
-    settings = Settings(
-        database_url=recordings_db,
-        api_keys="k",
-        nats_url=nats_url,
-        migrate_on_start=False,
-        **blob_settings("s3", tmp_path, s3),
-    )  # type: ignore[arg-type]
     audio = b"OggS" + os.urandom(50_000)
     event = session_ended(audio)
     await _setup(nats_url, audio, event)
-    app = create_app(settings)
-    async with AsyncTestClient(app=app) as client:
+    async with AsyncTestClient(app=create_app(_on_s3(recordings_db, nats_url, tmp_path, s3))) as client:
         await asyncio.sleep(6)
-        assert (
-            await client.get(f"/v1/recordings?session_id={event.session_id}", headers={"Authorization": "Bearer k"})
-        ).json()["items"] == []
+        assert (await client.get(f"/v1/recordings?session_id={event.session_id}", headers=AUTH)).json()["items"] == []
         s3.start()
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                items = (await client.get(f"/v1/recordings?session_id={event.session_id}",
-                                          headers={"Authorization": "Bearer k"})).json()["items"]  # fmt: skip
-                if len(items) == 3:
-                    break
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.2)
+            assert len(await _recordings(client, event.session_id, 3, timeout=60)) == 3
         finally:
             s3.kill()
     nc = await nats.connect(nats_url)
@@ -149,41 +138,28 @@ async def test_blob_storage_down_is_retried_and_everything_lands_once_it_is_back
 
 
 async def test_content_is_a_503_while_blob_storage_is_down_and_a_404_once_the_object_is_gone(
-    recordings_db: str,
-    nats_url: str,
-    tmp_path,  # type: ignore[no-untyped-def]
+    recordings_db: str, nats_url: str, tmp_path: Path
 ) -> None:
     s3 = s3_server(tmp_path).start()
-    settings = Settings(
-        database_url=recordings_db,
-        api_keys="k",
-        nats_url=nats_url,
-        migrate_on_start=False,
-        **blob_settings("s3", tmp_path, s3),
-    )  # type: ignore[arg-type]
-    auth = {"Authorization": "Bearer k"}
+    settings = _on_s3(recordings_db, nats_url, tmp_path, s3)
     audio = b"OggS" + os.urandom(20_000)
     event = session_ended(audio)
     await _setup(nats_url, audio, event)
     try:
         async with AsyncTestClient(app=create_app(settings)) as client:
-            deadline = time.monotonic() + 30
-            while len(items := (await client.get(f"/v1/recordings?session_id={event.session_id}",
-                                                 headers=auth)).json()["items"]) < 3:  # fmt: skip
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.1)
+            items = await _recordings(client, event.session_id, 3)
             url = next(i for i in items if i["format"] == "ogg")["content_url"]
             s3.stop()
-            down = await client.get(url, headers=auth)
+            down = await client.get(url, headers=AUTH)
             assert down.status_code == 503, down.text  # an answer to retry, not a 200 cut short
             assert down.headers["content-type"].startswith("application/problem+json")
             assert down.headers["retry-after"] == "5"
             s3.start()
-            back = await client.get(url, headers=auth)
+            back = await client.get(url, headers=AUTH)
             assert back.status_code == 200 and back.content == audio
             behind_its_back = open_blob_store(settings)
             assert await behind_its_back.delete_prefix("audio/") == 1
-            gone = await client.get(url, headers=auth)
+            gone = await client.get(url, headers=AUTH)
             assert gone.status_code == 404, gone.text
             assert "not in blob storage" in gone.json()["detail"]
     finally:
@@ -191,33 +167,25 @@ async def test_content_is_a_503_while_blob_storage_is_down_and_a_404_once_the_ob
 
 
 async def test_content_from_a_store_that_never_answers_is_a_503_after_the_read_timeout(
-    recordings_db: str,
-    nats_url: str,
-    tmp_path,  # type: ignore[no-untyped-def]
+    recordings_db: str, nats_url: str, tmp_path: Path
 ) -> None:
     s3 = s3_server(tmp_path).start()
-    common = {"database_url": recordings_db, "api_keys": "k", "nats_url": nats_url, "migrate_on_start": False}
     audio = b"OggS" + os.urandom(20_000)
     event = session_ended(audio)
     await _setup(nats_url, audio, event)
-    auth = {"Authorization": "Bearer k"}
     try:
-        async with AsyncTestClient(app=create_app(Settings(**common, **blob_settings("s3", tmp_path, s3)))) as client:  # type: ignore[arg-type]
-            deadline = time.monotonic() + 30
-            while len(items := (await client.get(f"/v1/recordings?session_id={event.session_id}",
-                                                 headers=auth)).json()["items"]) < 3:  # fmt: skip
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.1)
+        async with AsyncTestClient(app=create_app(_on_s3(recordings_db, nats_url, tmp_path, s3))) as client:
+            items = await _recordings(client, event.session_id, 3)
     finally:
         s3.kill()
     url = next(i for i in items if i["format"] == "ogg")["content_url"]
     silent = socket.create_server(("127.0.0.1", 0))  # takes connections, never answers
-    hung = {**blob_settings("s3", tmp_path, s3), "blob_s3_endpoint": f"http://127.0.0.1:{silent.getsockname()[1]}"}
     try:
-        settings = Settings(**common, **hung, blob_read_timeout_seconds=1.0, run_consumer=False)  # type: ignore[arg-type]
+        settings = _on_s3(recordings_db, nats_url, tmp_path, s3, run_consumer=False, blob_read_timeout_seconds=1.0,
+                          blob_s3_endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}")  # fmt: skip
         async with AsyncTestClient(app=create_app(settings)) as client:
             started = time.monotonic()
-            r = await client.get(url, headers=auth)
+            r = await client.get(url, headers=AUTH)
             assert time.monotonic() - started < 5  # not the client library's 3 minutes of retries
             assert r.status_code == 503, r.text
             assert r.headers["retry-after"] == "5"
