@@ -10,6 +10,8 @@ from parley_devstack.ports import free_port
 
 SERVICES = ["history", "rooms", "recordings"]
 API_KEY = "k"
+# A read each API serves from Postgres alone.
+READS = {"history": "/v1/conversations", "rooms": "/v1/rooms", "recordings": "/v1/recordings?conversation_id=c1"}
 
 
 def service_settings(service: str, database_url: str, tmp_path: Path, **overrides: Any) -> Any:

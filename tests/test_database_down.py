@@ -11,13 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from parley_devstack.ports import free_port
 
-from .services import API_KEY, SERVICES, create_app, service_settings
-
-READS = {
-    "history": "/v1/conversations",
-    "rooms": "/v1/rooms",
-    "recordings": "/v1/recordings?conversation_id=c1",
-}
+from .services import API_KEY, READS, SERVICES, create_app, service_settings
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -67,6 +67,13 @@ def test_the_agent_has_no_inbound_service_drains_ten_minutes_and_a_read_only_roo
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
 
 
+def test_an_api_stays_in_its_service_while_nats_is_down(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for name in ("history", "rooms", "recordings"):
+        (deployment,) = _by(rendered["default"], "Deployment", name)
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/ready?require=postgres", name
+
+
 def test_credentials_come_from_secrets_and_nothing_secret_is_rendered_by_default(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:

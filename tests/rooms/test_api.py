@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 from livekit import api
@@ -9,6 +13,9 @@ from livekit import api
 import parley_contracts as c
 from parley_agent.metadata import parse_room_metadata
 from parley_devstack.livekit_standin import LiveKitStandIn
+from parley_devstack.ports import free_port
+from parley_rooms.app import create_app
+from parley_rooms.settings import Settings
 
 from .conftest import AUTH, LK_KEY, LK_SECRET
 from .helpers import provisioned, published
@@ -132,3 +139,16 @@ async def test_rooms_api_requires_the_api_key_and_lists_with_filters(client: Asy
     assert (await client.get("/v1/rooms?status=bogus", headers=AUTH)).status_code == 400
     assert (await client.post("/v1/rooms", json={"name": "bad name!"}, headers=AUTH)).status_code == 400
     assert (await client.post("/v1/rooms", json={"unknown": 1}, headers=AUTH)).status_code == 400
+
+
+async def test_a_room_is_created_while_nats_is_down_and_its_event_waits_on_disk(settings: Settings) -> None:
+    offline = msgspec.structs.replace(settings, nats_url=f"nats://127.0.0.1:{free_port()}")
+    async with AsyncTestClient(app=create_app(offline)) as client:
+        assert (await client.get("/ready?require=postgres")).status_code == 200  # stays in its Service
+        r = await client.post("/v1/rooms", json=BODY, headers=AUTH)
+        assert r.status_code == 201, r.text
+        name = r.json()["name"]
+    # What the outbox publishes once NATS answers again (subject, payload, headers per line):
+    entries = [json.loads(line) for line in offline.outbox_spill.read_text().splitlines()]
+    events = [c.decode(base64.b64decode(data)) for _, data, _ in entries]
+    assert [(type(e), e.room_name) for e in events] == [(c.RoomCreated, name)]  # type: ignore[union-attr]

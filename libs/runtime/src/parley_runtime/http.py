@@ -1,7 +1,8 @@
 """HTTP pieces every Parley API shares: bearer API keys, problem details, health and readiness.
 
 * `GET /health`: the process is up (shallow, never touches a dependency).
-* `GET /ready`: every dependency check passes (NATS connected, Postgres answers), else 503.
+* `GET /ready`: every dependency check passes (NATS connected, Postgres answers), else 503;
+  `?require=postgres` decides on Postgres alone (what the chart's readiness probe asks).
 * `GET /metrics`: the process's OpenTelemetry metrics in the Prometheus text format (ids and counts
   only; like the probes it carries no API key, and the chart's NetworkPolicy limits who can scrape).
 * Everything else requires `Authorization: Bearer <key>`, compared in constant time against each
@@ -21,16 +22,17 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Litestar, Request, Response, Router, get
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.enums import ScopeType
-from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.params import Parameter
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import ASGIApp, ControllerRouterHandler, Guard, Message, Receive, Scope, Send
 
@@ -112,7 +114,8 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
 
 
 def health_handlers(checks: dict[str, ReadinessCheck], timeout: float = 2.0) -> list[ControllerRouterHandler]:
-    """`/health` (liveness) and `/ready` (every check in `checks` passes within `timeout`)."""
+    """`/health` (liveness) and `/ready` (every check in `checks`, or those `?require=` names, passes within
+    `timeout`)."""
 
     @get("/health", include_in_schema=True, tags=["health"], sync_to_thread=False)
     def health() -> dict[str, str]:
@@ -123,14 +126,26 @@ def health_handlers(checks: dict[str, ReadinessCheck], timeout: float = 2.0) -> 
         return Response(prometheus_text(), media_type=PROMETHEUS_CONTENT_TYPE)
 
     @get("/ready", tags=["health"])
-    async def ready() -> Response[dict[str, object]]:
+    async def ready(
+        require: Annotated[
+            str | None,
+            Parameter(
+                description="Comma-separated checks that decide the status (default: all). Every check is"
+                " reported either way. The chart's readiness probe requires `postgres` only: the API serves"
+                " while NATS is down, so a NATS outage must not take every replica out of its Service."
+            ),
+        ] = None,
+    ) -> Response[dict[str, object]]:
+        required = set(checks) if require is None else {name.strip() for name in require.split(",")}
+        if unknown := required - set(checks):
+            raise ValidationException(detail=f"unknown checks {sorted(unknown)}; known: {sorted(checks)}")
         results: dict[str, bool] = {}
         for name, check in checks.items():
             try:
                 results[name] = bool(await asyncio.wait_for(check(), timeout=timeout))
             except Exception:
                 results[name] = False
-        ok = all(results.values())
+        ok = all(results[name] for name in required)
         body: dict[str, object] = {"status": "ready" if ok else "unavailable", "checks": results}
         return Response(body, status_code=200 if ok else 503)
 
