@@ -185,6 +185,27 @@ async def test_events_spilled_after_a_torn_line_are_not_lost(embedded_nats: Nats
     assert sorted(await _stream_event_ids(embedded_nats.url)) == sorted(str(e.event_id) for e in before + after)
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, where every write fails: disk full")
+async def test_a_full_disk_in_an_outage_never_breaks_emit_and_what_memory_holds_lands(
+    embedded_nats: NatsServer,
+) -> None:
+    await _provisioned(embedded_nats.url)
+    embedded_nats.stop()
+    settings = NatsSettings(url=embedded_nats.url, connect_timeout=0.5)
+    outbox = Outbox(settings, name="test", maxsize=100, spill_path=Path("/dev/full")).start()
+    events = [turn(i + 1) for i in range(300)]
+    for e in events[:50]:
+        outbox.emit(e)
+    await asyncio.sleep(OUTAGE_SPILL_SECONDS * 4)  # the guard moved them to disk, the write failed: back in memory
+    for e in events[50:]:
+        outbox.emit(e)  # never raises: 50 more fit in memory, 200 are dropped and counted
+    assert outbox.dropped == 200
+    embedded_nats.start()
+    assert await outbox.drain(30)
+    await outbox.close()
+    assert sorted(await _stream_event_ids(embedded_nats.url)) == sorted(str(e.event_id) for e in events[:100])
+
+
 async def test_overflow_without_spill_file_is_counted_as_dropped(nats_url: str) -> None:
     outbox = Outbox(NatsSettings(url="nats://127.0.0.1:1", connect_timeout=0.2), name="test", maxsize=10)
     for i in range(15):

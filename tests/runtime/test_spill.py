@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
+
+import pytest
 
 from parley_runtime.spill import SpillFile
 
@@ -62,3 +66,31 @@ def test_appends_are_visible_to_reads_without_an_explicit_flush(tmp_path: Path) 
     spill.append(_entry(1))
     assert spill.unread_count() == 1
     assert spill.read(1) == [_entry(1)]
+
+
+def test_a_failed_write_is_cut_back_to_whole_entries_and_its_entries_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spill = SpillFile(tmp_path / "spill.jsonl")
+    spill.append(_entry(1))
+    assert spill.flush() and spill.usable
+    before = spill.path.read_bytes()
+    real_write = os.write
+    calls: list[int] = []
+
+    def part_then_full(fd: int, data: bytes) -> int:
+        calls.append(fd)
+        if len(calls) == 1:
+            return real_write(fd, bytes(data[:10]))  # the kernel took part of it, then the disk was full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", part_then_full)
+    spill.append(_entry(2))
+    spill.append(_entry(3))
+    assert not spill.flush()  # and nothing raised
+    monkeypatch.undo()
+    assert len(calls) == 2
+    assert spill.path.read_bytes() == before  # no half entry left to swallow the next one
+    assert spill.take_failed() == [_entry(2), _entry(3)]
+    assert not spill.usable  # the outbox keeps events in memory for a while
+    assert spill.read(10) == [_entry(1)]

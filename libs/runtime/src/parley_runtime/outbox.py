@@ -7,7 +7,9 @@ backlog goes in windows, each a fast-ingest batch: see `publish`), so a retry af
 de-duplicated by the stream. While NATS is down nothing is sent (the client's reconnect buffer would stack
 copies) and the backlog moves to disk within `OUTAGE_SPILL_SECONDS`, so a process killed in an outage
 loses at most that much. On close, what could not be published within the drain timeout is spilled for
-the next start to replay; with no spill file, overflow is counted as dropped and logged.
+the next start to replay; with no spill file, overflow is counted as dropped and logged. A disk that fails
+(full, read-only) is treated like no spill file for a while: events stay in memory up to `maxsize`, and
+what does not fit is dropped and counted; `emit()` never raises for it.
 
 Use from one event loop thread (the agent's): `emit()` is not thread-safe.
 """
@@ -118,7 +120,7 @@ class Outbox:
     @property
     def _spilling(self) -> bool:
         """Whether a backlog is on disk (it is published before anything newer)."""
-        return self._disk is not None and self._disk.pending
+        return self._disk is not None and self._disk.pending and self._disk.usable
 
     async def connected(self) -> Client:
         """The connection once it is up (bound the wait with a timeout: it may never come)."""
@@ -173,13 +175,13 @@ class Outbox:
         if left and self._disk is not None:
             # Replayed by the next start; consumers order by `seq`, not by stream position.
             for item in left:
-                self._spill(as_entry(item))
+                self._disk.append(as_entry(item))
         elif left:
-            self.dropped += len(left)
-            metrics.OUTBOX_DROPPED.add(len(left))
-            logger.error("outbox closed with unpublished events", extra={"count": len(left)})
+            self._drop(len(left), "outbox closed with unpublished events")
         if self._disk is not None:
             self._disk.close()
+            if lost := self._disk.take_failed():
+                self._drop(len(lost), "outbox closed with events its spill file could not take")
         if self._owns_nc and self._nc is not None and not self._nc.is_closed:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._nc.close(), timeout=2)
@@ -187,12 +189,15 @@ class Outbox:
 
     # -- internals ------------------------------------------------------------------------------
 
+    def _drop(self, count: int, why: str) -> None:
+        self.dropped += count
+        metrics.OUTBOX_DROPPED.add(count)
+        if count > 1 or self.dropped == 1 or self.dropped % 1000 == 0:  # one at a time: a line per 1,000
+            logger.error(why, extra={"count": count, "dropped": self.dropped})
+
     def _spill(self, entry: Entry) -> None:
-        if self._disk is None:
-            self.dropped += 1
-            metrics.OUTBOX_DROPPED.add(1)
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                logger.error("outbox full and no spill file: event dropped", extra={"dropped": self.dropped})
+        if self._disk is None or not self._disk.usable:
+            self._drop(1, "outbox full and no usable spill file: event dropped")
             return
         # Buffered: the guard flushes it to the kernel every OUTAGE_SPILL_SECONDS; close and refill flush too.
         self._disk.append(entry)
@@ -202,19 +207,31 @@ class Outbox:
     def _refill_from_spill(self) -> None:
         """Move the next chunk of spilled events into memory; empty the file once all are acked."""
         assert self._disk is not None
-        self._queue.extend(self._disk.read(max(1, self._maxsize // 2)))
-        if not self._queue and self._disk.at_end():
-            self._disk.reset()
+        try:
+            self._queue.extend(self._disk.read(max(1, self._maxsize // 2)))
+            if not self._queue and self._disk.at_end():
+                self._disk.reset()
+        except OSError as exc:
+            self._disk.mark_down()
+            logger.error("outbox spill file unreadable", extra={"error": str(exc)})
 
     async def _guard(self) -> None:
         """While NATS is unreachable, keep the backlog on disk, not in memory: a killed process keeps it."""
+        disk = self._disk
+        assert disk is not None
         while True:
             await asyncio.sleep(OUTAGE_SPILL_SECONDS)
-            if self._queue and not self._online:
-                while self._queue:
-                    self._spill(as_entry(self._queue.popleft()))
-            if self._disk is not None:
-                self._disk.flush()
+            try:
+                if self._queue and not self._online and disk.usable:
+                    while self._queue:
+                        disk.append(as_entry(self._queue.popleft()))
+                disk.flush()
+                if failed := disk.take_failed():  # the disk failed: back to memory, NATS may yet take them
+                    self._queue.extendleft(reversed(failed))
+                if disk.pending and disk.usable:
+                    self._wake.set()  # a backlog on disk (again usable) goes before anything newer
+            except Exception:
+                logger.exception("outbox guard failed")  # and it goes on: it is all that saves an outage
 
     async def _run(self) -> None:
         if self._nc is None:

@@ -5,19 +5,28 @@ chunks once NATS answers. A read offset tracks how far the file has been handed 
 only when everything read from it has been acked, so a process killed mid-replay replays the rest (and
 JetStream's de-duplication absorbs what was published twice). A process killed mid-write leaves a torn
 last line: reads skip it, and the next writer ends it first so it cannot swallow the following entry.
+
+A disk that fails (full, read-only, an I/O error) must not break the call that emits: `append` only
+buffers in memory, and `flush` writes. A write that fails is cut back to whole entries and its entries are
+kept in `failed`, for the outbox to take back into memory, and the file is not `usable` for
+`RETRY_SECONDS`; nothing here raises for a failing disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import time
 from pathlib import Path
-from typing import IO
 
 import msgspec
 
 from parley_runtime.entries import Entry
 
 logger = logging.getLogger(__name__)
+
+RETRY_SECONDS = 5.0  # after a failed write, the outbox keeps events in memory this long before trying again
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Entry)
@@ -37,24 +46,64 @@ class SpillFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._writer: IO[bytes] | None = None
+        self._fd: int | None = None
+        self._buffer: list[bytes] = []
+        self._buffered: list[Entry] = []
         self._offset = 0  # bytes already handed back to the outbox
+        self.failed: list[Entry] = []  # entries a write could not store, oldest first
+        self._down_until = 0.0
         # A file left by an earlier process is replayed first.
         self.pending = path.exists() and path.stat().st_size > 0
 
     def append(self, entry: Entry) -> None:
-        """Buffered: call `flush` to hand it to the kernel (a flush per entry would cost emit() a syscall)."""
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = self.path.open("ab")
-            if _torn(self.path):
-                self._writer.write(b"\n")
-        self._writer.write(_encoder.encode(entry) + b"\n")
+        """Buffered in memory until `flush` (a write per entry would cost emit() a syscall); never fails."""
+        self._buffer.append(_encoder.encode(entry) + b"\n")
+        self._buffered.append(entry)
         self.pending = True
 
-    def flush(self) -> None:
-        if self._writer is not None:
-            self._writer.flush()
+    def flush(self) -> bool:
+        """Write what was appended; False if the disk failed (those entries are then in `failed`)."""
+        if not self._buffer:
+            return True
+        data = b"".join(self._buffer)
+        entries, self._buffer, self._buffered = self._buffered, [], []
+        end = None
+        try:
+            fd = self._open()
+            end = os.lseek(fd, 0, os.SEEK_END)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError as exc:
+            if end is not None and self._fd is not None:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, end)  # no half entry left behind
+            self.failed.extend(entries)
+            self.mark_down()
+            logger.error("outbox spill file write failed", extra={"error": str(exc), "count": len(entries)})
+            return False
+        return True
+
+    @property
+    def usable(self) -> bool:
+        """False for `RETRY_SECONDS` after the disk failed."""
+        return time.monotonic() >= self._down_until
+
+    def mark_down(self) -> None:
+        self._down_until = time.monotonic() + RETRY_SECONDS
+
+    def take_failed(self) -> list[Entry]:
+        failed, self.failed = self.failed, []
+        return failed
+
+    def _open(self) -> int:
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            torn = self.path.exists() and _torn(self.path)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            if torn:
+                os.write(self._fd, b"\n")
+        return self._fd
 
     def unread(self) -> bool:
         """Whether entries remain that were not handed back yet."""
@@ -66,6 +115,8 @@ class SpillFile:
     def read(self, budget: int) -> list[Entry]:
         """Up to `budget` entries from the read offset on (a torn or corrupt line is skipped and logged)."""
         self.flush()
+        if not self.path.exists():  # nothing was ever written (or every write failed)
+            return []
         size = self.path.stat().st_size
         entries: list[Entry] = []
         with self.path.open("rb") as f:
@@ -86,25 +137,35 @@ class SpillFile:
 
     def at_end(self) -> bool:
         self.flush()
-        return self._offset >= self.path.stat().st_size
+        return not self.path.exists() or self._offset >= self.path.stat().st_size
 
     def reset(self) -> None:
         """Everything read was acked and nothing is left: start over with an empty file."""
         self.close()
-        self.path.write_bytes(b"")
-        self._offset = 0
+        try:
+            self.path.write_bytes(b"")
+            self._offset = 0
+        except OSError as exc:  # left as it is: a later start replays it, and JetStream drops the copies
+            logger.error("outbox spill file could not be emptied", extra={"error": str(exc)})
         self.pending = False
 
     def unread_count(self) -> int:
         """How many entries are left past the read offset (counts lines; used once, at close)."""
+        self.flush()
         if not self.pending or not self.path.exists():
             return 0
-        self.flush()
-        with self.path.open("rb") as f:
-            f.seek(self._offset)
-            return f.read().count(b"\n")
+        try:
+            size = self.path.stat().st_size
+            with self.path.open("rb") as f:
+                f.seek(self._offset)
+                return f.read(max(0, size - self._offset)).count(b"\n")
+        except OSError:
+            return 0
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        """Write what is buffered (what fails goes to `failed`) and close the file."""
+        self.flush()
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
