@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from parley_history import queries
 from parley_history.app import create_app
@@ -152,3 +152,26 @@ async def test_bad_requests_get_problem_details(client: AsyncTestClient, path: s
     body = r.json()
     assert body["status"] == status
     assert body.get("detail")
+
+
+async def test_a_request_that_finds_every_connection_taken_is_a_503_after_the_pool_timeout(
+    settings: Settings,
+) -> None:
+    small = msgspec.structs.replace(settings, db_pool_size=1)  # one pooled connection and one overflow
+    async with AsyncTestClient(app=create_app(small)) as client:
+        engine = client.app.state.runtime.engine
+        portal = client.blocking_portal  # the app's own event loop: its connections live there
+
+        async def take() -> AsyncConnection:  # what a slow request holds
+            conn = await engine.connect()
+            await conn.execute(text("SELECT 1"))
+            return conn
+
+        taken = [portal.call(take), portal.call(take)]
+        r = await client.get("/v1/conversations", headers=AUTH)
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == "5"
+        assert "unavailable" in r.json()["detail"]
+        for conn in taken:
+            portal.call(conn.close)
+        assert (await client.get("/v1/conversations", headers=AUTH)).status_code == 200  # once they are back
