@@ -96,6 +96,7 @@ async def test_overflow_spills_to_file_and_a_new_outbox_replays_it(embedded_nats
     # The process ends while NATS is down: what was in memory joins the spill file (the outage guard has
     # moved it there already), and close counts all of it as left for the next start.
     assert await first.close(timeout=0.2) == 500
+    assert first.spilled == 500  # the guard's and close's writes are counted too
     assert len(spill.read_bytes().splitlines()) == 500
 
     embedded_nats.start()

@@ -7,9 +7,8 @@ backlog goes in windows, each a fast-ingest batch: see `publish`), so a retry af
 de-duplicated by the stream. While NATS is down nothing is sent (the client's reconnect buffer would stack
 copies) and the backlog moves to disk within `OUTAGE_SPILL_SECONDS`, so a process killed in an outage
 loses at most that much. On close, what could not be published within the drain timeout is spilled for
-the next start to replay; with no spill file, overflow is counted as dropped and logged. A disk that fails
-(full, read-only) is treated like no spill file for a while: events stay in memory up to `maxsize`, and
-what does not fit is dropped and counted; `emit()` never raises for it.
+the next start to replay; with no spill file, or one whose disk fails (`spill`), overflow is counted as
+dropped and logged, and `emit()` never raises.
 
 Use from one event loop thread (the agent's): `emit()` is not thread-safe.
 """
@@ -144,7 +143,7 @@ class Outbox:
         if self._task is None:
             self._task = loop.create_task(self._run(), name=f"outbox-{self._name}")
         if self._guard_task is None and self._disk is not None:
-            self._guard_task = loop.create_task(self._guard(), name=f"outbox-{self._name}-guard")
+            self._guard_task = loop.create_task(self._guard(self._disk), name=f"outbox-{self._name}-guard")
         return self
 
     async def drain(self, timeout: float) -> bool:
@@ -175,7 +174,7 @@ class Outbox:
         if left and self._disk is not None:
             # Replayed by the next start; consumers order by `seq`, not by stream position.
             for item in left:
-                self._disk.append(as_entry(item))
+                self._to_disk(self._disk, as_entry(item))
         elif left:
             self._drop(len(left), "outbox closed with unpublished events")
         if self._disk is not None:
@@ -198,9 +197,12 @@ class Outbox:
     def _spill(self, entry: Entry) -> None:
         if self._disk is None or not self._disk.usable:
             self._drop(1, "outbox full and no usable spill file: event dropped")
-            return
+        else:
+            self._to_disk(self._disk, entry)
+
+    def _to_disk(self, disk: SpillFile, entry: Entry) -> None:
         # Buffered: the guard flushes it to the kernel every OUTAGE_SPILL_SECONDS; close and refill flush too.
-        self._disk.append(entry)
+        disk.append(entry)
         self.spilled += 1
         metrics.OUTBOX_SPILLED.add(1)
 
@@ -215,16 +217,14 @@ class Outbox:
             self._disk.mark_down()
             logger.error("outbox spill file unreadable", extra={"error": str(exc)})
 
-    async def _guard(self) -> None:
+    async def _guard(self, disk: SpillFile) -> None:
         """While NATS is unreachable, keep the backlog on disk, not in memory: a killed process keeps it."""
-        disk = self._disk
-        assert disk is not None
         while True:
             await asyncio.sleep(OUTAGE_SPILL_SECONDS)
             try:
                 if self._queue and not self._online and disk.usable:
                     while self._queue:
-                        disk.append(as_entry(self._queue.popleft()))
+                        self._to_disk(disk, as_entry(self._queue.popleft()))
                 disk.flush()
                 if failed := disk.take_failed():  # the disk failed: back to memory, NATS may yet take them
                     self._queue.extendleft(reversed(failed))
