@@ -12,9 +12,9 @@ from parley_contracts.streams import VOICE_STREAM_NAME
 from parley_recordings.handlers import Deps, erase_conversation, store_session
 from parley_recordings.objectstore import delete_object, delete_objects_under, stream_object
 from parley_runtime.consume import Consumer
-from parley_runtime.db import is_transient as db_transient
+from parley_runtime.db import is_transient  # Postgres's transient errors, and TransientError (BlobUnavailable)
 from parley_runtime.entries import publish_event
-from parley_runtime.handling import Delivery, default_is_transient
+from parley_runtime.handling import Delivery
 
 DURABLE = "recordings"
 
@@ -38,11 +38,6 @@ def publisher(js: JetStreamContext):  # type: ignore[no-untyped-def]
         await publish_event(js, event, timeout=5)
 
     return publish
-
-
-def is_transient(exc: BaseException) -> bool:
-    # BlobUnavailable is a TransientError, which default_is_transient covers.
-    return db_transient(exc) or default_is_transient(exc)
 
 
 def recordings_consumer(nc: Client, deps_factory: Deps) -> Consumer:
