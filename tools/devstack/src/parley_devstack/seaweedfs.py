@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from parley_devstack.ports import free_port
+from parley_devstack.ports import free_port, is_free
 from parley_devstack.process import ServerProcess
 
 ACCESS_KEY = "parley-test"
@@ -43,20 +43,9 @@ def _port_pair() -> int:
     """A free port whose +10000 (SeaweedFS's gRPC port for it) is free too."""
     for _ in range(200):
         port = free_port()
-        if port + 10000 < 65536 and _is_free(port + 10000):
+        if port + 10000 < 65536 and is_free(port + 10000):
             return port
     raise RuntimeError("no free port pair for SeaweedFS")
-
-
-def _is_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 class SeaweedServer(ServerProcess):
