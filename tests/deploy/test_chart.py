@@ -124,6 +124,18 @@ def test_agents_with_persistence_keep_a_state_claim_per_pod_and_others_an_empty_
     assert _by(objects, "Deployment", "rooms") and _by(rendered["default"], "Deployment", "agent")
 
 
+def test_rooms_with_persistence_keep_their_outbox_spill_on_a_claim_per_pod() -> None:
+    objects = chart.render({"services": {"rooms": {"persistence": {"enabled": True, "size": "1Gi"}}}})
+    assert _by(objects, "Deployment", "rooms") == []
+    (rooms,) = _by(objects, "StatefulSet", "rooms")
+    (claim,) = rooms["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    container = rooms["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "state", "mountPath": "/var/lib/parley"} in container["volumeMounts"]
+    assert _env(container)["ROOMS_STATE_DIR"] == "/var/lib/parley"  # where its outbox spills and replays from
+    assert chart.validate(objects, chart.KUBE_VERSIONS[0]) == []
+
+
 def test_retention_settings_reach_history_recordings_and_rooms(rendered: dict[str, list[dict[str, Any]]]) -> None:
     for scenario, history_days, recordings_days, rooms_days, key_hours in (
         ("default", "0", "0", "0", "24"),
