@@ -18,6 +18,8 @@ from parley_agent.health import HealthServer
 from parley_devstack.ports import free_port
 from parley_runtime.telemetry import setup_telemetry
 
+SCRAPE = {"Authorization": "Bearer scrape"}  # the worker's AGENT_METRICS_KEYS below
+
 # What a job process does: telemetry as `prewarm` sets it up, a call's metrics, the snapshot thread.
 JOB = """
 import sys, time
@@ -57,7 +59,7 @@ def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
 def _scrape_until(port: int, predicate: str, timeout: float = 10) -> str:
     deadline = time.monotonic() + timeout
     while True:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", headers=SCRAPE).text
         if predicate in text or time.monotonic() > deadline:
             return text
         time.sleep(0.05)
@@ -67,7 +69,7 @@ async def test_a_job_process_metrics_are_on_the_worker_metrics_until_it_dies(
     tmp_path: Path, job: subprocess.Popen[str]
 ) -> None:
     setup_telemetry("agent", "test")  # the worker's own registry, as its __main__ sets it up
-    server = HealthServer("127.0.0.1", free_port(), lambda: True, tmp_path)
+    server = HealthServer("127.0.0.1", free_port(), lambda: True, tmp_path, ["scrape"])
     await server.start()
     try:
         owner = next(tmp_path.glob("*.prom")).name.removesuffix(".prom")
@@ -80,7 +82,9 @@ async def test_a_job_process_metrics_are_on_the_worker_metrics_until_it_dies(
 
         job.kill()
         job.wait()
-        text = await asyncio.to_thread(lambda: httpx.get(f"http://127.0.0.1:{server.port}/metrics").text)
+        text = await asyncio.to_thread(
+            lambda: httpx.get(f"http://127.0.0.1:{server.port}/metrics", headers=SCRAPE).text
+        )
         assert f'job_process="{owner}"' not in text
         assert list(tmp_path.glob("*.prom")) == []  # a dead process's file is removed
     finally:

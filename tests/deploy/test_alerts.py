@@ -68,11 +68,13 @@ async def _exported(nats_url: str, database_url: str) -> dict[str, set[str]]:
         nc = await nats.connect(nats_url)
         await provision(nc.jetstream())
         await migrate_async(database_url)
-        settings = Settings(database_url=database_url, api_keys="k", nats_url=nats_url, migrate_on_start=False)
+        settings = Settings(
+            database_url=database_url, api_keys="k", metrics_keys="scrape", nats_url=nats_url, migrate_on_start=False
+        )
         js = nc.jetstream()
         async with AsyncTestClient(app=create_app(settings)) as client:
             # This process may have counted events for earlier tests: wait for this work's own increments.
-            before = (await client.get("/metrics")).text
+            before = (await client.get("/metrics", headers={"Authorization": "Bearer scrape"})).text
             # An outbox that overflows with no spill file drops (and counts) its second event.
             outbox = Outbox(NatsSettings(url=nats_url), name="probe", maxsize=1).start()
             for seq in (1, 2):
@@ -89,7 +91,7 @@ async def _exported(nats_url: str, database_url: str) -> dict[str, set[str]]:
             assert (await client.get("/v1/conversations", headers={"Authorization": "Bearer k"})).status_code == 200
             deadline = time.monotonic() + 20
             while True:
-                text = (await client.get("/metrics")).text
+                text = (await client.get("/metrics", headers={"Authorization": "Bearer scrape"})).text
                 terminated, processed = (
                     metric_total(text, name, having) - metric_total(before, name, having)
                     for name, having in (("parley_events_failed_total", 'outcome="term"'),

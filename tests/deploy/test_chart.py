@@ -136,6 +136,30 @@ def test_rooms_with_persistence_keep_their_outbox_spill_on_a_claim_per_pod() -> 
     assert chart.validate(objects, chart.KUBE_VERSIONS[0]) == []
 
 
+def test_prometheus_scrapes_with_the_scrape_key_every_service_is_given() -> None:
+    for enabled in (True, False):
+        objects = chart.render({"serviceMonitor": {"enabled": enabled}})
+        workloads = [
+            o for o in objects if o["kind"] in {"Deployment", "StatefulSet"} and "dlq" not in o["metadata"]["name"]
+        ]
+        assert len(workloads) == 4
+        for workload in workloads:
+            (env,) = [
+                e for e in workload["spec"]["template"]["spec"]["containers"][0]["env"] if "METRICS_KEYS" in e["name"]
+            ]
+            ref = env["valueFrom"]["secretKeyRef"]
+            assert (ref["name"], ref["key"]) == ("parley-api-keys", "metrics-key")
+            assert ref["optional"] is not enabled  # Prometheus needs it: a pod without it must not start unnoticed
+        monitors = [o for o in objects if o["kind"] == "PodMonitor"]
+        assert len(monitors) == (4 if enabled else 0)
+        for monitor in monitors:
+            (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+            assert endpoint["authorization"] == {
+                "type": "Bearer",
+                "credentials": {"name": "parley-api-keys", "key": "metrics-key"},
+            }
+
+
 def test_retention_settings_reach_history_recordings_and_rooms(rendered: dict[str, list[dict[str, Any]]]) -> None:
     for scenario, history_days, recordings_days, rooms_days, key_hours in (
         ("default", "0", "0", "0", "24"),

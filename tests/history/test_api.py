@@ -54,7 +54,7 @@ async def test_health_is_open_and_ready_reports_dependencies(client: AsyncTestCl
     assert (await client.get("/health")).json() == {"status": "ok"}
     ready = await client.get("/ready")
     assert ready.json()["checks"]["postgres"] is True
-    assert (await client.get("/schema/openapi.json")).status_code == 200
+    assert (await client.get("/schema/openapi.json", headers=AUTH)).status_code == 200
 
 
 @pytest.mark.usefixtures("seeded")

@@ -92,7 +92,9 @@ async def _processed(port: int) -> int:
     """Events one history process has handled, from its own /metrics (0 until it answers)."""
     try:
         async with httpx.AsyncClient(timeout=2) as client:
-            body = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            body = (
+                await client.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {API_KEY}"})
+            ).text
     except httpx.HTTPError:
         return 0
     return int(metric_total(body, "parley_events_processed_total"))

@@ -103,7 +103,7 @@ async def test_metrics_endpoint_shows_the_counters_moving(
     nc = await nats.connect(js_url)
     js = nc.jetstream()
     async with AsyncTestClient(app=app) as client:
-        before = (await client.get("/metrics")).text
+        before = (await client.get("/metrics", headers={"Authorization": "Bearer k"})).text
         for seq in range(1, 6):
             e = c.TurnCompleted(event_id=c.new_event_id(), occurred_at=c.utcnow(), conversation_id="conv-m",
                                 session_id="sess-m", producer="test", seq=seq, role="user", text="hello")  # fmt: skip
@@ -116,7 +116,7 @@ async def test_metrics_endpoint_shows_the_counters_moving(
         auth = {"Authorization": "Bearer k"}
         while True:
             turns = (await client.get("/v1/sessions/sess-m", headers=auth)).json().get("turns", [])
-            response = await client.get("/metrics")
+            response = await client.get("/metrics", headers=auth)
             after = response.text
             skipped = metric_total(after, "parley_events_processed_total", 'type="skipped"')
             if len(turns) == 5 and skipped - metric_total(before, "parley_events_processed_total", 'type="skipped"'):

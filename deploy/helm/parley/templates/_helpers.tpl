@@ -88,6 +88,14 @@ app.kubernetes.io/component: {{ .component }}
 - name: {{ $p }}NATS_USER
   value: {{ index $v.nats.users .component | quote }}
 {{ include "parley.secretEnv" (dict "name" (printf "%sNATS_PASSWORD" $p) "secret" $v.nats.existingSecret "key" (printf "%s-password" .component)) }}
+{{- with $v.serviceMonitor.scrapeKey }}
+- name: {{ $p }}METRICS_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret }}
+      key: {{ .existingSecretKey }}
+      optional: {{ not $v.serviceMonitor.enabled }}  {{- /* Prometheus needs it; else an API key opens /metrics */}}
+{{- end }}
 {{- if ne .component "agent" }}
 {{ include "parley.secretEnv" (dict "name" (printf "%sDATABASE_URL" $p) "secret" (default $inline $v.postgres.existingSecret) "key" $v.postgres.existingSecretKey) }}
 {{ include "parley.secretEnv" (dict "name" (printf "%sAPI_KEYS" $p) "secret" (default $inline $v.apiKeys.existingSecret) "key" $v.apiKeys.existingSecretKey) }}

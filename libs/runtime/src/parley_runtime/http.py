@@ -3,10 +3,11 @@
 * `GET /health`: the process is up (shallow, never touches a dependency).
 * `GET /ready`: every dependency check passes (NATS connected, Postgres answers), else 503;
   `?require=postgres` decides on Postgres alone (what the chart's readiness probe asks).
-* `GET /metrics`: the process's OpenTelemetry metrics in the Prometheus text format (ids and counts
-  only; like the probes it carries no API key, and the chart's NetworkPolicy limits who can scrape).
-* Everything else requires `Authorization: Bearer <key>`, compared in constant time against each
-  configured key.
+* `GET /metrics`: the process's OpenTelemetry metrics in the Prometheus text format (counts and timings,
+  no conversation data), for a scrape key (`<P>METRICS_KEYS`: it opens `/metrics` and nothing else, so
+  Prometheus never holds a key that reads conversations) or an API key.
+* Everything else, the OpenAPI document at `/schema` included, requires `Authorization: Bearer <key>`
+  with an API key; keys are compared in constant time against each configured key.
 * Every error is an RFC 9457 problem details body (`application/problem+json`), including 500s, which
   never echo internal details. An error that means a dependency is down or too slow (Postgres
   unreachable, restarting, a statement timeout) is a 503 with `Retry-After`, not a 500: clients and
@@ -16,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -37,6 +37,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from litestar.types import ASGIApp, ControllerRouterHandler, Guard, Message, Receive, Scope, Send
 
 from parley_runtime.db import is_statement_timeout, is_transient
+from parley_runtime.keys import bearer_matches, encode_keys
 from parley_runtime.metrics import HTTP_DURATION
 from parley_runtime.telemetry import PROMETHEUS_CONTENT_TYPE, prometheus_text
 
@@ -46,23 +47,16 @@ ReadinessCheck = Callable[[], Awaitable[bool]]
 PROBLEM_JSON = "application/problem+json"
 
 
-def api_key_guard(keys: Iterable[str]) -> Guard:
+def api_key_guard(keys: Iterable[str], what: str = "API key") -> Guard:
     """A guard that accepts `Authorization: Bearer <key>` for any of `keys` (constant-time compare)."""
-    encoded = [k.encode() for k in keys if k]
+    encoded = encode_keys(keys)
     if not encoded:
-        raise ValueError("at least one API key must be configured")
+        raise ValueError(f"at least one {what} must be configured")
+    detail = f"missing or invalid {what}"
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], route_handler: BaseRouteHandler) -> None:
-        header = connection.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        given = token.strip().encode()
-        ok = False
-        for key in encoded:  # no early exit: the time taken does not depend on which key matched
-            ok |= hmac.compare_digest(given, key)
-        if scheme.lower() != "bearer" or not ok:
-            raise NotAuthorizedException(
-                detail="missing or invalid API key", headers={"WWW-Authenticate": 'Bearer realm="parley"'}
-            )
+        if not bearer_matches(connection.headers.get("authorization", ""), encoded):
+            raise NotAuthorizedException(detail=detail, headers={"WWW-Authenticate": 'Bearer realm="parley"'})
 
     return guard
 
@@ -113,15 +107,17 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     )
 
 
-def health_handlers(checks: dict[str, ReadinessCheck], timeout: float = 2.0) -> list[ControllerRouterHandler]:
-    """`/health` (liveness) and `/ready` (every check in `checks`, or those `?require=` names, passes within
-    `timeout`)."""
+def health_handlers(
+    checks: dict[str, ReadinessCheck], metrics_guard: Guard, timeout: float = 2.0
+) -> list[ControllerRouterHandler]:
+    """`/health` (liveness), `/ready` (every check in `checks`, or those `?require=` names, passes within
+    `timeout`) and `/metrics` (behind `metrics_guard`)."""
 
     @get("/health", include_in_schema=True, tags=["health"], sync_to_thread=False)
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/metrics", tags=["health"], include_in_schema=False, sync_to_thread=False)
+    @get("/metrics", tags=["health"], include_in_schema=False, sync_to_thread=False, guards=[metrics_guard])
     def metrics_endpoint() -> Response[bytes]:
         return Response(prometheus_text(), media_type=PROMETHEUS_CONTENT_TYPE)
 
@@ -189,19 +185,22 @@ def build_app(
     version: str,
     api_keys: Iterable[str],
     api_handlers: list[ControllerRouterHandler],
+    metrics_keys: Iterable[str] = (),
     checks: dict[str, ReadinessCheck],
     lifespan: Callable[[Litestar], AbstractAsyncContextManager[None]],
     dependencies: dict[str, Provide] | None = None,
     public_handlers: list[ControllerRouterHandler] | None = None,
     max_body_bytes: int = 64 * 1024,
 ) -> Litestar:
-    """A Parley API: `api_handlers` behind bearer keys, health/ready/metrics open, problem details for
-    every error, request durations measured, OpenAPI at /schema, JSON logging left to parley_runtime.logs."""
-    api = Router(
-        path="/", route_handlers=api_handlers, guards=[api_key_guard(api_keys)], security=[{"BearerToken": []}]
-    )
+    """A Parley API: `api_handlers` and the OpenAPI document (/schema) behind API keys, /metrics behind a
+    scrape key or an API key, health and ready open; problem details for every error, request durations
+    measured, JSON logging left to parley_runtime.logs."""
+    api_keys = list(api_keys)
+    api_guard = api_key_guard(api_keys)
+    metrics_guard = api_key_guard([*api_keys, *metrics_keys], "API or metrics key")
+    api = Router(path="/", route_handlers=api_handlers, guards=[api_guard], security=[{"BearerToken": []}])
     return Litestar(
-        route_handlers=[*health_handlers(checks), api, *(public_handlers or [])],
+        route_handlers=[*health_handlers(checks, metrics_guard), api, *(public_handlers or [])],
         dependencies=dependencies or {},
         lifespan=[lifespan],
         plugins=[problem_details_plugin()],
@@ -211,7 +210,7 @@ def build_app(
         openapi_config=OpenAPIConfig(
             title=title,
             version=version,
-            path="/schema",
+            openapi_router=Router(path="/schema", route_handlers=[], guards=[api_guard]),
             components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
         ),
         debug=False,

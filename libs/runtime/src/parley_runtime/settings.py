@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from parley_runtime.connection import NatsSettings
+from parley_runtime.keys import split_keys
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -58,6 +59,7 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     database_url: str
     api_keys: str  # comma-separated bearer keys
+    metrics_keys: str = ""  # comma-separated scrape keys: /metrics only (Prometheus), never the API
     nats_url: str = "nats://127.0.0.1:4222"
     nats_user: str | None = None
     nats_password: str | None = None
@@ -70,7 +72,11 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def api_key_list(self) -> list[str]:
-        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+        return split_keys(self.api_keys)
+
+    @property
+    def metrics_key_list(self) -> list[str]:
+        return split_keys(self.metrics_keys)
 
     @property
     def nats(self) -> NatsSettings:

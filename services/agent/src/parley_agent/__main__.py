@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 
@@ -23,6 +24,7 @@ from parley_agent.settings import Settings, load
 from parley_agent.simulate import plan_calls, run_simulated_calls
 from parley_agent.worker import DRAIN_TIMEOUT_SECONDS, create_server, setup_agent_telemetry
 from parley_runtime.connection import connect
+from parley_runtime.keys import split_keys
 from parley_runtime.logs import configure_logging
 from parley_runtime.settings import SettingsError
 
@@ -47,7 +49,11 @@ async def run(
     holder: list[Client] = []
     chores = asyncio.create_task(housekeeping(settings, stop, holder))
     health = HealthServer(
-        settings.host, settings.port, lambda: bool(holder) and holder[0].is_connected, settings.state_path / "metrics"
+        settings.host,
+        settings.port,
+        lambda: bool(holder) and holder[0].is_connected,
+        settings.state_path / "metrics",
+        split_keys(settings.metrics_keys),
     )
     await health.start()
     await asyncio.wait([asyncio.create_task(started.wait()), serving], return_when=asyncio.FIRST_COMPLETED)
@@ -106,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"agent: {exc}", file=sys.stderr)
         return 2
     configure_logging("agent", settings.log_level)
+    if not settings.metrics_keys.strip():
+        logging.getLogger("parley_agent").warning("AGENT_METRICS_KEYS is not set: /metrics refuses every scrape")
     setup_agent_telemetry()
     if command == "flush":
         return asyncio.run(flush(settings))

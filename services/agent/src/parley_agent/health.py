@@ -2,6 +2,8 @@
 
 The LiveKit worker's built-in server only knows the LiveKit connection; this one also answers for
 NATS, and exposes the same Prometheus metrics as the other services, those of its job processes included.
+`/metrics` needs a scrape key (`AGENT_METRICS_KEYS`), as the other services' does; with none configured
+it refuses every request rather than serve without one.
 """
 
 from __future__ import annotations
@@ -12,13 +14,24 @@ from pathlib import Path
 from aiohttp import web
 
 from parley_agent.job_metrics import merged_text
+from parley_runtime.keys import bearer_matches, encode_keys
 from parley_runtime.telemetry import PROMETHEUS_CONTENT_TYPE
+
+_UNAUTHORIZED = {"type": "about:blank", "title": "Unauthorized", "status": 401}
 
 
 class HealthServer:
-    def __init__(self, host: str, port: int, ready: Callable[[], bool], metrics_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        ready: Callable[[], bool],
+        metrics_dir: Path | None = None,
+        metrics_keys: list[str] | None = None,
+    ) -> None:
         self.host, self.port, self.ready = host, port, ready
         self.metrics_dir = metrics_dir  # where job processes leave their metrics (`job_metrics`)
+        self._metrics_keys = encode_keys(metrics_keys or [])
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -33,7 +46,15 @@ class HealthServer:
                 {"status": "ready" if ok else "unavailable", "checks": {"nats": ok}}, status=200 if ok else 503
             )
 
-        async def metrics(_: web.Request) -> web.Response:
+        async def metrics(request: web.Request) -> web.Response:
+            if not bearer_matches(request.headers.get("Authorization", ""), self._metrics_keys):
+                detail = "missing or invalid metrics key" if self._metrics_keys else "AGENT_METRICS_KEYS is not set"
+                return web.json_response(
+                    {**_UNAUTHORIZED, "detail": detail},
+                    status=401,
+                    content_type="application/problem+json",
+                    headers={"WWW-Authenticate": 'Bearer realm="parley"'},
+                )
             body = merged_text(self.metrics_dir)
             return web.Response(body=body, headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
 

@@ -49,6 +49,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     recording_upload_timeout_seconds: float = 20.0
     host: str = "0.0.0.0"
     port: int = 8081
+    metrics_keys: str = ""  # comma-separated scrape keys for /metrics on `port`; unset, /metrics refuses all
     log_level: str = "INFO"
 
     @property

@@ -123,6 +123,7 @@ def create_app(settings: Settings) -> Litestar:
         title="Parley history",
         version=__version__,
         api_keys=settings.api_key_list,
+        metrics_keys=settings.metrics_key_list,
         api_handlers=[HistoryController],
         checks={
             "nats": nats_check(lambda: runtime(app.state).nc),

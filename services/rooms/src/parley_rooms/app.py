@@ -111,6 +111,7 @@ def create_app(settings: Settings) -> Litestar:
         title="Parley rooms",
         version=__version__,
         api_keys=settings.api_key_list,
+        metrics_keys=settings.metrics_key_list,
         api_handlers=[RoomsController],
         public_handlers=[WebhookController],  # LiveKit signs its webhooks instead of sending an API key
         checks={

@@ -89,6 +89,7 @@ def service_env(
         env[f"{p}BLOB_URL"] = (root / "blobs").resolve().as_uri()
     if spec.name == "agent":
         env[f"{p}STATE_DIR"] = str((root / "agent").resolve())
+        env[f"{p}METRICS_KEYS"] = stack["PARLEY_API_KEY"]  # the services take their API key on /metrics
         if not os.environ.get("LIVEKIT_URL"):
             env.setdefault(f"{p}PROVIDERS", "offline")
     return env
