@@ -1,0 +1,41 @@
+"""A request the API cannot serve gets a 4xx problem-details body, whatever went wrong with it: an unknown
+path, a method the path does not take, a body too large, malformed JSON, a bad parameter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+
+from .services import API_KEY, READS, SERVICES, create_app, service_settings
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+def _assert_problem(r: httpx.Response, status: int) -> None:
+    assert r.status_code == status, (status, r.status_code, r.text)
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["status"] == status and body["title"] and "detail" in body
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_unservable_requests_get_a_4xx_problem(service: str, database_url: str, tmp_path: Path) -> None:
+    async with AsyncTestClient(app=create_app(service, service_settings(service, database_url, tmp_path))) as client:
+        _assert_problem(await client.get("/v1/no-such-thing", headers=AUTH), 404)
+        _assert_problem(await client.put(READS[service].split("?")[0], headers=AUTH), 405)
+        _assert_problem(
+            await client.get(f"{READS[service]}{'&' if '?' in READS[service] else '?'}limit=-1", headers=AUTH), 400
+        )
+
+
+async def test_rooms_refuses_malformed_and_oversized_bodies_with_a_problem(database_url: str, tmp_path: Path) -> None:
+    settings = service_settings("rooms", database_url, tmp_path)
+    async with AsyncTestClient(app=create_app("rooms", settings)) as client:
+        headers = {**AUTH, "Content-Type": "application/json"}
+        _assert_problem(await client.post("/v1/rooms", content=b'{"user_id": ', headers=headers), 400)
+        _assert_problem(await client.post("/v1/rooms", content=b'{"user_id": 7}', headers=headers), 400)
+        huge = b'{"user_id": "' + b"a" * (settings.max_request_body_bytes + 1) + b'"}'
+        _assert_problem(await client.post("/v1/rooms", content=huge, headers=headers), 413)
