@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import random
 
 import nats
+import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -64,8 +66,9 @@ async def test_events_history_does_not_handle_are_acked_unread_and_turns_still_l
 
 
 async def test_turn_postgres_cannot_store_is_dead_lettered_at_once_and_its_batch_mates_land(
-    engine: AsyncEngine, nats_url: str
+    engine: AsyncEngine, nats_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     nc = await nats.connect(nats_url)
     await provision(nc.jetstream())
     good = [turn("conv-nul", "sess-nul", seq) for seq in (1, 2, 4)]
@@ -78,3 +81,7 @@ async def test_turn_postgres_cannot_store_is_dead_lettered_at_once_and_its_batch
     assert await count_turns(engine) == 3
     assert consumer.stats.terminated == 1
     assert consumer.stats.max_num_delivered == 1  # dead-lettered on its first delivery, not after 40
+    # The failure is logged with its reason, and never with the turn's text (no transcript text in logs).
+    terminated = [r for r in caplog.records if r.getMessage() == "message terminated"]
+    assert len(terminated) == 1 and terminated[0].__dict__["reason"].startswith("rejected:"), terminated[0].__dict__
+    assert not [r for r in caplog.records if "secret" in r.getMessage() or "secret" in repr(r.__dict__)]
