@@ -2,6 +2,7 @@
 
 import asyncio
 import inspect
+import logging
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ import pytest
 from nats.aio.client import Client
 
 from parley_devstack.nats_server import NatsServer
+from parley_devstack.ports import free_port
 from parley_devstack.testing import stream_events
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import OUTAGE_SPILL_SECONDS, Outbox
@@ -163,6 +165,70 @@ async def test_a_process_sigkilled_during_a_nats_outage_keeps_what_it_emitted(
     assert await replay.drain(30)
     await replay.close()
     assert sorted(await _stream_event_ids(embedded_nats.url)) == sorted(emitted)
+
+
+async def _fill_until_refused(url: str) -> int:
+    """Publish to VOICE until JetStream answers "insufficient resources" (its store is full); how many fit."""
+    nc = await nats.connect(url)
+    try:
+        for i in range(100_000):
+            answer = await nc.request(f"voice.filler.v1.c{i}", b"x" * 1000, timeout=5, headers={"Nats-Msg-Id": f"f{i}"})
+            if b'"error"' in answer.data:
+                assert b"insufficient resources" in answer.data, answer.data
+                return i
+        raise AssertionError("JetStream never filled up")
+    finally:
+        await nc.close()
+
+
+async def test_a_process_sigkilled_while_jetstream_refuses_to_store_keeps_what_it_emitted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """NATS answers, but its JetStream store is full: the backlog waits on disk as in an outage, not in memory,
+    the outbox says why, and once there is space again everything lands."""
+    caplog.set_level(logging.INFO, logger="parley_runtime.outbox")
+    config = tmp_path / "nats.conf"
+    config.write_text("jetstream { max_file_store: 1MB, max_memory_store: 1MB }\n")
+    server = NatsServer(tmp_path / "nats", port=free_port(), config=config).start()
+    try:
+        await _provisioned(server.url)
+        filled = await _fill_until_refused(server.url)
+        assert filled > 100
+        spill = tmp_path / "outbox.jsonl"
+        child = subprocess.Popen(
+            [sys.executable, "-c", _EMITTER, server.url, str(spill), "300"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert child.stdout is not None
+            emitted = []
+            for line in child.stdout:
+                if line == b"done\n":
+                    break
+                emitted.append(line.decode().strip())
+            assert len(emitted) == 300
+            await asyncio.sleep(1.0)  # a refused window, its back-off, and the guard's move to disk
+        finally:
+            child.kill()
+            child.wait(10)
+        nc = await nats.connect(server.url)
+        js = nc.jetstream()
+        assert (await js.stream_info("VOICE")).state.messages == filled  # none of the 300 was stored
+        replay = Outbox(NatsSettings(url=server.url), name="replay", spill_path=spill).start()
+        deadline = time.monotonic() + 10
+        while not (refused := [r for r in caplog.records if r.getMessage().startswith("JetStream is not storing")]):
+            assert time.monotonic() < deadline, "the refusal was never logged"
+            await asyncio.sleep(0.05)
+        assert "insufficient resources" in refused[0].__dict__["error"]
+        await js.purge_stream("VOICE")  # space again
+        await nc.close()
+        assert await replay.drain(30)
+        await replay.close()
+        assert any(r.getMessage() == "JetStream stores events again" for r in caplog.records)
+        assert sorted(await _stream_event_ids(server.url)) == sorted(emitted)
+    finally:
+        server.stop()
 
 
 async def test_events_spilled_after_a_torn_line_are_not_lost(embedded_nats: NatsServer, tmp_path: Path) -> None:

@@ -6,9 +6,11 @@ publishes with `Nats-Msg-Id = event_id`, retrying the same id with backoff until
 backlog goes in windows, each a fast-ingest batch: see `publish`), so a retry after a lost ack is
 de-duplicated by the stream. While NATS is down nothing is sent (the client's reconnect buffer would stack
 copies) and the backlog moves to disk within `OUTAGE_SPILL_SECONDS`, so a process killed in an outage
-loses at most that much. On close, what could not be published within the drain timeout is spilled for
-the next start to replay; with no spill file, or one whose disk fails (`spill`), overflow is counted as
-dropped and logged, and `emit()` never raises.
+loses at most that much. So while NATS answers but JetStream does not store (its disk full, a stream
+without quorum): the backlog waits on disk, and one event at a time probes until one is stored. On close,
+what could not be published within the drain timeout is spilled for the next start to replay; with no
+spill file, or one whose disk fails (`spill`), overflow is counted as dropped and logged, and `emit()`
+never raises.
 
 Use from one event loop thread (the agent's): `emit()` is not thread-safe.
 """
@@ -23,7 +25,6 @@ from collections import deque
 from pathlib import Path
 
 from nats.aio.client import Client
-from opentelemetry import trace
 
 from parley_contracts import Event
 from parley_runtime import metrics, tracing
@@ -58,7 +59,7 @@ class Outbox:
         nc: Client | None = None,
     ) -> None:
         self._settings = settings
-        self._name = name
+        self.name = name  # labels its metrics
         self._maxsize = maxsize
         self._disk = SpillFile(spill_path) if spill_path is not None else None
         self._window = window
@@ -72,6 +73,9 @@ class Outbox:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._guard_task: asyncio.Task[None] | None = None
+        # NATS answers but JetStream does not store (no stream, a lost quorum, a full disk): the backlog then
+        # waits on disk, as in an outage, and one event at a time probes until one is stored.
+        self._refused = False
         self.emitted = 0
         self.published = 0
         self.dropped = 0
@@ -133,17 +137,13 @@ class Outbox:
         on_disk = self._disk is not None and self._disk.unread()
         return len(self._queue) + len(self._inflight) + (1 if on_disk else 0)
 
-    @property
-    def name(self) -> str:
-        return self._name
-
     def start(self) -> Outbox:
         metrics.watch_outbox(self)
         loop = asyncio.get_running_loop()
         if self._task is None:
-            self._task = loop.create_task(self._run(), name=f"outbox-{self._name}")
+            self._task = loop.create_task(self._run(), name=f"outbox-{self.name}")
         if self._guard_task is None and self._disk is not None:
-            self._guard_task = loop.create_task(self._guard(self._disk), name=f"outbox-{self._name}-guard")
+            self._guard_task = loop.create_task(self._guard(self._disk), name=f"outbox-{self.name}-guard")
         return self
 
     async def drain(self, timeout: float) -> bool:
@@ -206,11 +206,16 @@ class Outbox:
         self.spilled += 1
         metrics.OUTBOX_SPILLED.add(1)
 
+    def _queue_to_disk(self, disk: SpillFile) -> None:
+        while self._queue:
+            self._to_disk(disk, as_entry(self._queue.popleft()))
+
     def _refill_from_spill(self) -> None:
-        """Move the next chunk of spilled events into memory; empty the file once all are acked."""
+        """Move the next chunk of spilled events into memory (one while JetStream refuses); empty the file
+        once all are acked."""
         assert self._disk is not None
         try:
-            self._queue.extend(self._disk.read(max(1, self._maxsize // 2)))
+            self._queue.extend(self._disk.read(1 if self._refused else max(1, self._maxsize // 2)))
             if not self._queue and self._disk.at_end():
                 self._disk.reset()
         except OSError as exc:
@@ -222,9 +227,8 @@ class Outbox:
         while True:
             await asyncio.sleep(OUTAGE_SPILL_SECONDS)
             try:
-                if self._queue and not self._online and disk.usable:
-                    while self._queue:
-                        self._to_disk(disk, as_entry(self._queue.popleft()))
+                if self._queue and (self._refused or not self._online) and disk.usable:
+                    self._queue_to_disk(disk)
                 disk.flush()
                 if failed := disk.take_failed():  # the disk failed: back to memory, NATS may yet take them
                     self._queue.extendleft(reversed(failed))
@@ -235,7 +239,7 @@ class Outbox:
 
     async def _run(self) -> None:
         if self._nc is None:
-            self._nc = await connect(self._settings, name=self._name, retry_initial=True)
+            self._nc = await connect(self._settings, name=self.name, retry_initial=True)
         publisher = self.publisher = await WindowPublisher(self._nc).start()
         failures = 0
         while True:
@@ -244,6 +248,9 @@ class Outbox:
                 # spill file back would only have the guard write it out again.
                 await asyncio.sleep(0.05)
                 continue
+            if self._refused and self._queue and self._disk is not None and self._disk.usable:
+                self._queue_to_disk(self._disk)  # the probe comes from disk: a kill meanwhile loses nothing
+                self._disk.flush()
             if not self._queue and self._spilling:
                 self._refill_from_spill()
             if not self._queue:
@@ -253,38 +260,28 @@ class Outbox:
                     continue
                 await self._wake.wait()
                 continue
-            n = min(self._window, len(self._queue))
+            n = 1 if self._refused else min(self._window, len(self._queue))
             self._inflight = [self._queue.popleft() for _ in range(n)]
-            failed = await self._publish_window(publisher, self._inflight)
+            failed, why = await self._publish_window(publisher, self._inflight)
             self._inflight = []
             if failed:
                 self._queue.extendleft(reversed(failed))
                 failures += 1
+                if self._nc.is_connected and not self._refused:  # reachable, yet not stored: say why
+                    logger.warning("JetStream is not storing events; they wait on disk", extra={"error": why})
+                self._refused = self._nc.is_connected
                 await asyncio.sleep(min(self._retry_cap, self._retry_base * 2 ** min(failures, 10)))
             else:
-                failures = 0
+                if self._refused:
+                    logger.info("JetStream stores events again", extra={"outbox": self.name})
+                failures, self._refused = 0, False
 
-    async def _publish_window(self, publisher: WindowPublisher, items: list[Queued]) -> list[Queued]:
-        """Publish a window of entries pipelined on the connection and wait for their PubAcks together.
-
-        Returns the entries to retry (same Nats-Msg-Id): unanswered within the ack timeout (after a server
-        crash some acks never come), or refused for a passing reason. Entries JetStream rejects for good
-        are dropped and counted.
-        """
-        entries: list[Entry] = []
-        spans: list[trace.Span] = []
-        for item in items:
-            subject, data, headers = as_entry(item)
-            if "traceparent" in headers:
-                # A child of the span that emitted the event: the traceparent was kept across retries.
-                span, headers = tracing.producer_span(subject, headers)
-                spans.append(span)
-            entries.append((subject, data, headers))
-        outcomes, errors = await publisher.publish(entries, self._ack_timeout)
-        for span in spans:
-            span.end()
+    async def _publish_window(self, publisher: WindowPublisher, items: list[Queued]) -> tuple[list[Queued], str]:
+        """Publish a window, wait for its PubAcks; the entries to retry (unanswered in time, or refused for a
+        passing reason) and the last error. Entries JetStream rejects for good are dropped and counted."""
+        outcomes, errors = await publisher.publish_traced([as_entry(item) for item in items], self._ack_timeout)
         retry: list[Queued] = []
-        stored = 0
+        stored, why = 0, "no answer"
         for item, outcome, error in zip(items, outcomes, errors, strict=True):
             if outcome is Outcome.STORED:
                 stored += 1
@@ -294,6 +291,7 @@ class Outbox:
                 logger.error("event rejected by JetStream, dropped", extra={"error": error})
             else:
                 retry.append(item)
+                why = error or why
         self.published += stored
         metrics.OUTBOX_PUBLISHED.add(stored)  # once per window: a counter add per event costs microseconds
-        return retry
+        return retry, why

@@ -33,7 +33,9 @@ import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from opentelemetry import trace
 
+from parley_runtime import tracing
 from parley_runtime.fast_ingest import FastIngest, Message, Result, error_text, status_text
 
 FAST_MIN = 32
@@ -122,6 +124,24 @@ class WindowPublisher:
                     "fast-ingest batch not complete; publishing message by message", extra={"reason": self.fast.reason}
                 )
         return await self._publish_each(messages, timeout)
+
+    async def publish_traced(
+        self, messages: Sequence[Message], timeout: float
+    ) -> tuple[list[Outcome], list[str | None]]:
+        """`publish`, each message that carries a `traceparent` in a PRODUCER span: a child of the span that
+        emitted the event (its traceparent is kept across retries), whose context the message carries on."""
+        spans: list[trace.Span] = []
+        traced: list[Message] = []
+        for subject, data, headers in messages:
+            if "traceparent" in headers:
+                span, headers = tracing.producer_span(subject, headers)
+                spans.append(span)
+            traced.append((subject, data, headers))
+        try:
+            return await self.publish(traced, timeout)
+        finally:
+            for span in spans:
+                span.end()
 
     async def _publish_each(
         self, messages: Sequence[Message], timeout: float

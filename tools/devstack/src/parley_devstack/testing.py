@@ -186,7 +186,8 @@ async def stream_events(url: str, stream: str = "VOICE") -> list[Any]:
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()
-        n = (await js.stream_info(stream)).state.messages
-        return [c.decode((await js.get_msg(stream, seq)).data or b"") for seq in range(1, n + 1)]
+        state = (await js.stream_info(stream)).state
+        first = state.first_seq or 1  # after a purge the stream starts further on
+        return [c.decode((await js.get_msg(stream, seq)).data or b"") for seq in range(first, first + state.messages)]
     finally:
         await nc.close()
