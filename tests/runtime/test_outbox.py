@@ -135,17 +135,11 @@ asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
 """
 
 
-async def test_a_process_sigkilled_during_a_nats_outage_keeps_what_it_emitted(
-    embedded_nats: NatsServer, tmp_path: Path
-) -> None:
-    """Far below the in-memory bound, yet on disk: an outage moves the backlog to the spill file."""
-    await _provisioned(embedded_nats.url)
-    embedded_nats.stop()
-    spill = tmp_path / "outbox.jsonl"
+async def _emit_then_sigkill(url: str, spill: Path, n: int, *, after: float) -> list[str]:
+    """Run `_EMITTER` (an outbox spilling to `spill`) until it has emitted `n` events, SIGKILL it `after`
+    seconds later (no close, no drain, no chance to write anything more), and return the ids it emitted."""
     child = subprocess.Popen(
-        [sys.executable, "-c", _EMITTER, embedded_nats.url, str(spill), "300"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        [sys.executable, "-c", _EMITTER, url, str(spill), str(n)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
     try:
         assert child.stdout is not None
@@ -154,11 +148,22 @@ async def test_a_process_sigkilled_during_a_nats_outage_keeps_what_it_emitted(
             if line == b"done\n":
                 break
             emitted.append(line.decode().strip())
-        assert len(emitted) == 300
-        await asyncio.sleep(3 * OUTAGE_SPILL_SECONDS)
+        assert len(emitted) == n
+        await asyncio.sleep(after)
+        return emitted
     finally:
-        child.kill()  # SIGKILL: no close(), no drain, no chance to write anything more
+        child.kill()
         child.wait(10)
+
+
+async def test_a_process_sigkilled_during_a_nats_outage_keeps_what_it_emitted(
+    embedded_nats: NatsServer, tmp_path: Path
+) -> None:
+    """Far below the in-memory bound, yet on disk: an outage moves the backlog to the spill file."""
+    await _provisioned(embedded_nats.url)
+    embedded_nats.stop()
+    spill = tmp_path / "outbox.jsonl"
+    emitted = await _emit_then_sigkill(embedded_nats.url, spill, 300, after=3 * OUTAGE_SPILL_SECONDS)
 
     embedded_nats.start()
     replay = Outbox(NatsSettings(url=embedded_nats.url), name="replay", spill_path=spill).start()
@@ -195,23 +200,8 @@ async def test_a_process_sigkilled_while_jetstream_refuses_to_store_keeps_what_i
         filled = await _fill_until_refused(server.url)
         assert filled > 100
         spill = tmp_path / "outbox.jsonl"
-        child = subprocess.Popen(
-            [sys.executable, "-c", _EMITTER, server.url, str(spill), "300"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            assert child.stdout is not None
-            emitted = []
-            for line in child.stdout:
-                if line == b"done\n":
-                    break
-                emitted.append(line.decode().strip())
-            assert len(emitted) == 300
-            await asyncio.sleep(1.0)  # a refused window, its back-off, and the guard's move to disk
-        finally:
-            child.kill()
-            child.wait(10)
+        # Time for a refused window, its back-off, and the move to disk.
+        emitted = await _emit_then_sigkill(server.url, spill, 300, after=1.0)
         nc = await nats.connect(server.url)
         js = nc.jetstream()
         assert (await js.stream_info("VOICE")).state.messages == filled  # none of the 300 was stored
