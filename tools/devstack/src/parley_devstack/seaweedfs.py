@@ -39,21 +39,27 @@ def weed_binary() -> str:
     return found
 
 
-def _port_pair() -> int:
-    """A free port whose +10000 (SeaweedFS's gRPC port for it) is free too."""
-    for _ in range(200):
+def _port_pairs(n: int) -> list[int]:
+    """`n` distinct free ports whose +10000 (SeaweedFS's gRPC port for each) are free too, none of the 2n
+    the same (nothing holds a port between two `free_port` calls, so the kernel may hand one out twice)."""
+    chosen: list[int] = []
+    for _ in range(200 * n):
         port = free_port()
-        if port + 10000 < 65536 and is_free(port + 10000):
-            return port
-    raise RuntimeError("no free port pair for SeaweedFS")
+        taken = {*chosen, *(c + 10000 for c in chosen)}
+        if port + 10000 < 65536 and not {port, port + 10000} & taken and is_free(port + 10000):
+            chosen.append(port)
+            if len(chosen) == n:
+                return chosen
+    raise RuntimeError("no free port pairs for SeaweedFS")
 
 
 class SeaweedServer(ServerProcess):
     """`weed mini` on 127.0.0.1 with its data in `data_dir`; restarting it on the same dir keeps the objects."""
 
     def __init__(self, data_dir: Path, bucket: str) -> None:
-        self.ports = {role: _port_pair() for role in ("master", "volume", "filer", "admin", "webdav")}
-        super().__init__(port=_port_pair(), log_path=data_dir / "weed.log")
+        s3, *others = _port_pairs(6)
+        self.ports = dict(zip(("master", "volume", "filer", "admin", "webdav"), others, strict=True))
+        super().__init__(port=s3, log_path=data_dir / "weed.log")
         self.data_dir = data_dir
         self.bucket = bucket
 
