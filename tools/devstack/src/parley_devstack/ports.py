@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections import deque
 
 
 def is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -16,10 +17,21 @@ def is_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
+# Ports handed out lately: nothing holds a port between its pick and the server's bind, and the kernel can
+# give the same one to two calls in a row (a cluster's nodes, a server's several listeners).
+_recent: deque[int] = deque(maxlen=1024)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A port free now, and not one this process was handed lately."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if port not in _recent:
+            _recent.append(port)
+            return port
+    raise RuntimeError("no free port that was not handed out lately")
 
 
 def choose_port(preferred: int, host: str = "127.0.0.1") -> int:
