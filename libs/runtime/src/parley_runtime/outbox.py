@@ -6,8 +6,8 @@ publishes with `Nats-Msg-Id = event_id`, retrying the same id with backoff until
 backlog goes in windows, each a fast-ingest batch: see `publish`), so a retry after a lost ack is
 de-duplicated by the stream. While NATS is down nothing is sent (the client's reconnect buffer would stack
 copies) and the backlog moves to disk within `OUTAGE_SPILL_SECONDS`, so a process killed in an outage
-loses at most that much. So while NATS answers but JetStream does not store (its disk full, a stream
-without quorum): the backlog waits on disk, and one event at a time probes until one is stored. On close,
+loses at most that much. The same goes while NATS answers but JetStream does not store (its disk full, a
+stream without quorum), and meanwhile one event at a time probes until one is stored. On close,
 what could not be published within the drain timeout is spilled for the next start to replay; with no
 spill file, or one whose disk fails (`spill`), overflow is counted as dropped and logged, and `emit()`
 never raises.
@@ -268,7 +268,7 @@ class Outbox:
                 self._queue.extendleft(reversed(failed))
                 failures += 1
                 if self._nc.is_connected and not self._refused:  # reachable, yet not stored: say why
-                    logger.warning("JetStream is not storing events; they wait on disk", extra={"error": why})
+                    logger.warning("JetStream is not storing events", extra={"outbox": self.name, "error": why})
                 self._refused = self._nc.is_connected
                 await asyncio.sleep(min(self._retry_cap, self._retry_base * 2 ** min(failures, 10)))
             else:
