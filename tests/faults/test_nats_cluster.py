@@ -14,7 +14,9 @@ from pathlib import Path
 
 import nats
 import pytest
+from nats.js import JetStreamContext
 
+import parley_contracts as c
 from parley_contracts.streams import VOICE_STREAM_NAME
 from parley_devstack.nats_cluster import NatsCluster
 from parley_history.db import migrate_async
@@ -24,6 +26,7 @@ from parley_runtime.provision import ProvisionSettings, provision
 
 from ..history.conftest import turn
 from ..history.test_faults import _spawn_history
+from ..runtime.test_outbox import _emit_then_sigkill
 from .test_faults import _rows, _until
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
@@ -89,3 +92,33 @@ async def test_stream_and_consumer_leaders_sigkilled_mid_stream_lose_and_duplica
         history.terminate()
         history.wait(20)
         await nc.close()
+
+
+async def test_a_process_sigkilled_while_the_stream_has_no_quorum_keeps_what_it_emitted(
+    cluster: NatsCluster, tmp_path: Path
+) -> None:
+    """Two of three nodes gone: the one left answers the connection but cannot store (no quorum for the R3
+    stream), so the outbox keeps its backlog on disk, as in an outage, and nothing is lost to a SIGKILL."""
+    await cluster.ask(lambda js: provision(js, ProvisionSettings(replicas=3)))
+    survivor, *lost = cluster.nodes
+    for node in lost:
+        node.kill()
+    spill = tmp_path / "outbox.jsonl"
+    # Past the 2 s PubAck timeout of the first window, its back-off, and the move to disk.
+    emitted = await _emit_then_sigkill(survivor.url, spill, 300, after=4.0)
+    assert spill.stat().st_size > 0
+
+    for node in lost:
+        node.start()
+    await cluster.leader(VOICE_STREAM_NAME)
+    replay = Outbox(NatsSettings(url=cluster.url), name="replay", spill_path=spill).start()
+    assert await replay.drain(60), f"{replay.backlog} events never acknowledged"
+    await replay.close()
+    assert sorted(await cluster.ask(_event_ids)) == sorted(emitted)
+
+
+async def _event_ids(js: JetStreamContext) -> list[str]:
+    """The event ids in `VOICE` (asked again by `cluster.ask` while a node still catches up)."""
+    state = (await js.stream_info(VOICE_STREAM_NAME)).state
+    seqs = range(state.first_seq, state.first_seq + state.messages)
+    return [str(c.decode((await js.get_msg(VOICE_STREAM_NAME, seq)).data or b"").event_id) for seq in seqs]

@@ -58,20 +58,20 @@ class NatsCluster:
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         """Until JetStream answers: the nodes found each other and elected a meta leader."""
-        await self._ask(lambda js: js.account_info(), timeout)
+        await self.ask(lambda js: js.account_info(), timeout)
 
     async def leader(self, stream: str, consumer: str | None = None, timeout: float = 30.0) -> NatsServer:
         """The node leading `stream` (or its `consumer`), once the cluster has elected one."""
 
-        async def ask(js: JetStreamContext) -> str:
+        async def leader_of(js: JetStreamContext) -> str:
             info = await (js.consumer_info(stream, consumer) if consumer else js.stream_info(stream))
             if info.cluster is None or not info.cluster.leader:
                 raise ServiceUnavailableError  # between leaders
             return info.cluster.leader
 
-        return self.node(await self._ask(ask, timeout))
+        return self.node(await self.ask(leader_of, timeout))
 
-    async def _ask(self, call: Callable[[JetStreamContext], Awaitable[T]], timeout: float) -> T:
+    async def ask(self, call: Callable[[JetStreamContext], Awaitable[T]], timeout: float = 30.0) -> T:
         """`call` through any live node, again and again while the cluster has no leader to answer it."""
         deadline = time.monotonic() + timeout
         nc = await nats.connect(servers=[node.url for node in self.nodes if node.process is not None])
