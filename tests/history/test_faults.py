@@ -195,3 +195,53 @@ async def test_postgres_down_naks_with_growing_delays_and_everything_lands_when_
     nc = await nats.connect(nats_url)
     assert (await nc.jetstream().stream_info("DLQ")).state.messages == 0
     await nc.close()
+
+
+async def _read_only(database_url: str, on: bool) -> None:
+    """Make the database answer like a standby (or a primary again), and drop every session of it, as a
+    managed Postgres's failover does: the pool reconnects to what the address now serves."""
+    name = database_url.rsplit("/", 1)[1]
+    engine = make_engine(database_url.rsplit("/", 1)[0] + "/postgres", pool_size=1)
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        setting = "SET default_transaction_read_only = on" if on else "RESET default_transaction_read_only"
+        await conn.execute(text(f'ALTER DATABASE "{name}" {setting}'))
+        await conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid()"
+            ),
+            {"db": name},
+        )
+    await engine.dispose()
+
+
+async def test_a_read_only_database_mid_failover_is_retried_not_dead_lettered(database_url: str, nats_url: str) -> None:
+    await migrate_async(database_url)
+    nc = await nats.connect(nats_url)
+    await provision(nc.jetstream())
+    settings = Settings(
+        database_url=database_url, api_keys=API_KEY, nats_url=nats_url, migrate_on_start=False,
+        run_recent_service=False,
+    )  # fmt: skip
+    app = create_app(settings)
+    async with AsyncTestClient(app=app) as client:
+        await _read_only(database_url, True)
+        events = [turn(f"conv-{i % 10}", f"sess-{i % 10}", i // 10 + 1) for i in range(500)]
+        await publish_all(nats_url, [(e, str(e.event_id)) for e in events])
+        await asyncio.sleep(8)
+        rt: Runtime = app.state.runtime
+        assert rt.consumer is not None
+        stats = rt.consumer.stats
+        assert stats.transient_failures >= 1 and stats.acked == 0, stats
+        assert stats.terminated == 0, stats  # not taken for bad data
+        assert stats.max_num_delivered <= 6, stats  # backing off, not hammering a standby
+        reads = await client.get("/v1/conversations", headers={"Authorization": f"Bearer {API_KEY}"})
+        assert reads.status_code == 200  # a standby still serves what it holds
+
+        await _read_only(database_url, False)
+        await wait_drained(nats_url, "history", timeout=120)
+        engine = make_engine(database_url, pool_size=1)
+        assert await count_turns(engine) == 500
+        await engine.dispose()
+    assert (await nc.jetstream().stream_info("DLQ")).state.messages == 0
+    await nc.close()

@@ -83,19 +83,22 @@ async def migrate_async(url: str, migrations: Path) -> None:
     await asyncio.to_thread(migrate, url, migrations)
 
 
-# asyncpg errors that mean "unreachable, starting up, shutting down, timed out or lost a lock race".
-_TRANSIENT_DRIVER_ERRORS = (
-    "Connection", "CannotConnectNow", "AdminShutdown", "CrashShutdown", "Deadlock", "Serialization",
-    "QueryCanceled", "TooManyConnections",
-)  # fmt: skip
+# SQLSTATEs (or their classes) of "not now, maybe later": a lost or refused connection (08); a read-only
+# transaction (25006: a standby, which is what a managed Postgres answers mid-failover); serialization
+# failures and deadlocks (40001, 40P01); insufficient resources (53: disk full, out of memory, too many
+# connections); a lock not available (55P03); a statement timeout or cancel, and the server shutting down,
+# crashed or still starting (57014, 57P01-57P03). Retried, they land once the database recovers; taken for
+# bad data, they would be dead-lettered by the thousand, and the consumer would not back off meanwhile.
+_TRANSIENT_SQLSTATES = ("08", "25006", "40001", "40P01", "53", "55P03", "57014", "57P01", "57P02", "57P03")
 
 
 def _is_transient_driver_error(exc: BaseException) -> bool:
     """An asyncpg error raised directly (the write paths that use the driver connection) or wrapped."""
     if not type(exc).__module__.startswith("asyncpg"):
         return False
-    name = type(exc).__name__
-    return name == "InterfaceError" or any(k in name for k in _TRANSIENT_DRIVER_ERRORS)
+    if type(exc).__name__ == "InterfaceError" or "Connection" in type(exc).__name__:
+        return True  # the client's side of a connection that is gone
+    return str(getattr(exc, "sqlstate", None) or "").startswith(_TRANSIENT_SQLSTATES)
 
 
 def is_statement_timeout(exc: BaseException) -> bool:
@@ -111,7 +114,8 @@ def is_statement_timeout(exc: BaseException) -> bool:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Errors worth a retry later: the database is unreachable, restarting, timed out or deadlocked."""
+    """Errors worth a retry later: the database is unreachable, restarting, read-only (failing over), out of
+    disk or memory, timed out or deadlocked."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
