@@ -43,8 +43,9 @@ def test_each_service_may_publish_the_events_it_produces_and_no_others() -> None
             if service == producer:
                 assert subject in voice, (service, subject)
     rooms_extra = {"voice.participant_joined.v1.>", "voice.participant_left.v1.>"}  # from LiveKit webhooks
+    # History also ends a session whose agent was lost (parley_history.lost_sessions).
     assert {s for s in users["history"]["publish"]["allow"] if s.startswith("voice.")} == {
-        "voice.conversation_erased.v1.>"}  # fmt: skip
+        "voice.conversation_erased.v1.>", "voice.session_ended.v1.>"}  # fmt: skip
     assert {s for s in users["rooms"]["publish"]["allow"] if s.startswith("voice.")} == {
         "voice.room_created.v1.>", "voice.room_finished.v1.>", *rooms_extra}  # fmt: skip
 

@@ -121,6 +121,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- if eq .component "history" }}
 - name: HISTORY_RETENTION_DAYS
   value: {{ $v.history.retentionDays | quote }}
+- name: HISTORY_SESSION_TIMEOUT_MINUTES
+  value: {{ $v.history.sessionTimeoutMinutes | quote }}
 {{- end }}
 {{- if eq .component "recordings" }}
 - name: RECORDINGS_BLOB_URL

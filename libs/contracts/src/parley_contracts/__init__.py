@@ -5,6 +5,7 @@ Other teams depend on this package to subscribe to conversation events. See `doc
 
 from parley_contracts._base import Event, Id, RoomEvent, SessionEvent, new_event_id, utcnow
 from parley_contracts.agent import (
+    AGENT_LOST,
     MessageSummary,
     ParticipantJoined,
     ParticipantLeft,
@@ -31,6 +32,7 @@ from parley_contracts.recordings import RecordingStored
 from parley_contracts.rooms import RoomCreated, RoomFinished
 
 __all__ = [
+    "AGENT_LOST",
     "EVENT_TYPES",
     "PRODUCERS",
     "AnyEvent",

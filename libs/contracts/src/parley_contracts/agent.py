@@ -106,8 +106,14 @@ class RecordingRef(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     duration_seconds: NonNegativeFloat | None = None
 
 
+# `SessionEnded.reason` when the agent could not end the session itself (killed outright): history publishes
+# the end, with producer `history`, once nothing of the session has arrived for a while. No audio recording.
+AGENT_LOST = "agent_lost"
+
+
 class SessionEnded(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="session_ended.v1"):
-    """The session is over: its summary, with every message, so a consumer can rebuild it alone."""
+    """The session is over: its summary, with every message, so a consumer can rebuild it alone. Published by
+    the agent; by history, with reason `agent_lost` and no recording, for a session whose agent was lost."""
 
     reason: str
     started_at: UtcDatetime
@@ -124,6 +130,7 @@ class SessionEnded(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, 
 
 
 __all__ = [
+    "AGENT_LOST",
     "Id",
     "MessageSummary",
     "ParticipantJoined",

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 
 from litestar import Litestar
@@ -25,6 +26,7 @@ from parley_history import __version__
 from parley_history.api import HistoryController, provide_conn
 from parley_history.consumers import dead_letter_watch, history_consumer
 from parley_history.db import make_engine, migrate_async
+from parley_history.lost_sessions import end_lost_sessions
 from parley_history.propagation import run_propagation
 from parley_history.recent import start_recent_service
 from parley_history.retention import purge_expired
@@ -32,6 +34,7 @@ from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
 from parley_runtime.connection import connect
 from parley_runtime.consume import Consumer
+from parley_runtime.entries import publish_event
 from parley_runtime.http import build_app
 from parley_runtime.periodic import every
 from parley_runtime.readiness import nats_check, postgres_check
@@ -62,6 +65,14 @@ def create_app(settings: Settings) -> Litestar:
         rt.tasks.append(
             asyncio.create_task(run_propagation(rt.engine, rt.nc, rt.stop, rt.erasure_wakeup), name="history-erasures")
         )
+        if settings.session_timeout_minutes > 0:
+            publish = partial(publish_event, rt.nc.jetstream(timeout=5.0), timeout=5.0)
+            end_lost = partial(
+                end_lost_sessions, rt.engine, publish, timeout=timedelta(minutes=settings.session_timeout_minutes)
+            )
+            rt.tasks.append(
+                asyncio.create_task(every(300, rt.stop, end_lost, what="lost sessions"), name="history-lost-sessions")
+            )
         if settings.run_consumer:
             store = SqlHistoryStore(rt.engine)
             watch = dead_letter_watch(rt.nc, store)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from parley_contracts import AnyEvent, SessionEnded, SessionStarted, TurnCompleted
+from parley_contracts import AGENT_LOST, AnyEvent, SessionEnded, SessionStarted, TurnCompleted
 
 
 @dataclass
@@ -90,8 +90,8 @@ def plan(events: Sequence[AnyEvent]) -> WritePlan:
                 p.sessions[event.session_id] = SessionRow(event.session_id, event.conversation_id)
             if isinstance(event, TurnCompleted):
                 p.turns.setdefault(event.event_id, event)
-            else:
-                p.ends[event.session_id] = event
+            elif not (event.reason == AGENT_LOST and event.session_id in p.ends):
+                p.ends[event.session_id] = event  # the end history made for a lost agent never replaces its own
     return p
 
 

@@ -65,7 +65,10 @@ sessions = Table(
     Column("usage", JSONB, nullable=True),
     Column("metadata", JSONB, nullable=True),
     Index("ix_sessions_conversation", "conversation_id", "started_at"),
+    # When the row was written (never updated): a session open long after it is presumed lost (lost_sessions).
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_sessions_last_time", func.coalesce(text("ended_at"), text("started_at")), "id"),  # retention's walk
+    Index("ix_sessions_open", "received_at", postgresql_where=text("ended_at IS NULL")),
 )
 
 turns = Table(

@@ -99,7 +99,7 @@ FROM unnest(CAST($1 AS text[]), CAST($2 AS timestamptz[]), CAST($3 AS text[]),
             CAST($4 AS float8[]), CAST($5 AS int[]), CAST($6 AS jsonb[]),
             CAST($7 AS timestamptz[]))
      AS u(id, ended_at, reason, duration, expected, usage, started_at)
-WHERE s.id = u.id
+WHERE s.id = u.id AND (u.reason <> 'agent_lost' OR s.ended_at IS NULL)  -- never over the agent's own end
 """
 
 INSERT_TURNS = """
