@@ -8,6 +8,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+import asyncpg
 import nats
 import promql_parser as promql
 import pytest
@@ -26,6 +27,12 @@ from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox
 from parley_runtime.provision import provision
 from parley_runtime.telemetry import setup_telemetry
+
+LOST_SESSION = """
+INSERT INTO history.conversations (id, started_at, last_activity_at) VALUES ('conv-lost', now(), now());
+INSERT INTO history.sessions (id, conversation_id, received_at)
+    VALUES ('sess-lost', 'conv-lost', now() - interval '3 hours');
+"""
 
 # Labels Prometheus adds to every scraped series (the PodMonitor's target labels), not the process.
 TARGET_LABELS = {"namespace", "pod", "job", "instance", "container"}
@@ -61,13 +68,17 @@ def _series(text: str) -> dict[str, set[str]]:
 
 
 async def _exported(nats_url: str, database_url: str) -> dict[str, set[str]]:
-    """What a history process's /metrics shows after real work: turns, a poison event, an outbox, HTTP."""
+    """What a history process's /metrics shows after real work: turns, a poison event, an outbox, HTTP, and a
+    session whose agent was lost (open, received three hours ago: history ends it as it starts)."""
 
     async def run() -> str:
         setup_telemetry("parley-tests", "0.0.0")  # what `serve` does before create_app in a real process
         nc = await nats.connect(nats_url)
         await provision(nc.jetstream())
         await migrate_async(database_url)
+        db = await asyncpg.connect(database_url)
+        await db.execute(LOST_SESSION)
+        await db.close()
         settings = Settings(
             database_url=database_url, api_keys="k", metrics_keys="scrape", nats_url=nats_url, migrate_on_start=False
         )
@@ -97,7 +108,8 @@ async def _exported(nats_url: str, database_url: str) -> dict[str, set[str]]:
                     for name, having in (("parley_events_failed_total", 'outcome="term"'),
                                          ("parley_events_processed_total", ""))
                 )  # fmt: skip
-                seen = ("parley_consumer_pending{", 'stage="e2e_latency"', 'http_route="/v1/conversations"')
+                seen = ("parley_consumer_pending{", 'stage="e2e_latency"', 'http_route="/v1/conversations"',
+                        "parley_sessions_lost_total")  # fmt: skip
                 if terminated and processed and all(s in text for s in seen):
                     break
                 assert time.monotonic() < deadline, f"/metrics never showed the work: {terminated=} {processed=}"

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
+from opentelemetry import metrics
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import parley_contracts as c
@@ -33,7 +34,7 @@ MAX_SUMMARY_BYTES = 512 * 1024  # as the agent's own summary: the newest message
 # Open sessions (the partial index of migration 0007) that reached history before the cutoff, with no turn
 # dated after it. (An erased conversation has no sessions left; an end published for one that is erased
 # meanwhile is dropped by every consumer, as any late event of it.)
-LOST = """
+SILENT_OPEN = """
 SELECT s.id, s.conversation_id, COALESCE(s.started_at, s.received_at) AS started_at
 FROM history.sessions AS s
 WHERE s.ended_at IS NULL AND s.received_at < $1
@@ -44,6 +45,11 @@ LIMIT $2
 TURNS = "SELECT seq, role, text, occurred_at FROM history.turns WHERE session_id = $1 ORDER BY seq"
 
 Publish = Callable[[c.SessionEnded], Awaitable[None]]
+
+# Agents lost mid-call (OOM kills, lost nodes) show here; the chart's ParleyAgentsLost alert watches it.
+LOST = metrics.get_meter("parley.history").create_counter(
+    "parley.sessions.lost", description="Sessions whose agent was lost, ended by history"
+)
 
 
 def lost_event_id(session_id: str, ended_at: datetime) -> UUID:
@@ -88,10 +94,11 @@ async def end_lost_sessions(
     stores each end, which takes the session out of the next round."""
     cutoff = (now or c.utcnow()) - timeout
     async with driver_connection(engine) as conn:
-        sessions = await conn.fetch(LOST, cutoff, limit)
+        sessions = await conn.fetch(SILENT_OPEN, cutoff, limit)
         ends = [lost_session_end(s, list(await conn.fetch(TURNS, s["id"]))) for s in sessions]
     for end in ends:
         await publish(end)
+        LOST.add(1)
         logger.warning(
             "session ended for its lost agent",
             extra={"session_id": end.session_id, "conversation_id": end.conversation_id, "turns": end.turn_count},
