@@ -206,13 +206,18 @@ class Outbox:
         self.spilled += 1
         metrics.OUTBOX_SPILLED.add(1)
 
-    def _queue_to_disk(self, disk: SpillFile) -> None:
-        while self._queue:
+    def _write_out(self, disk: SpillFile, *, move_queue: bool) -> None:
+        """Move the queue to disk if `move_queue`, write what is buffered, and take back into memory what the
+        disk refused (NATS may yet take those: the run loop is woken for them)."""
+        while move_queue and self._queue:
             self._to_disk(disk, as_entry(self._queue.popleft()))
+        disk.flush()
+        if failed := disk.take_failed():
+            self._queue.extendleft(reversed(failed))
+            self._wake.set()
 
     def _refill_from_spill(self) -> None:
-        """Move the next chunk of spilled events into memory (one while JetStream refuses); empty the file
-        once all are acked."""
+        """The next chunk of spilled events into memory (one while JetStream refuses); empty file once acked."""
         assert self._disk is not None
         try:
             self._queue.extend(self._disk.read(1 if self._refused else max(1, self._maxsize // 2)))
@@ -227,11 +232,7 @@ class Outbox:
         while True:
             await asyncio.sleep(OUTAGE_SPILL_SECONDS)
             try:
-                if self._queue and (self._refused or not self._online) and disk.usable:
-                    self._queue_to_disk(disk)
-                disk.flush()
-                if failed := disk.take_failed():  # the disk failed: back to memory, NATS may yet take them
-                    self._queue.extendleft(reversed(failed))
+                self._write_out(disk, move_queue=(self._refused or not self._online) and disk.usable)
                 if disk.pending and disk.usable:
                     self._wake.set()  # a backlog on disk (again usable) goes before anything newer
             except Exception:
@@ -249,8 +250,7 @@ class Outbox:
                 await asyncio.sleep(0.05)
                 continue
             if self._refused and self._queue and self._disk is not None and self._disk.usable:
-                self._queue_to_disk(self._disk)  # the probe comes from disk: a kill meanwhile loses nothing
-                self._disk.flush()
+                self._write_out(self._disk, move_queue=True)  # the probe comes from disk: a kill loses nothing
             if not self._queue and self._spilling:
                 self._refill_from_spill()
             if not self._queue:
