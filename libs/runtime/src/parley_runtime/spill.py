@@ -47,8 +47,7 @@ class SpillFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
-        self._buffer: list[bytes] = []
-        self._buffered: list[Entry] = []
+        self._buffered: list[Entry] = []  # appended, not yet written
         self._offset = 0  # bytes already handed back to the outbox
         self.failed: list[Entry] = []  # entries a write could not store, oldest first
         self._down_until = 0.0
@@ -56,17 +55,17 @@ class SpillFile:
         self.pending = path.exists() and path.stat().st_size > 0
 
     def append(self, entry: Entry) -> None:
-        """Buffered in memory until `flush` (a write per entry would cost emit() a syscall); never fails."""
-        self._buffer.append(_encoder.encode(entry) + b"\n")
+        """Buffered in memory until `flush`, which encodes and writes (a write per entry would cost emit() a
+        syscall); never fails."""
         self._buffered.append(entry)
         self.pending = True
 
     def flush(self) -> bool:
         """Write what was appended; False if the disk failed (those entries are then in `failed`)."""
-        if not self._buffer:
+        if not self._buffered:
             return True
-        data = b"".join(self._buffer)
-        entries, self._buffer, self._buffered = self._buffered, [], []
+        entries, self._buffered = self._buffered, []
+        data = _encoder.encode_lines(entries)
         end = None
         try:
             fd = self._open()
