@@ -38,3 +38,13 @@ def test_event_ids_made_in_the_same_millisecond_are_distinct() -> None:
 
     assert len(set(ids)) == len(ids)
     assert len({i.int >> 80 for i in ids}) < len(ids)  # many shared a millisecond, and still differ
+
+
+def test_a_derived_event_id_is_a_version_7_id_for_its_time_and_the_same_for_the_same_seed() -> None:
+    at = c.utcnow()
+    derived = c.derived_event_id("agent_lost:sess-1", at)
+
+    assert (derived.version, derived.variant) == (7, uuid.RFC_4122)
+    assert derived.int >> 80 == int(at.timestamp() * 1000)
+    assert c.derived_event_id("agent_lost:sess-1", at) == derived
+    assert c.derived_event_id("agent_lost:sess-2", at) != derived

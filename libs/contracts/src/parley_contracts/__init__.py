@@ -3,9 +3,10 @@
 Other teams depend on this package to subscribe to conversation events. See `docs/events/asyncapi.yaml`.
 """
 
-from parley_contracts._base import Event, Id, RoomEvent, SessionEvent, new_event_id, utcnow
+from parley_contracts._base import Event, Id, RoomEvent, SessionEvent, derived_event_id, new_event_id, utcnow
 from parley_contracts.agent import (
     AGENT_LOST,
+    SUMMARY_MAX_BYTES,
     MessageSummary,
     ParticipantJoined,
     ParticipantLeft,
@@ -16,6 +17,7 @@ from parley_contracts.agent import (
     TurnCompleted,
     TurnMetrics,
     Usage,
+    newest_that_fit,
 )
 from parley_contracts.catalogue import EVENT_TYPES, PRODUCERS, AnyEvent
 from parley_contracts.codec import (
@@ -35,6 +37,7 @@ __all__ = [
     "AGENT_LOST",
     "EVENT_TYPES",
     "PRODUCERS",
+    "SUMMARY_MAX_BYTES",
     "AnyEvent",
     "ContractError",
     "ConversationErased",
@@ -58,8 +61,10 @@ __all__ = [
     "conversation_of",
     "decode",
     "decode_as",
+    "derived_event_id",
     "encode",
     "new_event_id",
+    "newest_that_fit",
     "subject_filter",
     "subject_for",
     "utcnow",

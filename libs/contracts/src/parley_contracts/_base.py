@@ -7,6 +7,7 @@ Rules for evolving it are in DESIGN.md: add fields only with defaults; never ren
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from datetime import UTC, datetime
@@ -45,8 +46,18 @@ def new_event_id() -> UUID:
     random page (measured: 2 us less Postgres CPU per turn, and no random reads once the index outgrows
     memory). The other 74 bits come from `os.urandom`, like uuid4's, so forked workers never share a sequence.
     """
-    millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")  # 80 bits: 12 for rand_a, 62 for rand_b, 6 unused
+    return _uuid7(time.time_ns() // 1_000_000, os.urandom(10))
+
+
+def derived_event_id(seed: str, at: datetime) -> UUID:
+    """A UUIDv7 for the time `at` whose other bits come from `seed`: the same seed and time give the same id.
+    For an event several replicas may publish for one fact (history's end of a session whose agent was lost):
+    JetStream and every consumer then see one event."""
+    return _uuid7(int(at.timestamp() * 1000), hashlib.sha256(seed.encode()).digest()[:10])
+
+
+def _uuid7(millis: int, random: bytes) -> UUID:
+    rand = int.from_bytes(random, "big")  # 80 bits: 12 for rand_a, 62 for rand_b, 6 unused
     rand_a = (rand >> 62) & 0xFFF
     rand_b = rand & _RAND_B
     return UUID(int=(millis & _MILLIS) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b)

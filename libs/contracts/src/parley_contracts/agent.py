@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import msgspec
@@ -129,8 +130,26 @@ class SessionEnded(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, 
     messages_truncated: bool = False
 
 
+# A summary's messages stay within this many bytes (the stream takes 1 MiB per message).
+SUMMARY_MAX_BYTES = 512 * 1024
+
+
+def newest_that_fit(texts: Sequence[str], max_bytes: int = SUMMARY_MAX_BYTES) -> int:
+    """How many of the newest messages (`texts`, oldest first) a `SessionEnded` summary of `max_bytes` holds:
+    each costs its UTF-8 text and about 120 bytes of JSON around it. Producers keep those, and set
+    `messages_truncated` when any are left out."""
+    budget, fit = max_bytes, 0
+    for text in reversed(texts):
+        budget -= len(text.encode()) + 120
+        if budget < 0:
+            break
+        fit += 1
+    return fit
+
+
 __all__ = [
     "AGENT_LOST",
+    "SUMMARY_MAX_BYTES",
     "Id",
     "MessageSummary",
     "ParticipantJoined",
@@ -142,4 +161,5 @@ __all__ = [
     "TurnCompleted",
     "TurnMetrics",
     "Usage",
+    "newest_that_fit",
 ]

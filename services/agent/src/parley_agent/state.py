@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from parley_contracts import SUMMARY_MAX_BYTES, newest_that_fit
+
 Role = Literal["user", "assistant"]
 
 
@@ -74,16 +76,9 @@ class CallState:
     def still_present(self) -> list[ParticipantState]:
         return [p for p in self.participant_states.values() if p.left_at is None]
 
-    def summary_messages(self, max_summary_bytes: int = 512 * 1024) -> tuple[list[Message], bool]:
+    def summary_messages(self, max_summary_bytes: int = SUMMARY_MAX_BYTES) -> tuple[list[Message], bool]:
         """The newest messages whose text fits the byte budget, oldest first; and whether any were left out."""
-        kept: list[Message] = []
-        budget = max_summary_bytes
-        for message in reversed(self.conversation_history):
-            size = len(message.text.encode()) + 120  # the JSON envelope of one message
-            if size > budget:
-                break
-            budget -= size
-            kept.append(message)
-        kept.reverse()
-        truncated = self.dropped_messages > 0 or len(kept) < len(self.conversation_history)
+        history = list(self.conversation_history)
+        kept = history[len(history) - newest_that_fit([m.text for m in history], max_summary_bytes) :]
+        truncated = self.dropped_messages > 0 or len(kept) < len(history)
         return kept, truncated

@@ -13,11 +13,9 @@ a spill file), it replaces this one in history (`store.END_SESSIONS`).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from uuid import UUID
 
 import asyncpg
 from opentelemetry import metrics
@@ -29,7 +27,6 @@ from parley_history.db import driver_connection
 logger = logging.getLogger(__name__)
 
 PRODUCER = "history"
-MAX_SUMMARY_BYTES = 512 * 1024  # as the agent's own summary: the newest messages that fit
 
 # Open sessions (the partial index of migration 0007) that reached history before the cutoff, with no turn
 # dated after it. (An erased conversation has no sessions left; an end published for one that is erased
@@ -52,27 +49,13 @@ LOST = metrics.get_meter("parley.history").create_counter(
 )
 
 
-def lost_event_id(session_id: str, ended_at: datetime) -> UUID:
-    """A UUIDv7 (time-ordered, like every Parley event id) whose every other bit comes from the session id:
-    the same session always gets the same id."""
-    millis = int(ended_at.timestamp() * 1000) & ((1 << 48) - 1)
-    rand = int.from_bytes(hashlib.sha256(f"{c.AGENT_LOST}:{session_id}".encode()).digest()[:10], "big")
-    return UUID(int=millis << 80 | 0x7 << 76 | ((rand >> 62) & 0xFFF) << 64 | 0b10 << 62 | rand & ((1 << 62) - 1))
-
-
 def lost_session_end(session: asyncpg.Record, turns: list[asyncpg.Record]) -> c.SessionEnded:
     started: datetime = session["started_at"]
     ended = max([started, *(t["occurred_at"] for t in turns)])
-    messages: list[c.MessageSummary] = []
-    budget = MAX_SUMMARY_BYTES
-    for t in reversed(turns):
-        budget -= len(t["text"].encode()) + 120  # the JSON envelope of one message
-        if budget < 0:
-            break
-        messages.append(c.MessageSummary(seq=t["seq"], role=t["role"], text=t["text"], at=t["occurred_at"]))
-    messages.reverse()
+    kept = turns[len(turns) - c.newest_that_fit([t["text"] for t in turns]) :]  # as the agent's own summary
+    messages = [c.MessageSummary(seq=t["seq"], role=t["role"], text=t["text"], at=t["occurred_at"]) for t in kept]
     return c.SessionEnded(
-        event_id=lost_event_id(session["id"], ended),
+        event_id=c.derived_event_id(f"{c.AGENT_LOST}:{session['id']}", ended),  # one event, whoever finds it
         occurred_at=ended,  # not now: the conversation's last activity stays its last turn
         conversation_id=session["conversation_id"],
         producer=PRODUCER,
