@@ -14,11 +14,10 @@ from pathlib import Path
 
 import nats
 import pytest
-from nats.js import JetStreamContext
 
-import parley_contracts as c
 from parley_contracts.streams import VOICE_STREAM_NAME
 from parley_devstack.nats_cluster import NatsCluster
+from parley_devstack.testing import events_in
 from parley_history.db import migrate_async
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox
@@ -114,11 +113,5 @@ async def test_a_process_sigkilled_while_the_stream_has_no_quorum_keeps_what_it_
     replay = Outbox(NatsSettings(url=cluster.url), name="replay", spill_path=spill).start()
     assert await replay.drain(60), f"{replay.backlog} events never acknowledged"
     await replay.close()
-    assert sorted(await cluster.ask(_event_ids)) == sorted(emitted)
-
-
-async def _event_ids(js: JetStreamContext) -> list[str]:
-    """The event ids in `VOICE` (asked again by `cluster.ask` while a node still catches up)."""
-    state = (await js.stream_info(VOICE_STREAM_NAME)).state
-    seqs = range(state.first_seq, state.first_seq + state.messages)
-    return [str(c.decode((await js.get_msg(VOICE_STREAM_NAME, seq)).data or b"").event_id) for seq in seqs]
+    # Asked again by `cluster.ask` while a node still catches up.
+    assert sorted(str(e.event_id) for e in await cluster.ask(events_in)) == sorted(emitted)

@@ -181,13 +181,17 @@ async def stream_events(url: str, stream: str = "VOICE") -> list[Any]:
     """Every event in a stream, decoded with the contract, in stream order (for assertions)."""
     import nats
 
-    import parley_contracts as c
-
     nc = await nats.connect(url)
     try:
-        js = nc.jetstream()
-        state = (await js.stream_info(stream)).state
-        first = state.first_seq or 1  # after a purge the stream starts further on
-        return [c.decode((await js.get_msg(stream, seq)).data or b"") for seq in range(first, first + state.messages)]
+        return await events_in(nc.jetstream(), stream)
     finally:
         await nc.close()
+
+
+async def events_in(js: Any, stream: str = "VOICE") -> list[Any]:
+    """`stream_events` on a JetStream context the caller holds (a cluster's, asked again between leaders)."""
+    import parley_contracts as c
+
+    state = (await js.stream_info(stream)).state
+    first = state.first_seq or 1  # after a purge the stream starts further on
+    return [c.decode((await js.get_msg(stream, seq)).data or b"") for seq in range(first, first + state.messages)]
