@@ -80,10 +80,10 @@ async def test_erasure_deletes_every_object_of_the_conversation_and_nothing_else
 class ErasedMidway(RecordingRepo):
     """The erasure commits (on another replica) right after this replica recorded its first object."""
 
-    async def add(self, rec: Recording) -> bool:
-        inserted = await super().add(rec)
+    async def put(self, rec: Recording) -> tuple[Recording, bool]:
+        stored = await super().put(rec)
         await self.retire(rec.conversation_id, datetime.now(UTC))
-        return inserted
+        return stored
 
 
 async def test_a_session_stored_while_the_conversation_is_erased_is_removed_again(

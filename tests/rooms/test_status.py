@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+import msgspec
 import nats
 import pytest
 from litestar.testing import AsyncTestClient
@@ -52,6 +53,13 @@ def _ended(sess: str) -> c.SessionEnded:
     )
 
 
+def _lost(sess: str) -> c.SessionEnded:
+    """The end history publishes for a session whose agent died (lost_sessions): shorter, reason agent_lost."""
+    at = T0 + timedelta(seconds=30)
+    end = msgspec.structs.replace(_ended(sess), event_id=uuid4(), producer="history", reason=c.AGENT_LOST)
+    return msgspec.structs.replace(end, occurred_at=at, ended_at=at, duration_seconds=30)
+
+
 @pytest.fixture
 async def engine(rooms_db: str) -> AsyncEngine:
     eng = make_engine(rooms_db, pool_size=2)
@@ -89,6 +97,30 @@ async def test_every_order_and_duplication_ends_in_the_same_status(engine: Async
     await engine.dispose()
 
 
+async def _reason(engine: AsyncEngine, room: str) -> tuple[str | None, float | None]:
+    async with engine.connect() as conn:
+        row = await get_room(conn, room)
+    assert row is not None
+    return row.session_end_reason, row.session_duration_seconds
+
+
+async def test_the_agents_own_end_replaces_a_lost_agent_end_and_never_the_reverse(engine: AsyncEngine) -> None:
+    own = ("participant_disconnected", 90.0)
+    # Separate batches: the lost-agent end first (history's), then the agent's own, replayed late.
+    await apply_events([_started("room-0", "s0"), _lost("s0")], engine)
+    assert await _reason(engine, "room-0") == (c.AGENT_LOST, 30.0)
+    await apply_events([_ended("s0")], engine)
+    assert await _reason(engine, "room-0") == own
+    await apply_events([_lost("s0")], engine)  # redelivered: changes nothing
+    assert await _reason(engine, "room-0") == own
+    # One batch, either order.
+    for room, sess, batch in (("room-1", "s1", ["lost", "own"]), ("room-2", "s2", ["own", "lost"])):
+        events = {"lost": _lost(sess), "own": _ended(sess)}
+        await apply_events([_started(room, sess), *(events[e] for e in batch)], engine)
+        assert await _reason(engine, room) == own, batch
+    await engine.dispose()
+
+
 async def test_the_rooms_consumer_applies_session_events_from_jetstream(
     client: AsyncTestClient,
     nats_url: str,  # type: ignore[type-arg]
@@ -106,3 +138,4 @@ async def test_the_rooms_consumer_applies_session_events_from_jetstream(
         await asyncio.sleep(0.1)
     assert room["agent_session_id"] == "s-live"
     assert room["duration_seconds"] == 90.0
+    assert room["end_reason"] == "participant_disconnected"

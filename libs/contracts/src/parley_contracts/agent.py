@@ -114,7 +114,8 @@ AGENT_LOST = "agent_lost"
 
 class SessionEnded(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="session_ended.v1"):
     """The session is over: its summary, with every message, so a consumer can rebuild it alone. Published by
-    the agent; by history, with reason `agent_lost` and no recording, for a session whose agent was lost."""
+    the agent; by history, with reason `agent_lost` and no recording, for a session whose agent was lost. Should
+    the agent's own end of that session still arrive later (replayed from its disk), it replaces history's."""
 
     reason: str
     started_at: UtcDatetime

@@ -67,11 +67,12 @@ def create_app(settings: Settings) -> Litestar:
         )
         if settings.session_timeout_minutes > 0:
             publish = partial(publish_event, rt.nc.jetstream(timeout=5.0), timeout=5.0)
-            end_lost = partial(
-                end_lost_sessions, rt.engine, publish, timeout=timedelta(minutes=settings.session_timeout_minutes)
-            )
+            timeout = timedelta(minutes=settings.session_timeout_minutes)
+            end_lost = partial(end_lost_sessions, rt.engine, publish, timeout=timeout)
+            # Every 5 minutes: a lost call ends within the timeout and 5 minutes (sooner for a shorter timeout).
+            pace = min(300.0, timeout.total_seconds() / 4)
             rt.tasks.append(
-                asyncio.create_task(every(300, rt.stop, end_lost, what="lost sessions"), name="history-lost-sessions")
+                asyncio.create_task(every(pace, rt.stop, end_lost, what="lost sessions"), name="history-lost-sessions")
             )
         if settings.run_consumer:
             store = SqlHistoryStore(rt.engine)

@@ -8,7 +8,7 @@ ended at the last turn. It goes through the stream like any end: history stores 
 transcript (not the audio, which died with the process), rooms closes the agent session. The event id is
 derived from the session, so replicas that find the same session publish one event (JetStream drops the
 copies, and every consumer is idempotent anyway). Should the agent's own end still turn up (replayed from
-a spill file), it replaces this one in history (`store.END_SESSIONS`).
+a spill file), it replaces this one in history (`store.END_SESSIONS`), rooms and recordings alike.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     max_request_body_bytes: int = 64 * 1024
     retention_days: int = 0  # transcripts older than this are deleted, hourly; 0 keeps them forever
     # An open session nothing has arrived of for this long lost its agent: history ends it (lost_sessions).
-    session_timeout_minutes: int = 120  # 0: never
+    session_timeout_minutes: float = 120  # 0: never
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:

@@ -39,6 +39,9 @@ class RecordingOut(msgspec.Struct):
     content_type: str
     created_at: datetime
     content_url: str
+    # A transcript built by history for a call whose agent was lost; the agent's own, if it ever arrives,
+    # replaces it (same id).
+    provisional: bool = False
 
 
 class RecordingPage(msgspec.Struct):
@@ -59,6 +62,7 @@ def _out(r: Recording) -> RecordingOut:
         content_type=r.content_type,
         created_at=r.created_at,
         content_url=f"/v1/recordings/{r.id}/content",
+        provisional=r.provisional,
     )
 
 

@@ -5,6 +5,10 @@ row, announce `recording_stored`; then remove the audio's object-store copy. Eve
 per (session, kind, format): a redelivery skips what is recorded, rewrites what was written but not
 recorded (same key, same bytes), and announces again with the same event id (de-duplicated).
 
+The end history publishes for a session whose agent was lost (reason `agent_lost`, no audio) stores a
+provisional transcript, built from the turns history holds; should the agent's own end still arrive
+(replayed from a spill file), its transcript replaces that one, as its end replaces history's everywhere.
+
 An erased conversation's id is retired: its objects, rows and object-store audio are deleted, and a
 `session_ended` that comes later stores nothing (its audio is deleted from the object store).
 """
@@ -12,6 +16,7 @@ An erased conversation's id is retired: its objects, rows and object-store audio
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,7 +56,7 @@ class Deps:
 
 async def _record(
     event: c.SessionEnded, deps: Deps, *, kind: str, fmt: str, key: str, size: int, sha256: str, content_type: str
-) -> Recording:
+) -> tuple[Recording, bool]:
     rec = Recording(
         id=recording_id(event.session_id, kind, fmt),
         session_id=event.session_id,
@@ -64,15 +69,29 @@ async def _record(
         sha256=sha256,
         content_type=content_type,
         created_at=datetime.now(UTC),
+        provisional=event.reason == c.AGENT_LOST,
     )
-    await deps.repo.add(rec)
-    return rec
+    return await deps.repo.put(rec)
 
 
-async def _store_document(event: c.SessionEnded, deps: Deps, fmt: str, body: bytes, content_type: str) -> Recording:
-    key = object_key(TRANSCRIPTS, event.conversation_id, event.session_id, f"transcript.{fmt}")
+def _document_key(event: c.SessionEnded, fmt: str, *, provisional: bool) -> str:
+    name = f"transcript.provisional.{fmt}" if provisional else f"transcript.{fmt}"
+    return object_key(TRANSCRIPTS, event.conversation_id, event.session_id, name)
+
+
+async def _store_document(
+    event: c.SessionEnded, deps: Deps, fmt: str, body: bytes, content_type: str, replacing: Recording | None
+) -> Recording:
+    """Write one transcript document, then its row. History's end for a lost agent writes a provisional one
+    under a key of its own; the agent's own end, arriving later, replaces it (`replacing`)."""
+    provisional = event.reason == c.AGENT_LOST
+    key = _document_key(event, fmt, provisional=provisional)
     await deps.blobs.put(key, body, content_type)
-    return await _record(
+    if replacing is not None:
+        # Before the row moves on: a crash in between leaves the row naming a deleted object until this end's
+        # redelivery moves it, never an object no row names (retention and readers would never find it).
+        await deps.blobs.delete(replacing.key)
+    rec, replaced = await _record(
         event,
         deps,
         kind="transcript",
@@ -82,6 +101,11 @@ async def _store_document(event: c.SessionEnded, deps: Deps, fmt: str, body: byt
         sha256=hashlib.sha256(body).hexdigest(),
         content_type=content_type,
     )
+    if rec.key != key:  # the agent's own transcript got there first (another replica): ours is not needed
+        await deps.blobs.delete(key)
+    elif replaced and replacing is None:  # a provisional one was stored meanwhile by another replica
+        await deps.blobs.delete(_document_key(event, fmt, provisional=True))
+    return rec
 
 
 async def _store_audio(event: c.SessionEnded, ref: c.RecordingRef, deps: Deps) -> Recording:
@@ -98,9 +122,10 @@ async def _store_audio(event: c.SessionEnded, ref: c.RecordingRef, deps: Deps) -
         raise PoisonError(f"audio checksum mismatch: got {counter.bytes} bytes sha256 {digest[:12]}")
     if await deps.blobs.size(key) != ref.bytes:
         raise TransientError("blob write not confirmed")
-    return await _record(
+    rec, _ = await _record(
         event, deps, kind="audio", fmt="ogg", key=key, size=ref.bytes, sha256=digest, content_type=ref.content_type
     )
+    return rec
 
 
 async def store_session(event: c.SessionEnded, deps: Deps) -> list[Recording]:
@@ -109,18 +134,21 @@ async def store_session(event: c.SessionEnded, deps: Deps) -> list[Recording]:
         await _forget_session(event, deps)
         return []
     have = {(r.kind, r.format): r for r in await deps.repo.for_session(event.session_id)}
-    stored = list(have.values())
+    stored = dict(have)
     documents = (("json", transcript_json(event), "application/json"), ("vtt", transcript_vtt(event), "text/vtt"))
     for fmt, body, content_type in documents:
-        if ("transcript", fmt) not in have:
-            stored.append(await _store_document(event, deps, fmt, body, content_type))
+        old = have.get(("transcript", fmt))
+        if old is None or (old.provisional and event.reason != c.AGENT_LOST):
+            stored["transcript", fmt] = await _store_document(event, deps, fmt, body, content_type, old)
     ref = event.recording
     if ref is not None and ("audio", "ogg") not in have:
-        stored.append(await _store_audio(event, ref, deps))
-    for rec in stored:
+        stored["audio", "ogg"] = await _store_audio(event, ref, deps)
+    for rec in stored.values():
         await deps.publish(
             c.RecordingStored(
-                event_id=rec.id,
+                # A provisional transcript is announced under an id of its own, so the one replacing it (same
+                # recording id) is news to every subscriber that de-duplicates on event ids.
+                event_id=uuid.uuid5(rec.id, c.AGENT_LOST) if rec.provisional else rec.id,
                 occurred_at=rec.created_at,
                 conversation_id=rec.conversation_id,
                 session_id=rec.session_id,
@@ -131,6 +159,7 @@ async def store_session(event: c.SessionEnded, deps: Deps) -> list[Recording]:
                 bytes=rec.bytes,
                 sha256=rec.sha256,
                 content_type=rec.content_type,
+                provisional=rec.provisional,
             )
         )
     if ref is not None:
@@ -140,7 +169,7 @@ async def store_session(event: c.SessionEnded, deps: Deps) -> list[Recording]:
         # listed the rows, so it may have missed the ones written here. Checked after writing, never missed.
         await _forget_session(event, deps)
         return []
-    return stored
+    return list(stored.values())
 
 
 async def delete_recordings(records: list[Recording], blobs: BlobStore, repo: RecordingRepo) -> int:

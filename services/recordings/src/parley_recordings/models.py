@@ -7,7 +7,7 @@ twice. The blob is written before its row, so a crash in between is repaired by 
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, MetaData, Table, Text, UniqueConstraint, false
 from sqlalchemy.dialects.postgresql import UUID
 
 SCHEMA = "recordings"
@@ -27,6 +27,8 @@ recordings = Table(
     Column("sha256", Text, nullable=False),
     Column("content_type", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # From history's end for a lost agent (reason agent_lost): the agent's own end replaces it (0003).
+    Column("provisional", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("session_id", "kind", "format", name="uq_recordings_session_kind_format"),
     Index("ix_recordings_conversation", "conversation_id", "created_at"),
     Index("ix_recordings_created", "created_at"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import literal_column, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,6 +34,7 @@ class Recording:
     sha256: str
     content_type: str
     created_at: datetime
+    provisional: bool = False  # from history's end for a lost agent: the agent's own end replaces it
 
 
 def _row(r: Any) -> Recording:
@@ -49,11 +50,23 @@ class RecordingRepo:
             rows = await conn.execute(select(recordings).where(recordings.c.session_id == session_id))
             return [_row(r) for r in rows]
 
-    async def add(self, rec: Recording) -> bool:
-        """Insert unless (session, kind, format) exists; True when this call inserted it."""
+    async def put(self, rec: Recording) -> tuple[Recording, bool]:
+        """Insert `rec` unless its (session, kind, format) is stored, where a final row replaces a provisional
+        one and nothing else changes: (the row as stored now, whether this call replaced an existing row)."""
+        row_in = insert(recordings).values(**rec.__dict__)
+        stmt = row_in.on_conflict_do_update(
+            index_elements=[recordings.c.id],  # the id is derived from (session, kind, format)
+            set_={col.name: row_in.excluded[col.name] for col in recordings.columns if col.name != "id"},
+            where=recordings.c.provisional & ~row_in.excluded.provisional,
+        ).returning(
+            *recordings.columns, literal_column("xmax::text <> '0'").label("replaced")
+        )  # xmax: set by an update
         async with self.engine.begin() as conn:
-            stmt = insert(recordings).values(**rec.__dict__).on_conflict_do_nothing()
-            return bool((await conn.execute(stmt)).rowcount)
+            row = (await conn.execute(stmt)).first()
+            if row is not None:
+                return _row(row), bool(row.replaced)
+            kept = (await conn.execute(select(recordings).where(recordings.c.id == rec.id))).one()
+            return _row(kept), False
 
     async def get(self, rid: uuid.UUID) -> Recording | None:
         async with self.engine.connect() as conn:

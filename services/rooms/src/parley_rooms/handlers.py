@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parley_contracts import AnyEvent, ConversationErased, SessionEnded, SessionStarted
+from parley_contracts import AGENT_LOST, AnyEvent, ConversationErased, SessionEnded, SessionStarted
 from parley_rooms.erasure import ScrubbedRoom, erase_conversations
 from parley_rooms.store import merge_session
 
@@ -44,6 +44,8 @@ def session_facts(events: Sequence[AnyEvent]) -> list[dict[str, Any]]:
         if isinstance(event, SessionStarted):
             fact["room_name"] = event.room_name
             fact["started_at"] = event.started_at
+        elif event.reason == AGENT_LOST and fact["end_reason"] not in (None, AGENT_LOST):
+            continue  # history's end for a lost agent never replaces the agent's own (nor in SESSION_UPSERT)
         else:
             fact["started_at"] = fact["started_at"] or event.started_at
             fact["ended_at"] = event.ended_at

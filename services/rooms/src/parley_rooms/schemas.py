@@ -48,6 +48,9 @@ class Room(msgspec.Struct):
     # Set when its conversation was erased: user id, metadata and participants were removed.
     erased_at: datetime | None = None
     participants: list[Participant] | None = None
+    # Why its agent session ended, as the agent said ("participant_disconnected", ...) or "agent_lost" when
+    # the agent died mid-call and history ended the session for it.
+    end_reason: str | None = None
 
 
 class RoomPage(msgspec.Struct):
@@ -78,6 +81,7 @@ def room_out(row: Any, participants: list[Any] | None = None) -> Room:
         duration_seconds=row.session_duration_seconds,
         metadata=row.metadata,
         erased_at=row.erased_at,
+        end_reason=row.session_end_reason,
         participants=None
         if participants is None
         else [

@@ -33,6 +33,7 @@ _ROOM_VIEW = select(
     _latest_session.c.started_at.label("session_started_at"),
     _latest_session.c.ended_at.label("session_ended_at"),
     _latest_session.c.duration_seconds.label("session_duration_seconds"),
+    _latest_session.c.end_reason.label("session_end_reason"),
 ).select_from(rooms.outerjoin(_latest_session, literal_column("true")))
 
 
@@ -125,6 +126,9 @@ async def first_receipt(conn: AsyncConnection, webhook_id: str, event: str, at: 
     return bool((await conn.execute(stmt)).rowcount)
 
 
+# The first end stored stays (any order converges), except the one history publishes for a lost agent: the
+# agent's own end, should it still arrive (replayed from a spill file), replaces it, as in history. (A start
+# event's NULL reason compares as unknown, so it never replaces anything.)
 SESSION_UPSERT = text("""
 INSERT INTO rooms.agent_sessions AS s (session_id, room_name, conversation_id, started_at, ended_at, end_reason,
                                        duration_seconds)
@@ -132,9 +136,13 @@ VALUES (:session_id, :room_name, :conversation_id, :started_at, :ended_at, :end_
 ON CONFLICT (session_id) DO UPDATE SET
     room_name = COALESCE(s.room_name, EXCLUDED.room_name),
     started_at = COALESCE(s.started_at, EXCLUDED.started_at),
-    ended_at = COALESCE(s.ended_at, EXCLUDED.ended_at),
-    end_reason = COALESCE(s.end_reason, EXCLUDED.end_reason),
-    duration_seconds = COALESCE(s.duration_seconds, EXCLUDED.duration_seconds)
+    ended_at = CASE WHEN s.end_reason = 'agent_lost' AND EXCLUDED.end_reason <> 'agent_lost'
+                    THEN EXCLUDED.ended_at ELSE COALESCE(s.ended_at, EXCLUDED.ended_at) END,
+    end_reason = CASE WHEN s.end_reason = 'agent_lost' AND EXCLUDED.end_reason <> 'agent_lost'
+                      THEN EXCLUDED.end_reason ELSE COALESCE(s.end_reason, EXCLUDED.end_reason) END,
+    duration_seconds = CASE WHEN s.end_reason = 'agent_lost' AND EXCLUDED.end_reason <> 'agent_lost'
+                            THEN EXCLUDED.duration_seconds
+                            ELSE COALESCE(s.duration_seconds, EXCLUDED.duration_seconds) END
 """)
 
 

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -104,9 +105,17 @@ def service_command(spec: ServiceSpec, simulated_calls: int = 3) -> list[str]:
 
 
 class Stack:
-    def __init__(self, root: Path, *, simulated_calls: int = 3, chart_users: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        simulated_calls: int = 3,
+        chart_users: bool = False,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         self.root = root
         self.simulated_calls = simulated_calls
+        self.settings = dict(settings or {})  # `<PREFIX>_*` variables over the dev defaults (tests shorten timers)
         # With chart_users, NATS runs the chart's accounts and each process connects as its own user.
         self.nats_passwords = nats_accounts.new_passwords() if chart_users else {}
         self.logs = root / "logs"
@@ -152,6 +161,7 @@ class Stack:
                 # The chart names each service's NATS user after the service.
                 login = self.nats_login(spec.prefix, spec.name)
                 env = service_env(spec, ports[spec.name], stack, self.root, login)
+                env.update({k: v for k, v in self.settings.items() if k.startswith(spec.prefix)})
                 self._spawn(spec.name, service_command(spec, self.simulated_calls), env)
         for spec in SERVICES:
             if spec.name in ports and spec.url_key and not wait_for_port(ports[spec.name], timeout=60):
