@@ -35,6 +35,10 @@ class FlakyRepo(RecordingRepo):
         return await super().put(rec)
 
 
+async def _content(deps: Deps, rec: Recording) -> bytes:
+    return b"".join([chunk async for chunk in await deps.blobs.open_range(rec.key, 0, rec.bytes)])
+
+
 async def test_a_crash_between_blob_write_and_row_is_repaired_on_redelivery(settings: Settings, nats_url: str) -> None:
     nc, js, engine, deps, published = await handler_deps(settings, nats_url, FlakyRepo)
     audio = b"OggS" + os.urandom(300_000)
@@ -53,8 +57,7 @@ async def test_a_crash_between_blob_write_and_row_is_repaired_on_redelivery(sett
     assert sorted(r.id for r in again) == sorted(r.id for r in stored)
     assert len(await deps.repo.for_session(event.session_id)) == 3
     ogg = next(r for r in stored if r.kind == "audio")
-    data = b"".join([chunk async for chunk in await deps.blobs.open_range(ogg.key, 0, ogg.bytes)])
-    assert hashlib.sha256(data).hexdigest() == event.recording.sha256
+    assert hashlib.sha256(await _content(deps, ogg)).hexdigest() == event.recording.sha256
     assert len({e.event_id for e in published}) == 3  # re-announced with the same ids: de-duplicated downstream
     await nc.close()
     await engine.dispose()
@@ -105,10 +108,6 @@ async def test_retention_deletes_expired_blobs_and_rows_together(
         assert await deps.blobs.size(row.key) is None
     await nc.close()
     await engine.dispose()
-
-
-async def _content(deps: Deps, rec: Recording) -> bytes:
-    return b"".join([chunk async for chunk in await deps.blobs.open_range(rec.key, 0, rec.bytes)])
 
 
 async def test_the_agents_own_end_replaces_a_provisional_transcript_and_never_the_reverse(
