@@ -23,7 +23,7 @@ from parley_contracts.streams import HISTORY_RECENT_SUBJECT
 from parley_history import queries
 from parley_history.consumers import history_consumer
 from parley_history.db import make_engine
-from parley_history.recent import start_recent_service
+from parley_history.request_reply import start_request_service
 from parley_history.store import SqlHistoryStore
 from parley_runtime import heap
 from parley_runtime.pull import PullSubscription
@@ -101,7 +101,7 @@ async def recent_latency(
     """`history.v1.recent` for 20 turns, round trip through NATS, over conversations `<prefix>00000`..."""
     engine = make_engine(db)
     nc = await nats.connect(url)
-    service = await start_recent_service(nc, engine, version="0.0.0", timeout=1)
+    service = await start_request_service(nc, engine, version="0.0.0", timeout=1)
     client = await nats.connect(url)
     samples = []
     for i in range(requests):

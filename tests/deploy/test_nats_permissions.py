@@ -18,8 +18,13 @@ from parley_contracts import PRODUCERS
 from parley_devstack import nats_accounts
 from parley_devstack.chart import ROOT
 from parley_devstack.nats_server import NatsServer
+from parley_history.db import make_engine as history_engine
+from parley_history.db import migrate_async as migrate_history
 from parley_history.propagation import NatsErasureBus
+from parley_history.request_reply import start_request_service
+from parley_recordings.history_turns import nats_earlier_turns
 from parley_recordings.objectstore import delete_objects_under
+from parley_recordings.whole_session import WaitingForHistory
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox
 from parley_runtime.provision import provision
@@ -157,3 +162,19 @@ async def test_an_erasure_propagates_under_the_charts_users(login: dict[str, Cli
     assert [i.name for i in await store.list(ignore_deletes=True)] == ["conv-2/sess-1/audio.ogg"]
     with pytest.raises(REFUSED):  # history purges, but deletes no stream
         await login["history"].jetstream(timeout=0.5).delete_stream("VOICE")
+
+
+async def test_recordings_may_ask_history_for_a_sessions_earlier_turns(
+    login: dict[str, Client], database_url: str
+) -> None:
+    await migrate_history(database_url)
+    engine = history_engine(database_url, pool_size=1)
+    service = await start_request_service(login["history"], engine, version="0.0.1", timeout=2)
+    try:
+        # An answer at all (empty: no such session) is the point: a refusal either way would time out.
+        assert await nats_earlier_turns(login["recordings"], timeout=2)("sess-1", 10) == []
+        with pytest.raises(WaitingForHistory):  # the agent has no business there
+            await nats_earlier_turns(login["agent"], timeout=0.5)("sess-1", 10)
+    finally:
+        await service.stop()
+        await engine.dispose()

@@ -1,4 +1,5 @@
-"""The `history.v1.recent` request/reply contract (NATS micro service run by history, used by the agent).
+"""History's request/reply contracts (a NATS micro service run by history): `history.v1.recent`, used by the
+agent, and `history.v1.session_turns`, used by recordings.
 
 Errors come back as NATS micro service errors: headers `Nats-Service-Error-Code` (400 for a bad
 request, 500 when the store is unavailable) and `Nats-Service-Error` (the description).
@@ -14,6 +15,8 @@ from parley_contracts._base import Id, Role, UtcDatetime
 
 RECENT_DEFAULT_LIMIT = 20
 RECENT_MAX_LIMIT = 200
+# The text a `SessionTurnsReply` holds at most: with JSON escaping at its worst, a reply stays within 1 MiB.
+SESSION_TURNS_REPLY_BYTES = 256 * 1024
 
 
 class RecentTurnsRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,4 +37,19 @@ class RecentTurnsReply(msgspec.Struct, frozen=True, kw_only=True):
     """The most recent turns of the conversation, oldest first."""
 
     conversation_id: str
+    turns: list[RecentTurn]
+
+
+class SessionTurnsRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """The turns of a session numbered below `before_seq`: the newest of them that fit one reply."""
+
+    session_id: Id
+    before_seq: Annotated[int, msgspec.Meta(ge=1)]
+
+
+class SessionTurnsReply(msgspec.Struct, frozen=True, kw_only=True):
+    """Oldest first, at most `SESSION_TURNS_REPLY_BYTES` of text (a reply stays within NATS's message size); empty
+    when history holds none below `before_seq`. Ask again below the first one for more."""
+
+    session_id: str
     turns: list[RecentTurn]

@@ -29,6 +29,7 @@ DLQ_COPIER_DURABLE = "dlq-copier"
 DLQ_WATCH_DURABLE = "history-dlq"
 AUDIO_BUCKET = "voice-audio"
 HISTORY_RECENT_SUBJECT = "history.v1.recent"
+HISTORY_SESSION_TURNS_SUBJECT = "history.v1.session_turns"
 
 
 class StreamSpec(msgspec.Struct, frozen=True, kw_only=True):

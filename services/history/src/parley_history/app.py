@@ -28,7 +28,7 @@ from parley_history.consumers import dead_letter_watch, history_consumer
 from parley_history.db import make_engine, migrate_async
 from parley_history.lost_sessions import end_lost_sessions
 from parley_history.propagation import run_propagation
-from parley_history.recent import start_recent_service
+from parley_history.request_reply import start_request_service
 from parley_history.retention import purge_expired
 from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
@@ -59,7 +59,7 @@ def create_app(settings: Settings) -> Litestar:
     async def start_messaging(rt: Runtime) -> None:
         rt.nc = await connect(settings.nats, name="history", retry_initial=True)
         if settings.run_recent_service:
-            rt.micro = await start_recent_service(
+            rt.micro = await start_request_service(
                 rt.nc, rt.engine, version=__version__, timeout=settings.recent_timeout_seconds
             )
         rt.tasks.append(

@@ -155,6 +155,17 @@ async def recent_turns(conn: AsyncConnection, conversation_id: str, limit: int) 
     return items
 
 
+async def turns_before(conn: AsyncConnection, session_id: str, before_seq: int, limit: int) -> list[Turn]:
+    """Up to `limit` turns of a session numbered below `before_seq`, newest first."""
+    q = (
+        select(*_TURN_COLUMNS)
+        .where(turns.c.session_id == session_id, turns.c.seq < before_seq)
+        .order_by(turns.c.seq.desc())
+        .limit(limit)
+    )
+    return [_turn(r) for r in (await conn.execute(q)).all()]
+
+
 async def get_session(conn: AsyncConnection, session_id: str) -> tuple[Session, list[Turn]] | None:
     row = (await conn.execute(select(sessions, _STORED_TURNS).where(sessions.c.id == session_id))).first()
     if row is None:

@@ -21,6 +21,7 @@ from parley_recordings.blobs import BlobStore, open_blob_store
 from parley_recordings.consumers import NatsAudio, publisher, recordings_consumer
 from parley_recordings.db import make_engine, migrate_async
 from parley_recordings.handlers import Deps
+from parley_recordings.history_turns import nats_earlier_turns
 from parley_recordings.repo import RecordingRepo
 from parley_recordings.retention import purge_expired
 from parley_recordings.settings import Settings
@@ -44,7 +45,13 @@ def create_app(settings: Settings) -> Litestar:
     async def consume(rt: Runtime) -> None:
         rt.nc = await connect(settings.nats, name="recordings", retry_initial=True)
         js = rt.nc.jetstream()
-        deps = Deps(blobs=rt.blobs, repo=rt.repo, audio=NatsAudio(js), publish=publisher(js))
+        deps = Deps(
+            blobs=rt.blobs,
+            repo=rt.repo,
+            audio=NatsAudio(js),
+            publish=publisher(js),
+            earlier_turns=nats_earlier_turns(rt.nc),
+        )
         if settings.run_consumer:
             await recordings_consumer(rt.nc, deps).run(rt.stop)
 

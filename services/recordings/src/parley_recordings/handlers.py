@@ -1,8 +1,9 @@
 """What the recordings service does with a `session_ended` or a `conversation_erased`, free of NATS and HTTP.
 
 For each object (transcript JSON, transcript WebVTT, audio): write the blob, confirm it, record the
-row, announce `recording_stored`; then remove the audio's object-store copy. Every step is idempotent
-per (session, kind, format): a redelivery skips what is recorded, rewrites what was written but not
+row, announce `recording_stored`; then remove the audio's object-store copy. A transcript holds the whole
+call: a very long call's summary is completed from history first (`whole_session`). Every step is
+idempotent per (session, kind, format): a redelivery skips what is recorded, rewrites what was written but not
 recorded (same key, same bytes), and announces again with the same event id (de-duplicated).
 
 The end history publishes for a session whose agent was lost (reason `agent_lost`, no audio) stores a
@@ -28,6 +29,7 @@ from parley_recordings.blobs import BlobStore, conversation_folder, object_key
 from parley_recordings.documents import transcript_json, transcript_vtt
 from parley_recordings.objectstore import ObjectMissing, Sha256Counter
 from parley_recordings.repo import Recording, RecordingRepo, recording_id
+from parley_recordings.whole_session import EarlierTurns, whole_session
 from parley_runtime.handling import PoisonError, TransientError
 
 PRODUCER = "recordings"
@@ -52,6 +54,8 @@ class Deps:
     repo: RecordingRepo
     audio: AudioSource
     publish: Publish
+    # History's turns, for a summary cut short (`whole_session`); without it such a transcript stays cut short.
+    earlier_turns: EarlierTurns | None = None
 
 
 async def _record(
@@ -135,11 +139,13 @@ async def store_session(event: c.SessionEnded, deps: Deps) -> list[Recording]:
         return []
     have = {(r.kind, r.format): r for r in await deps.repo.for_session(event.session_id)}
     stored = dict(have)
-    documents = (("json", transcript_json(event), "application/json"), ("vtt", transcript_vtt(event), "text/vtt"))
-    for fmt, body, content_type in documents:
-        old = have.get(("transcript", fmt))
-        if old is None or (old.provisional and event.reason != c.AGENT_LOST):
-            stored["transcript", fmt] = await _store_document(event, deps, fmt, body, content_type, old)
+    olds = {fmt: have.get(("transcript", fmt)) for fmt in ("json", "vtt")}
+    todo = [fmt for fmt, old in olds.items() if old is None or (old.provisional and event.reason != c.AGENT_LOST)]
+    if todo:
+        whole = event if deps.earlier_turns is None else await whole_session(event, deps.earlier_turns)
+        documents = {"json": (transcript_json(whole), "application/json"), "vtt": (transcript_vtt(whole), "text/vtt")}
+        for fmt in todo:
+            stored["transcript", fmt] = await _store_document(event, deps, fmt, *documents[fmt], olds[fmt])
     ref = event.recording
     if ref is not None and ("audio", "ogg") not in have:
         stored["audio", "ogg"] = await _store_audio(event, ref, deps)
