@@ -39,9 +39,8 @@ LONG = "y" * 20_000  # about 13 turns to a reply of history's, so it takes sever
 
 def _cut_short(session: str, kept: int) -> c.SessionEnded:
     """The agent's summary of a TURNS-turn call that kept only its newest `kept` messages."""
-    messages = [c.MessageSummary(seq=turn("conv-r", session, n).seq, role="user" if n % 2 else "assistant",
-                                 text=f"{n} {LONG}", at=turn("conv-r", session, n).occurred_at)
-                for n in range(TURNS - kept + 1, TURNS + 1)]  # fmt: skip
+    turns = [turn("conv-r", session, n, f"{n} {LONG}") for n in range(TURNS - kept + 1, TURNS + 1)]
+    messages = [c.MessageSummary(seq=t.seq, role=t.role, text=t.text, at=t.occurred_at) for t in turns]
     end = session_ended(None, session=session)
     return msgspec.structs.replace(end, turn_count=TURNS, messages=messages, messages_truncated=True)
 
@@ -62,8 +61,8 @@ async def test_a_cut_short_summary_is_completed_from_history_and_waits_for_what_
     event = _cut_short("sess-long", kept=5)
     with pytest.raises(WaitingForHistory, match="did not answer"):
         await store_session(event, deps)  # history is not running: the session waits
-    history_engine_ = history_engine(settings.database_url, pool_size=2)
-    service: Service = await start_request_service(nc, history_engine_, version="0.0.1", timeout=2)
+    history = history_engine(settings.database_url, pool_size=2)
+    service: Service = await start_request_service(nc, history, version="0.0.1", timeout=2)
     await _history(settings, "sess-long", range(1, 20))  # history lags: turns 20-35 not stored yet
     with pytest.raises(WaitingForHistory, match="history holds 19 of the session's 35 earlier turns"):
         await store_session(event, deps)
@@ -79,7 +78,7 @@ async def test_a_cut_short_summary_is_completed_from_history_and_waits_for_what_
         c.MessageSummary(seq=m["seq"], role=m["role"], text=m["text"], at=m["at"]) for m in doc["messages"]
     ], messages_truncated=False))  # fmt: skip
     await service.stop()
-    await history_engine_.dispose()
+    await history.dispose()
     await nc.close()
     await engine.dispose()
 
