@@ -21,9 +21,11 @@ from parley_history.handlers import persist
 from parley_history.request_reply import start_request_service
 from parley_history.store import SqlHistoryStore
 from parley_recordings.app import create_app
+from parley_recordings.consumers import recordings_consumer
 from parley_recordings.documents import transcript_json
 from parley_recordings.handlers import store_session
 from parley_recordings.history_turns import nats_earlier_turns
+from parley_recordings.repo import Recording
 from parley_recordings.settings import Settings
 from parley_recordings.whole_session import WaitingForHistory
 from parley_runtime.provision import provision
@@ -121,3 +123,42 @@ async def test_a_session_waiting_for_history_holds_back_no_other_session(setting
         await service.stop()
         await history.dispose()
     await nc.close()
+
+
+async def test_after_its_waits_a_session_is_written_with_what_history_holds(settings: Settings, nats_url: str) -> None:
+    """A turn may never reach history (a text Postgres cannot store is dead-lettered): the wait is bounded."""
+    await migrate_history(settings.database_url)
+    nc, _, engine, deps, _ = await handler_deps(settings, nats_url)
+    deps.earlier_turns = nats_earlier_turns(nc, timeout=0.5)
+
+    async def messages(rows: list[Recording]) -> tuple[list[int], bool]:
+        (rec,) = [r for r in rows if r.format == "json"]
+        doc = json.loads(b"".join([b async for b in await deps.blobs.open_range(rec.key, 0, rec.bytes)]))
+        return [m["seq"] for m in doc["messages"]], doc["messages_truncated"]
+
+    down = _cut_short("sess-down", kept=5)  # history not answering at all: the summary alone
+    assert await messages(await store_session(down, deps, settle=True)) == (list(range(36, 41)), True)
+
+    gap = _cut_short("sess-gap", kept=5)  # history never got turns 20-35
+    history = history_engine(settings.database_url, pool_size=2)
+    service = await start_request_service(nc, history, version="0.0.1", timeout=2)
+    await _history(settings, "sess-gap", range(1, 20))
+    with pytest.raises(WaitingForHistory):
+        await store_session(gap, deps)
+    assert await messages(await store_session(gap, deps, settle=True)) == ([*range(1, 20), *range(36, 41)], True)
+
+    # The running consumer settles on the delivery its `wait_deliveries` names (20 in production).
+    stop, late = asyncio.Event(), _cut_short("sess-late", kept=5)
+    await nc.jetstream().publish(c.subject_for(late), c.encode(late), headers={"Nats-Msg-Id": str(late.event_id)})
+    task = asyncio.create_task(recordings_consumer(nc, deps, wait_deliveries=2).run(stop))
+    deadline = time.monotonic() + 20
+    while not (rows := await deps.repo.for_session("sess-late")):
+        assert time.monotonic() < deadline, "the session was never written"
+        await asyncio.sleep(0.1)
+    assert await messages(rows) == (list(range(36, 41)), True)  # history holds nothing of it
+    stop.set()
+    await task
+    await service.stop()
+    await history.dispose()
+    await nc.close()
+    await engine.dispose()

@@ -11,6 +11,7 @@ import parley_contracts as c
 from parley_contracts.streams import VOICE_STREAM_NAME
 from parley_recordings.handlers import Deps, erase_conversation, store_session
 from parley_recordings.objectstore import delete_object, delete_objects_under, stream_object
+from parley_recordings.whole_session import WAIT_DELIVERIES
 from parley_runtime.consume import Consumer
 from parley_runtime.db import is_transient  # Postgres's transient errors, and TransientError (BlobUnavailable)
 from parley_runtime.entries import publish_event
@@ -40,11 +41,11 @@ def publisher(js: JetStreamContext):  # type: ignore[no-untyped-def]
     return publish
 
 
-def recordings_consumer(nc: Client, deps_factory: Deps) -> Consumer:
+def recordings_consumer(nc: Client, deps_factory: Deps, *, wait_deliveries: int = WAIT_DELIVERIES) -> Consumer:
     async def handle(batch: Sequence[Delivery]) -> None:
         for d in batch:  # one session at a time: each is a few blob writes, done in order
             if isinstance(d.event, c.SessionEnded):
-                await store_session(d.event, deps_factory)
+                await store_session(d.event, deps_factory, settle=d.num_delivered >= wait_deliveries)
             elif isinstance(d.event, c.ConversationErased):
                 await erase_conversation(d.event, deps_factory)
 

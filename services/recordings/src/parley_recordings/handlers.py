@@ -132,8 +132,9 @@ async def _store_audio(event: c.SessionEnded, ref: c.RecordingRef, deps: Deps) -
     return rec
 
 
-async def store_session(event: c.SessionEnded, deps: Deps) -> list[Recording]:
-    """Store everything a session left; safe to run again for the same event."""
+async def store_session(event: c.SessionEnded, deps: Deps, *, settle: bool = False) -> list[Recording]:
+    """Store everything a session left; safe to run again for the same event. `settle`: stop waiting for
+    history to complete a long call's transcript (`whole_session`)."""
     if await deps.repo.is_erased(event.conversation_id):
         await _forget_session(event, deps)
         return []
@@ -142,7 +143,7 @@ async def store_session(event: c.SessionEnded, deps: Deps) -> list[Recording]:
     olds = {fmt: have.get(("transcript", fmt)) for fmt in ("json", "vtt")}
     todo = [fmt for fmt, old in olds.items() if old is None or (old.provisional and event.reason != c.AGENT_LOST)]
     if todo:
-        whole = event if deps.earlier_turns is None else await whole_session(event, deps.earlier_turns)
+        whole = event if deps.earlier_turns is None else await whole_session(event, deps.earlier_turns, settle=settle)
         documents = {"json": (transcript_json(whole), "application/json"), "vtt": (transcript_vtt(whole), "text/vtt")}
         for fmt in todo:
             stored["transcript", fmt] = await _store_document(event, deps, fmt, *documents[fmt], olds[fmt])
