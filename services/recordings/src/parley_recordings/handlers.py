@@ -59,7 +59,16 @@ class Deps:
 
 
 async def _record(
-    event: c.SessionEnded, deps: Deps, *, kind: str, fmt: str, key: str, size: int, sha256: str, content_type: str
+    event: c.SessionEnded,
+    deps: Deps,
+    *,
+    kind: str,
+    fmt: str,
+    key: str,
+    size: int,
+    sha256: str,
+    content_type: str,
+    provisional: bool = False,
 ) -> tuple[Recording, bool]:
     rec = Recording(
         id=recording_id(event.session_id, kind, fmt),
@@ -73,7 +82,7 @@ async def _record(
         sha256=sha256,
         content_type=content_type,
         created_at=datetime.now(UTC),
-        provisional=event.reason == c.AGENT_LOST,
+        provisional=provisional,
     )
     return await deps.repo.put(rec)
 
@@ -104,6 +113,7 @@ async def _store_document(
         size=len(body),
         sha256=hashlib.sha256(body).hexdigest(),
         content_type=content_type,
+        provisional=provisional,
     )
     if rec.key != key:  # the agent's own transcript got there first (another replica): ours is not needed
         await deps.blobs.delete(key)
