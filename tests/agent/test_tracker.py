@@ -64,6 +64,8 @@ async def test_a_text_session_emits_the_exact_event_sequence() -> None:
     assert isinstance(ended, c.SessionEnded)
     assert ended.turn_count == 4
     assert [m.seq for m in ended.messages] == [1, 2, 3, 4]
+    # A turn's time is one time: history serves the turn's occurred_at back as the message's `at`.
+    assert [t.occurred_at for t in turns] == [m.at for m in ended.messages]
     assert ended.participants[0].identity == "ada" and ended.participants[0].left_at is not None
     assert ended.usage is not None and ended.usage.completion_tokens == 4
     # Every event is a valid contract event on the wire.

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import msgspec
 import nats
@@ -34,12 +35,16 @@ async def _ask(nc: Client, payload: bytes) -> nats.aio.msg.Msg:
 
 async def test_recent_returns_the_last_n_turns_oldest_first(nc: Client, engine: AsyncEngine) -> None:
     store = SqlHistoryStore(engine)
-    await persist([started("c1", "s1"), *[turn("c1", "s1", i) for i in range(1, 31)]], store)
+    turns = [turn("c1", "s1", i) for i in range(1, 31)]
+    last = turns[-1] = msgspec.structs.replace(turns[-1], ended_at=turns[-1].occurred_at + timedelta(seconds=4))
+    await persist([started("c1", "s1"), *turns], store)
     await persist([started("c2", "s2"), turn("c2", "s2", 1)], store)
     service = await start_request_service(nc, engine, version="0.0.1", timeout=1)
 
     reply = msgspec.json.decode((await _ask(nc, b'{"conversation_id":"c1","limit":5}')).data, type=RecentTurnsReply)
     assert [t.seq for t in reply.turns] == [26, 27, 28, 29, 30]
+    # A turn's time is its occurred_at (the message's `at` in the agent's summary), not when speech stopped.
+    assert reply.turns[-1].at == last.occurred_at
     default = msgspec.json.decode((await _ask(nc, b'{"conversation_id":"c1"}')).data, type=RecentTurnsReply)
     assert [t.seq for t in default.turns] == list(range(11, 31))
     empty = msgspec.json.decode((await _ask(nc, b'{"conversation_id":"nobody"}')).data, type=RecentTurnsReply)

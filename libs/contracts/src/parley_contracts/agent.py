@@ -65,7 +65,11 @@ class ParticipantLeft(SessionEvent, frozen=True, kw_only=True, omit_defaults=Tru
 
 
 class TurnCompleted(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="turn_completed.v1"):
-    """One user or assistant message, final. `seq` is 1, 2, 3... per session, in emit order."""
+    """One user or assistant message, final. `seq` is 1, 2, 3... per session, in emit order.
+
+    `occurred_at` is the message's time, the `at` it has in `session_ended`'s messages; `started_at` and
+    `ended_at` are when its speech started and stopped, when the framework measured them.
+    """
 
     seq: Annotated[int, msgspec.Meta(ge=1)]
     role: Role

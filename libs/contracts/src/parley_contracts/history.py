@@ -25,6 +25,8 @@ class RecentTurnsRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RecentTurn(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A stored turn; `at` is its `turn_completed`'s `occurred_at`, the message's time."""
+
     session_id: str
     seq: int
     role: Role

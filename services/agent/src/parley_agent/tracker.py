@@ -80,10 +80,10 @@ class CallTracker:
         self._usage_at_last_turn = c.Usage()
         self.ended = False
 
-    def _envelope(self) -> dict[str, Any]:
+    def _envelope(self, at: datetime | None = None) -> dict[str, Any]:
         return {
             "event_id": c.new_event_id(),
-            "occurred_at": c.utcnow(),
+            "occurred_at": at or c.utcnow(),
             "conversation_id": self.state.conversation_id,
             "session_id": self.state.session_id,
             "producer": PRODUCER,
@@ -147,7 +147,9 @@ class CallTracker:
             )
             self._usage_at_last_turn = totals
         event = c.TurnCompleted(
-            **self._envelope(),
+            # The message's own time, the `at` it has in the session_ended summary: history serves it back
+            # as the turn's time, so a transcript built from history matches one built from the summary.
+            **self._envelope(message.at),
             seq=message.seq,
             role=role,
             text=text,

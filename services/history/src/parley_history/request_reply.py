@@ -65,7 +65,7 @@ def _endpoint(
 
 def _wire(t: Turn) -> RecentTurn:
     return RecentTurn(
-        session_id=t.session_id, seq=t.seq, role=t.role, text=t.text, at=t.ended_at or t.occurred_at,
+        session_id=t.session_id, seq=t.seq, role=t.role, text=t.text, at=t.occurred_at,
         interrupted=t.interrupted,
     )  # fmt: skip
 
