@@ -87,7 +87,8 @@ turns = Table(
     Column("language", Text, nullable=True),
     Column("metrics", JSONB, nullable=True),
     Column("usage", JSONB, nullable=True),
-    # When the row was written: stored_at - occurred_at is the pipeline's lag for this turn.
+    # When the row was written. A turn's occurred_at is when its message began (the framework's created_at),
+    # so stored_at - occurred_at also holds the message's own length; the pipeline's lag is in its trace.
     Column("stored_at", DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()")),
     Column("tsv", TSVECTOR, Computed("to_tsvector('simple', text)", persisted=True)),
     # The agent's history.v1.recent and the REST turns page: newest turns of one conversation.
