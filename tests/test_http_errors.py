@@ -1,13 +1,16 @@
 """A request the API cannot serve gets a 4xx problem-details body, whatever went wrong with it: an unknown
-path, a method the path does not take, a body too large, malformed JSON, a bad parameter."""
+path, a method the path does not take, a body too large, malformed JSON, a bad parameter, a NUL character."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
+
+from parley_runtime.cursors import encode_cursor
 
 from .services import API_KEY, READS, SERVICES, create_app, service_settings
 
@@ -39,3 +42,24 @@ async def test_rooms_refuses_malformed_and_oversized_bodies_with_a_problem(datab
         _assert_problem(await client.post("/v1/rooms", content=b'{"user_id": 7}', headers=headers), 400)
         huge = b'{"user_id": "' + b"a" * (settings.max_request_body_bytes + 1) + b'"}'
         _assert_problem(await client.post("/v1/rooms", content=huge, headers=headers), 413)
+
+
+async def test_a_nul_character_in_free_text_gets_a_400_problem(database_url: str, tmp_path: Path) -> None:
+    # PostgreSQL cannot store or compare a NUL: each of these answered 500 before the APIs refused it.
+    async with AsyncTestClient(app=create_app("history", service_settings("history", database_url, tmp_path))) as h:
+        for url in ("/v1/conversations?user_id=a%00", "/v1/search?q=a%00b", "/v1/search?q=a&user_id=%00"):
+            _assert_problem(await h.get(url, headers=AUTH), 400)
+    # Refused before LiveKit is asked: none answers at the test's LiveKit URL, which would make it a 503.
+    async with AsyncTestClient(app=create_app("rooms", service_settings("rooms", database_url, tmp_path))) as r:
+        _assert_problem(await r.get("/v1/rooms?user_id=%00", headers=AUTH), 400)
+        for field in ("user_id", "instructions", "language"):
+            _assert_problem(await r.post("/v1/rooms", json={field: "a\x00b"}, headers=AUTH), 400)
+
+
+async def test_a_nul_that_reaches_postgres_unchecked_gets_a_400_problem(database_url: str, tmp_path: Path) -> None:
+    # A cursor is opaque to the API's validation: one forged with a NUL in its room name reaches the query.
+    forged = encode_cursor(datetime.now(UTC), "room\x00")
+    async with AsyncTestClient(app=create_app("rooms", service_settings("rooms", database_url, tmp_path))) as r:
+        response = await r.get(f"/v1/rooms?cursor={forged}", headers=AUTH)
+    _assert_problem(response, 400)
+    assert "NUL" in response.json()["detail"]

@@ -115,3 +115,22 @@ async def test_a_barge_in_marks_the_assistant_turn_interrupted() -> None:
     assert [t.role for t in turns] == ["user", "assistant"]
     assert turns[1].interrupted is True
     assert turns[0].interrupted is False
+
+
+async def test_a_nul_in_a_message_is_left_out_of_its_turn_and_the_summary() -> None:
+    # PostgreSQL cannot store a NUL: history would dead-letter a turn that carried one.
+    events: list[c.Event] = []
+    tracker = _tracker(events)
+    tracker.start(room_sid="RM_1")
+    async with AgentSession(llm=ScriptedLLM(["Hello\x00 Ada.", "\x00"])) as session:
+        tracker.attach(session)
+        await session.start(Agent(instructions="x"))
+        await session.run(user_input="Hi\x00")
+        await session.run(user_input="Still there?")
+    tracker.finish("participant_disconnected")
+    turns = [e for e in events if isinstance(e, c.TurnCompleted)]
+    # A reply that was nothing but a NUL is no turn, like any empty one.
+    assert [(t.seq, t.text) for t in turns] == [(1, "Hi"), (2, "Hello Ada."), (3, "Still there?")]
+    ended = events[-1]
+    assert isinstance(ended, c.SessionEnded)
+    assert [m.text for m in ended.messages] == ["Hi", "Hello Ada.", "Still there?"]

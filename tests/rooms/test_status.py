@@ -18,6 +18,7 @@ import parley_contracts as c
 from parley_rooms.db import make_engine
 from parley_rooms.handlers import apply_events
 from parley_rooms.store import NewRoom, get_room, insert_room
+from parley_runtime.dlq import REASON_HEADER, DeadLetterCopier
 
 from .conftest import AUTH
 
@@ -139,3 +140,32 @@ async def test_the_rooms_consumer_applies_session_events_from_jetstream(
     assert room["agent_session_id"] == "s-live"
     assert room["duration_seconds"] == 90.0
     assert room["end_reason"] == "participant_disconnected"
+
+
+async def test_an_event_with_a_text_postgres_cannot_store_is_dead_lettered_at_once(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+    nats_url: str,
+) -> None:
+    # A NUL in a room name: retrying cannot help, so it goes to the DLQ on its first delivery, not after
+    # max_deliver deliveries spread over minutes, and the events behind it are applied.
+    await client.post("/v1/rooms", json={"name": "call-t"}, headers=AUTH)
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    stop = asyncio.Event()
+    copier = asyncio.create_task(DeadLetterCopier(js).run(stop))
+    dlq = await js.subscribe("dlq.>", stream="DLQ", ordered_consumer=True)
+    bad = _started("call-\x00", "s-nul")
+    for e in (bad, _started("call-t", "s-good")):
+        await js.publish(c.subject_for(e), c.encode(e), headers={"Nats-Msg-Id": str(e.event_id)})
+    dead = await dlq.next_msg(timeout=5)
+    stop.set()
+    await copier
+    await nc.close()
+    assert c.decode(dead.data) == bad
+    reason = (dead.headers or {})[REASON_HEADER]
+    assert "cannot store" in reason and "22021" in reason and "\x00" not in reason
+    deadline = time.monotonic() + 10
+    while (room := (await client.get("/v1/rooms/call-t", headers=AUTH)).json())["status"] != "active":
+        assert time.monotonic() < deadline, room
+        await asyncio.sleep(0.1)
+    assert room["agent_session_id"] == "s-good"

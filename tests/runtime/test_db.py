@@ -1,4 +1,5 @@
-"""Which database errors the consume loop retries later (transient) and which it does not."""
+"""Which database errors the consume loop retries later (transient), which it dead-letters at once (poison),
+and which it retries until `max_deliver` runs out."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import asyncpg
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from parley_runtime.db import is_transient
+from parley_runtime.db import is_transient, is_unstorable_text, poison_reason
+from parley_runtime.handling import PoisonError
 
 
 def _wrapped(orig: Exception) -> sa_exc.DBAPIError:
@@ -60,3 +62,21 @@ def test_error_caused_by_a_lost_connection_is_transient() -> None:
     outer = RuntimeError("write failed")
     outer.__cause__ = asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
     assert is_transient(outer)
+
+
+async def test_a_text_postgres_cannot_store_is_poison_and_its_reason_quotes_no_value(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        with pytest.raises(asyncpg.PostgresError) as text_error:
+            await conn.execute("SELECT $1::text", "secret\x00words")
+        with pytest.raises(asyncpg.PostgresError) as jsonb_error:
+            await conn.execute("SELECT $1::jsonb", '{"said": "secret\\u0000words"}')
+    finally:
+        await conn.close()
+    for error in (text_error.value, _wrapped(text_error.value), jsonb_error.value):
+        assert is_unstorable_text(error)
+        reason = poison_reason(error)
+        assert reason is not None and "cannot store" in reason and "secret" not in reason
+    assert poison_reason(PoisonError("bad seq")) == "bad seq"
+    for other in (asyncpg.exceptions.UniqueViolationError("duplicate"), _wrapped(asyncpg.exceptions.DataError("x"))):
+        assert poison_reason(other) is None  # retried, then dead-lettered once max_deliver runs out

@@ -5,8 +5,9 @@ Outcome -> ack policy (DESIGN.md):
 * a type the service does not handle (`handles`, when the durable's filter is wider on purpose) -> ack
   unread: not decoded, so never dead-lettered by a service that does not own it. An `on_skipped` hook
   sees their subjects first; if it fails they are redelivered later (acked once out of deliveries);
-* undecodable, invalid, or rejected by the handler with `PoisonError` -> `term` with a reason; the DLQ
-  copier then puts the message on `dlq.<subject>`;
+* undecodable, invalid, or rejected by the handler with `PoisonError` (or a failure `poison_reason` names,
+  such as a text Postgres cannot store) -> `term` with a reason; the DLQ copier then puts the message on
+  `dlq.<subject>`;
 * any other failure -> `nak` with a delay that grows with the delivery count. A failure the classifier
   calls transient (DB down, timeouts) also pauses fetching with the same growing delay, so an outage does
   not burn through `max_deliver`. The last allowed delivery is terminated with the error as the reason
@@ -34,7 +35,7 @@ from opentelemetry import trace
 from parley_contracts import AnyEvent, ContractError, decode
 from parley_contracts.streams import DLQ_STREAM_NAME
 from parley_runtime import metrics, tracing
-from parley_runtime.handling import BatchHandler, Delivery, PoisonError, RetryPolicy, default_is_transient
+from parley_runtime.handling import BatchHandler, Delivery, RetryPolicy, default_is_transient, default_poison_reason
 from parley_runtime.periodic import sleep_unless
 from parley_runtime.progress import HeldBatches
 from parley_runtime.pull import PullSubscription, delivery_info, wait_for_durable
@@ -67,6 +68,8 @@ class Consumer:
     fetch_timeout: float = 1.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     is_transient: Callable[[BaseException], bool] = default_is_transient
+    # Why a failure means the event can never be processed (then it is dead-lettered at once), or None.
+    poison_reason: Callable[[BaseException], str | None] = default_poison_reason
     stats: ConsumerStats = field(default_factory=ConsumerStats)
     lag: dict[str, int] = field(default_factory=dict)  # pending / ack_pending / dlq_messages, for gauges
     lag_refresh_seconds: float = 5.0
@@ -259,9 +262,9 @@ class Consumer:
         self.stats.acked += len(batch)
 
     async def _fail(self, batch: list[tuple[Msg, Delivery]], exc: Exception) -> None:
-        if isinstance(exc, PoisonError):
+        if (poison := self.poison_reason(exc)) is not None:
             for msg, _ in batch:
-                await self._terminate(msg, f"rejected: {exc.reason}")
+                await self._terminate(msg, f"rejected: {poison}")
             return
         transient = self.is_transient(exc)
         if transient:

@@ -16,7 +16,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from parley_runtime.handling import default_is_transient
+from parley_runtime.handling import default_is_transient, default_poison_reason
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -101,16 +101,42 @@ def _is_transient_driver_error(exc: BaseException) -> bool:
     return str(getattr(exc, "sqlstate", None) or "").startswith(_TRANSIENT_SQLSTATES)
 
 
-def is_statement_timeout(exc: BaseException) -> bool:
-    """Postgres cancelled the statement (SQLSTATE 57014): `statement_timeout` ran out, or it was cancelled."""
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE Postgres answered with, from asyncpg's error or one wrapping it; None for other errors."""
     seen: BaseException | None = exc
     for _ in range(4):  # the SQLAlchemy error, the dialect's wrapper, asyncpg's error
         if seen is None:
-            return False
-        if getattr(seen, "sqlstate", None) == "57014":
-            return True
+            return None
+        if code := getattr(seen, "sqlstate", None):
+            return str(code)
         seen = getattr(seen, "orig", None) or seen.__cause__
-    return False
+    return None
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """Postgres cancelled the statement (SQLSTATE 57014): `statement_timeout` ran out, or it was cancelled."""
+    return sqlstate(exc) == "57014"
+
+
+# A text PostgreSQL cannot hold: a NUL character in `text` (22021), `\u0000` in `jsonb` (22P05). It comes from
+# the caller's input, never from a stored row (the row could not have been stored), so an API answers 400.
+UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
+
+
+def is_unstorable_text(exc: BaseException) -> bool:
+    """Postgres refused a value because of a character it cannot store (a NUL)."""
+    return sqlstate(exc) in UNSTORABLE_TEXT_SQLSTATES
+
+
+def poison_reason(exc: BaseException) -> str | None:
+    """For a consumer: a `PoisonError`'s reason, or, for a text Postgres cannot store, a reason naming the
+    SQLSTATE only (the error's message could quote the value, and values are transcripts). Retrying such an
+    event cannot help: it goes to the dead-letter stream at once, not after `max_deliver` deliveries."""
+    if (reason := default_poison_reason(exc)) is not None:
+        return reason
+    if (code := sqlstate(exc)) in UNSTORABLE_TEXT_SQLSTATES:
+        return f"rejected by PostgreSQL: a character it cannot store (SQLSTATE {code})"
+    return None
 
 
 def is_transient(exc: BaseException) -> bool:

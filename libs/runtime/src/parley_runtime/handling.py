@@ -49,6 +49,11 @@ def default_is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TransientError | OSError | TimeoutError | ConnectionError)
 
 
+def default_poison_reason(exc: BaseException) -> str | None:
+    """Why the event can never be processed, for the dead-letter stream; None when it may yet be."""
+    return exc.reason if isinstance(exc, PoisonError) else None
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Delay before redelivery: base * 2^(n-1), capped."""

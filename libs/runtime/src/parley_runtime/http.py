@@ -36,7 +36,7 @@ from litestar.params import Parameter
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import ASGIApp, ControllerRouterHandler, Guard, Message, Receive, Scope, Send
 
-from parley_runtime.db import is_statement_timeout, is_transient
+from parley_runtime.db import is_statement_timeout, is_transient, is_unstorable_text
 from parley_runtime.keys import bearer_matches, encode_keys
 from parley_runtime.metrics import HTTP_DURATION
 from parley_runtime.telemetry import PROMETHEUS_CONTENT_TYPE, prometheus_text
@@ -45,6 +45,9 @@ logger = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 PROBLEM_JSON = "application/problem+json"
+# Free text in a request (a user id, a search, instructions): anything but NUL, which PostgreSQL cannot store.
+NO_NUL = r"^[^\x00]*$"
+NUL_DETAIL = "the request holds a NUL character (U+0000), which cannot be stored or searched"
 
 
 def api_key_guard(keys: Iterable[str], what: str = "API key") -> Guard:
@@ -82,10 +85,18 @@ RETRY_AFTER_SECONDS = 5
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
-    """Unhandled errors: log the type (never the payload). A dependency down or too slow answers 503 with
-    `Retry-After` (a warning, without a traceback: an outage would flood the log); anything else is a bug
-    and answers a generic 500."""
+    """Unhandled errors: log the type (never the payload). A text Postgres cannot store (a NUL character)
+    answers 400; a dependency down or too slow answers 503 with `Retry-After` (a warning, without a
+    traceback: an outage would flood the log); anything else is a bug and answers a generic 500."""
     where = {"path": request.url.path, "error": type(exc).__name__}
+    if is_unstorable_text(exc):
+        # The APIs refuse a NUL where they validate; this catches any text that reaches Postgres unchecked.
+        logger.warning("request refused by the database: a character it cannot store", extra=where)
+        return Response(
+            {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": NUL_DETAIL},
+            status_code=400,
+            media_type=PROBLEM_JSON,
+        )
     if is_transient(exc):
         logger.warning("dependency unavailable", extra=where)
         detail = (

@@ -125,7 +125,9 @@ class CallTracker:
         item = ev.item
         if not isinstance(item, ChatMessage) or item.role not in ("user", "assistant"):
             return  # handoffs, system and tool items are not turns
-        text = item.text_content or ""
+        # A NUL (an LLM can emit one) says nothing and PostgreSQL cannot store it: history would dead-letter
+        # the turn. The agent drops it, so the turn, the summary and every copy of them agree.
+        text = (item.text_content or "").replace("\x00", "")
         if not text.strip():
             return
         self.record_message(item, text)

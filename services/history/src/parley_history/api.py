@@ -21,6 +21,7 @@ from parley_history.erasure import Erasure
 from parley_history.queries import Conversation, SearchHit, Session, Turn
 from parley_runtime.cursors import InvalidCursor, cursor_time, decode_cursor, encode_cursor
 from parley_runtime.db import is_statement_timeout
+from parley_runtime.http import NO_NUL
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 Conn = NamedDependency[AsyncConnection]
@@ -107,7 +108,7 @@ class HistoryController(Controller):
     async def list_conversations(
         self,
         conn: Conn,
-        user_id: Annotated[str | None, Parameter(max_length=256)] = None,
+        user_id: Annotated[str | None, Parameter(max_length=256, pattern=NO_NUL)] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Parameter(max_length=512)] = None,
     ) -> ConversationPage:
@@ -152,8 +153,8 @@ class HistoryController(Controller):
         self,
         conn: Conn,
         search_timeout: NamedDependency[float],
-        q: Annotated[str, Parameter(min_length=1, max_length=500)],
-        user_id: Annotated[str | None, Parameter(max_length=256)] = None,
+        q: Annotated[str, Parameter(min_length=1, max_length=500, pattern=NO_NUL)],
+        user_id: Annotated[str | None, Parameter(max_length=256, pattern=NO_NUL)] = None,
         conversation_id: Annotated[str | None, Parameter(pattern=ID_PATTERN)] = None,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,

@@ -30,6 +30,7 @@ from parley_rooms.schemas import ID, CreateRoom, CreateToken, Room, RoomPage, To
 from parley_rooms.settings import Settings
 from parley_rooms.webhooks import PRODUCER, Publish, handle_webhook
 from parley_runtime.cursors import InvalidCursor, cursor_time, decode_cursor, encode_cursor
+from parley_runtime.http import NO_NUL
 
 Engine = NamedDependency[AsyncEngine]
 Gateway = NamedDependency[LiveKitGateway]
@@ -139,7 +140,7 @@ class RoomsController(Controller):
         self,
         engine: Engine,
         status: Annotated[str | None, Parameter(pattern=r"^(waiting|active|ended)$")] = None,
-        user_id: Annotated[str | None, Parameter(max_length=256)] = None,
+        user_id: Annotated[str | None, Parameter(max_length=256, pattern=NO_NUL)] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Parameter(max_length=512)] = None,
     ) -> RoomPage:

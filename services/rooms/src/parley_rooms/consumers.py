@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from parley_contracts.streams import VOICE_STREAM_NAME
 from parley_rooms.handlers import ReplaceMetadata, apply_events
 from parley_runtime.consume import Consumer
-from parley_runtime.db import is_transient
+from parley_runtime.db import is_transient, poison_reason
 from parley_runtime.handling import Delivery
 
 DURABLE = "rooms"
@@ -20,4 +20,13 @@ def rooms_consumer(nc: Client, engine: AsyncEngine, replace_metadata: ReplaceMet
     async def handle(batch: Sequence[Delivery]) -> None:
         await apply_events([d.event for d in batch], engine, replace_metadata)
 
-    return Consumer(nc, nc.jetstream(), VOICE_STREAM_NAME, DURABLE, handle, batch_size=200, is_transient=is_transient)
+    return Consumer(
+        nc,
+        nc.jetstream(),
+        VOICE_STREAM_NAME,
+        DURABLE,
+        handle,
+        batch_size=200,
+        is_transient=is_transient,
+        poison_reason=poison_reason,
+    )

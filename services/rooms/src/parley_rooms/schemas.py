@@ -7,15 +7,18 @@ from typing import Annotated, Any
 
 import msgspec
 
+from parley_runtime.http import NO_NUL
+
 ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 
 
 class CreateRoom(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(pattern=ID)] | None = None
     conversation_id: Annotated[str, msgspec.Meta(pattern=ID)] | None = None
-    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=256)] | None = None
-    instructions: Annotated[str, msgspec.Meta(max_length=8000)] | None = None
-    language: Annotated[str, msgspec.Meta(max_length=16)] | None = None
+    # Stored in Postgres (the user id, and all three in the room's metadata), which cannot hold a NUL.
+    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=NO_NUL)] | None = None
+    instructions: Annotated[str, msgspec.Meta(max_length=8000, pattern=NO_NUL)] | None = None
+    language: Annotated[str, msgspec.Meta(max_length=16, pattern=NO_NUL)] | None = None
 
 
 class CreateToken(msgspec.Struct, forbid_unknown_fields=True):
