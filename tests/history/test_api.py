@@ -16,6 +16,7 @@ from parley_history.app import create_app
 from parley_history.handlers import persist
 from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
+from parley_runtime.cursors import encode_cursor
 
 from .conftest import API_KEY, T0, ended, started, turn
 
@@ -175,3 +176,19 @@ async def test_a_request_that_finds_every_connection_taken_is_a_503_after_the_po
         for conn in taken:
             portal.call(conn.close)
         assert (await client.get("/v1/conversations", headers=AUTH)).status_code == 200  # once they are back
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ("0001-01-01T00:00:00+14:00", 1, "sess-0"),  # a time with no UTC equivalent
+        ("2026-01-01T00:00:00+00:00", 2**70, "sess-0"),  # a seq no integer column holds
+        ("2026-01-01T00:00:00+00:00", True, "sess-0"),
+        ("2026-01-01T00:00:00+00:00", 1, 5),
+    ],
+    ids=["time", "seq-too-big", "seq-bool", "session-not-text"],
+)
+async def test_a_forged_turns_cursor_is_a_400_problem(client: AsyncTestClient, seeded: None, parts: tuple) -> None:  # type: ignore[type-arg]
+    r = await client.get(f"/v1/conversations/conv-0/turns?before={encode_cursor(*parts)}", headers=AUTH)
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"] == "malformed cursor"

@@ -108,3 +108,16 @@ async def test_webhook_needs_no_api_key_but_an_unknown_room_changes_nothing(clie
     r = await client.post("/v1/livekit/webhook", content=body.encode(), headers=dict(HEADERS) | {"Authorization": auth})
     assert r.status_code == 200
     assert r.json() == {"applied": False}
+
+
+async def test_a_signed_webhook_with_a_text_postgres_cannot_store_is_a_400_problem_with_no_effect(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+) -> None:
+    # Nothing validates a LiveKit participant's identity before it reaches Postgres, which cannot store a NUL:
+    # this answered 500 before such errors were told apart from bugs.
+    await client.post("/v1/rooms", json={"name": "call-w"}, headers=AUTH)
+    body, auth = signed_webhook(_event("participant_joined", identity="ada\x00", event_id="EV_n"), LK_KEY, LK_SECRET)
+    r = await client.post("/v1/livekit/webhook", content=body.encode(), headers=HEADERS | {"Authorization": auth})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+    assert "NUL" in r.json()["detail"]
+    assert (await client.get("/v1/rooms/call-w", headers=AUTH)).json()["participants"] == []

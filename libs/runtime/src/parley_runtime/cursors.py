@@ -6,7 +6,7 @@ Every list endpoint pages by keyset with these, so a cursor stays valid while ro
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -34,11 +34,27 @@ def decode_cursor(cursor: str, n: int) -> list[Any]:
 
 
 def cursor_time(value: object) -> datetime:
-    """A timestamp part of a cursor, which must carry its time zone."""
+    """A timestamp part of a cursor, which must carry its time zone, in UTC."""
     try:
         parsed = datetime.fromisoformat(str(value))
-    except ValueError as exc:
+        # A forged 0001-01-01T00:00+14:00 has no UTC time: caught here, where the driver would fail on it.
+        utc = parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+    except (ValueError, OverflowError) as exc:
         raise InvalidCursor("malformed cursor") from exc
-    if parsed.tzinfo is None:
+    if utc is None:
         raise InvalidCursor("malformed cursor")
-    return parsed
+    return utc
+
+
+def cursor_text(value: object) -> str:
+    """A text part of a cursor (an id): a string Postgres can compare (no NUL)."""
+    if not isinstance(value, str) or "\x00" in value:
+        raise InvalidCursor("malformed cursor")
+    return value
+
+
+def cursor_int(value: object) -> int:
+    """An integer part of a cursor (a seq): one a Postgres `integer` holds (JSON `true` is no integer)."""
+    if type(value) is not int or not -(2**31) <= value < 2**31:
+        raise InvalidCursor("malformed cursor")
+    return value

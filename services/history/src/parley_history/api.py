@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from parley_history import erasure, queries
 from parley_history.erasure import Erasure
 from parley_history.queries import Conversation, SearchHit, Session, Turn
-from parley_runtime.cursors import InvalidCursor, cursor_time, decode_cursor, encode_cursor
+from parley_runtime.cursors import InvalidCursor, cursor_text, cursor_time, decode_cursor, encode_cursor
 from parley_runtime.db import is_statement_timeout
 from parley_runtime.http import NO_NUL
 
@@ -73,9 +73,7 @@ class ErasurePage(msgspec.Struct):
 
 def _erasure_key(cursor: str) -> tuple[datetime, str]:
     at, conversation_id = decode_cursor(cursor, 2)
-    if not isinstance(conversation_id, str):
-        raise InvalidCursor("malformed cursor")
-    return cursor_time(at), conversation_id
+    return cursor_time(at), cursor_text(conversation_id)
 
 
 def _erasure_out(e: Erasure) -> ErasureOut:

@@ -14,7 +14,7 @@ from sqlalchemy import and_, func, literal_column, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley_history.models import conversations, sessions, turns
-from parley_runtime.cursors import InvalidCursor, cursor_time, decode_cursor, encode_cursor
+from parley_runtime.cursors import cursor_int, cursor_text, cursor_time, decode_cursor, encode_cursor
 
 
 class Turn(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -109,7 +109,7 @@ async def list_conversations(
         q = q.where(conversations.c.user_id == user_id)
     if cursor:
         at, cid = decode_cursor(cursor, 2)
-        q = q.where(tuple_(conversations.c.started_at, conversations.c.id) < tuple_(cursor_time(at), str(cid)))
+        q = q.where(tuple_(conversations.c.started_at, conversations.c.id) < tuple_(cursor_time(at), cursor_text(cid)))
     rows = (await conn.execute(q.limit(limit + 1))).all()
     items = [Conversation(**dict(r._mapping)) for r in rows[:limit]]
     next_cursor = encode_cursor(items[-1].started_at, items[-1].id) if len(rows) > limit else None
@@ -135,10 +135,8 @@ async def list_turns(
     q = select(*_TURN_COLUMNS).where(turns.c.conversation_id == conversation_id)
     if before:
         at, seq, session_id = decode_cursor(before, 3)
-        if not isinstance(seq, int) or not isinstance(session_id, str):
-            raise InvalidCursor("malformed cursor")
         key = tuple_(turns.c.occurred_at, turns.c.seq, turns.c.session_id)
-        q = q.where(key < tuple_(cursor_time(at), seq, session_id))
+        q = q.where(key < tuple_(cursor_time(at), cursor_int(seq), cursor_text(session_id)))
     q = q.order_by(turns.c.occurred_at.desc(), turns.c.seq.desc(), turns.c.session_id.desc()).limit(limit + 1)
     rows = (await conn.execute(q)).all()
     page = rows[:limit]

@@ -29,7 +29,7 @@ from parley_rooms.livekit import InvalidWebhook, LiveKitGateway, LiveKitRejected
 from parley_rooms.schemas import ID, CreateRoom, CreateToken, Room, RoomPage, Token, room_out
 from parley_rooms.settings import Settings
 from parley_rooms.webhooks import PRODUCER, Publish, handle_webhook
-from parley_runtime.cursors import InvalidCursor, cursor_time, decode_cursor, encode_cursor
+from parley_runtime.cursors import InvalidCursor, cursor_text, cursor_time, decode_cursor, encode_cursor
 from parley_runtime.http import NO_NUL
 
 Engine = NamedDependency[AsyncEngine]
@@ -42,9 +42,7 @@ RoomName = Annotated[str, Parameter(pattern=ID, description="The room name")]
 def _after(cursor: str) -> tuple[datetime, str]:
     try:
         at, name = decode_cursor(cursor, 2)
-        if not isinstance(name, str):
-            raise InvalidCursor("malformed cursor")
-        return cursor_time(at), name
+        return cursor_time(at), cursor_text(name)
     except InvalidCursor as exc:
         raise ValidationException(detail=str(exc)) from exc
 
