@@ -21,6 +21,7 @@ def _with(**changes: object) -> bytes:
     [
         (_with(seq="two"), "seq"),
         (_with(seq=0), "seq"),
+        (_with(seq=2**31), "seq"),  # no consumer could store it: invalid, not retried by each until max_deliver
         (_with(role="robot"), "role"),
         (_with(text=...), "text"),
         (_with(event_id="not-a-uuid"), "event_id"),
@@ -34,6 +35,7 @@ def _with(**changes: object) -> bytes:
     ids=[
         "wrong-type",
         "seq-zero",
+        "seq-beyond-int32",
         "bad-role",
         "missing-field",
         "bad-uuid",
@@ -84,3 +86,14 @@ def test_encoded_event_omits_unset_optionals_and_uses_rfc3339_utc() -> None:
     assert "metrics" not in wire
     assert wire["occurred_at"].endswith("Z")
     assert wire["type"] == "turn_completed.v1"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("turn_count", 2**31), ("messages", [{"seq": 2**31, "role": "user", "text": "hi", "at": "2026-11-25T10:00:00Z"}])],
+)
+def test_a_session_end_with_a_count_no_column_holds_is_invalid(field: str, value: object) -> None:
+    ended = json.loads((Path(__file__).parent / "golden" / "session_ended.v1.json").read_text())
+    with pytest.raises(c.ContractError) as err:
+        c.decode(json.dumps({**ended, field: value}).encode())
+    assert "<= 2147483647" in str(err.value)

@@ -30,7 +30,13 @@ Id = Annotated[
 UtcDatetime = Annotated[
     datetime, msgspec.Meta(tz=True, description="RFC 3339 timestamp with a time zone (UTC by convention).")
 ]
-NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+# Integers are bounded by the columns that store them: a value no consumer can store is invalid on the wire
+# (dead-lettered at once, as undecodable), not an error every consumer retries until `max_deliver`.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
+Seq = Annotated[int, msgspec.Meta(ge=1, le=INT32_MAX, description="1, 2, 3... per session (a 32-bit integer).")]
+Count = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
 NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
 Role = Literal["user", "assistant"]
 

@@ -8,10 +8,12 @@ from typing import Annotated
 import msgspec
 
 from parley_contracts._base import (
+    Count,
     Id,
     NonNegativeFloat,
     NonNegativeInt,
     Role,
+    Seq,
     SessionEvent,
     UtcDatetime,
 )
@@ -71,7 +73,7 @@ class TurnCompleted(SessionEvent, frozen=True, kw_only=True, omit_defaults=True,
     `ended_at` are when its speech started and stopped, when the framework measured them.
     """
 
-    seq: Annotated[int, msgspec.Meta(ge=1)]
+    seq: Seq
     role: Role
     text: str
     interrupted: bool = False
@@ -94,7 +96,7 @@ class ParticipantSummary(msgspec.Struct, frozen=True, kw_only=True, omit_default
 class MessageSummary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One message of the session, for the end-of-session summary."""
 
-    seq: Annotated[int, msgspec.Meta(ge=1)]
+    seq: Seq
     role: Role
     text: str
     at: UtcDatetime
@@ -125,7 +127,7 @@ class SessionEnded(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, 
     started_at: UtcDatetime
     ended_at: UtcDatetime
     duration_seconds: NonNegativeFloat
-    turn_count: NonNegativeInt
+    turn_count: Count
     participants: list[ParticipantSummary] = []
     messages: list[MessageSummary] = []
     usage: Usage | None = None

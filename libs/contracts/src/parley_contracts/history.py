@@ -11,7 +11,7 @@ from typing import Annotated
 
 import msgspec
 
-from parley_contracts._base import Id, Role, UtcDatetime
+from parley_contracts._base import Id, Role, Seq, UtcDatetime
 
 RECENT_DEFAULT_LIMIT = 20
 RECENT_MAX_LIMIT = 200
@@ -46,7 +46,7 @@ class SessionTurnsRequest(msgspec.Struct, frozen=True, kw_only=True):
     """The turns of a session numbered below `before_seq`: the newest of them that fit one reply."""
 
     session_id: Id
-    before_seq: Annotated[int, msgspec.Meta(ge=1)]
+    before_seq: Seq
 
 
 class SessionTurnsReply(msgspec.Struct, frozen=True, kw_only=True):
