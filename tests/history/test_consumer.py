@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
+import string
 
 import nats
 import pytest
@@ -65,14 +67,21 @@ async def test_events_history_does_not_handle_are_acked_unread_and_turns_still_l
     assert consumer.stats.terminated == 0
 
 
+def _unindexable() -> str:
+    """About 780 kB of distinct words (the message fits NATS's 1 MiB) whose tsvector passes Postgres's 1 MB."""
+    words = ("".join(w) for w in itertools.product(string.ascii_lowercase, repeat=5))
+    return "secret " + " ".join(itertools.islice(words, 130_000))
+
+
+@pytest.mark.parametrize("text", ["secret \x00 words", _unindexable()], ids=["nul", "past-tsvector-limit"])
 async def test_turn_postgres_cannot_store_is_dead_lettered_at_once_and_its_batch_mates_land(
-    engine: AsyncEngine, nats_url: str, caplog: pytest.LogCaptureFixture
+    engine: AsyncEngine, nats_url: str, caplog: pytest.LogCaptureFixture, text: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
     nc = await nats.connect(nats_url)
     await provision(nc.jetstream())
     good = [turn("conv-nul", "sess-nul", seq) for seq in (1, 2, 4)]
-    bad = turn("conv-nul", "sess-nul", 3, "secret \x00 words")  # valid JSON and contract; text can't hold NUL
+    bad = turn("conv-nul", "sess-nul", 3, text)  # valid JSON and contract, yet Postgres cannot store it
     await publish_all(nats_url, [(e, str(e.event_id)) for e in [good[0], good[1], bad, good[2]]])
 
     consumer = await consume_until_drained(nc, engine, nats_url)

@@ -207,9 +207,10 @@ class SqlHistoryStore:
                     except asyncpg.UniqueViolationError:
                         self.copy_fallbacks += 1
                         written = await self._write(conn, rows, copy=False)
-        except asyncpg.DataError as exc:
-            # A value PostgreSQL can never store (a NUL character in a text, say): poison, not retried. The
-            # consume loop retries the batch one event at a time, so only the bad event is dead-lettered.
+        except (asyncpg.DataError, asyncpg.ProgramLimitExceededError) as exc:
+            # A value PostgreSQL can never store (a NUL character in a text, say, or a text whose search index
+            # would pass tsvector's 1 MB): poison, not retried. The consume loop retries the batch one event at
+            # a time, so only the bad event is dead-lettered.
             # The reason names the error only: its message could quote the value, and values are transcripts.
             raise PoisonError(f"rejected by PostgreSQL: {type(exc).__name__} (SQLSTATE {exc.sqlstate})") from exc
         except (_MissingSessions, asyncpg.ForeignKeyViolationError) as exc:
