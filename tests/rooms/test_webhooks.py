@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -121,3 +123,16 @@ async def test_a_signed_webhook_with_a_text_postgres_cannot_store_is_a_400_probl
     assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
     assert "NUL" in r.json()["detail"]
     assert (await client.get("/v1/rooms/call-w", headers=AUTH)).json()["participants"] == []
+
+
+@pytest.mark.parametrize("body", [b"garbage", b"[1, 2]", b'{"event": "room_finished", "createdAt": "1e99"}'])
+async def test_a_signed_body_that_is_no_webhook_event_is_a_400_problem_not_a_401(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+    body: bytes,
+) -> None:
+    # Signed by our LiveKit, so the signature is not what is wrong: a 401 sent an operator after the keys.
+    sha = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    auth = api.AccessToken(LK_KEY, LK_SECRET).with_sha256(sha).to_jwt()
+    r = await client.post("/v1/livekit/webhook", content=body, headers=HEADERS | {"Authorization": auth})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["detail"] == "LiveKit webhook body is not a webhook event"

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import parley_contracts as c
 from parley_rooms import store
 from parley_rooms.erasure import hold_conversation, is_erased
-from parley_rooms.livekit import InvalidWebhook, LiveKitGateway, LiveKitRejected, LiveKitUnavailable
+from parley_rooms.livekit import InvalidWebhook, LiveKitGateway, LiveKitRejected, LiveKitUnavailable, MalformedWebhook
 from parley_rooms.schemas import ID, CreateRoom, CreateToken, Room, RoomPage, Token, room_out
 from parley_rooms.settings import Settings
 from parley_rooms.webhooks import PRODUCER, Publish, handle_webhook
@@ -219,5 +219,7 @@ class WebhookController(Controller):
             event = livekit.verify_webhook(body, auth)
         except InvalidWebhook as exc:
             raise NotAuthorizedException(detail="invalid LiveKit webhook signature") from exc
+        except MalformedWebhook as exc:  # signed by our LiveKit: say what is wrong, not "unauthorized"
+            raise ValidationException(detail="LiveKit webhook body is not a webhook event") from exc
         applied = await handle_webhook(event, engine, publish)
         return {"applied": applied}

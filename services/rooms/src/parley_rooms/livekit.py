@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import aiohttp
+from google.protobuf import json_format
 from livekit import api
 
 from parley_rooms.settings import Settings
@@ -36,6 +37,10 @@ class LiveKitRejected(Exception):
 
 class InvalidWebhook(Exception):
     """A webhook whose signature, hash or token does not verify."""
+
+
+class MalformedWebhook(Exception):
+    """A webhook whose signature verifies but whose body is no webhook event (say, a proxy rewrote it)."""
 
 
 @dataclass(frozen=True)
@@ -126,5 +131,7 @@ class LiveKitGateway:
         """Verify LiveKit's signature over the exact raw body (JWT whose sha256 claim hashes the body)."""
         try:
             return self._verifier.receive(body, authorization)
-        except Exception as exc:  # jwt errors, hash mismatch, bad JSON: all mean "not from our LiveKit"
+        except json_format.ParseError as exc:  # raised only once the signature and the body's hash verified
+            raise MalformedWebhook(type(exc).__name__) from exc
+        except Exception as exc:  # jwt errors, hash mismatch: "not from our LiveKit"
             raise InvalidWebhook(type(exc).__name__) from exc
