@@ -67,14 +67,12 @@ def _out(r: Recording) -> RecordingOut:
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """One `bytes=` range as [start, end) within `size`; None when absent. Raises 416 when unsatisfiable."""
+    """One `bytes=` range as [start, end) within `size`. None (the whole content, 200) for a range this API
+    does not serve: another unit, which RFC 9110 says a server MUST ignore, several ranges or a malformed one,
+    which it may. Raises 416 when the range lies beyond the content."""
     match = _RANGE.match(header.strip())
     if not match or (not match.group(1) and not match.group(2)):
-        raise ClientException(
-            status_code=416,
-            detail="only one bytes=start-end range is supported",
-            headers={"Content-Range": f"bytes */{size}"},
-        )
+        return None
     first, last = match.group(1), match.group(2)
     if first:
         start = int(first)
