@@ -53,6 +53,8 @@ async def test_a_nul_character_in_free_text_gets_a_400_problem(database_url: str
         _assert_problem(await r.get("/v1/rooms?user_id=%00", headers=AUTH), 400)
         for field in ("user_id", "instructions", "language"):
             _assert_problem(await r.post("/v1/rooms", json={field: "a\x00b"}, headers=AUTH), 400)
+        for token in ({"identity": "a\x00"}, {"identity": "a", "name": "\x00"}):  # the room need not exist
+            _assert_problem(await r.post("/v1/rooms/call-1/tokens", json=token, headers=AUTH), 400)
 
 
 FORGED_CURSORS = [

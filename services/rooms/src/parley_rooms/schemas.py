@@ -22,8 +22,9 @@ class CreateRoom(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class CreateToken(msgspec.Struct, forbid_unknown_fields=True):
-    identity: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-    name: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    # The identity and name come back in LiveKit's webhooks and the agent's events, which Postgres stores.
+    identity: Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=NO_NUL)]
+    name: Annotated[str, msgspec.Meta(max_length=256, pattern=NO_NUL)] | None = None
     ttl_seconds: Annotated[int, msgspec.Meta(ge=60)] | None = None
     metadata: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
 
