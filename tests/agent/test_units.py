@@ -69,6 +69,11 @@ def test_room_metadata_is_read() -> None:
     assert not meta.generated_conversation_id
 
 
+def test_room_metadata_text_loses_its_nul_characters() -> None:
+    meta = parse_room_metadata('{"conversation_id": "conv-7", "user_id": "ada\\u0000", "language": "\\u0000"}')
+    assert (meta.user_id, meta.language) == ("ada", None)
+
+
 @pytest.mark.parametrize(
     ("env", "missing"),
     [

@@ -30,7 +30,10 @@ class RoomMetadata:
 
 
 def _str(value: object, limit: int) -> str | None:
-    return value[:limit] if isinstance(value, str) and value else None
+    # Without NULs: the user id lands in Postgres, which cannot store one (rooms refuses them; metadata written
+    # by another tool may not).
+    text = value.replace("\x00", "")[:limit] if isinstance(value, str) else None
+    return text or None
 
 
 def parse_room_metadata(raw: str | None) -> RoomMetadata:
