@@ -6,9 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from parley_agent.history_client import fetch_recent
 from parley_agent.metadata import parse_room_metadata
 from parley_agent.settings import load
 from parley_agent.state import CallState
+from parley_runtime.connection import NatsSettings
+from parley_runtime.outbox import Outbox
 from parley_runtime.settings import SettingsError
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -107,3 +110,10 @@ def test_worker_mode_requires_livekit_and_reads_the_standard_variables() -> None
         {"AGENT_PROVIDERS": "offline", "LIVEKIT_URL": "ws://x", "LIVEKIT_API_KEY": "k", "LIVEKIT_API_SECRET": "s"}
     )
     settings.require_livekit()
+
+
+async def test_a_history_limit_of_zero_asks_history_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    # An outbox that never connects: asking would wait out the timeout and log history as unavailable.
+    outbox = Outbox(NatsSettings(url="nats://127.0.0.1:9"), name="t")
+    assert await fetch_recent(outbox, "conv-1", limit=0, timeout=0.2) == []
+    assert not [r for r in caplog.records if "history unavailable" in r.getMessage()]

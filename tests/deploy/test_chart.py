@@ -186,8 +186,13 @@ def test_dev_infrastructure_for_tilt_is_valid_kubernetes() -> None:
 
 
 def _env(container: dict[str, Any]) -> dict[str, str]:
-    """A container's environment as the process would see it; values from Secrets become placeholders."""
-    return {e["name"]: str(e.get("value", "from-a-secret")) for e in container.get("env", [])}
+    """A container's environment as the process would see it; values from Secrets become placeholders (a
+    database URL a URL: the settings check its scheme)."""
+
+    def secret(name: str) -> str:
+        return "postgresql://from-a-secret/parley" if name.endswith("DATABASE_URL") else "from-a-secret"
+
+    return {e["name"]: str(e["value"]) if "value" in e else secret(e["name"]) for e in container.get("env", [])}
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
+import msgspec.inspect
 
 from parley_runtime.connection import NatsSettings
 from parley_runtime.keys import split_keys
@@ -20,6 +21,29 @@ from parley_runtime.keys import split_keys
 S = TypeVar("S", bound=msgspec.Struct)
 
 _PATH = re.compile(r"`\$\.(\w+)`")
+
+# Constrained setting types: a value out of range fails at start-up naming its variable, not later (a port
+# uvicorn cannot bind, a pool of 0, a URL a driver rejects on first use). The description is the error's hint.
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535, description="a TCP port, 1 to 65535")]
+Positive = Annotated[int, msgspec.Meta(ge=1, description="an integer of at least 1")]
+NonNegative = Annotated[int, msgspec.Meta(ge=0, description="an integer of at least 0")]
+Seconds = Annotated[float, msgspec.Meta(gt=0, description="a number of seconds above 0")]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0, description="a number of at least 0")]
+PostgresUrl = Annotated[str, msgspec.Meta(pattern=r"^postgres(ql)?(\+asyncpg)?://", description="a postgresql:// URL")]
+NatsUrl = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^((nats|tls|ws|wss)://[^,\s]+)(\s*,\s*(nats|tls|ws|wss)://[^,\s]+)*$",
+        description="nats://, tls://, ws:// or wss:// URLs, comma-separated",
+    ),
+]
+LiveKitUrl = Annotated[str, msgspec.Meta(pattern=r"^(https?|wss?)://", description="an http(s):// or ws(s):// URL")]
+LogLevel = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"(?i)^(debug|info|warning|error|critical)$", description="DEBUG, INFO, WARNING, ERROR or CRITICAL"
+    ),
+]
 
 
 class SettingsError(ValueError):
@@ -43,7 +67,7 @@ def load_settings(cls: type[S], prefix: str, environ: Mapping[str, str] | None =
             raise SettingsError(f"{key} is not a known setting (known: {', '.join(sorted(fields))})")
         raw[name] = value
     try:
-        return msgspec.convert(raw, cls, strict=False)
+        settings = msgspec.convert(raw, cls, strict=False)
     except msgspec.ValidationError as exc:
         message = str(exc)
         missing = re.search(r"missing required field `(\w+)`", message)
@@ -51,24 +75,45 @@ def load_settings(cls: type[S], prefix: str, environ: Mapping[str, str] | None =
             raise SettingsError(f"{prefix}{missing.group(1).upper()} is required") from None
         path = _PATH.search(message)
         var = f"{prefix}{path.group(1).upper()}" if path else prefix + "*"
-        raise SettingsError(f"{var} is invalid: {message}") from None
+        hint = _hint(cls, path.group(1)) if path else None
+        raise SettingsError(f"{var} is invalid: {message}" + (f" (expected {hint})" if hint else "")) from None
+    check = getattr(settings, "check", None)
+    if check is not None:
+        check(prefix)  # rules across fields, or beyond one field's type: raises SettingsError
+    return settings
+
+
+def _hint(cls: type[msgspec.Struct], name: str) -> str | None:
+    """The description of the field's constrained type, if it has one."""
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)
+    for field in info.fields:
+        kinds = field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else (field.type,)
+        for kind in kinds:
+            if field.name == name and isinstance(kind, msgspec.inspect.Metadata) and kind.extra_json_schema:
+                return str(kind.extra_json_schema.get("description") or "") or None
+    return None
 
 
 class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     """What every Parley HTTP service reads: its database, its API keys, NATS, where to listen."""
 
-    database_url: str
+    database_url: PostgresUrl
     api_keys: str  # comma-separated bearer keys
     metrics_keys: str = ""  # comma-separated scrape keys: /metrics only (Prometheus), never the API
-    nats_url: str = "nats://127.0.0.1:4222"
+    nats_url: NatsUrl = "nats://127.0.0.1:4222"
     nats_user: str | None = None
     nats_password: str | None = None
     nats_creds_file: str | None = None
     host: str = "0.0.0.0"
-    port: int = 8000
-    log_level: str = "INFO"
+    port: Port = 8000
+    log_level: LogLevel = "INFO"
     migrate_on_start: bool = True  # the Helm hook Job migrates; pods then start with this off
-    db_pool_size: int = 10
+    db_pool_size: Positive = 10
+
+    def check(self, prefix: str) -> None:
+        if not self.api_key_list:
+            raise SettingsError(f"{prefix}API_KEYS holds no key: every /v1 request would be refused")
 
     @property
     def api_key_list(self) -> list[str]:

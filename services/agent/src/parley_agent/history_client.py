@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 
 async def fetch_recent(outbox: Outbox, conversation_id: str, *, limit: int, timeout: float) -> list[RecentTurn]:
+    if limit == 0:  # AGENT_HISTORY_LIMIT=0: every call starts afresh
+        return []
     request = RecentTurnsRequest(conversation_id=conversation_id, limit=limit)
     try:
         async with asyncio.timeout(timeout):  # waiting for the connection included

@@ -8,25 +8,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
+from parley_contracts.history import RECENT_MAX_LIMIT
 from parley_runtime.connection import NatsSettings
-from parley_runtime.settings import SettingsError, load_settings
+from parley_runtime.settings import LiveKitUrl, LogLevel, NatsUrl, Port, Positive, Seconds, SettingsError, load_settings
 
 PREFIX = "AGENT_"
+HistoryLimit = Annotated[
+    int, msgspec.Meta(ge=0, le=RECENT_MAX_LIMIT, description=f"0 (no history) to {RECENT_MAX_LIMIT} turns")
+]
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    nats_url: str = "nats://127.0.0.1:4222"
+    nats_url: NatsUrl = "nats://127.0.0.1:4222"
     nats_user: str | None = None
     nats_password: str | None = None
     nats_creds_file: str | None = None
     agent_name: str = "parley-agent"
     providers: Literal["live", "offline"] = "live"
     # LiveKit server (the worker registers there); also read from LIVEKIT_URL/KEY/SECRET.
-    livekit_url: str | None = None
+    livekit_url: LiveKitUrl | None = None
     livekit_api_key: str | None = None
     livekit_api_secret: str | None = None
     # live providers
@@ -40,17 +44,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     llm_model: str = "gpt-4.1-mini"
     instructions: str | None = None  # default prompt; the room metadata may override it per call
     # behaviour
-    history_limit: int = 20
-    history_timeout_seconds: float = 0.3
+    history_limit: HistoryLimit = 20
+    history_timeout_seconds: Seconds = 0.3
     record_audio: bool = True
     state_dir: str = ".parley/agent"  # outbox spill files and audio awaiting upload; a volume in k8s
-    outbox_max_events: int = 10_000
-    drain_timeout_seconds: float = 5.0
-    recording_upload_timeout_seconds: float = 20.0
+    outbox_max_events: Positive = 10_000
+    drain_timeout_seconds: Seconds = 5.0
+    recording_upload_timeout_seconds: Seconds = 20.0
     host: str = "0.0.0.0"
-    port: int = 8081
+    port: Port = 8081
     metrics_keys: str = ""  # comma-separated scrape keys for /metrics on `port`; unset, /metrics refuses all
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
 
     @property
     def nats(self) -> NatsSettings:

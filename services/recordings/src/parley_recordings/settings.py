@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Annotated
 
-from parley_runtime.settings import ServiceSettings, load_settings
+import msgspec
+
+from parley_runtime.settings import NonNegative, Port, Positive, Seconds, ServiceSettings, load_settings
+
+# S3 refuses multipart parts below 5 MiB (all but the last), so a smaller size would fail every upload there.
+PartBytes = Annotated[int, msgspec.Meta(ge=5 * 1024 * 1024, description="at least 5 MiB (5242880)")]
 
 
 class Settings(ServiceSettings, frozen=True, kw_only=True):
@@ -17,15 +23,15 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     blob_access_key_id: str | None = None
     blob_secret_access_key: str | None = None
     blob_allow_http: bool = False
-    retention_days: int = 0  # 0 keeps recordings forever
-    port: int = 8103
+    retention_days: NonNegative = 0  # 0 keeps recordings forever
+    port: Port = 8103
     run_consumer: bool = True
-    db_pool_size: int = 5
-    upload_part_bytes: int = 5 * 1024 * 1024
-    upload_concurrency: int = 2  # memory for one upload is about parts x concurrency
+    db_pool_size: Positive = 5
+    upload_part_bytes: PartBytes = 5 * 1024 * 1024
+    upload_concurrency: Positive = 2  # memory for one upload is about parts x concurrency
     # How long a download waits for blob storage to start answering before it is a 503. The client library's
     # own retries would go on for up to 3 minutes against a store that accepts connections but never answers.
-    blob_read_timeout_seconds: float = 10.0
+    blob_read_timeout_seconds: Seconds = 10.0
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:

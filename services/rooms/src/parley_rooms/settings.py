@@ -6,27 +6,27 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from parley_runtime.settings import ServiceSettings, load_settings
+from parley_runtime.settings import LiveKitUrl, NonNegative, Port, Positive, Seconds, ServiceSettings, load_settings
 
 PREFIX = "ROOMS_"
 
 
 class Settings(ServiceSettings, frozen=True, kw_only=True):
-    livekit_url: str  # http(s):// or ws(s):// of the LiveKit server; also read from LIVEKIT_URL
+    livekit_url: LiveKitUrl  # http(s):// or ws(s):// of the LiveKit server; also read from LIVEKIT_URL
     livekit_api_key: str
     livekit_api_secret: str
     agent_name: str = "parley-agent"
-    port: int = 8101
+    port: Port = 8101
     run_consumer: bool = True
-    livekit_timeout_seconds: float = 5.0
-    empty_timeout_seconds: int = 300  # LiveKit closes a room nobody joined
-    departure_timeout_seconds: int = 20
-    token_ttl_seconds: int = 3600
-    max_token_ttl_seconds: int = 24 * 3600
-    max_request_body_bytes: int = 64 * 1024
+    livekit_timeout_seconds: Seconds = 5.0
+    empty_timeout_seconds: Positive = 300  # LiveKit closes a room nobody joined
+    departure_timeout_seconds: NonNegative = 20
+    token_ttl_seconds: Positive = 3600
+    max_token_ttl_seconds: Positive = 24 * 3600
+    max_request_body_bytes: Positive = 64 * 1024
     state_dir: str = ".parley/rooms"  # where unpublished events wait while NATS is down
-    retention_days: int = 0  # rooms with no activity for this long are deleted, hourly; 0 keeps them
-    idempotency_key_hours: int = 24  # how long an Idempotency-Key answers with the room it created
+    retention_days: NonNegative = 0  # rooms with no activity for this long are deleted, hourly; 0 keeps them
+    idempotency_key_hours: Positive = 24  # how long an Idempotency-Key answers with the room it created
 
     @property
     def outbox_spill(self) -> Path:

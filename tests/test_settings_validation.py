@@ -1,0 +1,73 @@
+"""A setting out of range fails at start-up naming its variable and what it expects, for every service; it
+used to pass and fail later (a port uvicorn cannot bind, a URL a driver rejects on first use, no API key)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from parley_runtime.settings import SettingsError
+
+REQUIRED = {
+    "history": {"HISTORY_DATABASE_URL": "postgresql://db/parley", "HISTORY_API_KEYS": "k"},
+    "rooms": {
+        "ROOMS_DATABASE_URL": "postgresql://db/parley",
+        "ROOMS_API_KEYS": "k",
+        "ROOMS_LIVEKIT_URL": "wss://livekit.example.com",
+        "ROOMS_LIVEKIT_API_KEY": "key",
+        "ROOMS_LIVEKIT_API_SECRET": "secret",
+    },
+    "recordings": {
+        "RECORDINGS_DATABASE_URL": "postgresql://db/parley",
+        "RECORDINGS_API_KEYS": "k",
+        "RECORDINGS_BLOB_URL": "file:///tmp/blobs",
+    },
+    "agent": {"AGENT_PROVIDERS": "offline"},
+}
+
+
+def _load(service: str, **env: str) -> object:
+    return importlib.import_module(f"parley_{service}.settings").load(REQUIRED[service] | env)
+
+
+@pytest.mark.parametrize(
+    ("service", "variable", "value", "expected"),
+    [
+        ("history", "HISTORY_PORT", "99999", "a TCP port"),
+        ("history", "HISTORY_DATABASE_URL", "mysql://db/parley", "a postgresql:// URL"),
+        ("history", "HISTORY_NATS_URL", "http://nats:4222", "nats://"),
+        ("history", "HISTORY_LOG_LEVEL", "loud", "DEBUG, INFO"),
+        ("history", "HISTORY_BATCH_SIZE", "0", "at least 1"),
+        ("history", "HISTORY_SESSION_TIMEOUT_MINUTES", "-1", "at least 0"),
+        ("history", "HISTORY_SEARCH_TIMEOUT_SECONDS", "0", "above 0"),
+        ("rooms", "ROOMS_LIVEKIT_URL", "livekit.example.com", "ws(s)://"),
+        ("rooms", "ROOMS_DB_POOL_SIZE", "0", "at least 1"),
+        ("recordings", "RECORDINGS_UPLOAD_PART_BYTES", "1024", "5 MiB"),
+        ("recordings", "RECORDINGS_RETENTION_DAYS", "-3", "at least 0"),
+        ("agent", "AGENT_HISTORY_LIMIT", "500", "to 200 turns"),
+        ("agent", "AGENT_NATS_URL", "nats://a:4222 nats://b:4222", "comma-separated"),
+        ("agent", "AGENT_PORT", "0", "a TCP port"),
+    ],
+)
+def test_a_setting_out_of_range_fails_naming_the_variable_and_what_it_expects(
+    service: str, variable: str, value: str, expected: str
+) -> None:
+    with pytest.raises(SettingsError, match=f"^{variable} is invalid") as error:
+        _load(service, **{variable: value})
+    assert expected in str(error.value)
+
+
+@pytest.mark.parametrize("service", ["history", "rooms", "recordings"])
+def test_api_keys_that_hold_no_key_fail_naming_the_variable(service: str) -> None:
+    variable = f"{service.upper()}_API_KEYS"
+    with pytest.raises(SettingsError, match=f"^{variable} holds no key"):
+        _load(service, **{variable: " , "})
+
+
+def test_values_in_range_load() -> None:
+    settings = _load(
+        "history", HISTORY_NATS_URL="nats://a:4222, tls://b:4222", HISTORY_LOG_LEVEL="debug", HISTORY_PORT="65535"
+    )
+    assert settings.nats.servers == ["nats://a:4222", "tls://b:4222"]  # type: ignore[attr-defined]
+    assert _load("agent", AGENT_HISTORY_LIMIT="0").history_limit == 0  # type: ignore[attr-defined]
