@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -10,8 +12,9 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from parley_devstack.ports import free_port
 from parley_history.db import MIGRATIONS
-from parley_runtime.db import alembic_config
+from parley_runtime.db import alembic_config, migrate_async
 
 
 async def test_turns_are_vacuumed_at_a_gentle_pace(engine: AsyncEngine) -> None:
@@ -92,3 +95,41 @@ async def test_byte_by_byte_ids_keep_the_rows_and_keys_of_an_existing_database(d
         assert await conn.fetchval("SELECT count(*) FROM history.turns") == 1
     finally:
         await conn.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    writer.close()
+
+
+async def test_migrating_at_start_waits_for_a_database_that_is_not_up_yet(database_url: str) -> None:
+    # Postgres answers on a port nobody listens on for its first 1.5 s: a pod started before its database.
+    target = urlsplit(database_url)
+    port = free_port()
+
+    async def forward(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(target.hostname, target.port)
+        await asyncio.gather(_pipe(client_r, server_w), _pipe(server_r, client_w))
+
+    async def open_late() -> asyncio.Server:
+        await asyncio.sleep(1.5)
+        return await asyncio.start_server(forward, "127.0.0.1", port)
+
+    opening = asyncio.create_task(open_late())
+    late_url = database_url.replace(f"{target.hostname}:{target.port}", f"127.0.0.1:{port}")
+    await migrate_async(late_url, MIGRATIONS, wait_seconds=30)
+    (await opening).close()
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT to_regclass('history.turns') IS NOT NULL")
+    finally:
+        await conn.close()
+
+
+async def test_migrating_at_start_gives_up_once_the_wait_is_over() -> None:
+    nobody = f"postgresql://parley@127.0.0.1:{free_port()}/parley"
+    with pytest.raises(OSError):
+        await migrate_async(nobody, MIGRATIONS, wait_seconds=1)

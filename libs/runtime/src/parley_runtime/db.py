@@ -7,6 +7,8 @@ classification of errors that mean "Postgres is unavailable, retry later".
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -17,6 +19,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from parley_runtime.handling import default_is_transient, default_poison_reason
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -79,8 +83,25 @@ def migrate(url: str, migrations: Path) -> None:
     command.upgrade(alembic_config(url, migrations), "head")
 
 
-async def migrate_async(url: str, migrations: Path) -> None:
-    await asyncio.to_thread(migrate, url, migrations)
+# How long a service starting with `migrate_on_start` waits for Postgres to answer (a pod or a compose service
+# started before its database, a database still starting) before it gives up.
+MIGRATE_WAIT_SECONDS = 60.0
+
+
+async def migrate_async(url: str, migrations: Path, *, wait_seconds: float = MIGRATE_WAIT_SECONDS) -> None:
+    """`migrate`, off the event loop, retried with growing pauses while Postgres is unreachable or starting."""
+    deadline = time.monotonic() + wait_seconds
+    pause = 0.25
+    while True:
+        try:
+            await asyncio.to_thread(migrate, url, migrations)
+            return
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() + pause > deadline:
+                raise
+            logger.warning("database unavailable; migrating again shortly", extra={"error": type(exc).__name__})
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 # SQLSTATEs (or their classes) of "not now, maybe later": a lost or refused connection (08); a read-only
