@@ -74,7 +74,8 @@ async def test_dead_letters_are_listed_with_their_reason_and_never_their_text(
     assert letter["subject"] == c.subject_for(poisoned)
     assert letter["consumer"] == "history" and letter["event_id"] == str(poisoned.event_id)
     assert await asyncio.to_thread(_cli, nats_url, "list", "--consumer", "recordings") == 0
-    assert capsys.readouterr().out == ""
+    listed = capsys.readouterr()
+    assert listed.out == "" and "no dead letter(s)" in listed.err
 
 
 async def test_a_replayed_dead_letter_reaches_the_fixed_handler_once_and_leaves_the_dlq(

@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
             if args.action == "replay":
                 kept = " (kept in the DLQ)" if args.keep else ""
                 print(f"parley: replayed {len(letters)} dead letter(s){kept}", file=sys.stderr)
+            else:  # on stderr, so the listing stays a table (or JSON lines) to pipe; an empty one says so
+                print(f"parley: {len(letters) or 'no'} dead letter(s)", file=sys.stderr)
             return 0
         asyncio.run(run_dlq_copier(nats))
         return 0
