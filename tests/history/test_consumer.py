@@ -6,7 +6,9 @@ import itertools
 import logging
 import random
 import string
+from datetime import datetime, timedelta, timezone
 
+import msgspec
 import nats
 import pytest
 from litestar.testing import AsyncTestClient
@@ -73,15 +75,34 @@ def _unindexable() -> str:
     return "secret " + " ".join(itertools.islice(words, 130_000))
 
 
-@pytest.mark.parametrize("text", ["secret \x00 words", _unindexable()], ids=["nul", "past-tsvector-limit"])
+# A time RFC 3339 admits that has no UTC equivalent: the driver cannot encode it.
+NO_UTC = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+
+
+@pytest.mark.parametrize(
+    ("text", "at", "started_at"),
+    [
+        ("secret \x00 words", None, None),
+        (_unindexable(), None, None),
+        ("secret words", NO_UTC, None),  # refused by the driver, as PostgreSQL's DataError
+        ("secret words", None, NO_UTC),  # a column only the turn's COPY writes: the driver's OverflowError
+    ],
+    ids=["nul", "past-tsvector-limit", "time-without-utc", "speech-time-without-utc"],
+)
 async def test_turn_postgres_cannot_store_is_dead_lettered_at_once_and_its_batch_mates_land(
-    engine: AsyncEngine, nats_url: str, caplog: pytest.LogCaptureFixture, text: str
+    engine: AsyncEngine,
+    nats_url: str,
+    caplog: pytest.LogCaptureFixture,
+    text: str,
+    at: datetime | None,
+    started_at: datetime | None,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     nc = await nats.connect(nats_url)
     await provision(nc.jetstream())
     good = [turn("conv-nul", "sess-nul", seq) for seq in (1, 2, 4)]
-    bad = turn("conv-nul", "sess-nul", 3, text)  # valid JSON and contract, yet Postgres cannot store it
+    # Valid JSON and contract, yet Postgres cannot store it.
+    bad = msgspec.structs.replace(turn("conv-nul", "sess-nul", 3, text, at=at), started_at=started_at)
     await publish_all(nats_url, [(e, str(e.event_id)) for e in [good[0], good[1], bad, good[2]]])
 
     consumer = await consume_until_drained(nc, engine, nats_url)

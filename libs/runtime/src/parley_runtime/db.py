@@ -149,14 +149,30 @@ def is_unstorable_text(exc: BaseException) -> bool:
     return sqlstate(exc) in UNSTORABLE_TEXT_SQLSTATES
 
 
+def out_of_range(exc: BaseException) -> OverflowError | None:
+    """The driver's `OverflowError` behind `exc`: a value no column type holds (a time that has no UTC
+    equivalent, such as 0001-01-01T00:00+14:00, which the contract's RFC 3339 admits)."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if isinstance(seen, OverflowError):
+            return seen
+        if seen is None:
+            return None
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None
+
+
 def poison_reason(exc: BaseException) -> str | None:
     """For a consumer: a `PoisonError`'s reason, or, for a text Postgres cannot store, a reason naming the
-    SQLSTATE only (the error's message could quote the value, and values are transcripts). Retrying such an
-    event cannot help: it goes to the dead-letter stream at once, not after `max_deliver` deliveries."""
+    SQLSTATE only (the error's message could quote the value, and values are transcripts), or for a value out
+    of range the driver's message (which quotes none). Retrying such an event cannot help: it goes to the
+    dead-letter stream at once, not after `max_deliver` deliveries."""
     if (reason := default_poison_reason(exc)) is not None:
         return reason
     if (code := sqlstate(exc)) in UNSTORABLE_TEXT_SQLSTATES:
         return f"rejected by PostgreSQL: a character it cannot store (SQLSTATE {code})"
+    if (overflow := out_of_range(exc)) is not None:
+        return f"rejected by the database driver: {overflow}"
     return None
 
 

@@ -213,6 +213,8 @@ class SqlHistoryStore:
             # a time, so only the bad event is dead-lettered.
             # The reason names the error only: its message could quote the value, and values are transcripts.
             raise PoisonError(f"rejected by PostgreSQL: {type(exc).__name__} (SQLSTATE {exc.sqlstate})") from exc
+        except OverflowError as exc:  # a value the driver cannot encode (a time with no UTC equivalent): poison
+            raise PoisonError(f"rejected by the database driver: {exc}") from exc
         except (_MissingSessions, asyncpg.ForeignKeyViolationError) as exc:
             # A row we remembered is gone (restore, manual delete): forget, and write everything next time
             # (a session's foreign key to its conversation reports a missing conversation the same way).
