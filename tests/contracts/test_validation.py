@@ -97,3 +97,14 @@ def test_a_session_end_with_a_count_no_column_holds_is_invalid(field: str, value
     with pytest.raises(c.ContractError) as err:
         c.decode(json.dumps({**ended, field: value}).encode())
     assert "<= 2147483647" in str(err.value)
+
+
+def test_a_refused_value_is_not_quoted_in_the_reason_but_an_unknown_type_is() -> None:
+    # Reasons reach logs and dead letters; a broken producer may have put a transcript in any field.
+    for role in ("my secret words", "it's secret"):
+        with pytest.raises(c.ContractError) as err:
+            c.decode(_with(role=role))
+        assert "secret" not in err.value.reason and "$.role" in err.value.reason
+    with pytest.raises(c.ContractError) as err:
+        c.decode(_with(type="turn_completed.v9"))
+    assert "turn_completed.v9" in err.value.reason

@@ -24,10 +24,17 @@ _decoder: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
 _typed_decoders: dict[type[Event], msgspec.json.Decoder[Any]] = {t: msgspec.json.Decoder(t) for t in EVENT_TYPES}
 
 
+# msgspec quotes the value it refused for an enum (`Invalid enum value 'x' - at `$.role``): that value could be
+# anything a broken producer put there, a transcript included, and reasons go to logs and dead letters.
+_QUOTED_VALUE = re.compile(r"^(Invalid (?:enum )?value) (?:'.*'|\".*\")( - at `(?!\$\.type`).*`)$", re.DOTALL)
+
+
 class ContractError(ValueError):
-    """A payload does not satisfy the event contract. The message says which field and why."""
+    """A payload does not satisfy the event contract. The message says which field and why, and never quotes a
+    field's value (only an unknown event `type`)."""
 
     def __init__(self, reason: str) -> None:
+        reason = _QUOTED_VALUE.sub(r"\1 (not shown)\2", reason)
         super().__init__(reason)
         self.reason = reason
 
