@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from parley_agent.__main__ import main as agent_main
 from parley_agent.history_client import fetch_recent
 from parley_agent.metadata import parse_room_metadata
 from parley_agent.settings import load
@@ -117,3 +118,11 @@ async def test_a_history_limit_of_zero_asks_history_nothing(caplog: pytest.LogCa
     outbox = Outbox(NatsSettings(url="nats://127.0.0.1:9"), name="t")
     assert await fetch_recent(outbox, "conv-1", limit=0, timeout=0.2) == []
     assert not [r for r in caplog.records if "history unavailable" in r.getMessage()]
+
+
+@pytest.mark.parametrize("count", ["-1", "x"])
+def test_simulate_refuses_a_count_that_is_no_whole_number(count: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        agent_main(["simulate", "-n", count])
+    assert exited.value.code == 2
+    assert "not a whole number of 0 or more" in capsys.readouterr().err

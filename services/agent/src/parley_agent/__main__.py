@@ -92,12 +92,18 @@ async def flush(settings: Settings) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 0 or more")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parley_agent", description="Parley's LiveKit Agents worker")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("worker", help="take calls from the LiveKit server")
     sim = sub.add_parser("simulate", help="run scripted conversations headless")
-    sim.add_argument("-n", "--conversations", type=int, default=3)
+    sim.add_argument("-n", "--conversations", type=_count, default=3, help="how many (default 3)")
     sim.add_argument("--exit", action="store_true", help="exit when the conversations are done")
     sim.add_argument("--conversation", action="append", default=[], help="continue this conversation id (repeat)")
     sim.add_argument("--room", action="append", default=[], help="take the call in this room (repeat)")
@@ -112,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"agent: {exc}", file=sys.stderr)
         return 2
     configure_logging("agent", settings.log_level)
-    if not settings.metrics_keys.strip():
+    if command != "flush" and not settings.metrics_keys.strip():  # flush serves nothing
         logging.getLogger("parley_agent").warning("AGENT_METRICS_KEYS is not set: /metrics refuses every scrape")
     setup_agent_telemetry()
     if command == "flush":
