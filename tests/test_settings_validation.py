@@ -47,7 +47,7 @@ def _load(service: str, **env: str) -> object:
         ("recordings", "RECORDINGS_RETENTION_DAYS", "-3", "at least 0"),
         ("agent", "AGENT_HISTORY_LIMIT", "500", "to 200 turns"),
         ("agent", "AGENT_NATS_URL", "nats://a:4222 nats://b:4222", "comma-separated"),
-        ("agent", "AGENT_PORT", "0", "a TCP port"),
+        ("agent", "AGENT_PORT", "-1", "a TCP port"),
     ],
 )
 def test_a_setting_out_of_range_fails_naming_the_variable_and_what_it_expects(

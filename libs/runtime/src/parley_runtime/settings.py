@@ -24,7 +24,7 @@ _PATH = re.compile(r"`\$\.(\w+)`")
 
 # Constrained setting types: a value out of range fails at start-up naming its variable, not later (a port
 # uvicorn cannot bind, a pool of 0, a URL a driver rejects on first use). The description is the error's hint.
-Port = Annotated[int, msgspec.Meta(ge=1, le=65535, description="a TCP port, 1 to 65535")]
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535, description="a TCP port, 0 to 65535 (0: any free one)")]
 Positive = Annotated[int, msgspec.Meta(ge=1, description="an integer of at least 1")]
 NonNegative = Annotated[int, msgspec.Meta(ge=0, description="an integer of at least 0")]
 Seconds = Annotated[float, msgspec.Meta(gt=0, description="a number of seconds above 0")]
