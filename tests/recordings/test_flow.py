@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 import nats
 import pytest
 from litestar.testing import AsyncTestClient
@@ -196,3 +197,23 @@ async def test_content_from_a_store_that_never_answers_is_a_503_after_the_read_t
             assert r.headers["retry-after"] == "5"
     finally:
         silent.close()
+
+
+@pytest.mark.parametrize("backend", ["file"], indirect=True)
+async def test_an_event_postgres_cannot_store_is_dead_lettered_on_its_first_delivery(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+    nats_url: str,
+) -> None:
+    audio = b"OggS" + os.urandom(1000)
+    bad = session_ended(audio)
+    assert bad.recording is not None  # a content type with a NUL: the recording's row cannot hold it
+    bad = msgspec.structs.replace(bad, recording=msgspec.structs.replace(bad.recording, content_type="audio/ogg\x00"))
+    good = session_ended(audio)
+    await _setup(nats_url, audio, bad)
+    await _setup(nats_url, audio, good)
+    await _recordings(client, good.session_id, 3)
+    await asyncio.sleep(2.5)  # a retried event would be redelivered after 1 s, then 2 s
+    nc = await nats.connect(nats_url)
+    info = await nc.jetstream().consumer_info("VOICE", "recordings")
+    await nc.close()
+    assert (info.num_pending, info.num_ack_pending, info.num_redelivered) == (0, 0, 0)

@@ -57,5 +57,5 @@ def recordings_consumer(nc: Client, deps_factory: Deps, *, wait_deliveries: int 
         handle,
         batch_size=10,
         is_transient=is_transient,  # Postgres's transient errors, and TransientError (BlobUnavailable)
-        poison_reason=poison_reason,  # a text Postgres cannot store: dead-lettered at once
+        poison_reason=poison_reason,  # a value Postgres cannot store: dead-lettered at once
     )
