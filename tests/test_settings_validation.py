@@ -36,6 +36,7 @@ def _load(service: str, **env: str) -> object:
     [
         ("history", "HISTORY_PORT", "99999", "a TCP port"),
         ("history", "HISTORY_DATABASE_URL", "mysql://db/parley", "a postgresql:// URL"),
+        ("history", "HISTORY_DATABASE_URL", "postgres+asyncpg://db/parley", "a postgresql:// URL"),  # no driver
         ("history", "HISTORY_NATS_URL", "http://nats:4222", "nats://"),
         ("history", "HISTORY_LOG_LEVEL", "loud", "DEBUG, INFO"),
         ("history", "HISTORY_BATCH_SIZE", "0", "at least 1"),

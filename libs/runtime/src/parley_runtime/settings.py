@@ -29,7 +29,9 @@ Positive = Annotated[int, msgspec.Meta(ge=1, description="an integer of at least
 NonNegative = Annotated[int, msgspec.Meta(ge=0, description="an integer of at least 0")]
 Seconds = Annotated[float, msgspec.Meta(gt=0, description="a number of seconds above 0")]
 NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0, description="a number of at least 0")]
-PostgresUrl = Annotated[str, msgspec.Meta(pattern=r"^postgres(ql)?(\+asyncpg)?://", description="a postgresql:// URL")]
+PostgresUrl = Annotated[
+    str, msgspec.Meta(pattern=r"^(postgresql(\+asyncpg)?|postgres)://", description="a postgresql:// URL")
+]
 NatsUrl = Annotated[
     str,
     msgspec.Meta(
