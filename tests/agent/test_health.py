@@ -1,4 +1,4 @@
-"""The agent's health port: `/health` and `/ready` open, `/metrics` only for a scrape key."""
+"""The agent's health port: `/health` and `/ready` open, `/metrics` only for a scrape key, problems for the rest."""
 
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ async def test_metrics_need_a_configured_scrape_key_and_probes_need_none(tmp_pat
                 assert refused.status_code == 401, headers
                 assert refused.headers["content-type"].startswith("application/problem+json")
                 assert "# TYPE" not in refused.text
+            for unservable, status in ((client.get("/nope"), 404), (client.post("/health"), 405)):
+                answer = await unservable
+                assert answer.status_code == status
+                assert answer.headers["content-type"].startswith("application/problem+json")
+                assert answer.json()["status"] == status
             scraped = await client.get("/metrics", headers={"Authorization": "Bearer scrape"})
             if keys:
                 assert scraped.status_code == 200 and "# TYPE" in scraped.text

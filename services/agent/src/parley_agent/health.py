@@ -8,7 +8,7 @@ it refuses every request rather than serve without one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -18,6 +18,24 @@ from parley_runtime.keys import bearer_matches, encode_keys
 from parley_runtime.telemetry import PROMETHEUS_CONTENT_TYPE
 
 _UNAUTHORIZED = {"type": "about:blank", "title": "Unauthorized", "status": 401}
+
+
+@web.middleware
+async def _problems(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """aiohttp's own 4xx answers (an unknown path, a method a path does not take) as problem details, like
+    every other Parley HTTP error."""
+    try:
+        return await handler(request)
+    except web.HTTPClientError as exc:
+        body = {"type": "about:blank", "title": exc.reason, "status": exc.status, "detail": exc.reason}
+        return web.json_response(
+            body,
+            status=exc.status,
+            content_type="application/problem+json",
+            headers={k: v for k, v in exc.headers.items() if k == "Allow"},
+        )
 
 
 class HealthServer:
@@ -35,7 +53,7 @@ class HealthServer:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[_problems])
 
         async def health(_: web.Request) -> web.Response:
             return web.json_response({"status": "ok"})
