@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
+import httpx
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
@@ -18,7 +20,7 @@ from parley_rooms.app import create_app
 from parley_rooms.settings import Settings
 
 from .conftest import AUTH, LK_KEY, LK_SECRET
-from .helpers import provisioned, published
+from .helpers import provisioned, published, served
 
 BODY = {"conversation_id": "conv-42", "user_id": "ada", "instructions": "Be brief", "language": "en"}
 
@@ -68,6 +70,39 @@ async def test_idempotency_key_creates_the_room_once(client: AsyncTestClient, li
     other = await client.post("/v1/rooms", json={**BODY, "user_id": "bob"}, headers=headers)
     assert other.status_code == 422
     assert other.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_concurrent_requests_with_one_idempotency_key_create_one_room(
+    settings: Settings, livekit: LiveKitStandIn
+) -> None:
+    headers = {**AUTH, "Idempotency-Key": "order-8"}
+    async with served(create_app(settings)) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        answers = await asyncio.gather(*[client.post("/v1/rooms", json=BODY, headers=headers) for _ in range(8)])
+        retried = await client.post("/v1/rooms", json=BODY, headers=headers)
+    made = {r.json()["name"] for r in answers if r.status_code == 201}
+    assert len(made) == 1
+    # Those in flight with the winner get a 409 that says to retry (what the IETF draft asks); one that came
+    # after it gets its room. The race is real: at least one request lost it.
+    refused = [r for r in answers if r.status_code != 201]
+    assert refused and all(r.status_code == 409 for r in refused)
+    assert {r.json()["detail"] for r in refused} == {
+        "a request with this Idempotency-Key is in progress; retry it to get the room it creates"
+    }
+    assert list(livekit.rooms) == list(made)  # the losers' LiveKit rooms are deleted, not left to time out
+    assert retried.json()["name"] in made
+
+
+async def test_concurrent_requests_for_one_room_name_create_it_once_and_keep_it(
+    settings: Settings, livekit: LiveKitStandIn
+) -> None:
+    async with served(create_app(settings)) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        answers = await asyncio.gather(
+            *[client.post("/v1/rooms", json={"name": "call-race"}, headers=AUTH) for _ in range(8)]
+        )
+    assert sorted(r.status_code for r in answers) == [201] + [409] * 7
+    assert {r.json()["detail"] for r in answers if r.status_code == 409} == {"room call-race already exists"}
+    # LiveKit handed every request the same room: a loser deleting it would take the winner's call away.
+    assert "call-race" in livekit.rooms and "call-race" not in livekit.deleted
 
 
 @pytest.mark.parametrize("failure", ["error", "down"])

@@ -47,6 +47,23 @@ def _after(cursor: str) -> tuple[datetime, str]:
         raise ValidationException(detail=str(exc)) from exc
 
 
+# What the IETF Idempotency-Key draft asks of a second request while the first is in flight: a 409. Once the
+# first has finished, a retry gets its room.
+_KEY_IN_FLIGHT = "a request with this Idempotency-Key is in progress; retry it to get the room it creates"
+
+
+def _conflicting_table(exc: IntegrityError) -> str | None:
+    """The table whose unique key the insert hit (asyncpg names it; SQLAlchemy wraps it twice)."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return None
+        if table := getattr(seen, "table_name", None):
+            return str(table)
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None
+
+
 def _erased(conversation_id: str) -> ClientException:
     return ClientException(
         status_code=409, detail=f"conversation {conversation_id} was erased; start the call with a new conversation id"
@@ -113,7 +130,13 @@ class RoomsController(Controller):
                 if key:
                     await store.remember_idempotency_key(conn, key, body_hash, name, now)
         except IntegrityError as exc:  # a concurrent request won the name or the key
-            raise ClientException(status_code=409, detail="room or Idempotency-Key already used") from exc
+            # The LiveKit room is the winner's when the name is (LiveKit hands both the same room); a name
+            # generated here is this request's alone, and left behind it would wait out its empty timeout.
+            if data.name is None:
+                await livekit.delete_room(name)
+            if _conflicting_table(exc) == "idempotency_keys":
+                raise ClientException(status_code=409, detail=_KEY_IN_FLIGHT) from exc
+            raise ClientException(status_code=409, detail=f"room {name} already exists") from exc
         except Exception:
             await livekit.delete_room(name)  # nothing half-stored: undo the LiveKit side
             raise

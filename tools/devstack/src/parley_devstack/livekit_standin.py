@@ -86,7 +86,8 @@ class LiveKitStandIn:
                 return web.json_response({"code": "permission_denied", "msg": "no roomCreate grant"}, status=403)
             req = room.CreateRoomRequest.FromString(body)
             self.created.append(req)
-            created = models.Room(
+            # As LiveKit does, a room that exists is returned as it is, not created again.
+            created = self.rooms.get(req.name) or models.Room(
                 name=req.name, sid=f"RM_{uuid.uuid4().hex[:12]}", metadata=req.metadata, empty_timeout=req.empty_timeout
             )
             self.rooms[req.name] = created
