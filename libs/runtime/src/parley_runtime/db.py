@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -122,15 +122,21 @@ def _is_transient_driver_error(exc: BaseException) -> bool:
     return str(getattr(exc, "sqlstate", None) or "").startswith(_TRANSIENT_SQLSTATES)
 
 
+def error_chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and the errors it wraps: the SQLAlchemy error, the dialect's wrapper, asyncpg's error."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return
+        yield seen
+        seen = getattr(seen, "orig", None) or seen.__cause__
+
+
 def sqlstate(exc: BaseException) -> str | None:
     """The SQLSTATE Postgres answered with, from asyncpg's error or one wrapping it; None for other errors."""
-    seen: BaseException | None = exc
-    for _ in range(4):  # the SQLAlchemy error, the dialect's wrapper, asyncpg's error
-        if seen is None:
-            return None
+    for seen in error_chain(exc):
         if code := getattr(seen, "sqlstate", None):
             return str(code)
-        seen = getattr(seen, "orig", None) or seen.__cause__
     return None
 
 
@@ -152,13 +158,9 @@ def is_unstorable_text(exc: BaseException) -> bool:
 def out_of_range(exc: BaseException) -> OverflowError | None:
     """The driver's `OverflowError` behind `exc`: a value no column type holds (a time that has no UTC
     equivalent, such as 0001-01-01T00:00+14:00, which the contract's RFC 3339 admits)."""
-    seen: BaseException | None = exc
-    for _ in range(4):
+    for seen in error_chain(exc):
         if isinstance(seen, OverflowError):
             return seen
-        if seen is None:
-            return None
-        seen = getattr(seen, "orig", None) or seen.__cause__
     return None
 
 

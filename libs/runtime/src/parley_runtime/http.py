@@ -84,6 +84,12 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
 RETRY_AFTER_SECONDS = 5
 
 
+def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response[dict[str, object]]:
+    """An RFC 9457 body built here, for what the problem details plugin does not see."""
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
     """Unhandled errors: log the type (never the payload). A text Postgres cannot store (a NUL character)
     answers 400; a dependency down or too slow answers 503 with `Retry-After` (a warning, without a
@@ -92,11 +98,7 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     if is_unstorable_text(exc):
         # The APIs refuse a NUL where they validate; this catches any text that reaches Postgres unchecked.
         logger.warning("request refused by the database: a character it cannot store", extra=where)
-        return Response(
-            {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": NUL_DETAIL},
-            status_code=400,
-            media_type=PROBLEM_JSON,
-        )
+        return _problem(400, NUL_DETAIL)
     if is_transient(exc):
         logger.warning("dependency unavailable", extra=where)
         detail = (
@@ -104,18 +106,9 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
             if is_statement_timeout(exc)
             else "a dependency of this service is unavailable; retry later"
         )
-        return Response(
-            {"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": detail},
-            status_code=503,
-            media_type=PROBLEM_JSON,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        return _problem(503, detail, {"Retry-After": str(RETRY_AFTER_SECONDS)})
     logger.error("unhandled error", extra=where, exc_info=exc)
-    return Response(
-        {"type": "about:blank", "title": "Internal Server Error", "status": 500, "detail": "internal error"},
-        status_code=500,
-        media_type=PROBLEM_JSON,
-    )
+    return _problem(500, "internal error")
 
 
 def health_handlers(

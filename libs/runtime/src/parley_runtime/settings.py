@@ -89,11 +89,13 @@ def _hint(cls: type[msgspec.Struct], name: str) -> str | None:
     """The description of the field's constrained type, if it has one."""
     info = msgspec.inspect.type_info(cls)
     assert isinstance(info, msgspec.inspect.StructType)
-    for field in info.fields:
-        kinds = field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else (field.type,)
-        for kind in kinds:
-            if field.name == name and isinstance(kind, msgspec.inspect.Metadata) and kind.extra_json_schema:
-                return str(kind.extra_json_schema.get("description") or "") or None
+    field = next((f for f in info.fields if f.name == name), None)
+    if field is None:
+        return None
+    kinds = field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else (field.type,)
+    for kind in kinds:
+        if isinstance(kind, msgspec.inspect.Metadata) and kind.extra_json_schema:
+            return str(kind.extra_json_schema.get("description") or "") or None
     return None
 
 

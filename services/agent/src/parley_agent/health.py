@@ -17,7 +17,10 @@ from parley_agent.job_metrics import merged_text
 from parley_runtime.keys import bearer_matches, encode_keys
 from parley_runtime.telemetry import PROMETHEUS_CONTENT_TYPE
 
-_UNAUTHORIZED = {"type": "about:blank", "title": "Unauthorized", "status": 401}
+
+def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> web.Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return web.json_response(body, status=status, content_type="application/problem+json", headers=headers)
 
 
 @web.middleware
@@ -29,13 +32,8 @@ async def _problems(
     try:
         return await handler(request)
     except web.HTTPClientError as exc:
-        body = {"type": "about:blank", "title": exc.reason, "status": exc.status, "detail": exc.reason}
-        return web.json_response(
-            body,
-            status=exc.status,
-            content_type="application/problem+json",
-            headers={k: v for k, v in exc.headers.items() if k == "Allow"},
-        )
+        allow = {k: v for k, v in exc.headers.items() if k == "Allow"}
+        return _problem(exc.status, exc.reason, exc.reason, allow)
 
 
 class HealthServer:
@@ -67,12 +65,7 @@ class HealthServer:
         async def metrics(request: web.Request) -> web.Response:
             if not bearer_matches(request.headers.get("Authorization", ""), self._metrics_keys):
                 detail = "missing or invalid metrics key" if self._metrics_keys else "AGENT_METRICS_KEYS is not set"
-                return web.json_response(
-                    {**_UNAUTHORIZED, "detail": detail},
-                    status=401,
-                    content_type="application/problem+json",
-                    headers={"WWW-Authenticate": 'Bearer realm="parley"'},
-                )
+                return _problem(401, "Unauthorized", detail, {"WWW-Authenticate": 'Bearer realm="parley"'})
             body = merged_text(self.metrics_dir)
             return web.Response(body=body, headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
 
