@@ -132,12 +132,18 @@ def error_chain(exc: BaseException) -> Iterator[BaseException]:
         seen = getattr(seen, "orig", None) or seen.__cause__
 
 
-def sqlstate(exc: BaseException) -> str | None:
-    """The SQLSTATE Postgres answered with, from asyncpg's error or one wrapping it; None for other errors."""
+def postgres_detail(exc: BaseException, name: str) -> str | None:
+    """A field of the error Postgres answered with (`sqlstate`, `table_name`...), from asyncpg's error or one
+    wrapping it; None for other errors."""
     for seen in error_chain(exc):
-        if code := getattr(seen, "sqlstate", None):
-            return str(code)
+        if value := getattr(seen, name, None):
+            return str(value)
     return None
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE Postgres answered with; None for other errors."""
+    return postgres_detail(exc, "sqlstate")
 
 
 def is_statement_timeout(exc: BaseException) -> bool:

@@ -30,7 +30,7 @@ from parley_rooms.schemas import ID, CreateRoom, CreateToken, Room, RoomPage, To
 from parley_rooms.settings import Settings
 from parley_rooms.webhooks import PRODUCER, Publish, handle_webhook
 from parley_runtime.cursors import InvalidCursor, cursor_text, cursor_time, decode_cursor, encode_cursor
-from parley_runtime.db import error_chain
+from parley_runtime.db import postgres_detail
 from parley_runtime.http import NO_NUL
 
 Engine = NamedDependency[AsyncEngine]
@@ -55,10 +55,7 @@ _KEY_IN_FLIGHT = "a request with this Idempotency-Key is in progress; retry it t
 
 def _conflicting_table(exc: IntegrityError) -> str | None:
     """The table whose unique key the insert hit (asyncpg names it; SQLAlchemy wraps it twice)."""
-    for seen in error_chain(exc):
-        if table := getattr(seen, "table_name", None):
-            return str(table)
-    return None
+    return postgres_detail(exc, "table_name")
 
 
 def _erased(conversation_id: str) -> ClientException:
