@@ -78,5 +78,33 @@ async def test_a_text_postgres_cannot_store_is_poison_and_its_reason_quotes_no_v
         reason = poison_reason(error)
         assert reason is not None and "cannot store" in reason and "secret" not in reason
     assert poison_reason(PoisonError("bad seq")) == "bad seq"
-    for other in (asyncpg.exceptions.UniqueViolationError("duplicate"), _wrapped(asyncpg.exceptions.DataError("x"))):
-        assert poison_reason(other) is None  # retried, then dead-lettered once max_deliver runs out
+
+
+@pytest.mark.parametrize(
+    ("error", "named"),
+    [
+        (asyncpg.exceptions.StringDataRightTruncationError('value too long: "secret"'), "(SQLSTATE 22001)"),
+        (_wrapped(asyncpg.exceptions.InvalidTextRepresentationError('input "secret"')), "(SQLSTATE 22P02)"),
+        (asyncpg.exceptions.ProgramLimitExceededError("string is too long for tsvector"), "(SQLSTATE 54000)"),
+    ],
+    ids=lambda e: type(e).__name__ if isinstance(e, Exception) else "",
+)
+def test_data_postgres_refuses_is_poison_and_named_by_its_error_not_its_message(error: Exception, named: str) -> None:
+    reason = poison_reason(error)
+    assert reason is not None and reason.endswith(named) and "secret" not in reason
+    assert "Error" in reason  # asyncpg's class names the error, even through SQLAlchemy's wrapper
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.exceptions.UniqueViolationError("duplicate"),
+        asyncpg.exceptions.UndefinedTableError('relation "history.turns" does not exist'),
+        asyncpg.exceptions.InsufficientPrivilegeError("permission denied for table turns"),
+        _wrapped(asyncpg.exceptions.DeadlockDetectedError("deadlock detected")),
+        ValueError("a bug"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_errors_a_fix_or_a_retry_may_mend_are_not_poison(error: Exception) -> None:
+    assert poison_reason(error) is None  # retried, then dead-lettered once max_deliver runs out

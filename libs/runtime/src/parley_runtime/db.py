@@ -170,17 +170,34 @@ def out_of_range(exc: BaseException) -> OverflowError | None:
     return None
 
 
+# Errors in the data itself, which no retry can mend: a data exception (class 22: a character Postgres cannot
+# store, a value too long or out of range, a malformed input) or a program limit (class 54: a text whose search
+# index would pass tsvector's 1 MB, say). Retried, they fail the same way until `max_deliver` runs out.
+_POISON_SQLSTATE_CLASSES = ("22", "54")
+
+
+def _postgres_error_name(exc: BaseException) -> str:
+    """The name of the error in `exc`'s chain that carries Postgres's SQLSTATE (asyncpg's own class)."""
+    return next((type(e).__name__ for e in error_chain(exc) if getattr(e, "sqlstate", None)), type(exc).__name__)
+
+
 def poison_reason(exc: BaseException) -> str | None:
-    """For a consumer: a `PoisonError`'s reason, or, for a text Postgres cannot store, a reason naming the
-    SQLSTATE only (the error's message could quote the value, and values are transcripts), or for a value out
-    of range the driver's message (which quotes none). Retrying such an event cannot help: it goes to the
-    dead-letter stream at once, not after `max_deliver` deliveries."""
+    """For a consumer: why the event can never be stored, or None when a retry may yet succeed.
+
+    A `PoisonError`'s own reason; for data Postgres refuses (SQLSTATE class 22 or 54), a reason naming the error
+    and its SQLSTATE only (the message could quote the value, and values are transcripts); for a value the driver
+    cannot encode, the driver's message (which quotes none). Such an event goes to the dead-letter stream at
+    once, not after `max_deliver` deliveries; the consume loop first retries a failed batch one event at a time,
+    so its batch mates land."""
     if (reason := default_poison_reason(exc)) is not None:
         return reason
     if (code := sqlstate(exc)) in UNSTORABLE_TEXT_SQLSTATES:
         return f"rejected by PostgreSQL: a character it cannot store (SQLSTATE {code})"
+    # Before the class test: SQLAlchemy's dialect passes the driver's OverflowError on as a DataError (22000).
     if (overflow := out_of_range(exc)) is not None:
         return f"rejected by the database driver: {overflow}"
+    if code is not None and code.startswith(_POISON_SQLSTATE_CLASSES):
+        return f"rejected by PostgreSQL: {_postgres_error_name(exc)} (SQLSTATE {code})"
     return None
 
 

@@ -19,7 +19,7 @@ from nats.aio.client import Client
 
 from parley_contracts import ContractError, ConversationErased, conversation_of, subject_filter
 from parley_contracts.streams import DLQ_STREAM_NAME, DLQ_WATCH_DURABLE, VOICE_STREAM_NAME, service_consumers
-from parley_history.db import is_transient
+from parley_history.db import is_transient, poison_reason
 from parley_history.handlers import HistoryStore, persist
 from parley_runtime.consume import Consumer
 from parley_runtime.handling import Delivery
@@ -59,6 +59,7 @@ def history_consumer(nc: Client, store: HistoryStore, *, batch_size: int, concur
         batch_size=batch_size,
         concurrency=concurrency,
         is_transient=is_transient,
+        poison_reason=poison_reason,  # data Postgres refuses: dead-lettered at once
         handles=tuple(service_consumers()[DURABLE].handles),
         on_skipped=_noting_late(store),
     )

@@ -11,12 +11,13 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_runtime import db
-from parley_runtime.db import is_transient
+from parley_runtime.db import is_transient, poison_reason
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 __all__ = [
-    "MIGRATIONS", "driver_connection", "is_transient", "make_engine", "migrate", "migrate_async", "rows_affected",
+    "MIGRATIONS", "driver_connection", "is_transient", "make_engine", "migrate", "migrate_async", "poison_reason",
+    "rows_affected",
 ]  # fmt: skip
 
 

@@ -19,7 +19,9 @@ another purge of the streams, which hold them again.
 
 The write path runs on the asyncpg connection under the engine's pool (`db.driver_connection`: COPY is
 not an SQL statement SQLAlchemy can send). Rows are sorted by key so concurrent replicas lock in the same order; a lost
-connection or a deadlock surfaces as a transient error and the batch is retried.
+connection or a deadlock surfaces as a transient error and the batch is retried. Data Postgres refuses (a NUL
+character, a text too long to index for search) surfaces as it is: the consumer's `db.poison_reason` dead-letters
+that event, once the consume loop has retried its batch one event at a time.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from parley_history.db import driver_connection
 from parley_history.erasure import LATE, note_late_events
 from parley_history.handlers import ConversationRow, SessionRow, WritePlan
 from parley_history.known import KnownRows
-from parley_runtime.handling import PoisonError, TransientError
+from parley_runtime.handling import TransientError
 
 tracer = trace.get_tracer("parley.history")
 logger = logging.getLogger(__name__)
@@ -207,14 +209,6 @@ class SqlHistoryStore:
                     except asyncpg.UniqueViolationError:
                         self.copy_fallbacks += 1
                         written = await self._write(conn, rows, copy=False)
-        except (asyncpg.DataError, asyncpg.ProgramLimitExceededError) as exc:
-            # A value PostgreSQL can never store (a NUL character in a text, say, or a text whose search index
-            # would pass tsvector's 1 MB): poison, not retried. The consume loop retries the batch one event at
-            # a time, so only the bad event is dead-lettered.
-            # The reason names the error only: its message could quote the value, and values are transcripts.
-            raise PoisonError(f"rejected by PostgreSQL: {type(exc).__name__} (SQLSTATE {exc.sqlstate})") from exc
-        except OverflowError as exc:  # a value the driver cannot encode (a time with no UTC equivalent): poison
-            raise PoisonError(f"rejected by the database driver: {exc}") from exc
         except (_MissingSessions, asyncpg.ForeignKeyViolationError) as exc:
             # A row we remembered is gone (restore, manual delete): forget, and write everything next time
             # (a session's foreign key to its conversation reports a missing conversation the same way).
