@@ -20,7 +20,7 @@ import parley_contracts as c
 from parley_devstack.seaweedfs import SeaweedServer
 from parley_devstack.testing import stream_events
 from parley_recordings.app import create_app
-from parley_recordings.blobs import open_blob_store
+from parley_recordings.blobs import object_key, open_blob_store
 from parley_recordings.settings import Settings
 from parley_runtime.provision import provision
 
@@ -200,9 +200,10 @@ async def test_content_from_a_store_that_never_answers_is_a_503_after_the_read_t
 
 
 @pytest.mark.parametrize("backend", ["file"], indirect=True)
-async def test_an_event_postgres_cannot_store_is_dead_lettered_on_its_first_delivery(
+async def test_an_event_postgres_cannot_store_is_dead_lettered_on_its_first_delivery_and_leaves_no_blob(
     client: AsyncTestClient,  # type: ignore[type-arg]
     nats_url: str,
+    settings: Settings,
 ) -> None:
     audio = b"OggS" + os.urandom(1000)
     bad = session_ended(audio)
@@ -217,3 +218,12 @@ async def test_an_event_postgres_cannot_store_is_dead_lettered_on_its_first_deli
     info = await nc.jetstream().consumer_info("VOICE", "recordings")
     await nc.close()
     assert (info.num_pending, info.num_ack_pending, info.num_redelivered) == (0, 0, 0)
+    # The audio written before its row was refused is deleted (no row will ever name it), not left behind; the
+    # agent's object-store copy stays for a mended event's replay.
+    blobs = open_blob_store(settings)
+    assert await blobs.size(object_key("audio", good.conversation_id, good.session_id, "audio.ogg")) == len(audio)
+    assert await blobs.size(object_key("audio", bad.conversation_id, bad.session_id, "audio.ogg")) is None
+    nc = await nats.connect(nats_url)
+    store = await nc.jetstream().object_store("voice-audio")
+    assert (await store.get(bad.recording.key)).data == audio
+    await nc.close()

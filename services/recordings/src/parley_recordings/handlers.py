@@ -84,7 +84,15 @@ async def _record(
         created_at=datetime.now(UTC),
         provisional=provisional,
     )
-    return await deps.repo.put(rec)
+    try:
+        return await deps.repo.put(rec)
+    except PoisonError:
+        # The event is dead-lettered and no row will name the object just written: delete it, or it would stay
+        # where neither retention nor erasure by row finds it (unless a row of another end of the session names
+        # it). A mended event replayed later writes it again.
+        if all(r.key != key for r in await deps.repo.for_session(event.session_id)):
+            await deps.blobs.delete(key)
+        raise
 
 
 def _document_key(event: c.SessionEnded, fmt: str, *, provisional: bool) -> str:

@@ -9,9 +9,12 @@ from typing import Any
 
 from sqlalchemy import literal_column, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_recordings.models import erasures, recordings
+from parley_runtime.db import poison_reason
+from parley_runtime.handling import PoisonError
 
 _NAMESPACE = uuid.UUID("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9")
 
@@ -52,7 +55,10 @@ class RecordingRepo:
 
     async def put(self, rec: Recording) -> tuple[Recording, bool]:
         """Insert `rec` unless its (session, kind, format) is stored, where a final row replaces a provisional
-        one and nothing else changes: (the row as stored now, whether this call replaced an existing row)."""
+        one and nothing else changes: (the row as stored now, whether this call replaced an existing row).
+
+        Raises `PoisonError` for a row Postgres can never store (a NUL in the content type, say), so the caller
+        knows no row will ever name the object it wrote."""
         row_in = insert(recordings).values(**rec.__dict__)
         stmt = row_in.on_conflict_do_update(
             index_elements=[recordings.c.id],  # the id is derived from (session, kind, format)
@@ -61,12 +67,17 @@ class RecordingRepo:
         ).returning(
             *recordings.columns, literal_column("xmax::text <> '0'").label("replaced")
         )  # xmax: set by an update
-        async with self.engine.begin() as conn:
-            row = (await conn.execute(stmt)).first()
-            if row is not None:
-                return _row(row), bool(row.replaced)
-            kept = (await conn.execute(select(recordings).where(recordings.c.id == rec.id))).one()
-            return _row(kept), False
+        try:
+            async with self.engine.begin() as conn:
+                row = (await conn.execute(stmt)).first()
+                if row is not None:
+                    return _row(row), bool(row.replaced)
+                kept = (await conn.execute(select(recordings).where(recordings.c.id == rec.id))).one()
+                return _row(kept), False
+        except (DBAPIError, OverflowError) as exc:
+            if (reason := poison_reason(exc)) is not None:
+                raise PoisonError(reason) from exc
+            raise
 
     async def get(self, rid: uuid.UUID) -> Recording | None:
         async with self.engine.connect() as conn:
