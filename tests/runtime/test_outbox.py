@@ -19,6 +19,7 @@ from parley_devstack.testing import stream_events
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import OUTAGE_SPILL_SECONDS, Outbox
 from parley_runtime.provision import provision
+from parley_runtime.spill import RETRY_SECONDS
 
 from .conftest import message, turn
 
@@ -261,6 +262,25 @@ async def test_a_full_disk_in_an_outage_never_breaks_emit_and_what_memory_holds_
     assert await outbox.drain(30)
     await outbox.close()
     assert sorted(await _stream_event_ids(embedded_nats.url)) == sorted(str(e.event_id) for e in events[:100])
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, where every write fails: disk full")
+async def test_overflow_a_full_disk_hands_back_is_published_without_waiting_for_another_emit(nats_url: str) -> None:
+    # NATS is up: the overflow is spilled, the disk refuses it and hands it back to memory, and the publishing
+    # loop (idle by then: its queue was empty and the file seemed read) must be woken for it. Nothing else
+    # wakes it: no event is emitted after the burst.
+    await _provisioned(nats_url)
+    outbox = Outbox(NatsSettings(url=nats_url), name="test", maxsize=10, spill_path=Path("/dev/full")).start()
+    await asyncio.wait_for(outbox.connected(), 10)
+    events = [turn(i + 1, conversation="conv-full-disk") for i in range(50)]
+    for e in events:
+        outbox.emit(e)  # 10 in memory, 40 to the spill file, whose write fails
+    # Within the disk's retry pause: only being woken gets them out before the file is tried again, 5 s on.
+    assert await outbox.drain(RETRY_SECONDS / 2), outbox.backlog
+    await outbox.close()
+    assert outbox.dropped == 0  # close dropped what the disk had refused, when drain did not count it
+    published = [e for e in await _stream_event_ids(nats_url) if e in {str(x.event_id) for x in events}]
+    assert sorted(published) == sorted(str(e.event_id) for e in events)
 
 
 async def test_overflow_without_spill_file_is_counted_as_dropped(nats_url: str) -> None:

@@ -133,9 +133,12 @@ class Outbox:
 
     @property
     def backlog(self) -> int:
-        """Events not yet acked by JetStream: in memory, in flight, and (approximately) spilled."""
-        on_disk = self._disk is not None and self._disk.unread()
-        return len(self._queue) + len(self._inflight) + (1 if on_disk else 0)
+        """Events not yet acked by JetStream: in memory, in flight, refused by the disk (the guard takes them back
+        into memory), and (approximately) spilled."""
+        if self._disk is None:
+            return len(self._queue) + len(self._inflight)
+        on_disk = self._disk.unread()
+        return len(self._queue) + len(self._inflight) + len(self._disk.failed) + (1 if on_disk else 0)
 
     def start(self) -> Outbox:
         metrics.watch_outbox(self)
