@@ -157,6 +157,34 @@ async def _emit_then_sigkill(url: str, spill: Path, n: int, *, after: float) -> 
         child.wait(10)
 
 
+async def test_in_an_outage_the_backlog_counts_every_event_waiting_on_disk_and_reading_it_does_no_io(
+    embedded_nats: NatsServer, tmp_path: Path
+) -> None:
+    """The backlog gauge (and its alert) must see an outage's events once the guard moved them to disk, and the
+    metrics exporter reads it from its own thread: reading must not write the spill file under the loop."""
+    await _provisioned(embedded_nats.url)
+    embedded_nats.stop()
+    spill = tmp_path / "outbox.jsonl"
+    settings = NatsSettings(url=embedded_nats.url, connect_timeout=0.5)
+    outbox = Outbox(settings, name="test", maxsize=100, spill_path=spill).start()
+    events = [turn(i + 1) for i in range(1000)]
+    for e in events[:500]:
+        outbox.emit(e)
+    await asyncio.sleep(OUTAGE_SPILL_SECONDS * 4)  # the guard moved them to disk
+    for e in events[500:]:
+        outbox.emit(e)  # the first 100 wait in memory, the rest go to the file, buffered until the guard runs
+    written = spill.stat().st_size
+    assert await asyncio.to_thread(lambda: outbox.backlog) == 1000
+    assert spill.stat().st_size == written  # counted, not flushed from the exporter's thread
+    await asyncio.sleep(OUTAGE_SPILL_SECONDS * 4)
+    assert outbox.backlog == 1000 and spill.stat().st_size > written
+    embedded_nats.start()
+    assert await outbox.drain(30)
+    await outbox.close()
+    assert outbox.backlog == 0
+    assert sorted(await _stream_event_ids(embedded_nats.url)) == sorted(str(e.event_id) for e in events)
+
+
 async def test_a_process_sigkilled_during_a_nats_outage_keeps_what_it_emitted(
     embedded_nats: NatsServer, tmp_path: Path
 ) -> None:

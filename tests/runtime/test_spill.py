@@ -19,12 +19,13 @@ def test_entries_come_back_in_order_in_chunks_and_the_file_starts_over_once_read
     spill = SpillFile(tmp_path / "spill.jsonl")
     for i in range(5):
         spill.append(_entry(i))
-    assert spill.unread()
+    assert spill.waiting == 5
     assert spill.read(3) == [_entry(0), _entry(1), _entry(2)]
+    assert spill.waiting == 2
     assert not spill.at_end()
     assert spill.unread_count() == 2
     assert spill.read(3) == [_entry(3), _entry(4)]
-    assert spill.at_end() and not spill.unread()
+    assert spill.at_end() and spill.waiting == 0
     spill.reset()
     assert not spill.pending and spill.path.read_bytes() == b""
     spill.append(_entry(9))
@@ -36,7 +37,7 @@ def test_a_file_left_by_an_earlier_process_is_pending_at_start(tmp_path: Path) -
     first.append(_entry(1))
     first.close()
     second = SpillFile(tmp_path / "spill.jsonl")
-    assert second.pending and second.unread_count() == 1
+    assert second.pending and second.unread_count() == 1 and second.waiting == 1
     assert not SpillFile(tmp_path / "other.jsonl").pending
 
 
@@ -48,8 +49,10 @@ def test_a_torn_last_line_is_ended_before_the_next_entry_and_skipped_on_read(tmp
     with path.open("ab") as f:
         f.write(b'["voice.v1.turn_completed.c","eyJu')  # killed mid-write
     second = SpillFile(path)
+    assert second.waiting == 1  # the torn line is no entry
     second.append(_entry(2))
     assert second.read(10) == [_entry(1), _entry(2)]
+    assert second.waiting == 0
 
 
 def test_a_corrupt_line_is_skipped_and_the_rest_read(tmp_path: Path) -> None:
@@ -57,8 +60,9 @@ def test_a_corrupt_line_is_skipped_and_the_rest_read(tmp_path: Path) -> None:
     path.write_bytes(b"not json\n")
     spill = SpillFile(path)
     spill.append(_entry(3))
+    assert spill.waiting == 2  # the corrupt line is counted until it is read past
     assert spill.read(10) == [_entry(3)]
-    assert spill.at_end()
+    assert spill.at_end() and spill.waiting == 0
 
 
 def test_appends_are_visible_to_reads_without_an_explicit_flush(tmp_path: Path) -> None:
@@ -87,8 +91,10 @@ def test_a_failed_write_is_cut_back_to_whole_entries_and_its_entries_are_kept(
     monkeypatch.setattr(os, "write", part_then_full)
     spill.append(_entry(2))
     spill.append(_entry(3))
+    assert spill.waiting == 3
     assert not spill.flush()  # and nothing raised
     monkeypatch.undo()
+    assert spill.waiting == 1  # the failed entries are the outbox's to count now, in memory
     assert len(calls) == 2
     assert spill.path.read_bytes() == before  # no half entry left to swallow the next one
     assert spill.take_failed() == [_entry(2), _entry(3)]

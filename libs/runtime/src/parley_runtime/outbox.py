@@ -134,11 +134,9 @@ class Outbox:
     @property
     def backlog(self) -> int:
         """Events not yet acked by JetStream: in memory, in flight, refused by the disk (the guard takes them back
-        into memory), and (approximately) spilled."""
-        if self._disk is None:
-            return len(self._queue) + len(self._inflight)
-        on_disk = self._disk.unread()
-        return len(self._queue) + len(self._inflight) + len(self._disk.failed) + (1 if on_disk else 0)
+        into memory) and spilled. Counts only, no I/O: the metrics exporter reads it from its own thread."""
+        queued = len(self._queue) + len(self._inflight)
+        return queued if self._disk is None else queued + len(self._disk.failed) + self._disk.waiting
 
     def start(self) -> Outbox:
         metrics.watch_outbox(self)

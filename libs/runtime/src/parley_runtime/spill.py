@@ -10,6 +10,9 @@ A disk that fails (full, read-only, an I/O error) must not break the call that e
 buffers in memory, and `flush` writes. A write that fails is cut back to whole entries and its entries are
 kept in `failed`, for the outbox to take back into memory, and the file is not `usable` for
 `RETRY_SECONDS`; nothing here raises for a failing disk.
+
+`waiting` counts the entries not handed back yet, without I/O: the outbox's backlog gauge reads it from the
+metrics exporter's thread, which must neither write nor read the file under the event loop's feet.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ RETRY_SECONDS = 5.0  # after a failed write, the outbox keeps events in memory t
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Entry)
+
+
+def _count_lines(path: Path) -> int:
+    """Whole lines in the file (a torn last line is no entry), read in chunks: a backlog can be large."""
+    with path.open("rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
 def _torn(path: Path) -> bool:
@@ -53,11 +62,14 @@ class SpillFile:
         self._down_until = 0.0
         # A file left by an earlier process is replayed first.
         self.pending = path.exists() and path.stat().st_size > 0
+        # Entries appended (buffered or written) and not handed back by `read` yet; failed ones are not counted.
+        self.waiting = _count_lines(path) if self.pending else 0
 
     def append(self, entry: Entry) -> None:
         """Buffered in memory until `flush`, which encodes and writes (a write per entry would cost emit() a
         syscall); never fails."""
         self._buffered.append(entry)
+        self.waiting += 1
         self.pending = True
 
     def flush(self) -> bool:
@@ -78,6 +90,7 @@ class SpillFile:
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, end)  # no half entry left behind
             self.failed.extend(entries)
+            self.waiting -= len(entries)
             self.mark_down()
             logger.error("outbox spill file write failed", extra={"error": str(exc), "count": len(entries)})
             return False
@@ -102,14 +115,8 @@ class SpillFile:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             if torn:
                 os.write(self._fd, b"\n")
+                self.waiting += 1  # the torn line is a line now, which `read` passes over and counts off
         return self._fd
-
-    def unread(self) -> bool:
-        """Whether entries remain that were not handed back yet."""
-        if not self.pending:
-            return False
-        self.flush()
-        return self.path.exists() and self.path.stat().st_size > self._offset
 
     def read(self, budget: int) -> list[Entry]:
         """Up to `budget` entries from the read offset on (a torn or corrupt line is skipped and logged)."""
@@ -127,6 +134,7 @@ class SpillFile:
                     # Only a crash mid-write leaves a torn last line: it was never fully emitted.
                     logger.error("torn line at the end of the outbox spill file skipped")
                     break
+                self.waiting -= 1
                 try:
                     entries.append(_decoder.decode(line))
                 except msgspec.DecodeError:
@@ -147,6 +155,7 @@ class SpillFile:
         except OSError as exc:  # left as it is: a later start replays it, and JetStream drops the copies
             logger.error("outbox spill file could not be emptied", extra={"error": str(exc)})
         self.pending = False
+        self.waiting = 0
 
     def unread_count(self) -> int:
         """How many entries are left past the read offset (counts lines; used once, at close)."""
