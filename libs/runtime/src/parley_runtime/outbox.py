@@ -282,7 +282,9 @@ class Outbox:
         passing reason) and the last error. Entries JetStream rejects for good are dropped and counted."""
         outcomes, errors = await publisher.publish_traced([as_entry(item) for item in items], self._ack_timeout)
         retry: list[Queued] = []
-        stored, why = 0, "no answer"
+        # Unanswered: JetStream is slow, or cannot write its store (a full or failing disk), which nats-server
+        # logs and its /healthz reports; an operator needs to know where to look.
+        stored, why = 0, f"no acknowledgement within {self._ack_timeout} s (see the NATS server's log and /healthz)"
         for item, outcome, error in zip(items, outcomes, errors, strict=True):
             if outcome is Outcome.STORED:
                 stored += 1

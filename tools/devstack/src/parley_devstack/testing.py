@@ -28,6 +28,7 @@ import pytest
 
 from parley_devstack.nats_server import NatsServer
 from parley_devstack.postgres_server import PostgresServer
+from parley_devstack.small_disk import CannotMount, small_disk
 
 
 def docker_available() -> bool:
@@ -142,6 +143,16 @@ def own_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
         yield server
     finally:
         server.kill()
+
+
+@pytest.fixture
+def full_disk_room(tmp_path: Path) -> Iterator[Path]:
+    """A 160 MB tmpfs for a server's files, to fill with `small_disk.fill`; skipped where none can be mounted."""
+    try:
+        with small_disk(tmp_path / "disk", 160) as mount:
+            yield mount
+    except CannotMount as exc:
+        pytest.skip(f"cannot mount a tmpfs here (it needs root): {exc}")
 
 
 def _with_database(url: str, database: str) -> str:
