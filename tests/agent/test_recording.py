@@ -6,10 +6,12 @@ import hashlib
 from pathlib import Path
 
 import nats
+import pytest
 
 import parley_contracts as c
-from parley_agent.recording import object_key, stash, upload_pending
+from parley_agent.recording import object_key, stash, store_recording, upload_pending
 from parley_contracts.streams import AUDIO_BUCKET
+from parley_devstack.small_disk import fill
 from parley_runtime.provision import provision
 
 
@@ -48,3 +50,17 @@ async def test_stashed_recordings_are_uploaded_and_an_unreadable_reference_is_se
     finally:
         await nc.close()
     assert sorted(p.name for p in pending.iterdir()) == ["0-torn", "0-torn.json.unreadable"]
+
+
+async def test_audio_neither_uploaded_nor_kept_on_a_full_disk_is_left_out_and_leaves_no_partial_file(
+    full_disk_room: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path, ref = _recording(tmp_path, "full", b"OggS" + bytes(2_000_000))
+    pending = full_disk_room / "audio-pending"
+    filler = fill(full_disk_room, leave=500_000)  # the copy starts, then the disk is full
+    kept = await store_recording(None, path, key=ref.key, pending_dir=pending, timeout=1, duration=None)
+    assert kept is None  # session_ended must not name an object that will never exist
+    assert not [p for p in pending.iterdir()], "a partial copy would only take space"
+    assert any(r.getMessage() == "recording lost: neither uploaded nor kept on disk" for r in caplog.records)
+    filler.unlink()
+    assert await store_recording(None, path, key=ref.key, pending_dir=pending, timeout=1, duration=None) == ref

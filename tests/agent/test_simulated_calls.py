@@ -76,6 +76,28 @@ async def test_a_simulated_call_stores_its_recording_and_names_it_in_session_end
     assert ended[0].turn_count == 6
 
 
+async def test_a_call_whose_audio_can_be_neither_uploaded_nor_kept_still_publishes_its_end(
+    embedded_nats: NatsServer, tmp_path: Path
+) -> None:
+    """The audio bucket is gone and the pending-audio folder cannot be made: the audio is lost, which the log
+    says, but the end of the call (and its transcript, in `session_ended`) must still go out."""
+    await _provisioned(embedded_nats.url)
+    nc = await nats.connect(embedded_nats.url)
+    await nc.jetstream().delete_object_store(AUDIO_BUCKET)
+    await nc.close()
+    state = tmp_path / "agent"
+    state.mkdir()
+    (state / "audio-pending").write_bytes(b"")  # a file where the folder should be: mkdir fails
+    run = _agent(embedded_nats.url, state, "simulate", "-n", "1", "--exit")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "recording lost" in run.stderr
+    events = await stream_events(embedded_nats.url)
+    ended = [e for e in events if isinstance(e, c.SessionEnded)]
+    assert len(ended) == 1 and ended[0].recording is None
+    assert [m.seq for m in ended[0].messages] == list(range(1, 7))
+    assert len([e for e in events if isinstance(e, c.TurnCompleted)]) == 6
+
+
 async def test_calls_complete_with_nats_down_and_every_event_lands_once_when_it_is_back(
     embedded_nats: NatsServer, tmp_path: Path
 ) -> None:

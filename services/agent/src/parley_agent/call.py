@@ -82,7 +82,11 @@ class Call:
             return
         self._finishing = True
         try:
-            recording = await self._store_recording()
+            try:
+                recording = await self._store_recording()
+            except Exception:  # whatever befell the audio, the call's end and its transcript must go out
+                logger.exception("storing the recording failed; the call's end goes out without it")
+                recording = None
             self.tracker.finish(reason or self.reason, recording=recording)
             left = await self.outbox.close(timeout=self.settings.drain_timeout_seconds)
             if left:

@@ -50,8 +50,15 @@ async def put_object(nc: Client, path: Path, key: str) -> None:
 
 async def store_recording(
     nc: Client | None, path: Path, *, key: str, pending_dir: Path, timeout: float, duration: float | None
-) -> c.RecordingRef:
-    size, sha256 = await asyncio.to_thread(_digest, path)
+) -> c.RecordingRef | None:
+    """Upload the audio, or keep it on disk for a later upload; the reference `session_ended` carries. None when
+    the audio can be neither uploaded nor kept (its file unreadable, the state disk full): the call's end then
+    goes out without it, rather than naming an object that will never exist, which recordings would wait for."""
+    try:
+        size, sha256 = await asyncio.to_thread(_digest, path)
+    except OSError as exc:
+        logger.error("recording lost: its file cannot be read", extra={"key": key, "error": type(exc).__name__})
+        return None
     ref = c.RecordingRef(
         bucket=AUDIO_BUCKET, key=key, bytes=size, sha256=sha256, content_type=CONTENT_TYPE, duration_seconds=duration
     )
@@ -62,18 +69,30 @@ async def store_recording(
             return ref
         except (TimeoutError, nats.errors.Error, JetStreamError, OSError) as exc:
             logger.warning("recording upload failed; kept for retry", extra={"key": key, "error": type(exc).__name__})
-    stash(path, ref, pending_dir)
+    try:
+        stash(path, ref, pending_dir)
+    except OSError as exc:
+        logger.error(
+            "recording lost: neither uploaded nor kept on disk", extra={"key": key, "error": type(exc).__name__}
+        )
+        return None
     return ref
 
 
 def stash(path: Path, ref: c.RecordingRef, pending_dir: Path) -> None:
+    """Keep the audio and its reference for `upload_pending`; on a failing disk, raise and leave nothing behind."""
     pending_dir.mkdir(parents=True, exist_ok=True)
     name = ref.key.replace("/", "__")
-    shutil.copyfile(path, pending_dir / f"{name}.part")
-    (pending_dir / f"{name}.part").rename(pending_dir / name)
-    # The reference last, and whole (renamed into place): a reference found always has its audio beside it.
-    (pending_dir / f"{name}.json.part").write_bytes(msgspec.json.encode(ref))
-    (pending_dir / f"{name}.json.part").rename(pending_dir / f"{name}.json")
+    try:
+        shutil.copyfile(path, pending_dir / f"{name}.part")
+        (pending_dir / f"{name}.part").rename(pending_dir / name)
+        # The reference last, and whole (renamed into place): a reference found always has its audio beside it.
+        (pending_dir / f"{name}.json.part").write_bytes(msgspec.json.encode(ref))
+        (pending_dir / f"{name}.json.part").rename(pending_dir / f"{name}.json")
+    except OSError:
+        for leftover in (f"{name}.part", name, f"{name}.json.part"):  # a part copy would only take space
+            (pending_dir / leftover).unlink(missing_ok=True)
+        raise
 
 
 async def upload_pending(nc: Client, pending_dir: Path, timeout: float) -> int:
