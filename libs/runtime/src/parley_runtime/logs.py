@@ -6,6 +6,7 @@ logs ids, counts and error types only (a test checks a turn's text never reaches
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import sys
@@ -43,7 +44,11 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
-    """Route the root logger to stderr as JSON (stdout stays free for command output). Idempotent."""
+    """Route the root logger to stderr as JSON (stdout stays free for command output). Idempotent.
+
+    Also makes a crash in native code (LiveKit's FFI, the database and NATS drivers, obstore) print every
+    thread's Python stack to stderr before the process dies, instead of leaving only an exit signal."""
+    faulthandler.enable(sys.stderr)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()

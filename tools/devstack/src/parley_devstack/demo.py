@@ -65,9 +65,13 @@ def run(root: Path) -> int:
         for room in created:  # each call happens in the room the API created, continuing its conversation
             args += ["--conversation", room["conversation_id"], "--room", room["name"]]
         print("running three simulated conversations through the agent...")
-        subprocess.run(
-            args, env=agent_env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=90
-        )
+        calls_log = stack.logs / "agent-calls.log"
+        with calls_log.open("ab") as log:
+            calls = subprocess.run(args, env=agent_env, stdout=log, stderr=subprocess.STDOUT, timeout=90)
+        if calls.returncode != 0:
+            print(f"the agent failed ({calls.returncode}); the end of {calls_log}:", file=sys.stderr)
+            print(calls_log.read_text(errors="replace")[-4000:], file=sys.stderr)
+            return 1
 
         def turns(cid: str) -> list[dict[str, object]]:
             r = history.get(f"/v1/conversations/{cid}/turns", params={"limit": 50})
