@@ -6,6 +6,7 @@ logs ids, counts and error types only (a test checks a turn's text never reaches
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import json
 import logging
@@ -48,7 +49,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 
     Also makes a crash in native code (LiveKit's FFI, the database and NATS drivers, obstore) print every
     thread's Python stack to stderr before the process dies, instead of leaving only an exit signal."""
-    faulthandler.enable(sys.stderr)
+    with contextlib.suppress(AttributeError, ValueError, OSError):  # a stderr with no file descriptor (captured)
+        faulthandler.enable(sys.stderr)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
