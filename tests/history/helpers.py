@@ -6,15 +6,22 @@ import asyncio
 import time
 
 import nats
+from litestar import Litestar
 from nats.aio.client import Client
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import parley_contracts as c
+from parley_history.app import create_app
 from parley_history.consumers import history_consumer
+from parley_history.db import migrate_async
 from parley_history.models import turns
+from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
 from parley_runtime.consume import Consumer
+from parley_runtime.provision import provision
+
+from .conftest import API_KEY
 
 
 async def publish_all(url: str, events: list[tuple[c.Event, str]]) -> None:
@@ -58,3 +65,17 @@ async def consume_until_drained(nc: Client, engine: AsyncEngine, nats_url: str) 
 async def count_turns(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(turns))).scalar_one())
+
+
+async def consuming_app(database_url: str, nats_url: str) -> Litestar:
+    """History on a migrated database and provisioned streams, its consumer on (no recent service): the app
+    the fault tests run while they take a dependency away."""
+    await migrate_async(database_url)
+    nc = await nats.connect(nats_url)
+    await provision(nc.jetstream())
+    await nc.close()
+    settings = Settings(
+        database_url=database_url, api_keys=API_KEY, nats_url=nats_url, migrate_on_start=False,
+        run_recent_service=False,
+    )  # fmt: skip
+    return create_app(settings)

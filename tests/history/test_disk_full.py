@@ -16,13 +16,11 @@ from litestar.testing import AsyncTestClient
 
 from parley_devstack.postgres_server import PostgresServer
 from parley_devstack.small_disk import fill
-from parley_history.app import Runtime, create_app
-from parley_history.db import make_engine, migrate_async
-from parley_history.settings import Settings
-from parley_runtime.provision import provision
+from parley_history.app import Runtime
+from parley_history.db import make_engine
 
 from .conftest import API_KEY, turn
-from .helpers import count_turns, publish_all, wait_drained
+from .helpers import consuming_app, count_turns, publish_all, wait_drained
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
@@ -34,14 +32,7 @@ async def test_postgres_out_of_disk_is_retried_not_dead_lettered_and_every_turn_
     try:
         pg.create_database("parley")
         url = pg.url("parley")
-        await migrate_async(url)
-        nc = await nats.connect(nats_url)
-        await provision(nc.jetstream())
-        await nc.close()
-        settings = Settings(
-            database_url=url, api_keys=API_KEY, nats_url=nats_url, migrate_on_start=False, run_recent_service=False
-        )
-        app = create_app(settings)
+        app = await consuming_app(url, nats_url)
         words = " ".join(f"word{i}" for i in range(60))  # ~500 bytes a turn, indexed for search
         events = [turn(f"conv-{i % 50}", f"sess-{i % 50}", i // 50 + 1, words) for i in range(20_000)]
         async with AsyncTestClient(app=app) as client:

@@ -24,13 +24,12 @@ import parley_contracts as c
 from parley_devstack.ports import free_port
 from parley_devstack.postgres_server import PostgresServer
 from parley_devstack.testing import metric_total
-from parley_history.app import Runtime, create_app
-from parley_history.db import make_engine, migrate_async
-from parley_history.settings import Settings
+from parley_history.app import Runtime
+from parley_history.db import make_engine
 from parley_runtime.provision import ProvisionSettings, provision
 
 from .conftest import API_KEY, ended, started, turn
-from .helpers import count_turns, publish_all, wait_drained
+from .helpers import consuming_app, count_turns, publish_all, wait_drained
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
@@ -163,14 +162,7 @@ async def test_postgres_down_naks_with_growing_delays_and_everything_lands_when_
     own_postgres: PostgresServer, nats_url: str
 ) -> None:
     url = own_postgres.url("parley")
-    await migrate_async(url)
-    nc = await nats.connect(nats_url)
-    await provision(nc.jetstream())
-    await nc.close()
-    settings = Settings(
-        database_url=url, api_keys=API_KEY, nats_url=nats_url, migrate_on_start=False, run_recent_service=False
-    )
-    app = create_app(settings)
+    app = await consuming_app(url, nats_url)
     async with AsyncTestClient(app=app) as client:
         events = [turn(f"conv-{i % 20}", f"sess-{i % 20}", i // 20 + 1) for i in range(3000)]
         await publish_all(nats_url, [(e, str(e.event_id)) for e in events[:1000]])
@@ -216,14 +208,7 @@ async def _read_only(database_url: str, on: bool) -> None:
 
 
 async def test_a_read_only_database_mid_failover_is_retried_not_dead_lettered(database_url: str, nats_url: str) -> None:
-    await migrate_async(database_url)
-    nc = await nats.connect(nats_url)
-    await provision(nc.jetstream())
-    settings = Settings(
-        database_url=database_url, api_keys=API_KEY, nats_url=nats_url, migrate_on_start=False,
-        run_recent_service=False,
-    )  # fmt: skip
-    app = create_app(settings)
+    app = await consuming_app(database_url, nats_url)
     async with AsyncTestClient(app=app) as client:
         await _read_only(database_url, True)
         events = [turn(f"conv-{i % 10}", f"sess-{i % 10}", i // 10 + 1) for i in range(500)]
@@ -243,5 +228,6 @@ async def test_a_read_only_database_mid_failover_is_retried_not_dead_lettered(da
         engine = make_engine(database_url, pool_size=1)
         assert await count_turns(engine) == 500
         await engine.dispose()
+    nc = await nats.connect(nats_url)
     assert (await nc.jetstream().stream_info("DLQ")).state.messages == 0
     await nc.close()

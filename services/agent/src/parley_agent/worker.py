@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
 import msgspec
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess
+from livekit.rtc._ffi_client import FfiClient
 
 from parley_agent import job_metrics
 from parley_agent.call import Call, open_call, run_call
@@ -46,7 +48,24 @@ def setup_agent_telemetry() -> None:
     lk_telemetry.set_tracer_provider(t.tracer_provider, allow_pii=False)
 
 
+_livekit_runtime = threading.Lock()
+
+
+def start_livekit_runtime() -> None:
+    """Start LiveKit's native runtime now, once, under a lock.
+
+    livekit-rtc starts it lazily on first use without a lock (`FfiClient.instance`). Calls that start together
+    in one process (the thread executor `simulate` runs) first use it from their audio recorders' threads at
+    the same moment, start it twice, and the process dies with SIGSEGV: a CI run caught it, and 8 threads
+    resampling at once crash a bare livekit-rtc about once in 20 runs. Each job's `prewarm` runs this before
+    the job starts, so every later use finds the runtime up.
+    """
+    with _livekit_runtime:
+        FfiClient.instance  # noqa: B018  (the property starts it)
+
+
 def prewarm(proc: JobProcess) -> None:
+    start_livekit_runtime()
     settings = msgspec.json.decode(os.environ[SETTINGS_ENV], type=Settings)
     setup_agent_telemetry()
     if os.environ.get(WORKER_PID_ENV) != str(os.getpid()):
