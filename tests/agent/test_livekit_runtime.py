@@ -44,3 +44,26 @@ def test_calls_starting_together_start_livekits_native_runtime_once() -> None:
     run = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip() == "1"
+
+
+_PREWARM = textwrap.dedent(
+    """
+    import os, types
+    import msgspec
+    from livekit.rtc._ffi_client import FfiClient
+    from parley_agent import worker
+    from parley_agent.settings import Settings
+
+    os.environ[worker.SETTINGS_ENV] = msgspec.json.encode(Settings(providers="offline")).decode()
+    os.environ[worker.WORKER_PID_ENV] = str(os.getpid())  # a job thread of this process: no metric snapshots
+    assert FfiClient._instance is None
+    worker.prewarm(types.SimpleNamespace(userdata={}))
+    print(FfiClient._instance is not None)
+    """
+)
+
+
+def test_a_jobs_prewarm_starts_the_runtime_before_the_job_runs() -> None:
+    run = subprocess.run([sys.executable, "-c", _PREWARM], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "True"
