@@ -23,7 +23,6 @@ def test_entries_come_back_in_order_in_chunks_and_the_file_starts_over_once_read
     assert spill.read(3) == [_entry(0), _entry(1), _entry(2)]
     assert spill.waiting == 2
     assert not spill.at_end()
-    assert spill.unread_count() == 2
     assert spill.read(3) == [_entry(3), _entry(4)]
     assert spill.at_end() and spill.waiting == 0
     spill.reset()
@@ -37,7 +36,7 @@ def test_a_file_left_by_an_earlier_process_is_pending_at_start(tmp_path: Path) -
     first.append(_entry(1))
     first.close()
     second = SpillFile(tmp_path / "spill.jsonl")
-    assert second.pending and second.unread_count() == 1 and second.waiting == 1
+    assert second.pending and second.waiting == 1
     assert not SpillFile(tmp_path / "other.jsonl").pending
 
 
@@ -68,7 +67,7 @@ def test_a_corrupt_line_is_skipped_and_the_rest_read(tmp_path: Path) -> None:
 def test_appends_are_visible_to_reads_without_an_explicit_flush(tmp_path: Path) -> None:
     spill = SpillFile(tmp_path / "spill.jsonl")
     spill.append(_entry(1))
-    assert spill.unread_count() == 1
+    assert spill.waiting == 1
     assert spill.read(1) == [_entry(1)]
 
 

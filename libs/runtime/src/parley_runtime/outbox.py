@@ -185,7 +185,7 @@ class Outbox:
         if self._owns_nc and self._nc is not None and not self._nc.is_closed:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._nc.close(), timeout=2)
-        return self._disk.unread_count() if self._disk is not None else len(left)
+        return self._disk.waiting if self._disk is not None else len(left)
 
     # -- internals ------------------------------------------------------------------------------
 

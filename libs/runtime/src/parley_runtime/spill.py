@@ -157,19 +157,6 @@ class SpillFile:
         self.pending = False
         self.waiting = 0
 
-    def unread_count(self) -> int:
-        """How many entries are left past the read offset (counts lines; used once, at close)."""
-        self.flush()
-        if not self.pending or not self.path.exists():
-            return 0
-        try:
-            size = self.path.stat().st_size
-            with self.path.open("rb") as f:
-                f.seek(self._offset)
-                return f.read(max(0, size - self._offset)).count(b"\n")
-        except OSError:
-            return 0
-
     def close(self) -> None:
         """Write what is buffered (what fails goes to `failed`) and close the file."""
         self.flush()
