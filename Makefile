@@ -48,6 +48,7 @@ docs: sync ## regenerate docs/events (JSON Schemas + AsyncAPI) from the contract
 bench: sync ## every performance figure in one run: prints a table, writes bench/results.json
 	$(RUN) python -m bench.run
 	$(RUN) python -m bench.recordings_bench
+	$(RUN) python -m bench.memory_bench
 
 chart: sync ## lint, render and validate the Helm chart offline; hadolint the Dockerfiles
 	$(RUN) python -m parley_devstack.chart

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import platform
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,8 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
+import httpx
+import nats
+
 import parley_contracts as c
 from parley_devstack.nats_server import NatsServer
+from parley_devstack.ports import free_port
 from parley_devstack.postgres_server import PostgresServer
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -35,20 +44,18 @@ def servers() -> Iterator[Servers]:
     """A real NATS and a real PostgreSQL (durable settings, as in production) for one benchmark run."""
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
         root = Path(tmp)
-        nats = NatsServer(root / "nats", log_path=root / "nats.log").start()
+        nats_server = NatsServer(root / "nats", log_path=root / "nats.log").start()
         pg = PostgresServer(root / "pg", log_path=root / "pg.log").start()
         pg.create_database("parley")
         try:
-            yield Servers(nats, pg, root)
+            yield Servers(nats_server, pg, root)
         finally:
             pg.stop()
-            nats.stop()
+            nats_server.stop()
 
 
 async def prepare(s: Servers) -> str:
     """Migrate the history schema and provision JetStream; returns the database URL."""
-    import nats
-
     from parley_history.db import migrate_async
     from parley_runtime.provision import provision
 
@@ -58,6 +65,56 @@ async def prepare(s: Servers) -> str:
     await provision(nc.jetstream())
     await nc.close()
     return db
+
+
+async def history_process(
+    db: str, nats_url: str, log: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """The history service as in production, once it answers /ready (its start-up is not part of the figures)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "HISTORY_DATABASE_URL": db,
+        "HISTORY_NATS_URL": nats_url,
+        "HISTORY_API_KEYS": "bench",
+        "HISTORY_HOST": "127.0.0.1",
+        "HISTORY_PORT": str(port),
+        "HISTORY_RUN_RECENT_SERVICE": "false",
+        "HISTORY_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
+    }
+    process = subprocess.Popen(  # noqa: ASYNC220 (started once, before anything is measured)
+        [sys.executable, "-m", "parley_history"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+    )
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        for _ in range(300):
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get("/ready")).status_code == 200:
+                    return process
+            await asyncio.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"history did not become ready; see {log}")
+
+
+async def count_turns(conn: asyncpg.Connection, where: str = "") -> int:
+    return int(await conn.fetchval(f"SELECT count(*) FROM history.turns {where}"))  # noqa: S608
+
+
+async def until_stored(nats_url: str, conn: asyncpg.Connection, n: int, where: str = "") -> None:
+    """Wait until the history consumer has acked everything (it acks after the commit), then check the rows.
+
+    Polling count(*) on a growing table would load the database under test; consumer info costs NATS ~0.1 ms.
+    """
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    try:
+        while True:
+            info = await js.consumer_info("VOICE", "history")
+            if not info.num_pending and not info.num_ack_pending and await count_turns(conn, where) >= n:
+                return
+            await asyncio.sleep(0.02)
+    finally:
+        await nc.close()
 
 
 def turn(conversation: int, seq: int, text: str = "I would like to move my appointment to Friday") -> c.TurnCompleted:
@@ -145,4 +202,16 @@ def table(rows: list[tuple[str, str]]) -> str:
     return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
 
 
-__all__ = ["CpuMeter", "Servers", "machine", "percentile", "servers", "statistics", "table", "turn"]
+__all__ = [
+    "CpuMeter",
+    "Servers",
+    "count_turns",
+    "history_process",
+    "machine",
+    "percentile",
+    "servers",
+    "statistics",
+    "table",
+    "turn",
+    "until_stored",
+]

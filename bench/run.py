@@ -15,78 +15,37 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
-import httpx
 import nats
 
 from bench import sync_baseline
 from bench.agent_bench import emit_benchmark
-from bench.common import TURN_TEXT, CpuMeter, machine, percentile, prepare, servers, table, turn
+from bench.common import (
+    TURN_TEXT,
+    CpuMeter,
+    count_turns,
+    history_process,
+    machine,
+    percentile,
+    prepare,
+    servers,
+    table,
+    turn,
+    until_stored,
+)
 from bench.history_bench import ceiling, load_turns, publish, recent_latency, search_latency
-from parley_devstack.ports import free_port
 from parley_runtime import heap
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox
 from parley_runtime.provision import provision
 
 RESULTS = Path(__file__).parent / "results.json"
-
-
-async def _history_process(db: str, nats_url: str, log: Path) -> subprocess.Popen[bytes]:
-    """The history service as in production, once it answers /ready (its start-up is not part of the figures)."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "HISTORY_DATABASE_URL": db,
-        "HISTORY_NATS_URL": nats_url,
-        "HISTORY_API_KEYS": "bench",
-        "HISTORY_HOST": "127.0.0.1",
-        "HISTORY_PORT": str(port),
-        "HISTORY_RUN_RECENT_SERVICE": "false",
-        "HISTORY_LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen(  # noqa: ASYNC220 (started once, before anything is measured)
-        [sys.executable, "-m", "parley_history"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
-    )
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-        for _ in range(300):
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get("/ready")).status_code == 200:
-                    return process
-            await asyncio.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"history did not become ready; see {log}")
-
-
-async def _count(conn: asyncpg.Connection, where: str = "") -> int:
-    return int(await conn.fetchval(f"SELECT count(*) FROM history.turns {where}"))  # noqa: S608
-
-
-async def _until_stored(nats_url: str, conn: asyncpg.Connection, n: int, where: str = "") -> None:
-    """Wait until the history consumer has acked everything (it acks after the commit), then check the rows.
-
-    Polling count(*) on a growing table would load the database under test; consumer info costs NATS ~0.1 ms.
-    """
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    try:
-        while True:
-            info = await js.consumer_info("VOICE", "history")
-            if not info.num_pending and not info.num_ack_pending and await _count(conn, where) >= n:
-                return
-            await asyncio.sleep(0.02)
-    finally:
-        await nc.close()
 
 
 async def parley_throughput(
@@ -100,7 +59,7 @@ async def parley_throughput(
     outbox = Outbox(NatsSettings(url=nats_url), name="bench-agent", maxsize=n + 1).start()
     await outbox.connected()
     conn = await asyncpg.connect(db)
-    before = await _count(conn)
+    before = await count_turns(conn)
     events = [turn(first_conversation + i % conversations, i // conversations + 1, TURN_TEXT) for i in range(n)]
     meter.start()
     started = time.perf_counter()
@@ -109,7 +68,7 @@ async def parley_throughput(
         if i % 1000 == 0:
             await asyncio.sleep(0)
     await outbox.drain(timeout=120)
-    await _until_stored(nats_url, conn, before + n)
+    await until_stored(nats_url, conn, before + n)
     elapsed = time.perf_counter() - started
     cpu = meter.per_item(n)
     await outbox.close()
@@ -138,7 +97,7 @@ async def parley_latency(nats_url: str, db: str, rate: int, seconds: int) -> tup
         emitted[str(event.event_id)] = datetime.now(UTC)
         outbox.emit(event)
     await outbox.drain(timeout=60)
-    await _until_stored(nats_url, conn, total, "WHERE conversation_id >= 'conv-90000'")
+    await until_stored(nats_url, conn, total, "WHERE conversation_id >= 'conv-90000'")
     rows = await conn.fetch("SELECT event_id, stored_at FROM history.turns WHERE conversation_id >= 'conv-90000'")
     await outbox.close()
     await conn.close()
@@ -203,7 +162,7 @@ async def main(turns: int, recent_rows: int, runs: int, latency_seconds: int) ->
         results.update(_median_of("ceiling_turns_per_s", ceil))
         results["ceiling_lean_pull_turns_per_s"] = round(statistics.median(lean))
         print(f"2-3. parley and the sync baseline ({runs} runs each, taking turns)...", flush=True)
-        history = await _history_process(db, s.nats.url, s.tmp / "history.log")
+        history = await history_process(db, s.nats.url, s.tmp / "history.log")
         try:
             assert s.nats.pid is not None
             assert s.postgres.pid is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import nats
 from litestar import Litestar
@@ -67,15 +68,15 @@ async def count_turns(engine: AsyncEngine) -> int:
         return int((await conn.execute(select(func.count()).select_from(turns))).scalar_one())
 
 
-async def consuming_app(database_url: str, nats_url: str) -> Litestar:
+async def consuming_app(database_url: str, nats_url: str, **overrides: Any) -> Litestar:
     """History on a migrated database and provisioned streams, its consumer on (no recent service): the app
-    the fault tests run while they take a dependency away."""
+    the fault tests run while they take a dependency away. `overrides` are further settings."""
     await migrate_async(database_url)
     nc = await nats.connect(nats_url)
     await provision(nc.jetstream())
     await nc.close()
     settings = Settings(
         database_url=database_url, api_keys=API_KEY, nats_url=nats_url, migrate_on_start=False,
-        run_recent_service=False,
+        run_recent_service=False, **overrides,
     )  # fmt: skip
     return create_app(settings)

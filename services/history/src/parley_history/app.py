@@ -26,6 +26,7 @@ from parley_history import __version__
 from parley_history.api import HistoryController, provide_conn
 from parley_history.consumers import dead_letter_watch, history_consumer
 from parley_history.db import make_engine, migrate_async
+from parley_history.known import KnownRows
 from parley_history.lost_sessions import end_lost_sessions
 from parley_history.propagation import run_propagation
 from parley_history.request_reply import start_request_service
@@ -50,6 +51,7 @@ class Runtime:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     nc: Client | None = None
     consumer: Consumer | None = None
+    store: SqlHistoryStore | None = None  # the consumer's, with its memory of written rows
     micro: Service | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     erasure_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -75,7 +77,7 @@ def create_app(settings: Settings) -> Litestar:
                 asyncio.create_task(every(pace, rt.stop, end_lost, what="lost sessions"), name="history-lost-sessions")
             )
         if settings.run_consumer:
-            store = SqlHistoryStore(rt.engine)
+            store = rt.store = SqlHistoryStore(rt.engine, KnownRows(settings.known_rows_max))
             watch = dead_letter_watch(rt.nc, store)
             rt.tasks.append(asyncio.create_task(watch.run(rt.stop), name="history-dlq-watch"))
             rt.consumer = history_consumer(

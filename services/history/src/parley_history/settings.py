@@ -21,6 +21,7 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     run_recent_service: bool = True
     batch_size: Positive = 1000
     consumer_concurrency: Positive = 2
+    known_rows_max: Positive = 200_000
     recent_timeout_seconds: Seconds = 1.0
     # Ranking costs time per matching turn; a search for a common word over every conversation can take
     # seconds on millions of turns, holding a pooled connection meanwhile. It is cut off here with a 503.
