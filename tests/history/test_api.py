@@ -123,14 +123,38 @@ async def test_a_search_over_too_many_matches_is_cut_off_with_a_503_and_the_api_
         assert len(r.json()["items"]) == 3
 
 
-async def test_the_search_budget_holds_for_its_own_transaction_only(engine: AsyncEngine) -> None:
+async def test_the_search_budget_and_planning_hold_for_its_own_transaction_only(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await queries.search_turns(
             conn, query="x", user_id=None, conversation_id=None, limit=1, offset=0, timeout_seconds=2.5
         )
         assert (await conn.execute(text("SHOW statement_timeout"))).scalar() == "2500ms"
+        assert (await conn.execute(text("SHOW plan_cache_mode"))).scalar() == "force_custom_plan"
         await conn.commit()  # even a committed transaction leaves the pooled connection as it was
         assert (await conn.execute(text("SHOW statement_timeout"))).scalar() == "15s"
+        assert (await conn.execute(text("SHOW plan_cache_mode"))).scalar() == "auto"
+
+
+async def test_every_search_is_planned_for_its_own_words_and_conversation(engine: AsyncEngine, seeded: None) -> None:
+    # The driver prepares the query once per connection; after five runs Postgres may settle on a generic plan,
+    # made without the words or the conversation, which for one conversation reads every turn holding the word.
+    async with engine.connect() as conn:
+        for _ in range(12):
+            hits, _ = await queries.search_turns(
+                conn, query="appointment", user_id=None, conversation_id="conv-2", limit=20, offset=0,
+                timeout_seconds=5,
+            )  # fmt: skip
+            assert [h.turn.conversation_id for h in hits] == ["conv-2"]
+            await conn.commit()
+        plans = (
+            await conn.execute(
+                text(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                    " WHERE statement LIKE '%ts_rank_cd%' AND statement NOT LIKE '%pg_prepared_statements%'"
+                )
+            )
+        ).one()
+    assert tuple(plans) == (0, 12)
 
 
 @pytest.mark.parametrize(
