@@ -49,6 +49,9 @@ def _load(service: str, **env: str) -> object:
         ("agent", "AGENT_HISTORY_LIMIT", "500", "to 200 turns"),
         ("agent", "AGENT_NATS_URL", "nats://a:4222 nats://b:4222", "comma-separated"),
         ("agent", "AGENT_PORT", "-1", "a TCP port"),
+        ("agent", "AGENT_LOAD_THRESHOLD", "1.5", "at most 1"),
+        ("agent", "AGENT_LOAD_THRESHOLD", "0", "above 0"),
+        ("agent", "AGENT_JOB_MEMORY_LIMIT_MB", "-1", "at least 0"),
     ],
 )
 def test_a_setting_out_of_range_fails_naming_the_variable_and_what_it_expects(

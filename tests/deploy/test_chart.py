@@ -176,6 +176,18 @@ def test_retention_settings_reach_history_recordings_and_rooms(rendered: dict[st
         assert (rooms_env["ROOMS_RETENTION_DAYS"], rooms_env["ROOMS_IDEMPOTENCY_KEY_HOURS"]) == (rooms_days, key_hours)
 
 
+def test_agent_capacity_settings_reach_the_agent(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    names = ("AGENT_LOAD_THRESHOLD", "AGENT_IDLE_PROCESSES", "AGENT_JOB_MEMORY_WARN_MB", "AGENT_JOB_MEMORY_LIMIT_MB")
+    for scenario, expected in (
+        ("default", ("0.7", None, "1000", "0")),  # idle processes unset: LiveKit's default
+        ("production-autoscaling", ("0.6", "2", "1000", "1500")),
+    ):
+        objects = rendered[scenario]
+        (agent,) = _by(objects, "Deployment", "agent") + _by(objects, "StatefulSet", "agent")  # with persistence
+        env = _env(agent["spec"]["template"]["spec"]["containers"][0])
+        assert tuple(env.get(name) for name in names) == expected, scenario
+
+
 def test_dockerfiles_are_hadolint_clean() -> None:
     assert chart.hadolint() == []
 
@@ -225,7 +237,7 @@ def test_every_process_the_chart_runs_accepts_its_environment(
     }
     checked = []
     for obj in rendered[scenario]:
-        if obj["kind"] not in ("Deployment", "Job"):
+        if obj["kind"] not in ("Deployment", "StatefulSet", "Job"):
             continue
         pod = obj["spec"]["template"]["spec"]
         for container in pod.get("initContainers", []) + pod["containers"]:

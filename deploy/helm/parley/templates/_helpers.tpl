@@ -151,6 +151,16 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ $v.agent.llmModel | quote }}
 - name: AGENT_DEEPGRAM_MODEL
   value: {{ $v.agent.deepgramModel | quote }}
+- name: AGENT_LOAD_THRESHOLD
+  value: {{ $v.agent.loadThreshold | quote }}
+- name: AGENT_JOB_MEMORY_WARN_MB
+  value: {{ $v.agent.jobMemoryWarnMb | int | quote }}
+- name: AGENT_JOB_MEMORY_LIMIT_MB
+  value: {{ $v.agent.jobMemoryLimitMb | int | quote }}
+{{- if not (kindIs "invalid" $v.agent.idleProcesses) }}
+- name: AGENT_IDLE_PROCESSES
+  value: {{ $v.agent.idleProcesses | int | quote }}
+{{- end }}
 {{- with $v.agent.llmBaseUrl }}
 - name: AGENT_LLM_BASE_URL
   value: {{ . | quote }}

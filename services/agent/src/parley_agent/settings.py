@@ -14,12 +14,23 @@ import msgspec
 
 from parley_contracts.history import RECENT_MAX_LIMIT
 from parley_runtime.connection import NatsSettings
-from parley_runtime.settings import LiveKitUrl, LogLevel, NatsUrl, Port, Positive, Seconds, SettingsError, load_settings
+from parley_runtime.settings import (
+    LiveKitUrl,
+    LogLevel,
+    NatsUrl,
+    NonNegative,
+    Port,
+    Positive,
+    Seconds,
+    SettingsError,
+    load_settings,
+)
 
 PREFIX = "AGENT_"
 HistoryLimit = Annotated[
     int, msgspec.Meta(ge=0, le=RECENT_MAX_LIMIT, description=f"0 (no history) to {RECENT_MAX_LIMIT} turns")
 ]
+LoadThreshold = Annotated[float, msgspec.Meta(gt=0, le=1, description="a share of the CPU, above 0 and at most 1")]
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +62,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     outbox_max_events: Positive = 10_000
     drain_timeout_seconds: Seconds = 5.0
     recording_upload_timeout_seconds: Seconds = 20.0
+    # capacity of a worker (LiveKit's own defaults; `simulate` ignores them)
+    load_threshold: LoadThreshold = 0.7  # above this CPU load the worker tells LiveKit it takes no new call
+    idle_processes: NonNegative | None = None  # job processes kept warm for the next calls; unset: the CPU count
+    job_memory_warn_mb: NonNegative = 1000  # a call's process above this is logged (repeatedly); 0: never
+    job_memory_limit_mb: NonNegative = 0  # a call's process above this is killed, its call alone; 0: no limit
     host: str = "0.0.0.0"
     port: Port = 8081
     metrics_keys: str = ""  # comma-separated scrape keys for /metrics on `port`; unset, /metrics refuses all

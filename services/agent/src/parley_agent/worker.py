@@ -109,8 +109,15 @@ def create_server(settings: Settings, *, simulate: bool = False) -> AgentServer:
         kwargs["job_executor_type"] = JobExecutorType.THREAD
     else:
         kwargs.update(
-            ws_url=settings.livekit_url, api_key=settings.livekit_api_key, api_secret=settings.livekit_api_secret
+            ws_url=settings.livekit_url,
+            api_key=settings.livekit_api_key,
+            api_secret=settings.livekit_api_secret,
+            load_threshold=settings.load_threshold,
+            job_memory_warn_mb=settings.job_memory_warn_mb,
+            job_memory_limit_mb=settings.job_memory_limit_mb,
         )
+        if settings.idle_processes is not None:
+            kwargs["num_idle_processes"] = settings.idle_processes
     server = AgentServer(**kwargs)
     server.rtc_session(agent_name=settings.agent_name, on_session_end=on_session_end)(entrypoint)
     return server

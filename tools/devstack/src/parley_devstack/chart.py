@@ -33,6 +33,8 @@ INVALID_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ("live providers without their secret", {"agent": {"existingSecret": ""}}, "/agent"),
     ("an unknown service", {"services": {"billing": {"enabled": True}}}, "billing"),
     ("a provider mode that does not exist", {"agent": {"providers": "magic"}}, "/agent/providers"),
+    ("a load threshold above the whole CPU", {"agent": {"loadThreshold": 1.5}}, "/agent/loadThreshold"),
+    ("a negative per-call memory limit", {"agent": {"jobMemoryLimitMb": -1}}, "/agent/jobMemoryLimitMb"),
     (
         "persistence without a size",
         {"services": {"agent": {"persistence": {"enabled": True, "size": None}}}},
