@@ -16,7 +16,7 @@ import msgspec
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess
 from livekit.rtc._ffi_client import FfiClient
 
-from parley_agent import job_metrics
+from parley_agent import job_metrics, thread_stacks
 from parley_agent.call import Call, open_call, run_call
 from parley_agent.providers import ProviderSet, load_vad
 from parley_agent.settings import Settings
@@ -65,6 +65,7 @@ def start_livekit_runtime() -> None:
 
 
 def prewarm(proc: JobProcess) -> None:
+    thread_stacks.guard_current_frames()  # before the job's loop monitor can sample a stack
     start_livekit_runtime()
     settings = msgspec.json.decode(os.environ[SETTINGS_ENV], type=Settings)
     setup_agent_telemetry()
@@ -97,6 +98,7 @@ async def on_session_end(ctx: JobContext) -> None:
 
 def create_server(settings: Settings, *, simulate: bool = False) -> AgentServer:
     """The worker. `simulate=True` runs jobs in threads with no LiveKit connection (fake jobs)."""
+    thread_stacks.guard_current_frames()  # the worker's own loop monitor samples stacks too
     os.environ[SETTINGS_ENV] = msgspec.json.encode(settings).decode()
     os.environ[WORKER_PID_ENV] = str(os.getpid())
     kwargs: dict[str, Any] = {
