@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from parley_history.known import DEFAULT_MAX_ENTRIES
 from parley_runtime.settings import (
     NonNegative,
     NonNegativeFloat,
@@ -21,7 +22,7 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     run_recent_service: bool = True
     batch_size: Positive = 1000
     consumer_concurrency: Positive = 2
-    known_rows_max: Positive = 200_000
+    known_rows_max: Positive = DEFAULT_MAX_ENTRIES  # conversations (and sessions) remembered as written
     recent_timeout_seconds: Seconds = 1.0
     # Ranking costs time per matching turn; a search for a common word over every conversation can take
     # seconds on millions of turns, holding a pooled connection meanwhile. It is cut off here with a 503.
