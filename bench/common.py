@@ -11,7 +11,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -117,6 +117,20 @@ async def until_stored(nats_url: str, conn: asyncpg.Connection, n: int, where: s
         await nc.close()
 
 
+async def publish_events(url: str, events: Sequence[c.Event], window: int = 512) -> None:
+    """Publish straight to JetStream (each with its event id as `Nats-Msg-Id`), `window` acks in flight."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    for start in range(0, len(events), window):
+        await asyncio.gather(
+            *(
+                js.publish(c.subject_for(e), c.encode(e), headers={"Nats-Msg-Id": str(e.event_id)})
+                for e in events[start : start + window]
+            )
+        )
+    await nc.close()
+
+
 def turn(conversation: int, seq: int, text: str = "I would like to move my appointment to Friday") -> c.TurnCompleted:
     return c.TurnCompleted(
         event_id=c.new_event_id(),
@@ -209,6 +223,7 @@ __all__ = [
     "history_process",
     "machine",
     "percentile",
+    "publish_events",
     "servers",
     "statistics",
     "table",

@@ -18,7 +18,7 @@ import nats
 from nats.js.api import AckPolicy, ConsumerConfig
 
 import parley_contracts as c
-from bench.common import RARE_TEXT, TURN_TEXT, machine, percentile, prepare, servers, table, turn
+from bench.common import RARE_TEXT, TURN_TEXT, machine, percentile, prepare, publish_events, servers, table, turn
 from parley_contracts.streams import HISTORY_RECENT_SUBJECT
 from parley_history import queries
 from parley_history.consumers import history_consumer
@@ -30,18 +30,7 @@ from parley_runtime.pull import PullSubscription
 
 
 async def publish(url: str, n: int, conversations: int) -> None:
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    window = 512
-    events = [turn(i % conversations, i // conversations + 1) for i in range(n)]
-    for start in range(0, n, window):
-        await asyncio.gather(
-            *(
-                js.publish(c.subject_for(e), c.encode(e), headers={"Nats-Msg-Id": str(e.event_id)})
-                for e in events[start : start + window]
-            )
-        )
-    await nc.close()
+    await publish_events(url, [turn(i % conversations, i // conversations + 1) for i in range(n)])
 
 
 async def ceiling(url: str, n: int, batch: int, *, lean: bool = False) -> float:

@@ -20,13 +20,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
-import nats
 
 import parley_contracts as c
-from bench.common import T0, TURN_TEXT, history_process, machine, prepare, servers, table, until_stored
+from bench.common import (
+    T0,
+    TURN_TEXT,
+    history_process,
+    machine,
+    prepare,
+    publish_events,
+    servers,
+    table,
+    until_stored,
+)
 from parley_history.known import DEFAULT_MAX_ENTRIES
-
-WINDOW = 512  # publishes in flight
 
 
 def rss_mb(pid: int) -> float:
@@ -51,43 +58,33 @@ def first_turn(at: int) -> c.TurnCompleted:
     )
 
 
-async def publish_new_conversations(url: str, first: int, n: int) -> None:
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    for start in range(first, first + n, WINDOW):
-        events = [first_turn(i) for i in range(start, min(start + WINDOW, first + n))]
-        await asyncio.gather(
-            *(js.publish(c.subject_for(e), c.encode(e), headers={"Nats-Msg-Id": str(e.event_id)}) for e in events)
-        )
-    await nc.close()
-
-
 async def main(conversations: int, stage: int, known_rows_max: int) -> dict[str, object]:
     results: dict[str, object] = {"known_rows_max": known_rows_max}
+    readings: list[tuple[int, float]] = []  # (conversations stored, history's RSS in MiB)
     with servers() as s:
         db = await prepare(s)
         extra = {"HISTORY_KNOWN_ROWS_MAX": str(known_rows_max)}
         history = await history_process(db, s.nats.url, s.tmp / "history.log", extra)
         conn = await asyncpg.connect(db)
         try:
-            results["rss_ready_mb"] = round(rss_mb(history.pid), 1)
+            ready = results["rss_ready_mb"] = round(rss_mb(history.pid), 1)
             sent = 0
             while sent < conversations:
                 n = min(stage, conversations - sent)
-                await publish_new_conversations(s.nats.url, sent, n)
+                await publish_events(s.nats.url, [first_turn(i) for i in range(sent, sent + n)])
                 sent += n
                 await until_stored(s.nats.url, conn, sent)
-                results[f"rss_after_{sent}_mb"] = rss = round(rss_mb(history.pid), 1)
-                print(f"  {sent:>9,} conversations stored: history RSS {rss} MiB", flush=True)
+                readings.append((sent, round(rss_mb(history.pid), 1)))
+                print(f"  {sent:>9,} conversations stored: history RSS {readings[-1][1]} MiB", flush=True)
         finally:
             await conn.close()
             history.terminate()
             history.wait(20)
-    stages = [v for k, v in results.items() if k.startswith("rss_after_")]
-    full = [v for k, v in results.items() if k.startswith("rss_after_") and int(k.split("_")[2]) > known_rows_max]
-    results["rss_growth_mb"] = round(float(stages[-1]) - float(results["rss_ready_mb"]), 1)  # type: ignore[arg-type]
+    results.update({f"rss_after_{stored}_mb": rss for stored, rss in readings})
+    results["rss_growth_mb"] = round(readings[-1][1] - ready, 1)
+    full = [rss for stored, rss in readings if stored > known_rows_max]
     if len(full) >= 2:  # growth once the cache was full: what an unbounded memory would keep adding
-        results["rss_growth_once_full_mb"] = round(float(full[-1]) - float(full[0]), 1)  # type: ignore[arg-type]
+        results["rss_growth_once_full_mb"] = round(full[-1] - full[0], 1)
     results["machine"] = machine()
     return results
 
