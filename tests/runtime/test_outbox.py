@@ -2,36 +2,19 @@
 
 import asyncio
 import inspect
-import logging
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import msgspec
-import nats
 import pytest
 from nats.aio.client import Client
 
 from parley_devstack.nats_server import NatsServer
-from parley_devstack.ports import free_port
-from parley_devstack.testing import stream_events
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import OUTAGE_SPILL_SECONDS, Outbox
-from parley_runtime.provision import provision
 from parley_runtime.spill import RETRY_SECONDS
 
-from .conftest import message, turn
-
-
-async def _stream_event_ids(url: str) -> list[str]:
-    return [str(e.event_id) for e in await stream_events(url)]
-
-
-async def _provisioned(url: str) -> None:
-    nc = await nats.connect(url)
-    await provision(nc.jetstream())
-    await nc.close()
+from .conftest import message, provisioned, stream_event_ids, turn
 
 
 def test_emit_is_synchronous() -> None:
@@ -39,7 +22,7 @@ def test_emit_is_synchronous() -> None:
 
 
 async def test_emits_with_nats_down_all_land_exactly_once_after_restart(embedded_nats: NatsServer) -> None:
-    await _provisioned(embedded_nats.url)
+    await provisioned(embedded_nats.url)
     embedded_nats.stop()
     outbox = Outbox(NatsSettings(url=embedded_nats.url, connect_timeout=0.5), name="test").start()
     events = [turn(i + 1) for i in range(1000)]
@@ -58,14 +41,14 @@ async def test_emits_with_nats_down_all_land_exactly_once_after_restart(embedded
     embedded_nats.start()  # same store dir, same port
     assert await outbox.drain(30)
     await outbox.close()
-    ids = await _stream_event_ids(embedded_nats.url)
+    ids = await stream_event_ids(embedded_nats.url)
     assert sorted(ids) == sorted(str(e.event_id) for e in events)
 
 
 async def test_sigkill_of_the_server_mid_run_loses_nothing_that_was_emitted(
     embedded_nats: NatsServer,
 ) -> None:
-    await _provisioned(embedded_nats.url)
+    await provisioned(embedded_nats.url)
     outbox = Outbox(NatsSettings(url=embedded_nats.url), name="test").start()
     events = [turn(i + 1) for i in range(3000)]
     for e in events[:1500]:
@@ -79,7 +62,7 @@ async def test_sigkill_of_the_server_mid_run_loses_nothing_that_was_emitted(
     embedded_nats.start()
     assert await outbox.drain(60)
     await outbox.close()
-    ids = await _stream_event_ids(embedded_nats.url)
+    ids = await stream_event_ids(embedded_nats.url)
     assert len(ids) == len(set(ids)) == 3000
     # The backlog went as fast-ingest batches: the kill hit a stream published that way.
     assert outbox.publisher is not None and outbox.publisher.fast is not None
@@ -87,7 +70,7 @@ async def test_sigkill_of_the_server_mid_run_loses_nothing_that_was_emitted(
 
 
 async def test_overflow_spills_to_file_and_a_new_outbox_replays_it(embedded_nats: NatsServer, tmp_path: Path) -> None:
-    await _provisioned(embedded_nats.url)
+    await provisioned(embedded_nats.url)
     embedded_nats.stop()
     spill = tmp_path / "outbox.jsonl"
     settings = NatsSettings(url=embedded_nats.url, connect_timeout=0.5)
@@ -106,55 +89,9 @@ async def test_overflow_spills_to_file_and_a_new_outbox_replays_it(embedded_nats
     second = Outbox(settings, name="test", maxsize=100, spill_path=spill).start()
     assert await second.drain(30)
     await second.close()
-    ids = await _stream_event_ids(embedded_nats.url)
+    ids = await stream_event_ids(embedded_nats.url)
     assert sorted(ids) == sorted(str(e.event_id) for e in events)
     assert spill.read_bytes() == b""
-
-
-# A process that emits turns while NATS is down, prints their ids, then waits to be killed.
-_EMITTER = """
-import asyncio, sys
-from pathlib import Path
-from uuid import uuid4
-import parley_contracts as c
-from parley_runtime.connection import NatsSettings
-from parley_runtime.outbox import Outbox
-
-async def main(url, spill, n):
-    outbox = Outbox(NatsSettings(url=url, connect_timeout=0.2), name="doomed", spill_path=Path(spill)).start()
-    for seq in range(1, n + 1):
-        event = c.TurnCompleted(event_id=uuid4(), occurred_at=c.utcnow(), conversation_id="conv-1",
-                                session_id="sess-1", producer="test", seq=seq, role="user", text="hello")
-        outbox.emit(event)
-        print(event.event_id, flush=True)
-        if seq % 50 == 0:
-            await asyncio.sleep(0.01)  # a call's pace, roughly
-    print("done", flush=True)
-    await asyncio.sleep(3600)
-
-asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
-"""
-
-
-async def _emit_then_sigkill(url: str, spill: Path, n: int, *, after: float) -> list[str]:
-    """Run `_EMITTER` (an outbox spilling to `spill`) until it has emitted `n` events, SIGKILL it `after`
-    seconds later (no close, no drain, no chance to write anything more), and return the ids it emitted."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", _EMITTER, url, str(spill), str(n)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    try:
-        assert child.stdout is not None
-        emitted = []
-        for line in child.stdout:  # until "done" (or the child's end, should it fail)
-            if line == b"done\n":
-                break
-            emitted.append(line.decode().strip())
-        assert len(emitted) == n
-        await asyncio.sleep(after)
-        return emitted
-    finally:
-        child.kill()
-        child.wait(10)
 
 
 async def test_in_an_outage_the_backlog_counts_every_event_waiting_on_disk_and_reading_it_does_no_io(
@@ -162,7 +99,7 @@ async def test_in_an_outage_the_backlog_counts_every_event_waiting_on_disk_and_r
 ) -> None:
     """The backlog gauge (and its alert) must see an outage's events once the guard moved them to disk, and the
     metrics exporter reads it from its own thread: reading must not write the spill file under the loop."""
-    await _provisioned(embedded_nats.url)
+    await provisioned(embedded_nats.url)
     embedded_nats.stop()
     spill = tmp_path / "outbox.jsonl"
     settings = NatsSettings(url=embedded_nats.url, connect_timeout=0.5)
@@ -182,76 +119,11 @@ async def test_in_an_outage_the_backlog_counts_every_event_waiting_on_disk_and_r
     assert await outbox.drain(30)
     await outbox.close()
     assert outbox.backlog == 0
-    assert sorted(await _stream_event_ids(embedded_nats.url)) == sorted(str(e.event_id) for e in events)
-
-
-async def test_a_process_sigkilled_during_a_nats_outage_keeps_what_it_emitted(
-    embedded_nats: NatsServer, tmp_path: Path
-) -> None:
-    """Far below the in-memory bound, yet on disk: an outage moves the backlog to the spill file."""
-    await _provisioned(embedded_nats.url)
-    embedded_nats.stop()
-    spill = tmp_path / "outbox.jsonl"
-    emitted = await _emit_then_sigkill(embedded_nats.url, spill, 300, after=3 * OUTAGE_SPILL_SECONDS)
-
-    embedded_nats.start()
-    replay = Outbox(NatsSettings(url=embedded_nats.url), name="replay", spill_path=spill).start()
-    assert await replay.drain(30)
-    await replay.close()
-    assert sorted(await _stream_event_ids(embedded_nats.url)) == sorted(emitted)
-
-
-async def _fill_until_refused(url: str) -> int:
-    """Publish to VOICE until JetStream answers "insufficient resources" (its store is full); how many fit."""
-    nc = await nats.connect(url)
-    try:
-        for i in range(100_000):
-            answer = await nc.request(f"voice.filler.v1.c{i}", b"x" * 1000, timeout=5, headers={"Nats-Msg-Id": f"f{i}"})
-            if b'"error"' in answer.data:
-                assert b"insufficient resources" in answer.data, answer.data
-                return i
-        raise AssertionError("JetStream never filled up")
-    finally:
-        await nc.close()
-
-
-async def test_a_process_sigkilled_while_jetstream_refuses_to_store_keeps_what_it_emitted(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """NATS answers, but its JetStream store is full: the backlog waits on disk as in an outage, not in memory,
-    the outbox says why, and once there is space again everything lands."""
-    caplog.set_level(logging.INFO, logger="parley_runtime.outbox")
-    config = tmp_path / "nats.conf"
-    config.write_text("jetstream { max_file_store: 1MB, max_memory_store: 1MB }\n")
-    server = NatsServer(tmp_path / "nats", port=free_port(), config=config).start()
-    try:
-        await _provisioned(server.url)
-        filled = await _fill_until_refused(server.url)
-        assert filled > 100
-        spill = tmp_path / "outbox.jsonl"
-        # Time for a refused window, its back-off, and the move to disk.
-        emitted = await _emit_then_sigkill(server.url, spill, 300, after=1.0)
-        nc = await nats.connect(server.url)
-        js = nc.jetstream()
-        assert (await js.stream_info("VOICE")).state.messages == filled  # none of the 300 was stored
-        replay = Outbox(NatsSettings(url=server.url), name="replay", spill_path=spill).start()
-        deadline = time.monotonic() + 10
-        while not (refused := [r for r in caplog.records if r.getMessage() == "JetStream is not storing events"]):
-            assert time.monotonic() < deadline, "the refusal was never logged"
-            await asyncio.sleep(0.05)
-        assert "insufficient resources" in refused[0].__dict__["error"]
-        await js.purge_stream("VOICE")  # space again
-        await nc.close()
-        assert await replay.drain(30)
-        await replay.close()
-        assert any(r.getMessage() == "JetStream stores events again" for r in caplog.records)
-        assert sorted(await _stream_event_ids(server.url)) == sorted(emitted)
-    finally:
-        server.stop()
+    assert sorted(await stream_event_ids(embedded_nats.url)) == sorted(str(e.event_id) for e in events)
 
 
 async def test_events_spilled_after_a_torn_line_are_not_lost(embedded_nats: NatsServer, tmp_path: Path) -> None:
-    await _provisioned(embedded_nats.url)
+    await provisioned(embedded_nats.url)
     embedded_nats.stop()
     spill = tmp_path / "outbox.jsonl"
     before = [turn(i + 1) for i in range(3)]
@@ -268,14 +140,14 @@ async def test_events_spilled_after_a_torn_line_are_not_lost(embedded_nats: Nats
     replay = Outbox(settings, name="replay", spill_path=spill).start()
     assert await replay.drain(30)
     await replay.close()
-    assert sorted(await _stream_event_ids(embedded_nats.url)) == sorted(str(e.event_id) for e in before + after)
+    assert sorted(await stream_event_ids(embedded_nats.url)) == sorted(str(e.event_id) for e in before + after)
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, where every write fails: disk full")
 async def test_a_full_disk_in_an_outage_never_breaks_emit_and_what_memory_holds_lands(
     embedded_nats: NatsServer,
 ) -> None:
-    await _provisioned(embedded_nats.url)
+    await provisioned(embedded_nats.url)
     embedded_nats.stop()
     settings = NatsSettings(url=embedded_nats.url, connect_timeout=0.5)
     outbox = Outbox(settings, name="test", maxsize=100, spill_path=Path("/dev/full")).start()
@@ -289,7 +161,7 @@ async def test_a_full_disk_in_an_outage_never_breaks_emit_and_what_memory_holds_
     embedded_nats.start()
     assert await outbox.drain(30)
     await outbox.close()
-    assert sorted(await _stream_event_ids(embedded_nats.url)) == sorted(str(e.event_id) for e in events[:100])
+    assert sorted(await stream_event_ids(embedded_nats.url)) == sorted(str(e.event_id) for e in events[:100])
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, where every write fails: disk full")
@@ -297,7 +169,7 @@ async def test_overflow_a_full_disk_hands_back_is_published_without_waiting_for_
     # NATS is up: the overflow is spilled, the disk refuses it and hands it back to memory, and the publishing
     # loop (idle by then: its queue was empty and the file seemed read) must be woken for it. Nothing else
     # wakes it: no event is emitted after the burst.
-    await _provisioned(nats_url)
+    await provisioned(nats_url)
     outbox = Outbox(NatsSettings(url=nats_url), name="test", maxsize=10, spill_path=Path("/dev/full")).start()
     await asyncio.wait_for(outbox.connected(), 10)
     events = [turn(i + 1, conversation="conv-full-disk") for i in range(50)]
@@ -307,7 +179,7 @@ async def test_overflow_a_full_disk_hands_back_is_published_without_waiting_for_
     assert await outbox.drain(RETRY_SECONDS / 2), outbox.backlog
     await outbox.close()
     assert outbox.dropped == 0  # close dropped what the disk had refused, when drain did not count it
-    published = [e for e in await _stream_event_ids(nats_url) if e in {str(x.event_id) for x in events}]
+    published = [e for e in await stream_event_ids(nats_url) if e in {str(x.event_id) for x in events}]
     assert sorted(published) == sorted(str(e.event_id) for e in events)
 
 
