@@ -25,7 +25,7 @@ from parley_runtime.provision import ProvisionSettings, provision
 
 from ..history.conftest import turn
 from ..history.test_faults import _spawn_history
-from ..runtime.test_outbox import _emit_then_sigkill
+from ..runtime.test_outbox_crash import emit_then_sigkill
 from .test_faults import _rows, _until
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
@@ -104,7 +104,7 @@ async def test_a_process_sigkilled_while_the_stream_has_no_quorum_keeps_what_it_
         node.kill()
     spill = tmp_path / "outbox.jsonl"
     # Past the 2 s PubAck timeout of the first window, its back-off, and the move to disk.
-    emitted = await _emit_then_sigkill(survivor.url, spill, 300, after=4.0)
+    emitted = await emit_then_sigkill(survivor.url, spill, 300, after=4.0)
     assert spill.stat().st_size > 0
 
     for node in lost:

@@ -43,7 +43,7 @@ asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
 """
 
 
-async def _emit_then_sigkill(url: str, spill: Path, n: int, *, after: float) -> list[str]:
+async def emit_then_sigkill(url: str, spill: Path, n: int, *, after: float) -> list[str]:
     """Run `_EMITTER` (an outbox spilling to `spill`) until it has emitted `n` events, SIGKILL it `after`
     seconds later (no close, no drain, no chance to write anything more), and return the ids it emitted."""
     child = subprocess.Popen(
@@ -71,7 +71,7 @@ async def test_a_process_sigkilled_during_a_nats_outage_keeps_what_it_emitted(
     await provisioned(embedded_nats.url)
     embedded_nats.stop()
     spill = tmp_path / "outbox.jsonl"
-    emitted = await _emit_then_sigkill(embedded_nats.url, spill, 300, after=3 * OUTAGE_SPILL_SECONDS)
+    emitted = await emit_then_sigkill(embedded_nats.url, spill, 300, after=3 * OUTAGE_SPILL_SECONDS)
 
     embedded_nats.start()
     replay = Outbox(NatsSettings(url=embedded_nats.url), name="replay", spill_path=spill).start()
@@ -109,7 +109,7 @@ async def test_a_process_sigkilled_while_jetstream_refuses_to_store_keeps_what_i
         assert filled > 100
         spill = tmp_path / "outbox.jsonl"
         # Time for a refused window, its back-off, and the move to disk.
-        emitted = await _emit_then_sigkill(server.url, spill, 300, after=1.0)
+        emitted = await emit_then_sigkill(server.url, spill, 300, after=1.0)
         nc = await nats.connect(server.url)
         js = nc.jetstream()
         assert (await js.stream_info("VOICE")).state.messages == filled  # none of the 300 was stored
