@@ -17,8 +17,7 @@ import pytest
 import parley_contracts as c
 from parley_contracts.streams import AUDIO_BUCKET
 from parley_devstack.nats_server import NatsServer
-from parley_devstack.testing import stream_events
-from parley_runtime.provision import provision
+from parley_devstack.testing import provisioned, stream_events
 from parley_runtime.spill import SpillFile
 
 pytestmark = pytest.mark.slow
@@ -45,16 +44,10 @@ def _agent(nats_url: str, state: Path, *args: str, timeout: float = 120) -> subp
     )
 
 
-async def _provisioned(url: str) -> None:
-    nc = await nats.connect(url)
-    await provision(nc.jetstream())
-    await nc.close()
-
-
 async def test_a_simulated_call_stores_its_recording_and_names_it_in_session_ended(
     embedded_nats: NatsServer, tmp_path: Path
 ) -> None:
-    await _provisioned(embedded_nats.url)
+    await provisioned(embedded_nats.url)
     run = _agent(embedded_nats.url, tmp_path / "agent", "simulate", "-n", "1", "--exit")
     assert run.returncode == 0, run.stderr[-2000:]
     events = await stream_events(embedded_nats.url)
@@ -81,7 +74,7 @@ async def test_a_call_whose_audio_can_be_neither_uploaded_nor_kept_still_publish
 ) -> None:
     """The audio bucket is gone and the pending-audio folder cannot be made: the audio is lost, which the log
     says, but the end of the call (and its transcript, in `session_ended`) must still go out."""
-    await _provisioned(embedded_nats.url)
+    await provisioned(embedded_nats.url)
     nc = await nats.connect(embedded_nats.url)
     await nc.jetstream().delete_object_store(AUDIO_BUCKET)
     await nc.close()
@@ -101,7 +94,7 @@ async def test_a_call_whose_audio_can_be_neither_uploaded_nor_kept_still_publish
 async def test_calls_complete_with_nats_down_and_every_event_lands_once_when_it_is_back(
     embedded_nats: NatsServer, tmp_path: Path
 ) -> None:
-    await _provisioned(embedded_nats.url)
+    await provisioned(embedded_nats.url)
     embedded_nats.stop()
     state = tmp_path / "agent"
     started = time.monotonic()
@@ -142,7 +135,7 @@ def _spilled(state: Path) -> list[c.Event]:
 async def test_a_worker_sigkilled_mid_call_during_an_outage_loses_no_event_it_had_emitted(
     embedded_nats: NatsServer, tmp_path: Path
 ) -> None:
-    await _provisioned(embedded_nats.url)
+    await provisioned(embedded_nats.url)
     embedded_nats.stop()
     state = tmp_path / "agent"
     worker = subprocess.Popen(

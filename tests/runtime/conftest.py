@@ -16,7 +16,6 @@ from parley_runtime.connection import subscriptions_confirmed
 from parley_runtime.consume import Consumer
 from parley_runtime.dlq import DeadLetterCopier
 from parley_runtime.handling import Delivery
-from parley_runtime.provision import provision
 from parley_runtime.publish import Message, WindowPublisher
 
 
@@ -105,10 +104,3 @@ class Running:
 async def stream_event_ids(url: str) -> list[str]:
     """The ids of the events the VOICE stream holds, in stream order."""
     return [str(e.event_id) for e in await stream_events(url)]
-
-
-async def provisioned(url: str) -> None:
-    """Provision Parley's streams on the server at `url`."""
-    nc = await nats.connect(url)
-    await provision(nc.jetstream())
-    await nc.close()

@@ -10,11 +10,12 @@ import pytest
 from nats.aio.client import Client
 
 from parley_devstack.nats_server import NatsServer
+from parley_devstack.testing import provisioned
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import OUTAGE_SPILL_SECONDS, Outbox
 from parley_runtime.spill import RETRY_SECONDS
 
-from .conftest import message, provisioned, stream_event_ids, turn
+from .conftest import message, stream_event_ids, turn
 
 
 def test_emit_is_synchronous() -> None:

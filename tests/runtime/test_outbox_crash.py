@@ -13,10 +13,11 @@ import pytest
 
 from parley_devstack.nats_server import NatsServer
 from parley_devstack.ports import free_port
+from parley_devstack.testing import provisioned
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import OUTAGE_SPILL_SECONDS, Outbox
 
-from .conftest import provisioned, stream_event_ids
+from .conftest import stream_event_ids
 
 # A process that emits turns while NATS is down, prints their ids, then waits to be killed.
 _EMITTER = """

@@ -199,6 +199,19 @@ async def stream_events(url: str, stream: str = "VOICE") -> list[Any]:
         await nc.close()
 
 
+async def provisioned(url: str) -> None:
+    """Provision Parley's streams and consumers on the server at `url` (what every service does at start)."""
+    import nats
+
+    from parley_runtime.provision import provision
+
+    nc = await nats.connect(url)
+    try:
+        await provision(nc.jetstream())
+    finally:
+        await nc.close()
+
+
 async def events_in(js: Any, stream: str = "VOICE") -> list[Any]:
     """`stream_events` on a JetStream context the caller holds (a cluster's, asked again between leaders)."""
     import parley_contracts as c
