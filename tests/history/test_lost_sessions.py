@@ -22,7 +22,9 @@ from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
 from parley_runtime.provision import provision
 
-from .conftest import T0, ended, started, turn
+from .conftest import API_KEY, T0, ended, started, turn
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 HOURS_AGO = "UPDATE history.sessions SET received_at = now() - make_interval(hours => :h) WHERE id = ANY(:ids)"
 
@@ -101,3 +103,61 @@ async def test_the_running_service_ends_a_lost_session_through_the_stream(
             await asyncio.sleep(0.1)
     (end,) = [e for e in await stream_events(nats_url) if isinstance(e, c.SessionEnded)]
     assert (end.producer, end.session_id, end.turn_count) == ("history", "sess-lost", 2)
+
+
+def _resuming(conv: str, sess: str, resumed_from: str) -> c.SessionStarted:
+    """The session of a second attempt at a LiveKit job whose first attempt's worker was lost."""
+    return msgspec.structs.replace(started(conv, sess, at=c.utcnow()), resumed_from=resumed_from)
+
+
+async def test_a_session_another_attempt_at_its_job_resumed_is_ended_without_waiting_for_the_timeout(
+    engine: AsyncEngine,
+) -> None:
+    await _call(engine, "conv-r", "AJ_r-11111111", 2, at=c.utcnow())  # its last turn just now: not silent
+    await _call(engine, "conv-other", "AJ_o-33333333", 1, at=c.utcnow())
+    published: list[c.SessionEnded] = []
+
+    async def publish(event: c.SessionEnded) -> None:
+        published.append(event)
+
+    assert await end_lost_sessions(engine, publish, timeout=timedelta(hours=2)) == 0
+    await persist([_resuming("conv-r", "AJ_r-22222222", "AJ_r-11111111")], SqlHistoryStore(engine))
+    assert await end_lost_sessions(engine, publish, timeout=timedelta(hours=2)) == 1
+    (end,) = published
+    assert (end.session_id, end.reason, end.turn_count) == ("AJ_r-11111111", c.AGENT_LOST, 2)
+    await persist([end], SqlHistoryStore(engine))
+    assert await end_lost_sessions(engine, publish, timeout=timedelta(hours=2)) == 0  # the resuming one goes on
+    # The resuming session's first turn may arrive before its start: the start still records what it resumed.
+    await persist([turn("conv-r", "AJ_r-33333333", 1, at=c.utcnow())], SqlHistoryStore(engine))
+    await persist([_resuming("conv-r", "AJ_r-33333333", "AJ_r-22222222")], SqlHistoryStore(engine))
+    assert await end_lost_sessions(engine, publish, timeout=timedelta(hours=2)) == 1
+    assert published[-1].session_id == "AJ_r-22222222"
+
+
+async def test_the_running_service_ends_a_resumed_session_as_soon_as_the_resuming_one_is_stored(
+    engine: AsyncEngine, settings: Settings, nats_url: str
+) -> None:
+    """The lost-session pass runs every 5 minutes; storing a resuming session brings it forward."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await provision(js)
+    first, second = "AJ_r-11111111", "AJ_r-22222222"
+    try:
+        async with AsyncTestClient(app=create_app(settings)) as client:
+            for event in (started("conv-r", first, at=c.utcnow()), turn("conv-r", first, 1, at=c.utcnow())):
+                await js.publish(c.subject_for(event), c.encode(event))
+            deadline = time.monotonic() + 20
+            while (await client.get(f"/v1/sessions/{first}", headers=AUTH)).json().get("session", {}).get(
+                "stored_turns"
+            ) != 1:
+                assert time.monotonic() < deadline, "the first attempt's turn was never stored"
+                await asyncio.sleep(0.1)
+            resuming = _resuming("conv-r", second, first)
+            await js.publish(c.subject_for(resuming), c.encode(resuming))
+            while await _end(engine, first) != c.AGENT_LOST:
+                assert time.monotonic() < deadline, "the resumed session was not ended at once"
+                await asyncio.sleep(0.1)
+            shown = (await client.get(f"/v1/sessions/{second}", headers=AUTH)).json()["session"]
+            assert (shown["resumed_from"], shown["status"]) == (first, "active")
+    finally:
+        await nc.close()

@@ -1,7 +1,9 @@
 """One call, from job start to the last event: the per-job logic the worker entrypoint runs.
 
-Start: read the room metadata, open the outbox, emit `session_started`, seed the chat context from
-`history.v1.recent` (bounded wait), start the AgentSession with the tracker attached.
+Start: read the room metadata, open the outbox, seed the chat context from `history.v1.recent` (bounded
+wait), emit `session_started` (with `resumed_from` when history holds an earlier attempt at the same job: a
+job LiveKit resumed on this worker after losing the one that had it), start the AgentSession with the
+tracker attached. Each attempt at a job is a session of its own (`session_id_for`).
 End (whichever exit path comes first: session close -> `on_session_end`, or the job's shutdown
 callback on errors and worker shutdown): store the recording, emit `session_ended`, drain the outbox
 within the budget and spill the rest to disk. `finish()` is idempotent, so every path persists once.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -32,11 +35,13 @@ from parley_agent.recording import object_key, store_recording
 from parley_agent.settings import Settings
 from parley_agent.state import CallState
 from parley_agent.tracker import CallTracker, close_reason
+from parley_contracts.history import RecentTurn
 from parley_runtime.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_JOB_PART_MAX = 128 - 9  # a session id is at most 128 characters: room for "-" and the attempt's 8 digits
 SIMULATED_CALLER = "simulated-caller"
 
 
@@ -44,8 +49,27 @@ def default_instructions() -> str:
     return (files("parley_agent") / "prompts" / "default.md").read_text().strip()
 
 
+def job_part(job_id: str) -> str:
+    """The job id as the leading part of a session id (letters, digits, `_` and `-`, starting with one of the
+    first two)."""
+    return _UNSAFE.sub("-", job_id).lstrip("_-")[:_JOB_PART_MAX] or "job"
+
+
 def session_id_for(job_id: str) -> str:
-    return _UNSAFE.sub("-", job_id)[:128] or "job"
+    """A new session id for one attempt at a job: `<job id>-<8 random hex digits>`.
+
+    LiveKit hands a job whose worker was lost to another worker with the same job id (a resumed job). Were
+    the session id the job id, the second attempt would number its turns 1, 2, 3... again under the same
+    session, and history would take them for redeliveries of the first attempt's turns and drop them.
+    """
+    return f"{job_part(job_id)}-{secrets.token_hex(4)}"
+
+
+def resumed_session(job_id: str, session_id: str, prior: list[RecentTurn]) -> str | None:
+    """The session of an earlier attempt at this job, if history's recent turns hold one (the newest)."""
+    prefix = f"{job_part(job_id)}-"
+    earlier = [t for t in prior if t.session_id.startswith(prefix) and t.session_id != session_id]
+    return max(earlier, key=lambda t: t.at).session_id if earlier else None
 
 
 def participant_kind(p: rtc.RemoteParticipant) -> str:
@@ -137,11 +161,13 @@ def open_call(ctx: JobContext, settings: Settings) -> Call:
 
 async def run_call(call: Call, providers: ProviderSet) -> None:
     ctx, settings, meta = call.ctx, call.settings, call.meta
-    call.tracker.start(
-        room_sid=ctx.job.room.sid or None, metadata={"language": meta.language} if meta.language else None
-    )
     prior = await fetch_recent(
         call.outbox, meta.conversation_id, limit=settings.history_limit, timeout=settings.history_timeout_seconds
+    )
+    call.tracker.start(
+        room_sid=ctx.job.room.sid or None,
+        metadata={"language": meta.language} if meta.language else None,
+        resumed_from=resumed_session(ctx.job.id, call.state.session_id, prior),
     )
     agent = Agent(
         instructions=meta.instructions or settings.instructions or default_instructions(), chat_ctx=seed_context(prior)

@@ -89,7 +89,9 @@ class CallTracker:
             "producer": PRODUCER,
         }
 
-    def start(self, *, room_sid: str | None, metadata: dict[str, str] | None = None) -> None:
+    def start(
+        self, *, room_sid: str | None, metadata: dict[str, str] | None = None, resumed_from: str | None = None
+    ) -> None:
         s = self.state
         self.publish(
             c.SessionStarted(
@@ -100,6 +102,7 @@ class CallTracker:
                 user_id=s.user_id,
                 started_at=s.session_start,
                 metadata=metadata,
+                resumed_from=resumed_from,
             )
         )
 

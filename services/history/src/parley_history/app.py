@@ -55,6 +55,7 @@ class Runtime:
     micro: Service | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     erasure_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    lost_wakeup: asyncio.Event = field(default_factory=asyncio.Event)  # a session resumed a lost one
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -74,10 +75,13 @@ def create_app(settings: Settings) -> Litestar:
             # Every 5 minutes: a lost call ends within the timeout and 5 minutes (sooner for a shorter timeout).
             pace = min(300.0, timeout.total_seconds() / 4)
             rt.tasks.append(
-                asyncio.create_task(every(pace, rt.stop, end_lost, what="lost sessions"), name="history-lost-sessions")
+                asyncio.create_task(
+                    every(pace, rt.stop, end_lost, what="lost sessions", wakeup=rt.lost_wakeup),
+                    name="history-lost-sessions",
+                )
             )
         if settings.run_consumer:
-            store = rt.store = SqlHistoryStore(rt.engine, KnownRows(settings.known_rows_max))
+            store = rt.store = SqlHistoryStore(rt.engine, KnownRows(settings.known_rows_max), rt.lost_wakeup.set)
             watch = dead_letter_watch(rt.nc, store)
             rt.tasks.append(asyncio.create_task(watch.run(rt.stop), name="history-dlq-watch"))
             rt.consumer = history_consumer(

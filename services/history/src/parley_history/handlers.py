@@ -35,6 +35,7 @@ class SessionRow:
     user_id: str | None = None
     started_at: datetime | None = None
     metadata: dict[str, str] | None = None
+    resumed_from: str | None = None
 
 
 @dataclass
@@ -83,6 +84,7 @@ def plan(events: Sequence[AnyEvent]) -> WritePlan:
                 user_id=event.user_id,
                 started_at=event.started_at,
                 metadata=event.metadata,
+                resumed_from=event.resumed_from,
             )
         elif isinstance(event, TurnCompleted | SessionEnded):
             _touch(p, event)

@@ -9,6 +9,10 @@ transcript (not the audio, which died with the process), rooms closes the agent 
 derived from the session, so replicas that find the same session publish one event (JetStream drops the
 copies, and every consumer is idempotent anyway). Should the agent's own end still turn up (replayed from
 a spill file), it replaces this one in history (`store.END_SESSIONS`), rooms and recordings alike.
+
+A session that a later session names as `resumed_from` needs no waiting: LiveKit gave its job to another
+worker because it had lost this one's. It is ended the same way at the next pass, which storing the
+resuming session brings forward (`SqlHistoryStore.on_resumed`).
 """
 
 from __future__ import annotations
@@ -29,13 +33,16 @@ logger = logging.getLogger(__name__)
 PRODUCER = "history"
 
 # Open sessions (the partial index of migration 0007) that reached history before the cutoff, with no turn
-# dated after it. (An erased conversation has no sessions left; an end published for one that is erased
-# meanwhile is dropped by every consumer, as any late event of it.)
+# dated after it, or that a later attempt at their job resumed (migration 0008). (An erased conversation
+# has no sessions left; an end published for one that is erased meanwhile is dropped by every consumer, as
+# any late event of it.)
 SILENT_OPEN = """
 SELECT s.id, s.conversation_id, COALESCE(s.started_at, s.received_at) AS started_at
 FROM history.sessions AS s
-WHERE s.ended_at IS NULL AND s.received_at < $1
-  AND NOT EXISTS (SELECT 1 FROM history.turns AS t WHERE t.session_id = s.id AND t.occurred_at >= $1)
+WHERE s.ended_at IS NULL
+  AND ((s.received_at < $1
+        AND NOT EXISTS (SELECT 1 FROM history.turns AS t WHERE t.session_id = s.id AND t.occurred_at >= $1))
+       OR EXISTS (SELECT 1 FROM history.sessions AS r WHERE r.resumed_from = s.id))
 ORDER BY s.received_at
 LIMIT $2
 """

@@ -69,6 +69,9 @@ sessions = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_sessions_last_time", func.coalesce(text("ended_at"), text("started_at")), "id"),  # retention's walk
     Index("ix_sessions_open", "received_at", postgresql_where=text("ended_at IS NULL")),
+    # The session of an earlier attempt at the same LiveKit job, whose agent was lost (lost_sessions).
+    Column("resumed_from", Id, nullable=True),
+    Index("ix_sessions_resumed", "resumed_from", postgresql_where=text("resumed_from IS NOT NULL")),
 )
 
 turns = Table(

@@ -47,6 +47,7 @@ class Session(msgspec.Struct, kw_only=True):
     stored_turns: int
     incomplete: bool
     status: str
+    resumed_from: str | None = None  # the session of an earlier attempt at the same job, whose agent was lost
 
 
 class Conversation(msgspec.Struct, kw_only=True):
@@ -93,6 +94,7 @@ def _session(row: Any) -> Session:
         stored_turns=stored,
         incomplete=expected is not None and stored < expected,
         status=status,
+        resumed_from=m["resumed_from"],
     )
 
 

@@ -27,7 +27,7 @@ that event, once the consume loop has retried its batch one event at a time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,10 +71,11 @@ WHERE c.id = u.id
 """
 
 INSERT_SESSIONS = """
-INSERT INTO history.sessions (id, conversation_id, room_name, room_sid, agent_name, user_id, started_at, metadata)
+INSERT INTO history.sessions (id, conversation_id, room_name, room_sid, agent_name, user_id, started_at, metadata,
+                              resumed_from)
 SELECT * FROM unnest(CAST($1 AS text[]), CAST($2 AS text[]), CAST($3 AS text[]),
                      CAST($4 AS text[]), CAST($5 AS text[]), CAST($6 AS text[]),
-                     CAST($7 AS timestamptz[]), CAST($8 AS jsonb[]))
+                     CAST($7 AS timestamptz[]), CAST($8 AS jsonb[]), CAST($9 AS text[]))
 ON CONFLICT (id) DO NOTHING
 """
 
@@ -82,10 +83,11 @@ ON CONFLICT (id) DO NOTHING
 START_SESSIONS = """
 UPDATE history.sessions AS s SET
     room_name = u.room_name, room_sid = u.room_sid, agent_name = u.agent_name,
-    user_id = COALESCE(u.user_id, s.user_id), started_at = u.started_at, metadata = u.metadata
+    user_id = COALESCE(u.user_id, s.user_id), started_at = u.started_at, metadata = u.metadata,
+    resumed_from = u.resumed_from
 FROM unnest(CAST($1 AS text[]), CAST($2 AS text[]), CAST($3 AS text[]), CAST($4 AS text[]),
-            CAST($5 AS text[]), CAST($6 AS timestamptz[]), CAST($7 AS jsonb[]))
-     AS u(id, room_name, room_sid, agent_name, user_id, started_at, metadata)
+            CAST($5 AS text[]), CAST($6 AS timestamptz[]), CAST($7 AS jsonb[]), CAST($8 AS text[]))
+     AS u(id, room_name, room_sid, agent_name, user_id, started_at, metadata, resumed_from)
 WHERE s.id = u.id AND s.room_name IS NULL
 """
 
@@ -186,9 +188,12 @@ def _id(row: ConversationRow | SessionRow) -> str:
 class SqlHistoryStore:
     """`HistoryStore` on PostgreSQL."""
 
-    def __init__(self, engine: AsyncEngine, known: KnownRows | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, known: KnownRows | None = None, on_resumed: Callable[[], None] | None = None
+    ) -> None:
         self.engine = engine
         self.known = known or KnownRows()
+        self.on_resumed = on_resumed  # called once a session that resumes a lost one is stored
         self.copy_fallbacks = 0  # batches that held an already stored turn (tests and curiosity)
         self.erased_dropped = 0  # turns dropped because their conversation was erased
 
@@ -218,6 +223,8 @@ class SqlHistoryStore:
             self.erased_dropped += dropped
             logger.info("dropped the turns of erased conversations", extra={"turns": dropped})
         self.known.remember(written.conversations, written.sessions)
+        if self.on_resumed is not None and any(r.resumed_from for r in written.sessions):
+            self.on_resumed()
 
     async def _write(self, conn: asyncpg.Connection, rows: _Rows, *, copy: bool) -> _Rows:
         async with conn.transaction():
@@ -264,6 +271,7 @@ class SqlHistoryStore:
             [r.user_id for r in rows],
             [r.started_at for r in rows],
             [_j(r.metadata) for r in rows],
+            [r.resumed_from for r in rows],
         )
         started = [r for r in rows if r.started_at is not None]
         if started:
@@ -276,6 +284,7 @@ class SqlHistoryStore:
                 [r.user_id for r in started],
                 [r.started_at for r in started],
                 [_j(r.metadata) for r in started],
+                [r.resumed_from for r in started],
             )
 
     async def _ends(self, conn: asyncpg.Connection, ends: list[SessionEnded]) -> None:

@@ -1,0 +1,102 @@
+"""A job LiveKit resumes on another worker (same job id) after its first worker was killed mid-call: every turn
+of both attempts is stored, the second names the first, and history ends the first at once rather than after
+its two-hour timeout. The whole platform in real processes; LiveKit's resumption is stood in for by starting
+the second agent with the job id the first had (no LiveKit server runs here)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import parley_contracts as c
+from parley_devstack.stack import Stack
+
+pytestmark = [pytest.mark.fault, pytest.mark.slow]
+
+JOB_ID = "mock-job-resumed"
+# `simulate` runs fake jobs whose ids LiveKit's `shortuuid` makes; pinning it gives both attempts one job id.
+_AGENT = f"""
+import sys
+from livekit.agents import utils
+real = utils.shortuuid
+utils.shortuuid = lambda prefix="": {JOB_ID!r} if prefix == "mock-job-" else real(prefix)
+from parley_agent.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return result
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    platform = Stack(tmp_path / "stack", simulated_calls=0)  # history's lost-session timeout: its 2 h default
+    try:
+        yield platform
+    finally:
+        platform.stop()
+
+
+def test_a_resumed_job_stores_every_turn_of_both_attempts_and_ends_the_lost_one_at_once(
+    stack: Stack, tmp_path: Path
+) -> None:
+    env = stack.start()
+    auth = {"Authorization": f"Bearer {env['PARLEY_API_KEY']}"}
+    rooms = httpx.Client(base_url=env["PARLEY_ROOMS_URL"], headers=auth, timeout=10)
+    history = httpx.Client(base_url=env["PARLEY_HISTORY_URL"], headers=auth, timeout=10)
+    room = rooms.post("/v1/rooms", json={"user_id": "ada"}, headers={"Idempotency-Key": "resumed-1"}).json()
+    cid = room["conversation_id"]
+    args = [sys.executable, "-c", _AGENT, "simulate", "-n", "1", "--conversation", cid, "--room", room["name"]]
+    agent_env = {**os.environ, "AGENT_NATS_URL": env["PARLEY_NATS_URL"], "AGENT_PROVIDERS": "offline",
+                 "AGENT_STATE_DIR": str(tmp_path / "agent"), "AGENT_PORT": "0"}  # fmt: skip
+
+    def turns() -> list[dict[str, Any]]:
+        r = history.get(f"/v1/conversations/{cid}/turns", params={"limit": 50})
+        return list(r.json()["items"]) if r.status_code == 200 else []
+
+    first_worker = subprocess.Popen(
+        args, env=agent_env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "first.log").open("ab"),
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        _until(turns, "the first attempt's first turn in history")
+    finally:
+        os.killpg(first_worker.pid, signal.SIGKILL)  # mid-call: no drain, no session end
+        first_worker.wait(10)
+    first_turns = len(turns())
+    assert 1 <= first_turns < 6, "the kill must land mid-call (the script has six turns)"
+
+    second_worker = subprocess.run([*args, "--exit"], env=agent_env, capture_output=True, text=True, timeout=180)
+    assert second_worker.returncode == 0, second_worker.stderr[-2000:]
+
+    def sessions() -> list[dict[str, Any]] | None:
+        found = history.get(f"/v1/conversations/{cid}").json()["sessions"]
+        return found if len(found) == 2 and all(s["end_reason"] for s in found) else None
+
+    by_id = {s["id"]: s for s in _until(sessions, "both attempts' sessions ended in history", timeout=30)}
+    (second,) = [s for s in by_id.values() if s["resumed_from"]]
+    first = by_id[second["resumed_from"]]
+    assert first["id"] != second["id"] and all(s.startswith(f"{JOB_ID}-") for s in by_id)
+    assert (first["end_reason"], first["stored_turns"]) == (c.AGENT_LOST, first_turns)  # long before 2 hours
+    assert second["end_reason"] != c.AGENT_LOST and second["stored_turns"] == 6  # its agent's own end
+    stored = turns()
+    assert len(stored) == first_turns + 6, "no turn of either attempt was taken for a redelivery of the other"
+    assert sorted((t["session_id"], t["seq"]) for t in stored) == sorted(
+        [(first["id"], n) for n in range(1, first_turns + 1)] + [(second["id"], n) for n in range(1, 7)]
+    )
+    shown = _until(lambda: (r := rooms.get(f"/v1/rooms/{room['name']}").json())["status"] == "ended" and r, "rooms")
+    assert shown["agent_session_id"] == second["id"]
