@@ -9,6 +9,7 @@ import pytest
 
 import parley_contracts as c
 from parley_agent.call import resumed_session, session_id_for
+from parley_agent.metadata import dispatch_resumed_from
 from parley_contracts.history import RecentTurn
 
 T0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
@@ -49,3 +50,21 @@ def test_a_new_job_resumes_nothing() -> None:
     prior = [_turn("AJ_b-11111111", 1, 0), _turn("AJ_ab-22222222", 2, 1), _turn(mine, 1, 2)]
     assert resumed_session("AJ_a", mine, prior) is None
     assert resumed_session("AJ_a", mine, []) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('{"conversation_id": "conv", "resumed_from": "AJ_a-11111111"}', "AJ_a-11111111"),
+        ('{"conversation_id": "conv"}', None),
+        ('{"resumed_from": "not an id."}', None),
+        ('{"resumed_from": 7}', None),
+        ("[1, 2]", None),
+        ("not json", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_a_job_the_rooms_service_dispatched_again_names_the_lost_session(raw: str | None, expected: str | None) -> None:
+    """The rooms service's agent failover puts the lost session in the new job's dispatch metadata."""
+    assert dispatch_resumed_from(raw) == expected

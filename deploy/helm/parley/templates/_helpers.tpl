@@ -117,6 +117,10 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ $v.rooms.retentionDays | quote }}
 - name: ROOMS_IDEMPOTENCY_KEY_HOURS
   value: {{ $v.rooms.idempotencyKeyHours | quote }}
+- name: ROOMS_AGENT_FAILOVER_SECONDS
+  value: {{ $v.rooms.agentFailoverSeconds | int | quote }}
+- name: ROOMS_AGENT_FAILOVER_MAX
+  value: {{ $v.rooms.agentFailoverMax | int | quote }}
 {{- end }}
 {{- if eq .component "history" }}
 - name: HISTORY_RETENTION_DAYS

@@ -2,8 +2,9 @@
 
 Start: read the room metadata, open the outbox, seed the chat context from `history.v1.recent` (bounded
 wait), emit `session_started` (with `resumed_from` when history holds an earlier attempt at the same job: a
-job LiveKit resumed on this worker after losing the one that had it), start the AgentSession with the
-tracker attached. Each attempt at a job is a session of its own (`session_id_for`).
+job LiveKit resumed on this worker after losing the one that had it; or when the rooms service dispatched
+the agent again and named the lost session), start the AgentSession with the tracker attached. Each
+attempt at a job is a session of its own (`session_id_for`).
 End (whichever exit path comes first: session close -> `on_session_end`, or the job's shutdown
 callback on errors and worker shutdown): store the recording, emit `session_ended`, drain the outbox
 within the budget and spill the rest to disk. `finish()` is idempotent, so every path persists once.
@@ -28,7 +29,7 @@ from livekit.agents.voice.events import CloseEvent
 import parley_contracts as c
 from parley_agent import spill_files
 from parley_agent.history_client import fetch_recent, seed_context
-from parley_agent.metadata import RoomMetadata, parse_room_metadata
+from parley_agent.metadata import RoomMetadata, dispatch_resumed_from, parse_room_metadata
 from parley_agent.offline import SimulatedCallerAudio, SimulatedSpeaker
 from parley_agent.providers import ProviderSet
 from parley_agent.recording import object_key, store_recording
@@ -167,7 +168,9 @@ async def run_call(call: Call, providers: ProviderSet) -> None:
     call.tracker.start(
         room_sid=ctx.job.room.sid or None,
         metadata={"language": meta.language} if meta.language else None,
-        resumed_from=resumed_session(ctx.job.id, call.state.session_id, prior),
+        resumed_from=(
+            resumed_session(ctx.job.id, call.state.session_id, prior) or dispatch_resumed_from(ctx.job.metadata)
+        ),
     )
     agent = Agent(
         instructions=meta.instructions or settings.instructions or default_instructions(), chat_ctx=seed_context(prior)

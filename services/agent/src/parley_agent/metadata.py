@@ -62,3 +62,14 @@ def parse_room_metadata(raw: str | None) -> RoomMetadata:
         simulation=lines,
         generated_conversation_id=generated,
     )
+
+
+def dispatch_resumed_from(raw: str | None) -> str | None:
+    """The lost session a re-dispatch continues: `resumed_from` in the job's dispatch metadata, which the rooms
+    service sets when it dispatches the agent again to a caller a lost agent left (its agent failover)."""
+    try:
+        data = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    value = data.get("resumed_from") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and _ID.match(value) else None

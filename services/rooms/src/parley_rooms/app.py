@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 
 from litestar import Litestar
@@ -24,6 +25,7 @@ from parley_rooms import __version__
 from parley_rooms.api import RoomsController, WebhookController
 from parley_rooms.consumers import rooms_consumer
 from parley_rooms.db import make_engine, migrate_async
+from parley_rooms.failover import redispatch_lost_agents
 from parley_rooms.livekit import LiveKitGateway
 from parley_rooms.retention import housekeep
 from parley_rooms.settings import Settings
@@ -71,6 +73,19 @@ def create_app(settings: Settings) -> Litestar:
             housekeep, engine, retention_days=settings.retention_days, key_hours=settings.idempotency_key_hours
         )
         rt.tasks.append(asyncio.create_task(every(3600, rt.stop, tidy, what="housekeeping"), name="rooms-housekeeping"))
+        if settings.agent_failover_seconds > 0:
+            grace = timedelta(seconds=settings.agent_failover_seconds)
+            failover = partial(
+                redispatch_lost_agents,
+                engine,
+                rt.livekit.dispatch_agent,
+                grace=grace,
+                max_per_room=settings.agent_failover_max,
+            )
+            pace = min(5.0, max(1.0, grace.total_seconds() / 3))  # a lost agent is replaced within grace + pace
+            rt.tasks.append(
+                asyncio.create_task(every(pace, rt.stop, failover, what="agent failover"), name="rooms-agent-failover")
+            )
         try:
             yield
         finally:

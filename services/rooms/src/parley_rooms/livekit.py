@@ -90,6 +90,12 @@ class LiveKitGateway:
         room = await self._call(self._client().room.create_room(request))
         return CreatedRoom(name=room.name, sid=room.sid)
 
+    async def dispatch_agent(self, room: str, metadata: dict[str, object]) -> None:
+        """Dispatch the configured agent to a room again (a new job), with this metadata for the job."""
+        body = json.dumps(metadata, separators=(",", ":"))
+        request = api.CreateAgentDispatchRequest(agent_name=self.settings.agent_name, room=room, metadata=body)
+        await self._call(self._client().agent_dispatch.create_dispatch(request))
+
     async def replace_metadata(self, name: str, metadata: dict[str, object]) -> None:
         """Replace a live room's metadata; a room LiveKit no longer has is fine (it took its metadata along)."""
         body = json.dumps(metadata, separators=(",", ":"))

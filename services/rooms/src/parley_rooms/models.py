@@ -7,7 +7,7 @@ merged into `agent_sessions`, so duplicates and reordering converge on the same 
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Float, Index, MetaData, Table, Text, func, text
+from sqlalchemy import Column, DateTime, Float, Index, Integer, MetaData, Table, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA = "rooms"
@@ -26,6 +26,9 @@ rooms = Table(
     Column("finished_at", DateTime(timezone=True)),
     Column("finish_reason", Text),
     Column("erased_at", DateTime(timezone=True)),  # its conversation was erased: personal data scrubbed
+    # Agent failover (`failover`): how often the agent was dispatched again, and when last.
+    Column("agent_redispatches", Integer, nullable=False, server_default=text("0")),
+    Column("agent_redispatched_at", DateTime(timezone=True)),
     Index("ix_rooms_created", "created_at", "name"),
     Index("ix_rooms_user_created", "user_id", "created_at", "name"),
     Index("ix_rooms_conversation", "conversation_id"),
@@ -53,6 +56,7 @@ participants = Table(
     Column("kind", Text, nullable=False),
     Column("joined_at", DateTime(timezone=True)),
     Column("left_at", DateTime(timezone=True)),
+    Index("ix_participants_agent_left", "left_at", postgresql_where=text("kind = 'agent'")),
 )
 
 idempotency_keys = Table(

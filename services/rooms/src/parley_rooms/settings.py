@@ -27,6 +27,11 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     state_dir: str = ".parley/rooms"  # where unpublished events wait while NATS is down
     retention_days: NonNegative = 0  # rooms with no activity for this long are deleted, hourly; 0 keeps them
     idempotency_key_hours: Positive = 24  # how long an Idempotency-Key answers with the room it created
+    # Agent failover (`failover`): an agent that left a room its caller is still in, without ending its session,
+    # is dispatched again after this many seconds (0: never; LiveKit Cloud resumes such jobs itself), at most
+    # `agent_failover_max` times per room.
+    agent_failover_seconds: NonNegative = 15
+    agent_failover_max: NonNegative = 3
 
     @property
     def outbox_spill(self) -> Path:

@@ -33,6 +33,7 @@ class LiveKitStandIn:
     mode: str = "ok"
     created: list[room.CreateRoomRequest] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    dispatched: list[agent_dispatch.CreateAgentDispatchRequest] = field(default_factory=list)
     rooms: dict[str, models.Room] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _loop: asyncio.AbstractEventLoop | None = None
@@ -114,5 +115,8 @@ class LiveKitStandIn:
             return self._error()
         self._grants(request)
         req = agent_dispatch.CreateAgentDispatchRequest.FromString(await request.read())
+        if request.match_info["method"] != "CreateDispatch":
+            return web.json_response({"code": "bad_route", "msg": request.match_info["method"]}, status=404)
+        self.dispatched.append(req)
         dispatch = agent_dispatch.AgentDispatch(id="AD_1", agent_name=req.agent_name, room=req.room)
         return web.Response(body=dispatch.SerializeToString(), content_type="application/protobuf")
