@@ -9,8 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,9 @@ import parley_contracts as c
 from parley_devstack import nats_accounts
 from parley_devstack.stack import Stack
 
+from .helpers import until
+
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
-
-
-def _until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return result
 
 
 async def _publish(stack: Stack, url: str, event: c.SessionEnded) -> None:
@@ -73,7 +66,7 @@ def test_a_call_whose_agent_is_sigkilled_is_ended_by_history_and_its_transcript_
         return list(r.json()["items"]) if r.status_code == 200 else []
 
     try:
-        _until(turns, "the call's first turn in history")
+        until(turns, "the call's first turn in history")
     finally:
         os.killpg(agent.pid, signal.SIGKILL)  # mid-call: no drain, no session end
         agent.wait(10)
@@ -82,7 +75,7 @@ def test_a_call_whose_agent_is_sigkilled_is_ended_by_history_and_its_transcript_
         (s,) = history.get(f"/v1/conversations/{cid}").json()["sessions"]
         return s if s["end_reason"] else None
 
-    ended = _until(session, "history to end the lost agent's session")
+    ended = until(session, "history to end the lost agent's session")
     assert ended["end_reason"] == c.AGENT_LOST and ended["status"] == "ended"
     stored = turns()
     assert 1 <= len(stored) < 6, "the kill must land mid-call (the script has six turns)"
@@ -91,12 +84,12 @@ def test_a_call_whose_agent_is_sigkilled_is_ended_by_history_and_its_transcript_
         items = recordings.get("/v1/recordings", params={"conversation_id": cid}).json()["items"]
         return items if len(items) == 2 else []
 
-    by_format = {r["format"]: r for r in _until(transcripts, "recordings to write the transcript")}
+    by_format = {r["format"]: r for r in until(transcripts, "recordings to write the transcript")}
     assert sorted(by_format) == ["json", "vtt"] and all(r["provisional"] for r in by_format.values())
     doc = recordings.get(by_format["json"]["content_url"]).json()
     assert doc["reason"] == c.AGENT_LOST
     assert [(m["seq"], m["text"]) for m in doc["messages"]] == [(t["seq"], t["text"]) for t in stored]
-    shown = _until(lambda: (r := rooms.get(f"/v1/rooms/{room['name']}").json())["status"] == "ended" and r, "rooms")
+    shown = until(lambda: (r := rooms.get(f"/v1/rooms/{room['name']}").json())["status"] == "ended" and r, "rooms")
     assert (shown["agent_session_id"], shown["end_reason"]) == (ended["id"], c.AGENT_LOST)
 
     # The agent's own end turns up after all (its spill file replayed on a pod that came back): it wins.
@@ -107,9 +100,9 @@ def test_a_call_whose_agent_is_sigkilled_is_ended_by_history_and_its_transcript_
         messages=[c.MessageSummary(seq=t["seq"], role=t["role"], text=t["text"], at=t["occurred_at"]) for t in stored],
     )  # fmt: skip
     asyncio.run(_publish(stack, env["PARLEY_NATS_URL"], own))
-    _until(lambda: session()["end_reason"] == "participant_disconnected", "history to take the agent's end")  # type: ignore[index]
-    _until(lambda: not any(r["provisional"] for r in transcripts()), "recordings to replace the transcript")
+    until(lambda: session()["end_reason"] == "participant_disconnected", "history to take the agent's end")  # type: ignore[index]
+    until(lambda: not any(r["provisional"] for r in transcripts()), "recordings to replace the transcript")
     doc = recordings.get(by_format["json"]["content_url"]).json()
     assert doc["reason"] == "participant_disconnected"
-    _until(lambda: rooms.get(f"/v1/rooms/{room['name']}").json()["end_reason"] != c.AGENT_LOST, "rooms")
+    until(lambda: rooms.get(f"/v1/rooms/{room['name']}").json()["end_reason"] != c.AGENT_LOST, "rooms")
     assert nats_accounts.violations(stack.nats_log()) == []

@@ -9,8 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,8 @@ import pytest
 
 import parley_contracts as c
 from parley_devstack.stack import Stack
+
+from .helpers import until
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
@@ -32,14 +33,6 @@ utils.shortuuid = lambda prefix="": {JOB_ID!r} if prefix == "mock-job-" else rea
 from parley_agent.__main__ import main
 sys.exit(main(sys.argv[1:]))
 """
-
-
-def _until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return result
 
 
 @pytest.fixture
@@ -73,7 +66,7 @@ def test_a_resumed_job_stores_every_turn_of_both_attempts_and_ends_the_lost_one_
         start_new_session=True,
     )  # fmt: skip
     try:
-        _until(turns, "the first attempt's first turn in history")
+        until(turns, "the first attempt's first turn in history")
     finally:
         os.killpg(first_worker.pid, signal.SIGKILL)  # mid-call: no drain, no session end
         first_worker.wait(10)
@@ -87,7 +80,7 @@ def test_a_resumed_job_stores_every_turn_of_both_attempts_and_ends_the_lost_one_
         found = history.get(f"/v1/conversations/{cid}").json()["sessions"]
         return found if len(found) == 2 and all(s["end_reason"] for s in found) else None
 
-    by_id = {s["id"]: s for s in _until(sessions, "both attempts' sessions ended in history", timeout=30)}
+    by_id = {s["id"]: s for s in until(sessions, "both attempts' sessions ended in history", timeout=30)}
     (second,) = [s for s in by_id.values() if s["resumed_from"]]
     first = by_id[second["resumed_from"]]
     assert first["id"] != second["id"] and all(s.startswith(f"{JOB_ID}-") for s in by_id)
@@ -98,5 +91,5 @@ def test_a_resumed_job_stores_every_turn_of_both_attempts_and_ends_the_lost_one_
     assert sorted((t["session_id"], t["seq"]) for t in stored) == sorted(
         [(first["id"], n) for n in range(1, first_turns + 1)] + [(second["id"], n) for n in range(1, 7)]
     )
-    shown = _until(lambda: (r := rooms.get(f"/v1/rooms/{room['name']}").json())["status"] == "ended" and r, "rooms")
+    shown = until(lambda: (r := rooms.get(f"/v1/rooms/{room['name']}").json())["status"] == "ended" and r, "rooms")
     assert shown["agent_session_id"] == second["id"]
