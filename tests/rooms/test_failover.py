@@ -105,6 +105,12 @@ async def _caller_left(engine: AsyncEngine) -> None:
         await store.participant_left(conn, ROOM, "caller", "standard", NOW - timedelta(seconds=19))
 
 
+async def _only_an_egress_stays(engine: AsyncEngine) -> None:  # a recording of the room, no caller
+    await _caller_left(engine)
+    async with engine.begin() as conn:
+        await store.participant_joined(conn, ROOM, "EG_recorder", "egress", NOW - timedelta(minutes=4))
+
+
 async def _another_agent(engine: AsyncEngine) -> None:  # LiveKit resumed the job on another worker itself
     async with engine.begin() as conn:
         await store.participant_joined(conn, ROOM, "agent-AJ_1-resumed", "agent", NOW - timedelta(seconds=10))
@@ -115,7 +121,9 @@ async def _ended_by_its_agent(engine: AsyncEngine) -> None:  # it left on purpos
 
 
 @pytest.mark.parametrize(
-    "change", [_finish, _erase, _caller_left, _another_agent, _ended_by_its_agent], ids=lambda f: f.__name__
+    "change",
+    [_finish, _erase, _caller_left, _only_an_egress_stays, _another_agent, _ended_by_its_agent],
+    ids=lambda f: f.__name__,
 )
 async def test_no_agent_is_dispatched_again_where_it_is_not_wanted(
     engine: AsyncEngine, change: Callable[[AsyncEngine], object]

@@ -54,7 +54,8 @@ WHERE r.name = :room AND r.finished_at IS NULL AND r.erased_at IS NULL AND r.age
   AND NOT EXISTS (SELECT 1 FROM rooms.participants AS p
                   WHERE p.room_name = r.name AND p.kind = 'agent' AND p.left_at IS NULL)
   AND EXISTS (SELECT 1 FROM rooms.participants AS p
-              WHERE p.room_name = r.name AND p.kind <> 'agent' AND p.joined_at IS NOT NULL AND p.left_at IS NULL)
+              WHERE p.room_name = r.name AND p.kind NOT IN ('agent', 'egress')  -- an egress records, never calls
+                AND p.joined_at IS NOT NULL AND p.left_at IS NULL)
   AND NOT EXISTS (SELECT 1 FROM latest WHERE ended_at IS NOT NULL AND end_reason <> :lost)
 RETURNING r.metadata, (SELECT session_id FROM latest) AS lost_session
 """)
