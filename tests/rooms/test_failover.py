@@ -192,6 +192,8 @@ async def test_the_running_service_dispatches_the_agent_again_through_livekit(
         while not livekit.dispatched:
             assert time.monotonic() < deadline, "the agent was never dispatched again"
             await asyncio.sleep(0.1)
+        shown = (await client.get(f"/v1/rooms/{ROOM}", headers=AUTH)).json()
+        assert (shown["status"], shown["agent_redispatches"]) == ("active", 1)
     (request,) = livekit.dispatched
     assert (request.room, request.agent_name) == (ROOM, settings.agent_name)
     assert json.loads(request.metadata)["resumed_from"] == SESSION

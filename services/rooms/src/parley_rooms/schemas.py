@@ -55,6 +55,8 @@ class Room(msgspec.Struct):
     # Why its agent session ended, as the agent said ("participant_disconnected", ...) or "agent_lost" when
     # the agent died mid-call and history ended the session for it.
     end_reason: str | None = None
+    # How often the agent was dispatched again after an agent was lost mid-call (agent failover).
+    agent_redispatches: int = 0
 
 
 class RoomPage(msgspec.Struct):
@@ -86,6 +88,7 @@ def room_out(row: Any, participants: list[Any] | None = None) -> Room:
         metadata=row.metadata,
         erased_at=row.erased_at,
         end_reason=row.session_end_reason,
+        agent_redispatches=row.agent_redispatches,
         participants=None
         if participants is None
         else [
