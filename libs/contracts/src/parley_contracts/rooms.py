@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from parley_contracts._base import RoomEvent, UtcDatetime
 
+# The key in an agent dispatch's metadata (JSON) naming the session of a lost agent that the dispatched agent
+# takes over: the rooms service writes it (agent failover), the agent reads it into `resumed_from`.
+DISPATCH_RESUMED_FROM = "resumed_from"
+
 
 class RoomCreated(RoomEvent, frozen=True, kw_only=True, omit_defaults=True, tag="room_created.v1"):
     """A LiveKit room was created for a conversation."""

@@ -13,6 +13,8 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
+from parley_contracts.rooms import DISPATCH_RESUMED_FROM
+
 logger = logging.getLogger(__name__)
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
@@ -71,5 +73,5 @@ def dispatch_resumed_from(raw: str | None) -> str | None:
         data = json.loads(raw) if raw else None
     except ValueError:
         return None
-    value = data.get("resumed_from") if isinstance(data, dict) else None
+    value = data.get(DISPATCH_RESUMED_FROM) if isinstance(data, dict) else None
     return value if isinstance(value, str) and _ID.match(value) else None

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_contracts import AGENT_LOST, utcnow
+from parley_contracts.rooms import DISPATCH_RESUMED_FROM
 from parley_rooms.livekit import LiveKitRejected, LiveKitUnavailable
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ async def redispatch_lost_agents(
                 if claimed is not None:
                     metadata = dict(claimed.metadata)
                     if claimed.lost_session:
-                        metadata["resumed_from"] = claimed.lost_session
+                        metadata[DISPATCH_RESUMED_FROM] = claimed.lost_session
                     await dispatch(room, metadata)  # in the transaction: a failed dispatch is not counted
         except (LiveKitUnavailable, LiveKitRejected) as exc:
             logger.warning("could not dispatch the agent again", extra={"room": room, "error": str(exc)})
