@@ -121,6 +121,9 @@ async def test_a_session_another_attempt_at_its_job_resumed_is_ended_without_wai
         published.append(event)
 
     assert await end_lost_sessions(engine, publish, timeout=timedelta(hours=2)) == 0
+    # A session of another conversation cannot end this one by naming it.
+    await persist([_resuming("conv-other", "AJ_x-44444444", "AJ_r-11111111")], SqlHistoryStore(engine))
+    assert await end_lost_sessions(engine, publish, timeout=timedelta(hours=2)) == 0
     await persist([_resuming("conv-r", "AJ_r-22222222", "AJ_r-11111111")], SqlHistoryStore(engine))
     assert await end_lost_sessions(engine, publish, timeout=timedelta(hours=2)) == 1
     (end,) = published

@@ -42,7 +42,8 @@ FROM history.sessions AS s
 WHERE s.ended_at IS NULL
   AND ((s.received_at < $1
         AND NOT EXISTS (SELECT 1 FROM history.turns AS t WHERE t.session_id = s.id AND t.occurred_at >= $1))
-       OR EXISTS (SELECT 1 FROM history.sessions AS r WHERE r.resumed_from = s.id))
+       OR EXISTS (SELECT 1 FROM history.sessions AS r  -- of the same conversation: no other can end it
+                  WHERE r.resumed_from = s.id AND r.conversation_id = s.conversation_id))
 ORDER BY s.received_at
 LIMIT $2
 """
