@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
 import msgspec
 import pytest
 
 import parley_contracts as c
-from parley_agent.call import resumed_session, session_id_for
+from parley_agent.call import open_call, resumed_session, session_id_for
 from parley_agent.metadata import dispatch_resumed_from
+from parley_agent.settings import Settings
 from parley_contracts.history import RecentTurn
+from parley_devstack.testing import provisioned, stream_events
 
 T0 = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 
@@ -68,3 +72,19 @@ def test_a_new_job_resumes_nothing() -> None:
 def test_a_job_the_rooms_service_dispatched_again_names_the_lost_session(raw: str | None, expected: str | None) -> None:
     """The rooms service's agent failover puts the lost session in the new job's dispatch metadata."""
     assert dispatch_resumed_from(raw) == expected
+
+
+async def test_a_call_shut_down_while_asking_history_still_announces_its_start_before_its_end(
+    nats_url: str, tmp_path: Path
+) -> None:
+    """The start waits for history's recent turns (up to 300 ms); a job shut down meanwhile ends the call first."""
+    await provisioned(nats_url)
+    room = SimpleNamespace(sid="RM_1", name="room-1", metadata='{"conversation_id": "conv-early"}')
+    ctx = SimpleNamespace(job=SimpleNamespace(id="AJ_early", metadata="", room=room))
+    call = open_call(ctx, Settings(providers="offline", nats_url=nats_url, state_dir=str(tmp_path)))  # type: ignore[arg-type]
+    await call.finish("job_shutdown")
+    call.start()  # where `run_call` goes on once history answered: nothing more
+    assert call.outbox.emitted == 2  # (into an outbox already closed, where it would never be published)
+    events = await stream_events(nats_url)
+    assert [type(e) for e in events] == [c.SessionStarted, c.SessionEnded]
+    assert all(e.session_id == call.state.session_id for e in events)

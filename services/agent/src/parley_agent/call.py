@@ -100,6 +100,14 @@ class Call:
     def state(self) -> CallState:
         return self.tracker.state
 
+    def start(self, resumed_from: str | None = None) -> None:
+        """Emit `session_started` (once: `finish` emits it first if the call ends before it started)."""
+        self.tracker.start(
+            room_sid=self.ctx.job.room.sid or None,
+            metadata={"language": self.meta.language} if self.meta.language else None,
+            resumed_from=resumed_from,
+        )
+
     async def finish(self, reason: str | None = None) -> None:
         """Persist the end of the call once: recording, `session_ended`, outbox drain (bounded)."""
         if self._finishing:
@@ -112,6 +120,7 @@ class Call:
             except Exception:  # whatever befell the audio, the call's end and its transcript must go out
                 logger.exception("storing the recording failed; the call's end goes out without it")
                 recording = None
+            self.start()  # a job shut down while it asked history for the recent turns: the start goes out first
             self.tracker.finish(reason or self.reason, recording=recording)
             left = await self.outbox.close(timeout=self.settings.drain_timeout_seconds)
             if left:
@@ -165,13 +174,7 @@ async def run_call(call: Call, providers: ProviderSet) -> None:
     prior = await fetch_recent(
         call.outbox, meta.conversation_id, limit=settings.history_limit, timeout=settings.history_timeout_seconds
     )
-    call.tracker.start(
-        room_sid=ctx.job.room.sid or None,
-        metadata={"language": meta.language} if meta.language else None,
-        resumed_from=(
-            resumed_session(ctx.job.id, call.state.session_id, prior) or dispatch_resumed_from(ctx.job.metadata)
-        ),
-    )
+    call.start(resumed_session(ctx.job.id, call.state.session_id, prior) or dispatch_resumed_from(ctx.job.metadata))
     agent = Agent(
         instructions=meta.instructions or settings.instructions or default_instructions(), chat_ctx=seed_context(prior)
     )

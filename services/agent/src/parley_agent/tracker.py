@@ -78,6 +78,7 @@ class CallTracker:
         self.agent_name = agent_name
         self.usage: AgentSessionUsage | None = None
         self._usage_at_last_turn = c.Usage()
+        self.started = False
         self.ended = False
 
     def _envelope(self, at: datetime | None = None) -> dict[str, Any]:
@@ -92,6 +93,9 @@ class CallTracker:
     def start(
         self, *, room_sid: str | None, metadata: dict[str, str] | None = None, resumed_from: str | None = None
     ) -> None:
+        if self.started:
+            return
+        self.started = True
         s = self.state
         self.publish(
             c.SessionStarted(
