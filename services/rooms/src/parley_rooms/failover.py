@@ -37,10 +37,17 @@ REDISPATCHED = metrics.get_meter("parley.rooms").create_counter(
     "parley.agents.redispatched", description="Agents dispatched again to a caller a lost agent had left"
 )
 
-# Rooms an agent left within the last hour (the partial index of migration 0004).
+# Rooms an agent left within the last hour (the partial index of migration 0004) that may want another: every
+# call's agent leaves its room, so the rooms whose caller left too, that finished, or whose departure was
+# handled, are left out here, not claimed one by one every pass. `_CLAIM` checks everything again, locked.
 _DEPARTED = text("""
-SELECT DISTINCT room_name FROM rooms.participants
-WHERE kind = 'agent' AND left_at > :since AND left_at <= :cutoff
+SELECT DISTINCT a.room_name FROM rooms.participants AS a JOIN rooms.rooms AS r ON r.name = a.room_name
+WHERE a.kind = 'agent' AND a.left_at > :since AND a.left_at <= :cutoff
+  AND r.finished_at IS NULL AND r.erased_at IS NULL AND r.agent_redispatches < :max
+  AND a.left_at > COALESCE(r.agent_redispatched_at, '-infinity')
+  AND EXISTS (SELECT 1 FROM rooms.participants AS p
+              WHERE p.room_name = r.name AND p.kind NOT IN ('agent', 'egress')
+                AND p.joined_at IS NOT NULL AND p.left_at IS NULL)
 """)
 
 # The room's row is claimed for one dispatch, under its lock, if everything the module docstring lists holds.
@@ -69,7 +76,8 @@ async def redispatch_lost_agents(
     now = now or utcnow()
     cutoff = now - grace
     async with engine.connect() as conn:
-        rooms = list((await conn.execute(_DEPARTED, {"since": now - timedelta(hours=1), "cutoff": cutoff})).scalars())
+        since = now - timedelta(hours=1)
+        rooms = list((await conn.execute(_DEPARTED, {"since": since, "cutoff": cutoff, "max": max_per_room})).scalars())
     dispatched = 0
     for room in rooms:
         params = {"room": room, "now": now, "cutoff": cutoff, "max": max_per_room, "lost": AGENT_LOST}
