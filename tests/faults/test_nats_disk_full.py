@@ -19,10 +19,10 @@ import pytest
 from parley_devstack.nats_server import NatsServer
 from parley_devstack.ports import free_port
 from parley_devstack.small_disk import fill
+from parley_devstack.testing import provisioned
 from parley_history.db import migrate_async
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox
-from parley_runtime.provision import provision
 
 from ..history.conftest import turn
 from ..history.test_faults import _spawn_history
@@ -39,9 +39,7 @@ async def test_a_full_nats_disk_loses_no_turn_and_every_turn_lands_once_after_sp
     history = None
     outbox = None
     try:
-        nc = await nats.connect(server.url)
-        await provision(nc.jetstream())
-        await nc.close()
+        await provisioned(server.url)
         await migrate_async(database_url)
         history = _spawn_history(database_url, server.url, tmp_path / "history.log")
         outbox = Outbox(NatsSettings(url=server.url), name="agent", spill_path=tmp_path / "outbox.jsonl").start()

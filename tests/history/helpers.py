@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import parley_contracts as c
+from parley_devstack.testing import provisioned
 from parley_history.app import create_app
 from parley_history.consumers import history_consumer
 from parley_history.db import migrate_async
@@ -20,7 +21,6 @@ from parley_history.models import turns
 from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
 from parley_runtime.consume import Consumer
-from parley_runtime.provision import provision
 
 from .conftest import API_KEY
 
@@ -72,9 +72,7 @@ async def consuming_app(database_url: str, nats_url: str, **overrides: Any) -> L
     """History on a migrated database and provisioned streams, its consumer on (no recent service): the app
     the fault tests run while they take a dependency away. `overrides` are further settings."""
     await migrate_async(database_url)
-    nc = await nats.connect(nats_url)
-    await provision(nc.jetstream())
-    await nc.close()
+    await provisioned(nats_url)
     settings = Settings(
         database_url=database_url, api_keys=API_KEY, nats_url=nats_url, migrate_on_start=False,
         run_recent_service=False, **overrides,

@@ -14,6 +14,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from parley_devstack.testing import provisioned
 from parley_history.app import create_app
 from parley_history.settings import Settings
 from parley_runtime.provision import provision
@@ -25,9 +26,7 @@ from .helpers import consume_until_drained, count_turns, publish_all, wait_drain
 async def test_ten_thousand_shuffled_turns_with_duplicates_end_as_exactly_ten_thousand_rows(
     settings: Settings, engine: AsyncEngine, nats_url: str
 ) -> None:
-    nc = await nats.connect(nats_url)
-    await provision(nc.jetstream())
-    await nc.close()
+    await provisioned(nats_url)
     rng = random.Random(42)
     events = [turn(f"conv-{i:03d}", f"sess-{i:03d}", seq) for i in range(100) for seq in range(1, 101)]
     # 5% duplicates under a different Msg-Id (as if re-sent outside the de-duplication window), so they

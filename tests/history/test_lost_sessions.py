@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import parley_contracts as c
-from parley_devstack.testing import stream_events
+from parley_devstack.testing import provisioned, stream_events
 from parley_history import erasure
 from parley_history.app import create_app
 from parley_history.handlers import persist
@@ -91,9 +91,7 @@ async def test_a_session_silent_past_the_timeout_is_ended_once_and_the_agents_ow
 async def test_the_running_service_ends_a_lost_session_through_the_stream(
     engine: AsyncEngine, settings: Settings, nats_url: str
 ) -> None:
-    nc = await nats.connect(nats_url)
-    await provision(nc.jetstream())
-    await nc.close()
+    await provisioned(nats_url)
     await _call(engine, "conv-lost", "sess-lost", 2)
     await _received(engine, 3, "sess-lost")
     async with AsyncTestClient(app=create_app(settings)):

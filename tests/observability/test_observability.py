@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind
 import parley_contracts as c
 from parley_agent.state import CallState
 from parley_agent.tracker import CallTracker
-from parley_devstack.testing import metric_total
+from parley_devstack.testing import metric_total, provisioned
 from parley_history.app import create_app
 from parley_history.consumers import history_consumer
 from parley_history.db import make_engine, migrate_async
@@ -26,7 +26,6 @@ from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox
-from parley_runtime.provision import provision
 from parley_runtime.telemetry import setup_telemetry
 
 SECRET = "my card number is 4111 1111 1111 1111"
@@ -43,9 +42,7 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 @pytest.fixture
 async def js_url(nats_url: str) -> AsyncIterator[str]:
-    nc = await nats.connect(nats_url)
-    await provision(nc.jetstream())
-    await nc.close()
+    await provisioned(nats_url)
     return nats_url
 
 

@@ -8,11 +8,10 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from parley_devstack.livekit_standin import LiveKitStandIn
+from parley_devstack.testing import provisioned
 from parley_rooms.app import create_app
 from parley_rooms.db import migrate_async
 from parley_rooms.settings import Settings
-
-from .helpers import provisioned
 
 API_KEY = "rooms-test-key"
 LK_KEY, LK_SECRET = "APIdevkey", "a-very-secret-secret-of-32-chars!!"

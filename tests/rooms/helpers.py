@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import nats
 import uvicorn
 from google.protobuf.json_format import MessageToJson
 from litestar import Litestar
@@ -19,13 +18,6 @@ from livekit import api
 import parley_contracts as c
 from parley_devstack.ports import free_port
 from parley_devstack.testing import stream_events
-from parley_runtime.provision import provision
-
-
-async def provisioned(url: str) -> None:
-    nc = await nats.connect(url)
-    await provision(nc.jetstream())
-    await nc.close()
 
 
 async def published(url: str, settle: float = 0.5) -> list[c.AnyEvent]:

@@ -16,11 +16,12 @@ import parley_contracts as c
 from parley_agent.metadata import parse_room_metadata
 from parley_devstack.livekit_standin import LiveKitStandIn
 from parley_devstack.ports import free_port
+from parley_devstack.testing import provisioned
 from parley_rooms.app import create_app
 from parley_rooms.settings import Settings
 
 from .conftest import AUTH, LK_KEY, LK_SECRET
-from .helpers import provisioned, published, served
+from .helpers import published, served
 
 BODY = {"conversation_id": "conv-42", "user_id": "ada", "instructions": "Be brief", "language": "en"}
 
