@@ -21,7 +21,7 @@ from parley_devstack.livekit_standin import LiveKitStandIn
 from parley_rooms import store
 from parley_rooms.app import create_app
 from parley_rooms.db import make_engine
-from parley_rooms.failover import redispatch_lost_agents
+from parley_rooms.failover import redispatch_lost_agents, redispatch_room
 from parley_rooms.handlers import apply_events
 from parley_rooms.livekit import LiveKitUnavailable
 from parley_rooms.settings import Settings
@@ -131,6 +131,33 @@ async def test_no_agent_is_dispatched_again_where_it_is_not_wanted(
     dispatch = Dispatches()
     await change(engine)  # type: ignore[misc]
     assert await _pass(engine, dispatch) == 0 and dispatch == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_finish, _erase, _caller_left, _only_an_egress_stays, _another_agent, _ended_by_its_agent],
+    ids=lambda f: f.__name__,
+)
+async def test_the_claim_checks_again_what_changed_after_the_pass_read_the_room(
+    engine: AsyncEngine, change: Callable[[AsyncEngine], object]
+) -> None:
+    """The pass reads the rooms, then claims each under its lock: a webhook may land in between."""
+    dispatch = Dispatches()
+    await change(engine)  # type: ignore[misc]
+    claimed = await redispatch_room(engine, dispatch, ROOM, grace=GRACE, max_per_room=3, now=NOW)
+    assert not claimed and dispatch == []
+
+
+async def test_the_claim_alone_keeps_the_grace_the_bound_and_one_dispatch_per_departure(engine: AsyncEngine) -> None:
+    dispatch = Dispatches()
+
+    async def claim(*, at: datetime = NOW, most: int = 3) -> bool:
+        return await redispatch_room(engine, dispatch, ROOM, grace=GRACE, max_per_room=most, now=at)
+
+    assert not await claim(at=NOW - timedelta(seconds=10))  # the agent left 10 s before: within the grace
+    assert not await claim(most=0)
+    assert await claim() and dispatch == [(ROOM, META | {"resumed_from": SESSION})]
+    assert not await claim(at=NOW + timedelta(minutes=1))  # the same departure
 
 
 async def test_a_session_history_ended_for_its_lost_agent_still_gets_the_agent_again(engine: AsyncEngine) -> None:

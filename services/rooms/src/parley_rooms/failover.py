@@ -74,29 +74,35 @@ async def redispatch_lost_agents(
 ) -> int:
     """Dispatch the agent again to every room a lost agent left its caller in; how many were dispatched."""
     now = now or utcnow()
-    cutoff = now - grace
     async with engine.connect() as conn:
-        since = now - timedelta(hours=1)
-        rooms = list((await conn.execute(_DEPARTED, {"since": since, "cutoff": cutoff, "max": max_per_room})).scalars())
+        params = {"since": now - timedelta(hours=1), "cutoff": now - grace, "max": max_per_room}
+        rooms = list((await conn.execute(_DEPARTED, params)).scalars())
     dispatched = 0
     for room in rooms:
-        params = {"room": room, "now": now, "cutoff": cutoff, "max": max_per_room, "lost": AGENT_LOST}
-        try:
-            async with engine.begin() as conn:
-                claimed = (await conn.execute(_CLAIM, params)).first()
-                if claimed is not None:
-                    metadata = dict(claimed.metadata)
-                    if claimed.lost_session:
-                        metadata[DISPATCH_RESUMED_FROM] = claimed.lost_session
-                    await dispatch(room, metadata)  # in the transaction: a failed dispatch is not counted
-        except (LiveKitUnavailable, LiveKitRejected) as exc:
-            logger.warning("could not dispatch the agent again", extra={"room": room, "error": str(exc)})
-            continue
-        if claimed is not None:
-            dispatched += 1
-            REDISPATCHED.add(1)
-            logger.warning(
-                "agent dispatched again to a caller its lost agent had left",
-                extra={"room": room, "resumed_from": claimed.lost_session},
-            )
+        dispatched += await redispatch_room(engine, dispatch, room, grace=grace, max_per_room=max_per_room, now=now)
     return dispatched
+
+
+async def redispatch_room(
+    engine: AsyncEngine, dispatch: Dispatch, room: str, *, grace: timedelta, max_per_room: int, now: datetime
+) -> bool:
+    """Claim one room and dispatch its agent again, if it still wants one under its row's lock."""
+    params = {"room": room, "now": now, "cutoff": now - grace, "max": max_per_room, "lost": AGENT_LOST}
+    try:
+        async with engine.begin() as conn:
+            claimed = (await conn.execute(_CLAIM, params)).first()
+            if claimed is None:
+                return False
+            metadata = dict(claimed.metadata)
+            if claimed.lost_session:
+                metadata[DISPATCH_RESUMED_FROM] = claimed.lost_session
+            await dispatch(room, metadata)  # in the transaction: a failed dispatch is not counted
+    except (LiveKitUnavailable, LiveKitRejected) as exc:
+        logger.warning("could not dispatch the agent again", extra={"room": room, "error": str(exc)})
+        return False
+    REDISPATCHED.add(1)
+    logger.warning(
+        "agent dispatched again to a caller its lost agent had left",
+        extra={"room": room, "resumed_from": claimed.lost_session},
+    )
+    return True
