@@ -30,7 +30,7 @@ from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import Parameter
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
@@ -39,12 +39,12 @@ from litestar.types import ASGIApp, ControllerRouterHandler, Guard, Message, Rec
 from parley_runtime.db import is_statement_timeout, is_transient, is_unstorable_text
 from parley_runtime.keys import bearer_matches, encode_keys
 from parley_runtime.metrics import HTTP_DURATION
+from parley_runtime.openapi import PROBLEM_JSON, Readiness, StrictStructSchemaPlugin, problems
 from parley_runtime.telemetry import PROMETHEUS_CONTENT_TYPE, prometheus_text
 
 logger = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
-PROBLEM_JSON = "application/problem+json"
 # Free text in a request (a user id, a search, instructions): anything but NUL, which PostgreSQL cannot store.
 NO_NUL = r"^[^\x00]*$"
 NUL_DETAIL = "the request holds a NUL character (U+0000), which cannot be stored or searched"
@@ -125,7 +125,9 @@ def health_handlers(
     def metrics_endpoint() -> Response[bytes]:
         return Response(prometheus_text(), media_type=PROMETHEUS_CONTENT_TYPE)
 
-    @get("/ready", tags=["health"])
+    not_ready = ResponseSpec(Readiness, description="A required check failed: the same body, `unavailable`")
+
+    @get("/ready", tags=["health"], responses={**problems(400, common=()), 503: not_ready})
     async def ready(
         require: Annotated[
             str | None,
@@ -135,7 +137,7 @@ def health_handlers(
                 " while NATS is down, so a NATS outage must not take every replica out of its Service."
             ),
         ] = None,
-    ) -> Response[dict[str, object]]:
+    ) -> Response[Readiness]:
         required = set(checks) if require is None else {name.strip() for name in require.split(",")}
         if unknown := required - set(checks):
             raise ValidationException(detail=f"unknown checks {sorted(unknown)}; known: {sorted(checks)}")
@@ -146,8 +148,7 @@ def health_handlers(
             except Exception:
                 results[name] = False
         ok = all(results[name] for name in required)
-        body: dict[str, object] = {"status": "ready" if ok else "unavailable", "checks": results}
-        return Response(body, status_code=200 if ok else 503)
+        return Response(Readiness("ready" if ok else "unavailable", results), status_code=200 if ok else 503)
 
     return [health, ready, metrics_endpoint]
 
@@ -207,14 +208,15 @@ def build_app(
         route_handlers=[*health_handlers(checks, metrics_guard), api, *(public_handlers or [])],
         dependencies=dependencies or {},
         lifespan=[lifespan],
-        plugins=[problem_details_plugin()],
+        plugins=[problem_details_plugin(), StrictStructSchemaPlugin()],
         middleware=[timing_middleware],
         exception_handlers={Exception: internal_error_handler},
         request_max_body_size=max_body_bytes,
         openapi_config=OpenAPIConfig(
             title=title,
             version=version,
-            openapi_router=Router(path="/schema", route_handlers=[], guards=[api_guard]),
+            # The document's own routes stay out of it: they serve the document, not the API.
+            openapi_router=Router(path="/schema", route_handlers=[], guards=[api_guard], include_in_schema=False),
             components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
         ),
         debug=False,

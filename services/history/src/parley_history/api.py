@@ -22,6 +22,7 @@ from parley_history.queries import Conversation, SearchHit, Session, Turn
 from parley_runtime.cursors import InvalidCursor, cursor_text, cursor_time, decode_cursor, encode_cursor
 from parley_runtime.db import is_statement_timeout
 from parley_runtime.http import NO_NUL
+from parley_runtime.openapi import problems
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 Conn = NamedDependency[AsyncConnection]
@@ -102,7 +103,7 @@ class HistoryController(Controller):
     path = "/v1"
     tags = ["history"]
 
-    @get("/conversations", summary="List conversations, newest first")
+    @get("/conversations", summary="List conversations, newest first", responses=problems())
     async def list_conversations(
         self,
         conn: Conn,
@@ -116,14 +117,18 @@ class HistoryController(Controller):
             raise _bad_cursor(exc) from exc
         return ConversationPage(items=items, next_cursor=nxt)
 
-    @get("/conversations/{conversation_id:str}", summary="One conversation with its sessions")
+    @get("/conversations/{conversation_id:str}", summary="One conversation with its sessions", responses=problems(404))
     async def get_conversation(self, conn: Conn, conversation_id: IdParam) -> ConversationDetail:
         found = await queries.get_conversation(conn, conversation_id)
         if found is None:
             raise NotFoundException(detail=f"conversation {conversation_id} not found")
         return ConversationDetail(conversation=found[0], sessions=found[1])
 
-    @get("/conversations/{conversation_id:str}/turns", summary="A conversation's turns, a page at a time")
+    @get(
+        "/conversations/{conversation_id:str}/turns",
+        summary="A conversation's turns, a page at a time",
+        responses=problems(404),
+    )
     async def list_turns(
         self,
         conn: Conn,
@@ -139,14 +144,14 @@ class HistoryController(Controller):
             raise _bad_cursor(exc) from exc
         return TurnPage(items=items, next_before=nxt)
 
-    @get("/sessions/{session_id:str}", summary="One session with its turns in seq order")
+    @get("/sessions/{session_id:str}", summary="One session with its turns in seq order", responses=problems(404))
     async def get_session(self, conn: Conn, session_id: IdParam) -> SessionDetail:
         found = await queries.get_session(conn, session_id)
         if found is None:
             raise NotFoundException(detail=f"session {session_id} not found")
         return SessionDetail(session=found[0], turns=found[1])
 
-    @get("/search", summary="Full-text search over turn text, best match first")
+    @get("/search", summary="Full-text search over turn text, best match first", responses=problems())
     async def search(
         self,
         conn: Conn,
@@ -182,6 +187,7 @@ class HistoryController(Controller):
     @delete(
         "/conversations/{conversation_id:str}",
         status_code=202,
+        responses=problems(),
         summary="Erase a conversation: its turns and sessions now, then every copy (recordings, streams)",
         description=(
             "Deletes the conversation from history at once and retires its id: events that arrive later are"
@@ -196,7 +202,7 @@ class HistoryController(Controller):
         erasure_wakeup.set()  # propagate now rather than at the next round
         return _erasure_out(done)
 
-    @get("/erasures", summary="Erasures on request, oldest first: which are still propagating")
+    @get("/erasures", summary="Erasures on request, oldest first: which are still propagating", responses=problems())
     async def list_erasures(
         self,
         engine: Engine,
@@ -215,7 +221,9 @@ class HistoryController(Controller):
             items=items, next_cursor=encode_cursor(last.requested_at, last.conversation_id) if last else None
         )
 
-    @get("/erasures/{conversation_id:str}", summary="Where the erasure of a conversation stands")
+    @get(
+        "/erasures/{conversation_id:str}", summary="Where the erasure of a conversation stands", responses=problems(404)
+    )
     async def get_erasure(self, engine: Engine, conversation_id: IdParam) -> ErasureOut:
         found = await erasure.get(engine, conversation_id)
         if found is None:

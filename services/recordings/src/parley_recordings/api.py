@@ -18,6 +18,7 @@ from litestar.response import Stream
 from parley_recordings.blobs import BlobMissing, BlobStore
 from parley_recordings.repo import Recording, RecordingRepo
 from parley_runtime.cursors import cursor_time, decode_cursor, encode_cursor
+from parley_runtime.openapi import problems
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class RecordingsController(Controller):
     path = "/v1/recordings"
     tags = ["recordings"]
 
-    @get("/", summary="Recordings of a conversation or a session, oldest first")
+    @get("/", summary="Recordings of a conversation or a session, oldest first", responses=problems())
     async def list_recordings(
         self,
         repo: Repo,
@@ -113,14 +114,18 @@ class RecordingsController(Controller):
         nxt = encode_cursor(items[-1].created_at, str(items[-1].id)) if len(rows) > limit else None
         return RecordingPage(items=[_out(r) for r in items], next_cursor=nxt)
 
-    @get("/{recording_id:uuid}", summary="One recording's metadata")
+    @get("/{recording_id:uuid}", summary="One recording's metadata", responses=problems(404))
     async def get_recording(self, repo: Repo, recording_id: FromPath[uuid.UUID]) -> RecordingOut:
         rec = await repo.get(recording_id)
         if rec is None:
             raise NotFoundException(detail=f"recording {recording_id} not found")
         return _out(rec)
 
-    @get("/{recording_id:uuid}/content", summary="The recording's bytes; supports Range: bytes=start-end")
+    @get(
+        "/{recording_id:uuid}/content",
+        summary="The recording's bytes; supports Range: bytes=start-end",
+        responses=problems(404, 416),
+    )
     async def content(self, request: Request, repo: Repo, blobs: Blobs, recording_id: FromPath[uuid.UUID]) -> Stream:  # type: ignore[type-arg]
         rec = await repo.get(recording_id)
         if rec is None:

@@ -32,6 +32,7 @@ from parley_rooms.webhooks import PRODUCER, Publish, handle_webhook
 from parley_runtime.cursors import InvalidCursor, cursor_text, cursor_time, decode_cursor, encode_cursor
 from parley_runtime.db import postgres_detail
 from parley_runtime.http import NO_NUL
+from parley_runtime.openapi import problems
 
 Engine = NamedDependency[AsyncEngine]
 Gateway = NamedDependency[LiveKitGateway]
@@ -74,7 +75,12 @@ class RoomsController(Controller):
     path = "/v1/rooms"
     tags = ["rooms"]
 
-    @post("/", status_code=HTTP_201_CREATED, summary="Create a room for a call, with the agent dispatched")
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        summary="Create a room for a call, with the agent dispatched",
+        responses=problems(409, 413, 422, 502),
+    )
     async def create_room(
         self,
         request: Request[Any, Any, Any],
@@ -150,7 +156,7 @@ class RoomsController(Controller):
         assert row is not None
         return room_out(row)
 
-    @get("/", summary="List rooms, newest first")
+    @get("/", summary="List rooms, newest first", responses=problems())
     async def list_rooms(
         self,
         engine: Engine,
@@ -166,7 +172,7 @@ class RoomsController(Controller):
         nxt = encode_cursor(items[-1].created_at, items[-1].name) if len(rows) > limit else None
         return RoomPage(items=items, next_cursor=nxt)
 
-    @get("/{name:str}", summary="One room: status, conversation, agent session, participants")
+    @get("/{name:str}", summary="One room: status, conversation, agent session, participants", responses=problems(404))
     async def get_room(self, engine: Engine, name: RoomName) -> Room:
         async with engine.connect() as conn:
             row = await store.get_room(conn, name)
@@ -174,7 +180,12 @@ class RoomsController(Controller):
                 raise NotFoundException(detail=f"room {name} not found")
             return room_out(row, await store.room_participants(conn, name))
 
-    @delete("/{name:str}", status_code=HTTP_204_NO_CONTENT, summary="Close the room in LiveKit and mark it ended")
+    @delete(
+        "/{name:str}",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Close the room in LiveKit and mark it ended",
+        responses=problems(404, 502),
+    )
     async def delete_room(self, engine: Engine, livekit: Gateway, publish: Publisher, name: RoomName) -> None:
         async with engine.connect() as conn:
             row = await store.get_room(conn, name)
@@ -201,7 +212,12 @@ class RoomsController(Controller):
                 )
             )
 
-    @post("/{name:str}/tokens", status_code=HTTP_201_CREATED, summary="A join token for one participant")
+    @post(
+        "/{name:str}/tokens",
+        status_code=HTTP_201_CREATED,
+        summary="A join token for one participant",
+        responses=problems(404, 409, 413),
+    )
     async def create_token(
         self, engine: Engine, livekit: Gateway, settings: Config, name: RoomName, data: JSONBody[CreateToken]
     ) -> Token:
@@ -226,7 +242,12 @@ class WebhookController(Controller):
     path = "/v1/livekit"
     tags = ["livekit"]
 
-    @post("/webhook", status_code=HTTP_200_OK, summary="LiveKit webhook receiver (signature verified)")
+    @post(
+        "/webhook",
+        status_code=HTTP_200_OK,
+        summary="LiveKit webhook receiver (signature verified)",
+        responses=problems(413),  # its 401: a signature that does not verify
+    )
     async def webhook(
         self, request: Request[Any, Any, Any], engine: Engine, livekit: Gateway, publish: Publisher
     ) -> dict[str, bool]:
