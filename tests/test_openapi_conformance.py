@@ -2,7 +2,9 @@
 invalid, sends them to the running app (real Postgres and NATS, the LiveKit stand-in), and checks every answer.
 
 A generated client or a fuzzer trusts the document: a status it does not list, a body or a content type other
-than it describes, a request it says is invalid but the API accepts, or any 5xx, fails here. Generation is
+than it describes, a request it says is invalid but the API accepts, a secured route that answers without the
+key (or with a wrong one), a method the path does not take answered other than 405, or any 5xx, fails here.
+Generation is
 derandomized so a run is repeatable; the one check left out, `positive_data_acceptance`, flags requests the
 document cannot describe as invalid (an opaque cursor that does not decode, a `require` naming no check).
 """
@@ -35,6 +37,9 @@ CHECKS = [
     checks.response_headers_conformance,
     checks.response_schema_conformance,
     checks.negative_data_rejection,
+    checks.ignored_auth,
+    checks.missing_required_header,
+    checks.unsupported_method,
 ]
 
 
