@@ -4,9 +4,9 @@ invalid, sends them to the running app (real Postgres and NATS, the LiveKit stan
 A generated client or a fuzzer trusts the document: a status it does not list, a body or a content type other
 than it describes, a request it says is invalid but the API accepts, a secured route that answers without the
 key (or with a wrong one), a method the path does not take answered other than 405, or any 5xx, fails here.
-Generation is
-derandomized so a run is repeatable; the one check left out, `positive_data_acceptance`, flags requests the
-document cannot describe as invalid (an opaque cursor that does not decode, a `require` naming no check).
+Generation is derandomized so a run is repeatable; the one check left out, `positive_data_acceptance`, flags
+requests the document cannot describe as invalid (an opaque cursor that does not decode, a `require` naming no
+check).
 """
 
 from __future__ import annotations
