@@ -120,11 +120,11 @@ async def _ended_by_its_agent(engine: AsyncEngine) -> None:  # it left on purpos
     await apply_events([_ended("error")], engine)
 
 
-@pytest.mark.parametrize(
-    "change",
-    [_finish, _erase, _caller_left, _only_an_egress_stays, _another_agent, _ended_by_its_agent],
-    ids=lambda f: f.__name__,
-)
+# What makes a room not want another agent, each applied after the agent left.
+UNWANTED = [_finish, _erase, _caller_left, _only_an_egress_stays, _another_agent, _ended_by_its_agent]
+
+
+@pytest.mark.parametrize("change", UNWANTED, ids=lambda f: f.__name__)
 async def test_no_agent_is_dispatched_again_where_it_is_not_wanted(
     engine: AsyncEngine, change: Callable[[AsyncEngine], object]
 ) -> None:
@@ -133,11 +133,7 @@ async def test_no_agent_is_dispatched_again_where_it_is_not_wanted(
     assert await _pass(engine, dispatch) == 0 and dispatch == []
 
 
-@pytest.mark.parametrize(
-    "change",
-    [_finish, _erase, _caller_left, _only_an_egress_stays, _another_agent, _ended_by_its_agent],
-    ids=lambda f: f.__name__,
-)
+@pytest.mark.parametrize("change", UNWANTED, ids=lambda f: f.__name__)
 async def test_the_claim_checks_again_what_changed_after_the_pass_read_the_room(
     engine: AsyncEngine, change: Callable[[AsyncEngine], object]
 ) -> None:
