@@ -48,19 +48,23 @@ async def api(request: pytest.FixtureRequest, database_url: str, nats_url: str, 
     """The service's app, running against real Postgres and NATS, and its OpenAPI document as Schemathesis loaded
     it. Rooms talks to the LiveKit stand-in: with every dependency up, a 5xx can only be a bug."""
     await provisioned(nats_url)
-    livekit = await LiveKitStandIn("APIdevkey", "s" * 32).start()
-    extra = {"livekit_url": livekit.url, "livekit_api_key": livekit.api_key, "livekit_api_secret": livekit.api_secret}
-    settings = service_settings(
-        request.param, database_url, tmp_path, nats_url=nats_url, **(extra if request.param == "rooms" else {})
+    livekit = await LiveKitStandIn("APIdevkey", "s" * 32).start() if request.param == "rooms" else None
+    extra = (
+        {"livekit_url": livekit.url, "livekit_api_key": livekit.api_key, "livekit_api_secret": livekit.api_secret}
+        if livekit
+        else {}
     )
     try:
-        app = create_app(request.param, settings)
+        app = create_app(
+            request.param, service_settings(request.param, database_url, tmp_path, nats_url=nats_url, **extra)
+        )
         loaded = schemathesis.openapi.from_asgi("/schema/openapi.json", app, headers=AUTH)
         loaded.config.update(headers=AUTH)  # the key is known to it, as to a client: a request without it is invalid
         yield loaded
     finally:
         asgi.shutdown_lifespans()  # before the database is dropped
-        await livekit.stop()
+        if livekit:
+            await livekit.stop()
 
 
 def _answers_as_documented(operation: Any, mode: GenerationMode, statuses: Counter[int]) -> None:
