@@ -4,7 +4,8 @@ For each object (transcript JSON, transcript WebVTT, audio): write the blob, con
 row, announce `recording_stored`; then remove the audio's object-store copy. A transcript holds the whole
 call: a very long call's summary is completed from history first (`whole_session`). Every step is
 idempotent per (session, kind, format): a redelivery skips what is recorded, rewrites what was written but not
-recorded (same key, same bytes), and announces again with the same event id (de-duplicated).
+recorded (same key, same bytes), and announces again with the same event id (de-duplicated). One worker
+stores a session at a time: a second one, on another replica, backs off (`SessionBusy`) and is redelivered.
 
 The end history publishes for a session whose agent was lost (reason `agent_lost`, no audio) stores a
 provisional transcript, built from the turns history holds; should the agent's own end still arrive
@@ -123,9 +124,10 @@ async def _store_document(
         content_type=content_type,
         provisional=provisional,
     )
-    if rec.key != key:  # the agent's own transcript got there first (another replica): ours is not needed
+    # Two ends of one session stored at once: only if the session's lock was lost meanwhile (`session_claim`).
+    if rec.key != key:  # the agent's own transcript got there first: ours is not needed
         await deps.blobs.delete(key)
-    elif replaced and replacing is None:  # a provisional one was stored meanwhile by another replica
+    elif replaced and replacing is None:  # a provisional one was stored meanwhile
         await deps.blobs.delete(_document_key(event, fmt, provisional=True))
     return rec
 
@@ -150,9 +152,24 @@ async def _store_audio(event: c.SessionEnded, ref: c.RecordingRef, deps: Deps) -
     return rec
 
 
+class SessionBusy(Exception):
+    """Another worker is storing the same session: this delivery is retried later, and then finds it stored."""
+
+
 async def store_session(event: c.SessionEnded, deps: Deps, *, settle: bool = False) -> list[Recording]:
     """Store everything a session left; safe to run again for the same event. `settle`: stop waiting for
-    history to complete a long call's transcript (`whole_session`)."""
+    history to complete a long call's transcript (`whole_session`).
+
+    Raises `SessionBusy` while another worker stores the same session. Two at once could each write an object
+    under the same key with different bytes (a transcript completed from history differs between an unsettled
+    and a settled delivery) and leave a row whose checksum describes the other's object."""
+    async with deps.repo.session_claim(event.session_id) as claimed:
+        if not claimed:
+            raise SessionBusy(f"session {event.session_id} is being stored by another worker")
+        return await _store_session(event, deps, settle=settle)
+
+
+async def _store_session(event: c.SessionEnded, deps: Deps, *, settle: bool) -> list[Recording]:
     if await deps.repo.is_erased(event.conversation_id):
         await _forget_session(event, deps)
         return []

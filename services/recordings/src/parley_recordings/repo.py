@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import literal_column, select, tuple_
+from sqlalchemy import literal_column, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,6 +19,10 @@ from parley_runtime.db import poison_reason
 from parley_runtime.handling import PoisonError
 
 _NAMESPACE = uuid.UUID("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9")
+# The advisory-lock key space is shared by everything using the database (history locks conversations with a
+# seed of its own): a seed of ours keeps a session's key from meeting theirs.
+_LOCK_SEED = 0x72656373
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:session, :seed))")
 
 
 def recording_id(session_id: str, kind: str, fmt: str) -> uuid.UUID:
@@ -52,6 +58,18 @@ class RecordingRepo:
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(recordings).where(recordings.c.session_id == session_id))
             return [_row(r) for r in rows]
+
+    @asynccontextmanager
+    async def session_claim(self, session_id: str) -> AsyncIterator[bool]:
+        """Hold the session's lock while the block runs, if no other worker holds it; yields whether it did.
+
+        A transaction-scoped advisory lock, held by a transaction left open on a connection of its own: it
+        works behind PgBouncer's transaction pooling too, and Postgres drops it with the connection should
+        this process die. (A server whose `idle_in_transaction_session_timeout` is shorter than the longest
+        upload ends that transaction early, and the lock with it: leave that setting off for this role.)"""
+        async with self.engine.connect() as conn, conn.begin():
+            got = (await conn.execute(_TRY_LOCK, {"session": session_id, "seed": _LOCK_SEED})).scalar()
+            yield bool(got)
 
     async def put(self, rec: Recording) -> tuple[Recording, bool]:
         """Insert `rec` unless its (session, kind, format) is stored, where a final row replaces a provisional
