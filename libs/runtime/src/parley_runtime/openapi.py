@@ -54,6 +54,7 @@ _MEANING = {
     416: "Range not satisfiable (`Content-Range: bytes */<size>`)",
     422: "Idempotency-Key reused with another body",
     500: "Internal error (a bug: nothing internal is echoed)",
+    501: "Not possible with this deployment's configuration (the detail says what to use instead)",
     502: "LiveKit refused the request",
     503: "A dependency is down or too slow; retry after `Retry-After` seconds",
 }

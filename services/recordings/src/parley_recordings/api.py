@@ -1,22 +1,25 @@
-"""REST API under /v1: list recordings, one recording's metadata, its content with HTTP range support."""
+"""REST API under /v1: list recordings, one recording's metadata, its content with HTTP range support, and a
+signed link that reads the content straight from blob storage (no bytes through this service)."""
 
 from __future__ import annotations
 
 import logging
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, get
+from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
-from litestar.exceptions import ClientException, NotFoundException, ValidationException
+from litestar.exceptions import ClientException, HTTPException, NotFoundException, ValidationException
 from litestar.params import FromPath, Parameter
 from litestar.response import Stream
 
-from parley_recordings.blobs import BlobMissing, BlobStore
+from parley_recordings.blobs import BlobMissing, BlobStore, SigningUnsupported
 from parley_recordings.repo import Recording, RecordingRepo
+from parley_recordings.settings import LINK_LIMIT_SECONDS, Settings
 from parley_runtime.cursors import cursor_time, decode_cursor, encode_cursor
 from parley_runtime.openapi import problems
 
@@ -26,6 +29,8 @@ ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 Repo = NamedDependency[RecordingRepo]
 Blobs = NamedDependency[BlobStore]
+Config = NamedDependency[Settings]
+LINK_SECONDS = 300  # a link's life when the request names none (capped by RECORDINGS_LINK_MAX_SECONDS)
 
 
 class RecordingOut(msgspec.Struct):
@@ -43,6 +48,15 @@ class RecordingOut(msgspec.Struct):
     # A transcript built by history for a call whose agent was lost; the agent's own, if it ever arrives,
     # replaces it (same id).
     provisional: bool = False
+
+
+class RecordingLink(msgspec.Struct):
+    recording_id: uuid.UUID
+    url: str  # a bearer URL: whoever holds it reads the object until `expires_at`; do not log it
+    expires_at: datetime
+    content_type: str
+    bytes: int
+    sha256: str
 
 
 class RecordingPage(msgspec.Struct):
@@ -146,4 +160,44 @@ class RecordingsController(Controller):
             status_code=206 if span else 200,
             media_type=rec.content_type,
             headers=headers,
+        )
+
+    @get(
+        "/{recording_id:uuid}/link",
+        summary="A signed URL that reads the recording straight from blob storage until it expires",
+        description="S3, Azure Blob and GCS only (501 for local files). "
+        "The URL reads that one object; it cannot be changed to read another or to live longer.",
+        responses=problems(404, 501),
+        cache_control=CacheControlHeader(no_store=True),
+    )
+    async def link(
+        self,
+        repo: Repo,
+        blobs: Blobs,
+        settings: Config,
+        recording_id: FromPath[uuid.UUID],
+        expires_in: Annotated[
+            int | None, Parameter(ge=1, le=LINK_LIMIT_SECONDS, description="seconds; default 300")
+        ] = None,
+    ) -> RecordingLink:
+        seconds = expires_in or min(LINK_SECONDS, settings.link_max_seconds)
+        if seconds > settings.link_max_seconds:
+            raise ValidationException(detail=f"expires_in is above this deployment's {settings.link_max_seconds} s")
+        rec = await repo.get(recording_id)
+        if rec is None:
+            raise NotFoundException(detail=f"recording {recording_id} not found")
+        if await blobs.size(rec.key) is None:  # a link to nothing would fail later, far from its cause
+            raise NotFoundException(detail=f"recording {recording_id}'s content is not in blob storage")
+        expires_at = datetime.now(UTC) + timedelta(seconds=seconds)
+        try:
+            url = await blobs.signed_get(rec.key, timedelta(seconds=seconds))
+        except SigningUnsupported as exc:
+            raise HTTPException(status_code=501, detail=f"{exc}; read /v1/recordings/{rec.id}/content") from None
+        return RecordingLink(
+            recording_id=rec.id,
+            url=url,
+            expires_at=expires_at,
+            content_type=rec.content_type,
+            bytes=rec.bytes,
+            sha256=rec.sha256,
         )

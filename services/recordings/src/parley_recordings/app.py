@@ -93,6 +93,9 @@ def create_app(settings: Settings) -> Litestar:
     def provide_blobs(state: State) -> BlobStore:
         return runtime(state).blobs
 
+    def provide_settings() -> Settings:
+        return settings
+
     app = build_app(
         title="Parley recordings",
         version=__version__,
@@ -107,6 +110,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={
             "repo": Provide(provide_repo, sync_to_thread=False),
             "blobs": Provide(provide_blobs, sync_to_thread=False),
+            "settings": Provide(provide_settings, sync_to_thread=False),
         },
     )
     return app

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -19,10 +20,11 @@ from obstore.exceptions import (
     GenericError,
     InvalidPathError,
     NotFoundError,
+    NotSupportedError,
     PermissionDeniedError,
     UnauthenticatedError,
 )
-from obstore.store import LocalStore, ObjectStore, from_url
+from obstore.store import AzureStore, GCSStore, LocalStore, ObjectStore, S3Store, from_url
 
 from parley_recordings.settings import Settings
 from parley_runtime.handling import TransientError
@@ -36,6 +38,10 @@ class BlobUnavailable(TransientError):
 
 class BlobMissing(Exception):
     """The object is not in the blob store."""
+
+
+class SigningUnsupported(Exception):
+    """This blob store cannot sign a link: local files, or credentials that cannot sign."""
 
 
 def object_key(kind: str, conversation_id: str, session_id: str, filename: str) -> str:
@@ -113,6 +119,18 @@ class BlobStore:
                 yield bytes(chunk)
 
         return chunks()
+
+    async def signed_get(self, key: str, expires_in: timedelta) -> str:
+        """A URL that reads this one object, without credentials, until it expires (S3, Azure, GCS). The store
+        checks the signature: the URL cannot be bent to another object or a longer life."""
+        if not isinstance(self.store, S3Store | AzureStore | GCSStore):
+            raise SigningUnsupported(f"{urlparse(self.url).scheme}:// storage cannot be read through a signed link")
+        try:
+            return await obstore.sign_async(self.store, "GET", key, expires_in)
+        except NotSupportedError as exc:
+            raise SigningUnsupported(f"this blob store's credentials cannot sign: {exc}") from exc
+        except (GenericError, OSError) as exc:  # fetching the credentials or a delegation key failed
+            raise BlobUnavailable(f"blob store signing failed: {type(exc).__name__}") from exc
 
     async def delete(self, key: str) -> None:
         with contextlib.suppress(NotFoundError, FileNotFoundError):

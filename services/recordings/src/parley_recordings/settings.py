@@ -11,6 +11,9 @@ from parley_runtime.settings import NonNegative, Port, Positive, Seconds, Servic
 
 # S3 refuses multipart parts below 5 MiB (all but the last), so a smaller size would fail every upload there.
 PartBytes = Annotated[int, msgspec.Meta(ge=5 * 1024 * 1024, description="at least 5 MiB (5242880)")]
+# S3 refuses a signed link that lives longer than 7 days, whatever it was signed for.
+LINK_LIMIT_SECONDS = 7 * 24 * 3600
+LinkSeconds = Annotated[int, msgspec.Meta(ge=1, le=LINK_LIMIT_SECONDS, description="1 to 604800 (7 days)")]
 
 
 class Settings(ServiceSettings, frozen=True, kw_only=True):
@@ -32,6 +35,8 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     # How long a download waits for blob storage to start answering before it is a 503. The client library's
     # own retries would go on for up to 3 minutes against a store that accepts connections but never answers.
     blob_read_timeout_seconds: Seconds = 10.0
+    # The longest a signed link (`GET /v1/recordings/{id}/link`) may live: anyone holding it reads that object.
+    link_max_seconds: LinkSeconds = 3600
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:

@@ -1,0 +1,99 @@
+"""Signed links: a recording read straight from blob storage (real SeaweedFS and Azurite), without credentials,
+that object only, until the link expires."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from litestar.testing import AsyncTestClient
+
+from parley_recordings.app import create_app
+from parley_recordings.handlers import store_session
+from parley_recordings.settings import Settings
+
+from .conftest import AUTH, handler_deps, session_ended
+
+
+def _fetch(url: str) -> tuple[int, bytes]:
+    """GET with nothing but the URL, as a browser or a media player would."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+async def fetch(url: str) -> tuple[int, bytes]:
+    return await asyncio.to_thread(_fetch, url)
+
+
+async def test_a_signed_link_reads_that_recording_without_credentials_until_it_expires(
+    settings: Settings, nats_url: str, backend: str
+) -> None:
+    nc, js, engine, deps, _ = await handler_deps(settings, nats_url)
+    audio = b"OggS" + os.urandom(300_000)
+    event = session_ended(audio)
+    assert event.recording is not None
+    await (await js.object_store("voice-audio")).put(event.recording.key, io.BytesIO(audio))
+    stored = {r.format: r for r in await store_session(event, deps)}
+    ogg = stored["ogg"]
+    app = create_app(msgspec.structs.replace(settings, run_consumer=False, link_max_seconds=600))
+    async with AsyncTestClient(app=app) as client:
+        answer = await client.get(f"/v1/recordings/{ogg.id}/link?expires_in=3", headers=AUTH)
+        if backend == "file":  # nothing to sign with: the answer says where the content is read instead
+            assert answer.status_code == 501, answer.text
+            assert answer.headers["content-type"].startswith("application/problem+json")
+            assert f"/v1/recordings/{ogg.id}/content" in answer.json()["detail"]
+            return
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["cache-control"] == "no-store"
+        link = answer.json()
+        assert (link["bytes"], link["sha256"], link["content_type"]) == (len(audio), ogg.sha256, "audio/ogg")
+        now = datetime.now(UTC)
+        assert now < datetime.fromisoformat(link["expires_at"]) <= now + timedelta(seconds=3)
+        assert await fetch(link["url"]) == (200, audio)
+        # The same link bent to another object of the same store (the session's transcript) is refused.
+        bent = link["url"].replace(ogg.key, stored["json"].key)
+        assert bent != link["url"] and (await fetch(bent))[0] == 403
+        # Without a life asked for: five minutes.
+        default = (await client.get(f"/v1/recordings/{ogg.id}/link", headers=AUTH)).json()
+        left = datetime.fromisoformat(default["expires_at"]) - datetime.now(UTC)
+        assert timedelta(seconds=290) < left <= timedelta(seconds=300)
+        await asyncio.sleep((datetime.fromisoformat(link["expires_at"]) - datetime.now(UTC)).total_seconds() + 1.5)
+        assert (await fetch(link["url"]))[0] == 403  # expired
+        assert (await fetch(default["url"])) == (200, audio)
+    await nc.close()
+    await engine.dispose()
+
+
+async def test_a_link_is_refused_beyond_the_deployments_limit_and_for_content_that_is_gone(
+    settings: Settings, nats_url: str, backend: str
+) -> None:
+    nc, _, engine, deps, _ = await handler_deps(settings, nats_url)
+    json_doc = next(r for r in await store_session(session_ended(None), deps) if r.format == "json")
+    app = create_app(msgspec.structs.replace(settings, run_consumer=False, link_max_seconds=60))
+    async with AsyncTestClient(app=app) as client:
+        path = f"/v1/recordings/{json_doc.id}/link"
+        assert (await client.get(path)).status_code == 401
+        for asked in ("61", "604801", "0", "soon"):
+            refused = await client.get(f"{path}?expires_in={asked}", headers=AUTH)
+            assert refused.status_code == 400, asked
+            assert refused.headers["content-type"].startswith("application/problem+json")
+        if backend != "file":
+            # Without a life asked for: the deployment's limit, when that is below the default five minutes.
+            given = (await client.get(path, headers=AUTH)).json()
+            left = datetime.fromisoformat(given["expires_at"]) - datetime.now(UTC)
+            assert timedelta(seconds=50) < left <= timedelta(seconds=60)
+        missing = "/v1/recordings/6f1c1d2e-3b4a-4c5d-8e9f-0a1b2c3d4e5f/link"
+        assert (await client.get(missing, headers=AUTH)).status_code == 404
+        await deps.blobs.delete(json_doc.key)
+        gone = await client.get(path, headers=AUTH)
+        assert gone.status_code == 404 and "not in blob storage" in gone.json()["detail"]
+    await nc.close()
+    await engine.dispose()
