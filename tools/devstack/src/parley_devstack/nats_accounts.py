@@ -36,9 +36,11 @@ def new_passwords() -> dict[str, str]:
     return {user: secrets.token_urlsafe(18) for user in chart_users()}
 
 
-def write_config(path: Path, passwords: dict[str, str]) -> Path:
-    """A nats-server config file (JSON is valid config syntax) with the chart's accounts and these passwords."""
+def write_config(path: Path, passwords: dict[str, str], *, extra_users: tuple[dict[str, Any], ...] = ()) -> Path:
+    """A nats-server config file (JSON is valid config syntax) with the chart's accounts and these passwords;
+    `extra_users` join the PARLEY account (a subscriber's user, added as an operator would)."""
     accounts = chart_accounts()
+    accounts["PARLEY"]["users"].extend(dict(user) for user in extra_users)
     for account in accounts.values():
         for user in account["users"]:
             user["password"] = passwords[user["user"]]  # the chart takes them from a Secret

@@ -1,0 +1,103 @@
+"""The documented NATS user for a subscriber of yours (deploy/helm/nats-subscriber-example.yaml), on a real
+nats-server with the chart's accounts: it reads the events through a durable of its own, and nothing more."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+import yaml
+from nats.aio.client import Client
+from nats.js.api import AckPolicy
+
+import parley_contracts as c
+from parley_devstack import nats_accounts
+from parley_devstack.chart import ROOT
+from parley_devstack.nats_server import NatsServer
+from parley_runtime.provision import provision
+
+from ..runtime.conftest import turn
+from .test_nats_permissions import REFUSED
+
+EXAMPLE = ROOT / "deploy" / "helm" / "nats-subscriber-example.yaml"
+NAME = "analytics"
+
+
+def example() -> dict[str, Any]:
+    return dict(yaml.safe_load(EXAMPLE.read_text()))
+
+
+@pytest.fixture
+async def clients(tmp_path: Path) -> AsyncIterator[tuple[NatsServer, dict[str, Client]]]:
+    passwords = {**nats_accounts.new_passwords(), NAME: "subscriber-password"}
+    config = nats_accounts.write_config(tmp_path / "nats.conf", passwords, extra_users=(example()["user"],))
+    server = NatsServer(tmp_path / "nats", config=config, log_path=tmp_path / "nats.log").start()
+
+    async def quiet(_: Exception) -> None:  # the refusals below are the point
+        return None
+
+    connected: dict[str, Client] = {}
+    try:
+        for user in ("parley-admin", "agent", NAME):
+            connected[user] = await nats.connect(server.url, user=user, password=passwords[user], error_cb=quiet)
+        await provision(connected["parley-admin"].jetstream())
+        yield server, connected
+    finally:
+        for client in connected.values():
+            await client.close()
+        server.kill()
+
+
+def test_the_example_names_one_user_its_password_and_only_its_own_durable() -> None:
+    doc = example()
+    assert doc["user"]["user"] == NAME
+    assert doc["user"]["password"] == "<< $ANALYTICS_PASSWORD >>" and "ANALYTICS_PASSWORD" in doc["env"]
+    allowed = doc["user"]["permissions"]["publish"]["allow"]
+    assert all(s.startswith(("$JS.API.CONSUMER.", "$JS.ACK.VOICE.")) and f".VOICE.{NAME}" in s for s in allowed)
+
+
+async def test_a_subscriber_reads_the_events_through_its_own_durable_and_is_refused_the_rest(
+    clients: tuple[NatsServer, dict[str, Client]],
+) -> None:
+    server, connected = clients
+    for seq in (1, 2):
+        event = turn(seq)
+        await connected["agent"].jetstream().publish(c.subject_for(event), c.encode(event), timeout=2)
+    admin = connected["parley-admin"].jetstream()
+    await admin.publish("dlq.voice.turn_completed.v1.conv-1", b"{}", timeout=2)  # a dead letter to be refused
+    js = connected[NAME].jetstream(timeout=2)
+    # As the example's comment says: the durable, named as the user, created by the subscriber itself.
+    await js.add_consumer(
+        "VOICE", durable_name=NAME, name=NAME, filter_subject="voice.turn_completed.v1.>", ack_policy=AckPolicy.EXPLICIT
+    )
+    sub = await js.pull_subscribe_bind(NAME, stream="VOICE")
+    messages = await sub.fetch(10, timeout=2)
+    assert sorted(c.decode(m.data).seq for m in messages) == [1, 2]  # type: ignore[union-attr]
+    for msg in messages:
+        await msg.ack_sync(timeout=2)
+    info = await js.consumer_info("VOICE", NAME)
+    assert (info.num_ack_pending, info.num_pending) == (0, 0)
+
+    evil = connected[NAME].jetstream(timeout=0.5)
+    with pytest.raises(REFUSED):  # publishes no event
+        await evil.publish(c.subject_for(turn(3)), c.encode(turn(3)))
+    with pytest.raises(REFUSED):  # no durable under another name
+        await evil.add_consumer("VOICE", durable_name="other", name="other", ack_policy=AckPolicy.EXPLICIT)
+    with pytest.raises(REFUSED):  # not history's durable
+        await connected[NAME].request("$JS.API.CONSUMER.MSG.NEXT.VOICE.history", b'{"batch":1}', timeout=0.5)
+    with pytest.raises(REFUSED):  # neither the dead letters nor the audio
+        await evil.get_msg("DLQ", 1)
+    with pytest.raises(REFUSED):
+        await evil.object_store("voice-audio")
+    with pytest.raises(REFUSED):  # and changes no stream
+        await evil.purge_stream("VOICE")
+    with pytest.raises(REFUSED):
+        await evil.delete_consumer("VOICE", NAME)
+    await asyncio.sleep(0.2)  # the server writes its log as it goes
+    refused = nats_accounts.violations(Path(server.log_path or "").read_text(errors="replace"))
+    assert any(f'"PARLEY/user:{NAME}" - Publish Violation' in line for line in refused), refused
+    assert (await admin.stream_info("VOICE")).state.messages == 2
