@@ -176,6 +176,17 @@ def test_retention_settings_reach_history_recordings_and_rooms(rendered: dict[st
         assert (rooms_env["ROOMS_RETENTION_DAYS"], rooms_env["ROOMS_IDEMPOTENCY_KEY_HOURS"]) == (rooms_days, key_hours)
 
 
+def test_signed_link_settings_reach_recordings(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    names = ("RECORDINGS_BLOB_S3_ENDPOINT", "RECORDINGS_BLOB_S3_PUBLIC_ENDPOINT", "RECORDINGS_LINK_MAX_SECONDS")
+    for scenario, expected in (
+        ("default", (None, None, "3600")),
+        ("dev-inline-secrets", ("http://minio:9000", "http://localhost:9000", "900")),
+    ):
+        (recordings,) = _by(rendered[scenario], "Deployment", "recordings")
+        env = _env(recordings["spec"]["template"]["spec"]["containers"][0])
+        assert tuple(env.get(name) for name in names) == expected, scenario
+
+
 def test_agent_capacity_settings_reach_the_agent(rendered: dict[str, list[dict[str, Any]]]) -> None:
     names = ("AGENT_LOAD_THRESHOLD", "AGENT_IDLE_PROCESSES", "AGENT_JOB_MEMORY_WARN_MB", "AGENT_JOB_MEMORY_LIMIT_MB")
     for scenario, expected in (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -13,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_devstack.ports import free_port
+from parley_devstack.testing import tcp_forwarder
 from parley_history.db import MIGRATIONS
 from parley_runtime.db import alembic_config, migrate_async
 
@@ -97,26 +97,14 @@ async def test_byte_by_byte_ids_keep_the_rows_and_keys_of_an_existing_database(d
         await conn.close()
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(ConnectionError):
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    writer.close()
-
-
 async def test_migrating_at_start_waits_for_a_database_that_is_not_up_yet(database_url: str) -> None:
     # Postgres answers on a port nobody listens on for its first 1.5 s: a pod started before its database.
     target = urlsplit(database_url)
     port = free_port()
 
-    async def forward(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        server_r, server_w = await asyncio.open_connection(target.hostname, target.port)
-        await asyncio.gather(_pipe(client_r, server_w), _pipe(server_r, client_w))
-
     async def open_late() -> asyncio.Server:
         await asyncio.sleep(1.5)
-        return await asyncio.start_server(forward, "127.0.0.1", port)
+        return await tcp_forwarder(str(target.hostname), int(target.port or 5432), listen_port=port)
 
     opening = asyncio.create_task(open_late())
     late_url = database_url.replace(f"{target.hostname}:{target.port}", f"127.0.0.1:{port}")

@@ -11,9 +11,13 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+import pytest
 from litestar.testing import AsyncTestClient
 
+from parley_devstack.seaweedfs import SeaweedServer
+from parley_devstack.testing import tcp_forwarder
 from parley_recordings.app import create_app
+from parley_recordings.blobs import open_blob_store
 from parley_recordings.handlers import store_session
 from parley_recordings.settings import Settings
 
@@ -97,3 +101,36 @@ async def test_a_link_is_refused_beyond_the_deployments_limit_and_for_content_th
         assert gone.status_code == 404 and "not in blob storage" in gone.json()["detail"]
     await nc.close()
     await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["s3"])
+async def test_links_name_the_public_endpoint_readers_reach_the_store_by(
+    settings: Settings, nats_url: str, s3: SeaweedServer
+) -> None:
+    """An in-cluster S3 store that readers reach through an ingress: here, another port forwarding to it. The
+    link is signed for the ingress's address (the signature covers the host), so it reads through there."""
+    nc, _, engine, deps, _ = await handler_deps(settings, nats_url)
+    vtt = next(r for r in await store_session(session_ended(None), deps) if r.format == "vtt")
+    internal = s3.endpoint.removeprefix("http://").rpartition(":")
+    ingress = await tcp_forwarder(internal[0], int(internal[2]))
+    public = f"http://127.0.0.1:{ingress.sockets[0].getsockname()[1]}"
+    app = create_app(msgspec.structs.replace(settings, run_consumer=False, blob_s3_public_endpoint=public))
+    try:
+        async with AsyncTestClient(app=app) as client:
+            link = (await client.get(f"/v1/recordings/{vtt.id}/link", headers=AUTH)).json()
+            assert link["url"].startswith(f"{public}/"), link["url"]
+            status, body = await fetch(link["url"])
+            assert status == 200 and body.startswith(b"WEBVTT")
+            # The private endpoint's name in a link signed for the public one does not verify.
+            assert (await fetch(link["url"].replace(public, s3.endpoint)))[0] == 403
+    finally:
+        ingress.close()
+        await nc.close()
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["file"])
+def test_a_public_endpoint_for_storage_that_is_not_s3_fails_at_start_naming_the_variable(settings: Settings) -> None:
+    wrong = msgspec.structs.replace(settings, blob_s3_public_endpoint="https://files.example.com")
+    with pytest.raises(ValueError, match="RECORDINGS_BLOB_S3_PUBLIC_ENDPOINT"):
+        open_blob_store(wrong)

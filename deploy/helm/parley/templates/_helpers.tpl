@@ -143,6 +143,12 @@ app.kubernetes.io/component: {{ .component }}
 - name: RECORDINGS_BLOB_S3_REGION
   value: {{ . | quote }}
 {{- end }}
+{{- with $v.blob.s3PublicEndpoint }}
+- name: RECORDINGS_BLOB_S3_PUBLIC_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+- name: RECORDINGS_LINK_MAX_SECONDS
+  value: {{ $v.blob.linkMaxSeconds | int | quote }}
 {{- if $v.blob.existingSecret }}
 {{ include "parley.secretEnv" (dict "name" "RECORDINGS_BLOB_ACCESS_KEY_ID" "secret" $v.blob.existingSecret "key" "access-key-id") }}
 {{ include "parley.secretEnv" (dict "name" "RECORDINGS_BLOB_SECRET_ACCESS_KEY" "secret" $v.blob.existingSecret "key" "secret-access-key") }}

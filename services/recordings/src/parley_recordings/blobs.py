@@ -67,8 +67,10 @@ class BlobStore:
         part_bytes: int = 5 * 1024 * 1024,
         concurrency: int = 2,
         read_timeout: float = 10.0,
+        signer: ObjectStore | None = None,
     ) -> None:
         self.store = store
+        self.signer = signer or store  # the same bucket under the endpoint readers use (signing is offline)
         self.url = url
         self.read_timeout = read_timeout
         self.part_bytes = part_bytes
@@ -123,10 +125,10 @@ class BlobStore:
     async def signed_get(self, key: str, expires_in: timedelta) -> str:
         """A URL that reads this one object, without credentials, until it expires (S3, Azure, GCS). The store
         checks the signature: the URL cannot be bent to another object or a longer life."""
-        if not isinstance(self.store, S3Store | AzureStore | GCSStore):
+        if not isinstance(self.signer, S3Store | AzureStore | GCSStore):
             raise SigningUnsupported(f"{urlparse(self.url).scheme}:// storage cannot be read through a signed link")
         try:
-            return await obstore.sign_async(self.store, "GET", key, expires_in)
+            return await obstore.sign_async(self.signer, "GET", key, expires_in)
         except NotSupportedError as exc:
             raise SigningUnsupported(f"this blob store's credentials cannot sign: {exc}") from exc
         except (GenericError, OSError) as exc:  # fetching the credentials or a delegation key failed
@@ -152,6 +154,9 @@ class BlobStore:
 def open_blob_store(settings: Settings) -> BlobStore:
     url = settings.blob_url
     parsed = urlparse(url)
+    signer: ObjectStore | None = None
+    if settings.blob_s3_public_endpoint and parsed.scheme not in ("s3", "s3a"):
+        raise ValueError(f"RECORDINGS_BLOB_S3_PUBLIC_ENDPOINT is for s3:// storage, not {parsed.scheme}://")
     if parsed.scheme == "file":
         root = Path(parsed.path)
         root.mkdir(parents=True, exist_ok=True)
@@ -172,6 +177,16 @@ def open_blob_store(settings: Settings) -> BlobStore:
         if settings.blob_allow_http:
             kwargs["client_options"] = {"allow_http": True}
         store = from_url(url, **kwargs)
+        if settings.blob_s3_public_endpoint:
+            public: Any = {**kwargs["config"], "endpoint": settings.blob_s3_public_endpoint}
+            public["virtual_hosted_style_request"] = False
+            # Signing needs the credentials and the endpoint's name, never a connection to that endpoint.
+            signer = from_url(url, config=public, client_options={"allow_http": True})
     return BlobStore(
-        store, url, settings.upload_part_bytes, settings.upload_concurrency, settings.blob_read_timeout_seconds
+        store,
+        url,
+        settings.upload_part_bytes,
+        settings.upload_concurrency,
+        settings.blob_read_timeout_seconds,
+        signer=signer,
     )

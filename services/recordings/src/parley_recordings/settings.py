@@ -22,6 +22,9 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     # provider's standard environment variables.
     blob_url: str
     blob_s3_endpoint: str | None = None  # S3-compatible servers (SeaweedFS, MinIO, Ceph)
+    # The endpoint signed links name, when readers reach the store elsewhere than this service does (an ingress
+    # in front of an in-cluster MinIO): links are signed for it, offline. Default: `blob_s3_endpoint`.
+    blob_s3_public_endpoint: str | None = None
     blob_s3_region: str | None = None
     blob_access_key_id: str | None = None
     blob_secret_access_key: str | None = None

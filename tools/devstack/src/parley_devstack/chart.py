@@ -35,6 +35,7 @@ INVALID_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ("a provider mode that does not exist", {"agent": {"providers": "magic"}}, "/agent/providers"),
     ("a load threshold above the whole CPU", {"agent": {"loadThreshold": 1.5}}, "/agent/loadThreshold"),
     ("a negative per-call memory limit", {"agent": {"jobMemoryLimitMb": -1}}, "/agent/jobMemoryLimitMb"),
+    ("a signed link longer than S3 allows", {"blob": {"linkMaxSeconds": 604801}}, "/blob/linkMaxSeconds"),
     (
         "persistence without a size",
         {"services": {"agent": {"persistence": {"enabled": True, "size": None}}}},

@@ -219,3 +219,23 @@ async def events_in(js: Any, stream: str = "VOICE") -> list[Any]:
     state = (await js.stream_info(stream)).state
     first = state.first_seq or 1  # after a purge the stream starts further on
     return [c.decode((await js.get_msg(stream, seq)).data or b"") for seq in range(first, first + state.messages)]
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    writer.close()
+
+
+async def tcp_forwarder(host: str, port: int, *, listen_port: int = 0) -> asyncio.Server:
+    """A TCP port on 127.0.0.1 that forwards every connection, byte for byte, to `host:port`: another address
+    for the same server (an ingress, a database that starts late). `server.sockets[0].getsockname()[1]` is
+    the port it listens on."""
+
+    async def forward(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(host, port)
+        await asyncio.gather(_pipe(client_r, server_w), _pipe(server_r, client_w))
+
+    return await asyncio.start_server(forward, "127.0.0.1", listen_port)
