@@ -4,6 +4,9 @@ nats-server with the chart's accounts: it reads the events through a durable of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib.util
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -101,3 +104,63 @@ async def test_a_subscriber_reads_the_events_through_its_own_durable_and_is_refu
     refused = nats_accounts.violations(Path(server.log_path or "").read_text(errors="replace"))
     assert any(f'"PARLEY/user:{NAME}" - Publish Violation' in line for line in refused), refused
     assert (await admin.stream_info("VOICE")).state.messages == 2
+
+
+def _example() -> Any:
+    spec = importlib.util.spec_from_file_location("turn_counter", ROOT / "examples" / "turn_counter.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def _caught_up(js: Any, running: asyncio.Task[None]) -> None:
+    """Until the example's durable (once it has made it) has nothing left to deliver and nothing unacked."""
+    info = None
+    for _ in range(100):
+        if running.done():
+            running.result()  # its error, if it stopped on one
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            info = await js.consumer_info("VOICE", NAME)
+            if info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq > 0:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the subscriber did not catch up: {info}")
+
+
+async def test_the_example_subscriber_stores_each_turn_once_under_its_user_and_honours_erasure(
+    clients: tuple[NatsServer, dict[str, Client]], tmp_path: Path
+) -> None:
+    server, connected = clients
+    example, db_path = _example(), str(tmp_path / "turns.db")
+    agent, admin = connected["agent"].jetstream(), connected["parley-admin"].jetstream()
+    a1, a2 = (turn(seq, conversation="conv-a", session="sess-a", text="hi " * seq) for seq in (1, 2))
+    b1, b2 = (turn(seq, conversation="conv-b", session="sess-b", text="hello " * seq) for seq in (1, 2))
+    late = turn(3, conversation="conv-a", session="sess-a")
+    for event in (a1, a2, b1):
+        await agent.publish(c.subject_for(event), c.encode(event), timeout=2)
+    await admin.publish(c.subject_for(b1), c.encode(b1), headers={"Nats-Msg-Id": "again"}, timeout=2)  # redelivered
+    await admin.publish("voice.turn_completed.v1.conv-b", b'{"type": "turn_completed.v1"}', timeout=2)  # malformed
+    url = server.url.replace("nats://", f"nats://{NAME}:subscriber-password@")
+
+    def rows() -> list[tuple[str, int, int]]:
+        with sqlite3.connect(db_path) as db:
+            return db.execute("SELECT conversation_id, seq, chars FROM turns ORDER BY 1, 2").fetchall()
+
+    for attempt in range(2):  # stopped and started again: the durable and the database carry on
+        stop = asyncio.Event()
+        running = asyncio.create_task(example.run(url, db_path, stop))
+        if attempt == 0:
+            await _caught_up(admin, running)
+            assert rows() == [("conv-a", 1, len(a1.text)), ("conv-a", 2, len(a2.text)), ("conv-b", 1, len(b1.text))]
+            erased = c.ConversationErased(
+                event_id=c.new_event_id(), occurred_at=c.utcnow(), conversation_id="conv-a", producer="history"
+            )
+            await admin.publish(c.subject_for(erased), c.encode(erased), timeout=2)
+        else:
+            for event in (late, b2):  # conv-a's comes after its erasure
+                await agent.publish(c.subject_for(event), c.encode(event), timeout=2)
+        await _caught_up(admin, running)
+        stop.set()
+        await asyncio.wait_for(running, 5)
+    assert rows() == [("conv-b", 1, len(b1.text)), ("conv-b", 2, len(b2.text))]
