@@ -5,7 +5,7 @@ What any subscriber of yours must do, in a hundred lines (README, "Subscribing t
   (deploy/helm/nats-subscriber-example.yaml), with explicit acks;
 - ack only after its own commit, since delivery is at least once, and store each event once
   (`event_id`, and a turn's (`session_id`, `seq`));
-- terminate what it cannot decode rather than ack it unread (Parley's DLQ copier keeps it, with a reason);
+- terminate what it cannot decode rather than ack it unread (Parley's DLQ copier keeps it; the reason is logged);
 - on `conversation_erased.v1`, delete what it holds of that conversation and drop its later events;
 - keep and log no text of what was said unless it must (this one keeps the length only).
 
