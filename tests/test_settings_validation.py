@@ -69,6 +69,14 @@ def test_api_keys_that_hold_no_key_fail_naming_the_variable(service: str) -> Non
         _load(service, **{variable: " , "})
 
 
+def test_a_public_endpoint_for_blob_storage_that_is_not_s3_fails_naming_the_variable() -> None:
+    variable = "RECORDINGS_BLOB_S3_PUBLIC_ENDPOINT"
+    with pytest.raises(SettingsError, match=f"^{variable} is for s3:// blob storage, not file://"):
+        _load("recordings", **{variable: "https://files.example.com"})
+    s3 = {"RECORDINGS_BLOB_URL": "s3://bucket/recordings", variable: "https://files.example.com"}
+    assert _load("recordings", **s3).blob_s3_public_endpoint == "https://files.example.com"  # type: ignore[attr-defined]
+
+
 def test_values_in_range_load() -> None:
     settings = _load(
         "history", HISTORY_NATS_URL="nats://a:4222, tls://b:4222", HISTORY_LOG_LEVEL="debug", HISTORY_PORT="65535"

@@ -17,7 +17,6 @@ from litestar.testing import AsyncTestClient
 from parley_devstack.seaweedfs import SeaweedServer
 from parley_devstack.testing import tcp_forwarder
 from parley_recordings.app import create_app
-from parley_recordings.blobs import open_blob_store
 from parley_recordings.handlers import store_session
 from parley_recordings.settings import Settings
 
@@ -127,10 +126,3 @@ async def test_links_name_the_public_endpoint_readers_reach_the_store_by(
         ingress.close()
         await nc.close()
         await engine.dispose()
-
-
-@pytest.mark.parametrize("backend", ["file"])
-def test_a_public_endpoint_for_storage_that_is_not_s3_fails_at_start_naming_the_variable(settings: Settings) -> None:
-    wrong = msgspec.structs.replace(settings, blob_s3_public_endpoint="https://files.example.com")
-    with pytest.raises(ValueError, match="RECORDINGS_BLOB_S3_PUBLIC_ENDPOINT"):
-        open_blob_store(wrong)

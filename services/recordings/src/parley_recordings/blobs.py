@@ -155,8 +155,6 @@ def open_blob_store(settings: Settings) -> BlobStore:
     url = settings.blob_url
     parsed = urlparse(url)
     signer: ObjectStore | None = None
-    if settings.blob_s3_public_endpoint and parsed.scheme not in ("s3", "s3a"):
-        raise ValueError(f"RECORDINGS_BLOB_S3_PUBLIC_ENDPOINT is for s3:// storage, not {parsed.scheme}://")
     if parsed.scheme == "file":
         root = Path(parsed.path)
         root.mkdir(parents=True, exist_ok=True)
@@ -177,7 +175,7 @@ def open_blob_store(settings: Settings) -> BlobStore:
         if settings.blob_allow_http:
             kwargs["client_options"] = {"allow_http": True}
         store = from_url(url, **kwargs)
-        if settings.blob_s3_public_endpoint:
+        if settings.blob_s3_public_endpoint:  # s3:// only (`Settings.check`)
             public: Any = {**kwargs["config"], "endpoint": settings.blob_s3_public_endpoint}
             public["virtual_hosted_style_request"] = False
             # Signing needs the credentials and the endpoint's name, never a connection to that endpoint.

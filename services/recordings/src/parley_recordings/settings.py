@@ -7,7 +7,15 @@ from typing import Annotated
 
 import msgspec
 
-from parley_runtime.settings import NonNegative, Port, Positive, Seconds, ServiceSettings, load_settings
+from parley_runtime.settings import (
+    NonNegative,
+    Port,
+    Positive,
+    Seconds,
+    ServiceSettings,
+    SettingsError,
+    load_settings,
+)
 
 # S3 refuses multipart parts below 5 MiB (all but the last), so a smaller size would fail every upload there.
 PartBytes = Annotated[int, msgspec.Meta(ge=5 * 1024 * 1024, description="at least 5 MiB (5242880)")]
@@ -40,6 +48,12 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     blob_read_timeout_seconds: Seconds = 10.0
     # The longest a signed link (`GET /v1/recordings/{id}/link`) may live: anyone holding it reads that object.
     link_max_seconds: LinkSeconds = 3600
+
+    def check(self, prefix: str) -> None:
+        super().check(prefix)
+        scheme = self.blob_url.partition("://")[0]
+        if self.blob_s3_public_endpoint and scheme not in ("s3", "s3a"):
+            raise SettingsError(f"{prefix}BLOB_S3_PUBLIC_ENDPOINT is for s3:// blob storage, not {scheme}://")
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
