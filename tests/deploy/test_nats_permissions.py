@@ -5,7 +5,6 @@ needs is proven by `make demo`, which runs every process under its own user: tes
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import nats
@@ -27,7 +26,6 @@ from parley_recordings.objectstore import delete_objects_under
 from parley_recordings.whole_session import WaitingForHistory
 from parley_runtime.connection import NatsSettings
 from parley_runtime.outbox import Outbox
-from parley_runtime.provision import provision
 
 from ..runtime.conftest import turn
 
@@ -62,31 +60,6 @@ def test_services_only_touch_their_own_durable() -> None:
         durables = {s.split(".")[-1] for s in allowed if s.startswith("$JS.API.CONSUMER.MSG.NEXT.VOICE.")}
         assert durables == {service}
         assert not any(s.startswith("$JS.API.STREAM.CREATE") or s == ">" for s in allowed)
-
-
-@pytest.fixture
-def secured(tmp_path: Path) -> Iterator[tuple[NatsServer, dict[str, str]]]:
-    passwords = nats_accounts.new_passwords()
-    config = nats_accounts.write_config(tmp_path / "nats.conf", passwords)
-    server = NatsServer(tmp_path / "nats", config=config, log_path=tmp_path / "nats.log").start()
-    yield server, passwords
-    server.kill()
-
-
-@pytest.fixture
-async def login(secured: tuple[NatsServer, dict[str, str]]) -> AsyncIterator[dict[str, Client]]:
-    server, passwords = secured
-    clients: dict[str, Client] = {}
-
-    async def quiet(_: Exception) -> None:  # the refusals below are the point
-        return None
-
-    for user in ("parley-admin", "agent", "history", "recordings"):
-        clients[user] = await nats.connect(server.url, user=user, password=passwords[user], error_cb=quiet)
-    await provision(clients["parley-admin"].jetstream())
-    yield clients
-    for client in clients.values():
-        await client.close()
 
 
 async def _voice_messages(admin: Client) -> int:

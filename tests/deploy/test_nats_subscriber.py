@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import importlib.util
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,9 @@ import parley_contracts as c
 from parley_devstack import nats_accounts
 from parley_devstack.chart import ROOT
 from parley_devstack.nats_server import NatsServer
-from parley_runtime.provision import provision
 
 from ..runtime.conftest import turn
-from .test_nats_permissions import REFUSED
+from .test_nats_permissions import REFUSED, server_log
 
 EXAMPLE = ROOT / "deploy" / "helm" / "nats-subscriber-example.yaml"
 NAME = "analytics"
@@ -35,24 +33,8 @@ def example() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def clients(tmp_path: Path) -> AsyncIterator[tuple[NatsServer, dict[str, Client]]]:
-    passwords = {**nats_accounts.new_passwords(), NAME: "subscriber-password"}
-    config = nats_accounts.write_config(tmp_path / "nats.conf", passwords, extra_users=(example()["user"],))
-    server = NatsServer(tmp_path / "nats", config=config, log_path=tmp_path / "nats.log").start()
-
-    async def quiet(_: Exception) -> None:  # the refusals below are the point
-        return None
-
-    connected: dict[str, Client] = {}
-    try:
-        for user in ("parley-admin", "agent", NAME):
-            connected[user] = await nats.connect(server.url, user=user, password=passwords[user], error_cb=quiet)
-        await provision(connected["parley-admin"].jetstream())
-        yield server, connected
-    finally:
-        for client in connected.values():
-            await client.close()
-        server.kill()
+def extra_nats_users() -> tuple[dict[str, Any], ...]:
+    return (example()["user"],)
 
 
 def test_the_example_names_one_user_its_password_and_only_its_own_durable() -> None:
@@ -64,9 +46,9 @@ def test_the_example_names_one_user_its_password_and_only_its_own_durable() -> N
 
 
 async def test_a_subscriber_reads_the_events_through_its_own_durable_and_is_refused_the_rest(
-    clients: tuple[NatsServer, dict[str, Client]],
+    secured: tuple[NatsServer, dict[str, str]], login: dict[str, Client]
 ) -> None:
-    server, connected = clients
+    connected = login
     for seq in (1, 2):
         event = turn(seq)
         await connected["agent"].jetstream().publish(c.subject_for(event), c.encode(event), timeout=2)
@@ -101,7 +83,7 @@ async def test_a_subscriber_reads_the_events_through_its_own_durable_and_is_refu
     with pytest.raises(REFUSED):
         await evil.delete_consumer("VOICE", NAME)
     await asyncio.sleep(0.2)  # the server writes its log as it goes
-    refused = nats_accounts.violations(Path(server.log_path or "").read_text(errors="replace"))
+    refused = nats_accounts.violations(server_log(secured))
     assert any(f'"PARLEY/user:{NAME}" - Publish Violation' in line for line in refused), refused
     assert (await admin.stream_info("VOICE")).state.messages == 2
 
@@ -129,9 +111,9 @@ async def _caught_up(js: Any, running: asyncio.Task[None]) -> None:
 
 
 async def test_the_example_subscriber_stores_each_turn_once_under_its_user_and_honours_erasure(
-    clients: tuple[NatsServer, dict[str, Client]], tmp_path: Path
+    secured: tuple[NatsServer, dict[str, str]], login: dict[str, Client], tmp_path: Path
 ) -> None:
-    server, connected = clients
+    (server, passwords), connected = secured, login
     example, db_path = _example(), str(tmp_path / "turns.db")
     agent, admin = connected["agent"].jetstream(), connected["parley-admin"].jetstream()
     a1, a2 = (turn(seq, conversation="conv-a", session="sess-a", text="hi " * seq) for seq in (1, 2))
@@ -141,7 +123,7 @@ async def test_the_example_subscriber_stores_each_turn_once_under_its_user_and_h
         await agent.publish(c.subject_for(event), c.encode(event), timeout=2)
     await admin.publish(c.subject_for(b1), c.encode(b1), headers={"Nats-Msg-Id": "again"}, timeout=2)  # redelivered
     await admin.publish("voice.turn_completed.v1.conv-b", b'{"type": "turn_completed.v1"}', timeout=2)  # malformed
-    url = server.url.replace("nats://", f"nats://{NAME}:subscriber-password@")
+    url = server.url.replace("nats://", f"nats://{NAME}:{passwords[NAME]}@")
 
     def rows() -> list[tuple[str, int, int]]:
         with sqlite3.connect(db_path) as db:

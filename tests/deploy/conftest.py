@@ -1,0 +1,54 @@
+"""A nats-server running the chart's NATS accounts, and a client logged in as each user."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from parley_devstack import nats_accounts
+from parley_devstack.nats_server import NatsServer
+from parley_runtime.provision import provision
+
+SERVICE_USERS = ("parley-admin", "agent", "history", "recordings")
+
+
+@pytest.fixture
+def extra_nats_users() -> tuple[dict[str, Any], ...]:
+    """Users added to the chart's account, as an operator would (a module overrides this)."""
+    return ()
+
+
+@pytest.fixture
+def secured(
+    tmp_path: Path, extra_nats_users: tuple[dict[str, Any], ...]
+) -> Iterator[tuple[NatsServer, dict[str, str]]]:
+    passwords = nats_accounts.new_passwords() | {u["user"]: secrets.token_urlsafe(18) for u in extra_nats_users}
+    config = nats_accounts.write_config(tmp_path / "nats.conf", passwords, extra_users=extra_nats_users)
+    server = NatsServer(tmp_path / "nats", config=config, log_path=tmp_path / "nats.log").start()
+    yield server, passwords
+    server.kill()
+
+
+@pytest.fixture
+async def login(
+    secured: tuple[NatsServer, dict[str, str]], extra_nats_users: tuple[dict[str, Any], ...]
+) -> AsyncIterator[dict[str, Client]]:
+    """A client per user (the services' and the extra ones), with the streams provisioned."""
+    server, passwords = secured
+    clients: dict[str, Client] = {}
+
+    async def quiet(_: Exception) -> None:  # the refusals the tests provoke are the point
+        return None
+
+    for user in (*SERVICE_USERS, *(u["user"] for u in extra_nats_users)):
+        clients[user] = await nats.connect(server.url, user=user, password=passwords[user], error_cb=quiet)
+    await provision(clients["parley-admin"].jetstream())
+    yield clients
+    for client in clients.values():
+        await client.close()
