@@ -81,6 +81,18 @@ def _out(r: Recording) -> RecordingOut:
     )
 
 
+async def _stored(repo: RecordingRepo, recording_id: uuid.UUID) -> Recording:
+    rec = await repo.get(recording_id)
+    if rec is None:
+        raise NotFoundException(detail=f"recording {recording_id} not found")
+    return rec
+
+
+def _content_missing(recording_id: uuid.UUID) -> NotFoundException:
+    """A recording whose row is there but whose object is not (deleted behind the service's back)."""
+    return NotFoundException(detail=f"recording {recording_id}'s content is not in blob storage")
+
+
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
     """One `bytes=` range as [start, end) within `size`. None (the whole content, 200) for a range this API
     does not serve: another unit, which RFC 9110 says a server MUST ignore, several ranges or a malformed one,
@@ -130,10 +142,7 @@ class RecordingsController(Controller):
 
     @get("/{recording_id:uuid}", summary="One recording's metadata", responses=problems(404))
     async def get_recording(self, repo: Repo, recording_id: FromPath[uuid.UUID]) -> RecordingOut:
-        rec = await repo.get(recording_id)
-        if rec is None:
-            raise NotFoundException(detail=f"recording {recording_id} not found")
-        return _out(rec)
+        return _out(await _stored(repo, recording_id))
 
     @get(
         "/{recording_id:uuid}/content",
@@ -141,9 +150,7 @@ class RecordingsController(Controller):
         responses=problems(404, 416),
     )
     async def content(self, request: Request, repo: Repo, blobs: Blobs, recording_id: FromPath[uuid.UUID]) -> Stream:  # type: ignore[type-arg]
-        rec = await repo.get(recording_id)
-        if rec is None:
-            raise NotFoundException(detail=f"recording {recording_id} not found")
+        rec = await _stored(repo, recording_id)
         header = request.headers.get("range")
         span = parse_range(header, rec.bytes) if header else None
         start, end = span or (0, rec.bytes)
@@ -154,7 +161,7 @@ class RecordingsController(Controller):
             chunks = await blobs.open_range(rec.key, start, end)  # BlobUnavailable: 503, before any byte
         except BlobMissing:
             logger.warning("recording content missing", extra={"recording_id": str(recording_id)})
-            raise NotFoundException(detail=f"recording {recording_id}'s content is not in blob storage") from None
+            raise _content_missing(recording_id) from None
         return Stream(
             chunks,
             status_code=206 if span else 200,
@@ -183,14 +190,13 @@ class RecordingsController(Controller):
         seconds = expires_in or min(LINK_SECONDS, settings.link_max_seconds)
         if seconds > settings.link_max_seconds:
             raise ValidationException(detail=f"expires_in is above this deployment's {settings.link_max_seconds} s")
-        rec = await repo.get(recording_id)
-        if rec is None:
-            raise NotFoundException(detail=f"recording {recording_id} not found")
+        rec = await _stored(repo, recording_id)
         if await blobs.size(rec.key) is None:  # a link to nothing would fail later, far from its cause
-            raise NotFoundException(detail=f"recording {recording_id}'s content is not in blob storage")
-        expires_at = datetime.now(UTC) + timedelta(seconds=seconds)
+            raise _content_missing(recording_id)
+        life = timedelta(seconds=seconds)
+        expires_at = datetime.now(UTC) + life
         try:
-            url = await blobs.signed_get(rec.key, timedelta(seconds=seconds))
+            url = await blobs.signed_get(rec.key, life)
         except SigningUnsupported as exc:
             raise HTTPException(status_code=501, detail=f"{exc}; read /v1/recordings/{rec.id}/content") from None
         return RecordingLink(
