@@ -37,18 +37,25 @@ class Servers:
     nats: NatsServer
     postgres: PostgresServer
     tmp: Path
+    logs: Path  # the servers' and the history process's logs: `tmp`, unless the run keeps them elsewhere
 
 
 @contextmanager
-def servers() -> Iterator[Servers]:
-    """A real NATS and a real PostgreSQL (durable settings, as in production) for one benchmark run."""
+def servers(logs: Path | None = None) -> Iterator[Servers]:
+    """A real NATS and a real PostgreSQL (durable settings, as in production) for one benchmark run.
+
+    Their data lives in a temporary directory; their logs too, unless `logs` names a directory to keep them in.
+    """
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
         root = Path(tmp)
-        nats_server = NatsServer(root / "nats", log_path=root / "nats.log").start()
-        pg = PostgresServer(root / "pg", log_path=root / "pg.log").start()
+        if logs is not None:
+            logs.mkdir(parents=True, exist_ok=True)
+        kept = logs or root
+        nats_server = NatsServer(root / "nats", log_path=kept / "nats.log").start()
+        pg = PostgresServer(root / "pg", log_path=kept / "pg.log").start()
         pg.create_database("parley")
         try:
-            yield Servers(nats_server, pg, root)
+            yield Servers(nats_server, pg, root, kept)
         finally:
             pg.stop()
             nats_server.stop()
@@ -115,6 +122,44 @@ async def until_stored(nats_url: str, conn: asyncpg.Connection, n: int, where: s
             await asyncio.sleep(0.02)
     finally:
         await nc.close()
+
+
+async def end_burst_checkpoint(db: str) -> None:
+    """Finish the checkpoint a write burst started on a fresh database, as one in service has long done.
+
+    The throughput runs write ≈ 600 MB of WAL into a cluster created minutes before. Until its first checkpoint
+    ends (spread over 4.5 minutes) no WAL segment can be recycled, so each new 16 MB segment is written full of
+    zeros and fsynced while every COMMIT waits (wait events WalInitWrite/WalInitSync, then the WALWrite lock).
+    A database in service reuses the segments of its previous checkpoints instead. In the whole `bench.run` the
+    latency phase created 6-8 segments without this and p99 was 25-27 ms; with it none, and 14-16 ms.
+    """
+    conn = await asyncpg.connect(db)
+    try:
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
+async def log_slow_work(db: str) -> None:
+    """Have Postgres log every statement over 20 ms and every autovacuum, to explain a latency tail afterwards."""
+    conn = await asyncpg.connect(db)
+    try:
+        await conn.execute("ALTER SYSTEM SET log_min_duration_statement = 20")
+        await conn.execute("ALTER SYSTEM SET log_autovacuum_min_duration = 0")
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
+
+
+async def wal_segments_created(db: str) -> int:
+    """How many WAL segments the server has written out new since its statistics began (PostgreSQL 18+)."""
+    conn = await asyncpg.connect(db)
+    try:
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        sql = "SELECT coalesce(sum(writes), 0) FROM pg_stat_io WHERE object = 'wal' AND context = 'init'"
+        return int(await conn.fetchval(sql))
+    finally:
+        await conn.close()
 
 
 async def publish_events(url: str, events: Sequence[c.Event], window: int = 512) -> None:
@@ -220,7 +265,9 @@ __all__ = [
     "CpuMeter",
     "Servers",
     "count_turns",
+    "end_burst_checkpoint",
     "history_process",
+    "log_slow_work",
     "machine",
     "percentile",
     "publish_events",
@@ -229,4 +276,5 @@ __all__ = [
     "table",
     "turn",
     "until_stored",
+    "wal_segments_created",
 ]

@@ -30,7 +30,9 @@ from bench.common import (
     TURN_TEXT,
     CpuMeter,
     count_turns,
+    end_burst_checkpoint,
     history_process,
+    log_slow_work,
     machine,
     percentile,
     prepare,
@@ -38,6 +40,7 @@ from bench.common import (
     table,
     turn,
     until_stored,
+    wal_segments_created,
 )
 from bench.history_bench import ceiling, load_turns, publish, recent_latency, search_latency
 from parley_runtime import heap
@@ -148,10 +151,14 @@ def verdicts(results: dict[str, object]) -> list[tuple[str, str]]:
     return rows
 
 
-async def main(turns: int, recent_rows: int, runs: int, latency_seconds: int) -> dict[str, object]:
+async def main(
+    turns: int, recent_rows: int, runs: int, latency_seconds: int, logs: Path | None = None
+) -> dict[str, object]:
     results: dict[str, object] = {}
-    with servers() as s:
+    with servers(logs) as s:
         db = await prepare(s)
+        if logs is not None:
+            await log_slow_work(db)
         print(f"1. ceiling ({runs} runs)...", flush=True)
         ceil, lean = [], []
         for _ in range(runs):
@@ -162,7 +169,7 @@ async def main(turns: int, recent_rows: int, runs: int, latency_seconds: int) ->
         results.update(_median_of("ceiling_turns_per_s", ceil))
         results["ceiling_lean_pull_turns_per_s"] = round(statistics.median(lean))
         print(f"2-3. parley and the sync baseline ({runs} runs each, taking turns)...", flush=True)
-        history = await history_process(db, s.nats.url, s.tmp / "history.log")
+        history = await history_process(db, s.nats.url, s.logs / "history.log")
         try:
             assert s.nats.pid is not None
             assert s.postgres.pid is not None
@@ -188,7 +195,10 @@ async def main(turns: int, recent_rows: int, runs: int, latency_seconds: int) ->
                 round(min(pairs), 1),
                 round(max(pairs), 1),
             )
+            await end_burst_checkpoint(db)  # the latency phase measures a database in service, not a new one
+            segments = await wal_segments_created(db)
             p50, p99, p999, worst = await parley_latency(s.nats.url, db, rate=1000, seconds=latency_seconds)
+            results["e2e_wal_segments_created"] = await wal_segments_created(db) - segments
             results["e2e_p50_ms"], results["e2e_p99_ms"] = round(p50, 2), round(p99, 2)
             results["e2e_p999_ms"], results["e2e_max_ms"] = round(p999, 2), round(worst, 2)
         finally:
@@ -215,9 +225,12 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=5, help="throughput runs (Parley and sync); medians reported")
     parser.add_argument("--latency-seconds", type=int, default=30, help="steady 1,000 turns/s for this long")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
+    parser.add_argument(
+        "--logs", type=Path, help="keep the servers' logs here, with Postgres's slow statements and autovacuums"
+    )
     args = parser.parse_args()
     heap.settle()  # this process stands in for the agent (and the reference consumer): settled like them
-    out = asyncio.run(main(args.turns, args.recent_rows, args.runs, args.latency_seconds))
+    out = asyncio.run(main(args.turns, args.recent_rows, args.runs, args.latency_seconds, args.logs))
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(f"\nParley benchmark (written to {args.out})")
     print(table([(k, str(v)) for k, v in out.items()]))
