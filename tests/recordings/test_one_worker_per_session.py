@@ -15,6 +15,9 @@ from dataclasses import replace
 
 import msgspec
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_recordings.blobs import BlobStore
 from parley_recordings.handlers import Deps, SessionBusy, store_session
@@ -98,5 +101,49 @@ async def test_workers_on_different_sessions_do_not_wait_for_each_other(settings
     await writing.wait()
     second = await store_session(session_ended(None), other)  # stored while the first holds its own session
     assert len(second) == 2 and len(await first) == 2
+    await nc.close()
+    await engine.dispose()
+
+
+class LockKiller:
+    """Blob writes that, at the first, end the database connection holding the session's lock (as a dropped
+    connection or an `idle_in_transaction_session_timeout` would), then carry on."""
+
+    def __init__(self, blobs: BlobStore, engine: AsyncEngine) -> None:
+        self.blobs, self.engine, self.killed = blobs, engine, 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.blobs, name)
+
+    async def put(self, key: str, data: bytes | AsyncIterator[bytes], content_type: str) -> None:
+        if not self.killed:
+            async with self.engine.connect() as conn:
+                self.killed = len(
+                    (
+                        await conn.execute(
+                            text(
+                                "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                                " WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+                            )
+                        )
+                    ).all()
+                )
+        await self.blobs.put(key, data, content_type)
+
+
+async def test_a_store_that_lost_its_session_lock_fails_and_its_redelivery_finds_the_session_stored(
+    settings: Settings, nats_url: str
+) -> None:
+    nc, _, engine, deps, _ = await handler_deps(settings, nats_url)
+    event = session_ended(None)
+    killer = LockKiller(deps.blobs, engine)
+    with pytest.raises(DBAPIError):  # not acked: the store ran unprotected for a while, so it is done again
+        await store_session(event, replace(deps, blobs=killer))  # type: ignore[arg-type]
+    assert killer.killed == 1
+    stored = await store_session(event, deps)  # the redelivery
+    rows = await deps.repo.for_session(event.session_id)
+    assert len(rows) == 2 and sorted(r.id for r in rows) == sorted(r.id for r in stored)
+    for rec in rows:
+        assert await _sha256(deps, rec) == rec.sha256, rec.format
     await nc.close()
     await engine.dispose()
