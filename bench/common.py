@@ -131,7 +131,7 @@ async def end_burst_checkpoint(db: str) -> None:
     ends (spread over 4.5 minutes) no WAL segment can be recycled, so each new 16 MB segment is written full of
     zeros and fsynced while every COMMIT waits (wait events WalInitWrite/WalInitSync, then the WALWrite lock).
     A database in service reuses the segments of its previous checkpoints instead. In the whole `bench.run` the
-    latency phase created 6-8 segments without this and p99 was 25-27 ms; with it none, and 14-16 ms.
+    latency phase created 6-8 segments without this and p99 was 25-27 ms; with it 0-2, and 13-16 ms.
     """
     conn = await asyncpg.connect(db)
     try:
