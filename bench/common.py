@@ -124,6 +124,15 @@ async def until_stored(nats_url: str, conn: asyncpg.Connection, n: int, where: s
         await nc.close()
 
 
+async def _execute(db: str, *statements: str) -> None:
+    conn = await asyncpg.connect(db)
+    try:
+        for sql in statements:
+            await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 async def end_burst_checkpoint(db: str) -> None:
     """Finish the checkpoint a write burst started on a fresh database, as one in service has long done.
 
@@ -133,22 +142,17 @@ async def end_burst_checkpoint(db: str) -> None:
     A database in service reuses the segments of its previous checkpoints instead. In the whole `bench.run` the
     latency phase created 6-8 segments without this and p99 was 25-27 ms; with it 0-2, and 13-16 ms.
     """
-    conn = await asyncpg.connect(db)
-    try:
-        await conn.execute("CHECKPOINT")
-    finally:
-        await conn.close()
+    await _execute(db, "CHECKPOINT")
 
 
 async def log_slow_work(db: str) -> None:
     """Have Postgres log every statement over 20 ms and every autovacuum, to explain a latency tail afterwards."""
-    conn = await asyncpg.connect(db)
-    try:
-        await conn.execute("ALTER SYSTEM SET log_min_duration_statement = 20")
-        await conn.execute("ALTER SYSTEM SET log_autovacuum_min_duration = 0")
-        await conn.execute("SELECT pg_reload_conf()")
-    finally:
-        await conn.close()
+    await _execute(
+        db,
+        "ALTER SYSTEM SET log_min_duration_statement = 20",
+        "ALTER SYSTEM SET log_autovacuum_min_duration = 0",
+        "SELECT pg_reload_conf()",
+    )
 
 
 async def wal_segments_created(db: str) -> int:
