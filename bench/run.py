@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import time
 from datetime import UTC, datetime
@@ -141,6 +142,14 @@ TARGETS = [
 ]
 
 
+def cpu_budget(results: dict[str, object], cores: int) -> dict[str, float]:
+    """The CPU the four processes spent per turn, against what 40x the baseline would leave them: the cores'
+    whole time divided by 40 times the baseline's rate (why the ratio target is a matter of CPU per turn)."""
+    spent = sum(float(results[f"cpu_us_per_turn_{name}"]) for name in ("agent", "nats", "history", "postgres"))  # type: ignore[arg-type]
+    budget = cores * 1e6 / (40 * float(results["sync_turns_per_s"]))  # type: ignore[arg-type]
+    return {"cpu_us_per_turn_total": round(spent, 1), "cpu_budget_us_per_turn_at_40x": round(budget, 1)}
+
+
 def verdicts(results: dict[str, object]) -> list[tuple[str, str]]:
     """Each target with the measured value and whether it was met."""
     rows = []
@@ -214,6 +223,7 @@ async def main(
     results.update({k: emit[k] for k in ("emit_p50_us", "emit_p99_us", "emit_down_p99_us")})
     results["parley_vs_sync"] = round(int(results["parley_turns_per_s"]) / max(1, int(results["sync_turns_per_s"])), 1)  # type: ignore[call-overload]
     results["parley_vs_ceiling"] = round(int(results["parley_turns_per_s"]) / int(results["ceiling_turns_per_s"]), 3)  # type: ignore[call-overload]
+    results.update(cpu_budget(results, os.cpu_count() or 1))
     results["machine"] = machine()
     return results
 
@@ -236,3 +246,7 @@ if __name__ == "__main__":
     print(table([(k, str(v)) for k, v in out.items()]))
     print("\nTargets (2-core machine)")
     print(table(verdicts(out)))
+    print(
+        f"\n40x the baseline leaves {out['cpu_budget_us_per_turn_at_40x']} us of CPU per turn on {os.cpu_count()} cores"
+        f" (all busy); agent, nats-server, history and Postgres spent {out['cpu_us_per_turn_total']} us per turn."
+    )

@@ -71,8 +71,17 @@ def test_small_bench_run_writes_every_result_key_and_keeps_logs_when_asked(tmp_p
     assert results["cpu_us_per_turn_postgres"] > 0  # the CPU meter found the server processes
     assert "parley_turns_per_s" in run.stdout  # the table is printed
     assert "emit() p99 with NATS down <= 10 us" in run.stdout  # and the targets with their verdicts
+    assert f"40x the baseline leaves {results['cpu_budget_us_per_turn_at_40x']} us of CPU per turn" in run.stdout
     assert {p.name for p in (tmp_path / "logs").iterdir()} >= {"pg.log", "nats.log", "history.log"}
     assert 'parameter "log_min_duration_statement" changed to "20"' in (tmp_path / "logs" / "pg.log").read_text()
+
+
+def test_cpu_budget_at_40x_is_the_cores_time_over_forty_times_the_baseline() -> None:
+    from bench.run import cpu_budget
+
+    results = {"sync_turns_per_s": 800, "cpu_us_per_turn_agent": 18.0, "cpu_us_per_turn_nats": 25.0}
+    results |= {"cpu_us_per_turn_history": 31.5, "cpu_us_per_turn_postgres": 28.0}
+    assert cpu_budget(results, cores=2) == {"cpu_us_per_turn_total": 102.5, "cpu_budget_us_per_turn_at_40x": 62.5}
 
 
 def test_verdicts_say_which_targets_are_not_met() -> None:
