@@ -2,7 +2,8 @@
 
     1. ceiling    bare JetStream fetch+ack, no database (turns/s)
     2. parley     turns emitted through the agent's outbox and persisted by the history service (a separate
-                  process, as in production), sustained over 100,000 turns; emit-to-row latency at 1,000/s
+                  process, as in production), sustained over 100,000 turns; emit-to-row latency at 1,000/s,
+                  once the checkpoint the throughput runs started has ended (see `end_burst_checkpoint`)
     3. sync       the earlier design: one HTTP POST per turn, inserted before the answer (turns/s, p50/p99);
                   its runs alternate with Parley's, so both halves of the ratio see the same machine
     4. emit       the agent's `emit()` with NATS up and down (us)
