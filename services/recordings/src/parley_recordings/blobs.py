@@ -26,7 +26,7 @@ from obstore.exceptions import (
 )
 from obstore.store import AzureStore, GCSStore, LocalStore, ObjectStore, S3Store, from_url
 
-from parley_recordings.settings import Settings
+from parley_recordings.settings import S3_SCHEMES, Settings
 from parley_runtime.handling import TransientError
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
@@ -161,7 +161,7 @@ def open_blob_store(settings: Settings) -> BlobStore:
         store: ObjectStore = LocalStore(root)
     else:
         kwargs: dict[str, Any] = {}
-        if parsed.scheme in ("s3", "s3a"):
+        if parsed.scheme in S3_SCHEMES:
             config: dict[str, Any] = {}
             if settings.blob_s3_endpoint:
                 config["endpoint"] = settings.blob_s3_endpoint

@@ -21,6 +21,7 @@ from parley_runtime.settings import (
 PartBytes = Annotated[int, msgspec.Meta(ge=5 * 1024 * 1024, description="at least 5 MiB (5242880)")]
 # S3 refuses a signed link that lives longer than 7 days, whatever it was signed for.
 LINK_LIMIT_SECONDS = 7 * 24 * 3600
+S3_SCHEMES = ("s3", "s3a")  # what `blob_url` names S3 (or an S3-compatible server) with
 LinkSeconds = Annotated[int, msgspec.Meta(ge=1, le=LINK_LIMIT_SECONDS, description="1 to 604800 (7 days)")]
 
 
@@ -52,7 +53,7 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     def check(self, prefix: str) -> None:
         super().check(prefix)
         scheme = self.blob_url.partition("://")[0]
-        if self.blob_s3_public_endpoint and scheme not in ("s3", "s3a"):
+        if self.blob_s3_public_endpoint and scheme not in S3_SCHEMES:
             raise SettingsError(f"{prefix}BLOB_S3_PUBLIC_ENDPOINT is for s3:// blob storage, not {scheme}://")
 
 
