@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -124,11 +125,13 @@ async def until_stored(nats_url: str, conn: asyncpg.Connection, n: int, where: s
         await nc.close()
 
 
-async def _execute(db: str, *statements: str) -> None:
+async def _execute(db: str, *statements: str) -> Any:
+    """Run the statements in turn on a connection of their own; the last one's first value."""
     conn = await asyncpg.connect(db)
     try:
-        for sql in statements:
+        for sql in statements[:-1]:
             await conn.execute(sql)
+        return await conn.fetchval(statements[-1])
     finally:
         await conn.close()
 
@@ -157,13 +160,8 @@ async def log_slow_work(db: str) -> None:
 
 async def wal_segments_created(db: str) -> int:
     """How many WAL segments the server has written out new since its statistics began (PostgreSQL 18+)."""
-    conn = await asyncpg.connect(db)
-    try:
-        await conn.execute("SELECT pg_stat_force_next_flush()")
-        sql = "SELECT coalesce(sum(writes), 0) FROM pg_stat_io WHERE object = 'wal' AND context = 'init'"
-        return int(await conn.fetchval(sql))
-    finally:
-        await conn.close()
+    sql = "SELECT coalesce(sum(writes), 0) FROM pg_stat_io WHERE object = 'wal' AND context = 'init'"
+    return int(await _execute(db, "SELECT pg_stat_force_next_flush()", sql))
 
 
 async def publish_events(url: str, events: Sequence[c.Event], window: int = 512) -> None:
