@@ -105,6 +105,11 @@ async def test_workers_on_different_sessions_do_not_wait_for_each_other(settings
     await engine.dispose()
 
 
+_END_LOCK_HOLDERS = text(
+    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+)
+
+
 class LockKiller:
     """Blob writes that, at the first, end the database connection holding the session's lock (as a dropped
     connection or an `idle_in_transaction_session_timeout` would), then carry on."""
@@ -118,16 +123,7 @@ class LockKiller:
     async def put(self, key: str, data: bytes | AsyncIterator[bytes], content_type: str) -> None:
         if not self.killed:
             async with self.engine.connect() as conn:
-                self.killed = len(
-                    (
-                        await conn.execute(
-                            text(
-                                "SELECT pg_terminate_backend(pid) FROM pg_locks"
-                                " WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
-                            )
-                        )
-                    ).all()
-                )
+                self.killed = len((await conn.execute(_END_LOCK_HOLDERS)).all())
         await self.blobs.put(key, data, content_type)
 
 
