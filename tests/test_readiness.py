@@ -24,6 +24,10 @@ async def test_an_api_without_nats_serves_and_is_ready_for_its_service(
         assert probe.status_code == 200
         assert probe.json()["checks"] == {"nats": False, "postgres": True}  # still reported
         assert (await client.get("/ready?require=nats")).status_code == 503
-        assert (await client.get("/ready?require=postgres,bogus")).status_code == 400
+        assert (await client.get("/ready?require=postgres, nats")).status_code == 503  # spaces allowed
+        for unknown in ("postgres,bogus", "", "postgres,"):  # refused as the document's pattern says
+            refused = await client.get(f"/ready?require={unknown}")
+            assert refused.status_code == 400, unknown
+            assert refused.headers["content-type"].startswith("application/problem+json")
         r = await client.get(READS[service], headers={"Authorization": f"Bearer {API_KEY}"})
         assert r.status_code == 200, r.text

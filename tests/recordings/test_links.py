@@ -84,6 +84,9 @@ async def test_a_link_is_refused_beyond_the_deployments_limit_and_for_content_th
     async with AsyncTestClient(app=app) as client:
         path = f"/v1/recordings/{json_doc.id}/link"
         assert (await client.get(path)).status_code == 401
+        document = app.openapi_schema.to_schema()  # states this deployment's limit, not the 7 days of any
+        link_parameters = document["paths"]["/v1/recordings/{recording_id}/link"]["get"]["parameters"]
+        assert [p["schema"]["maximum"] for p in link_parameters if p["name"] == "expires_in"] == [60]
         for asked in ("61", "604801", "0", "soon"):
             refused = await client.get(f"{path}?expires_in={asked}", headers=AUTH)
             assert refused.status_code == 400, asked

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Router, get
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, HTTPException, NotFoundException, ValidationException
@@ -31,6 +31,10 @@ Repo = NamedDependency[RecordingRepo]
 Blobs = NamedDependency[BlobStore]
 Config = NamedDependency[Settings]
 LINK_SECONDS = 300  # a link's life when the request names none (capped by RECORDINGS_LINK_MAX_SECONDS)
+# The largest `expires_in` the document states. `recordings_routes` puts the deployment's own limit in its
+# place (annotations are read with the router's signature namespace), so the OpenAPI document tells a client
+# the limit it will meet.
+LINK_MAX_SECONDS = LINK_LIMIT_SECONDS
 
 
 class RecordingOut(msgspec.Struct):
@@ -184,11 +188,12 @@ class RecordingsController(Controller):
         settings: Config,
         recording_id: FromPath[uuid.UUID],
         expires_in: Annotated[
-            int | None, Parameter(ge=1, le=LINK_LIMIT_SECONDS, description="seconds; default 300")
+            int | None,
+            Parameter(ge=1, le=LINK_MAX_SECONDS, description="seconds; default 300 or the maximum if lower"),
         ] = None,
     ) -> RecordingLink:
         seconds = expires_in or min(LINK_SECONDS, settings.link_max_seconds)
-        if seconds > settings.link_max_seconds:
+        if seconds > settings.link_max_seconds:  # the setting is the authority, whatever the document said
             raise ValidationException(detail=f"expires_in is above this deployment's {settings.link_max_seconds} s")
         rec = await _stored(repo, recording_id)
         if await blobs.size(rec.key) is None:  # a link to nothing would fail later, far from its cause
@@ -207,3 +212,12 @@ class RecordingsController(Controller):
             bytes=rec.bytes,
             sha256=rec.sha256,
         )
+
+
+def recordings_routes(settings: Settings) -> Router:
+    """The API's routes, their document stating this deployment's link limit (`LINK_MAX_SECONDS`)."""
+    return Router(
+        path="/",
+        route_handlers=[RecordingsController],
+        signature_namespace={"LINK_MAX_SECONDS": settings.link_max_seconds},
+    )

@@ -16,7 +16,7 @@ from nats.aio.client import Client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_recordings import __version__
-from parley_recordings.api import RecordingsController
+from parley_recordings.api import recordings_routes
 from parley_recordings.blobs import BlobStore, open_blob_store
 from parley_recordings.consumers import NatsAudio, publisher, recordings_consumer
 from parley_recordings.db import make_engine, migrate_async
@@ -101,7 +101,7 @@ def create_app(settings: Settings) -> Litestar:
         version=__version__,
         api_keys=settings.api_key_list,
         metrics_keys=settings.metrics_key_list,
-        api_handlers=[RecordingsController],
+        api_handlers=[recordings_routes(settings)],
         checks={
             "nats": nats_check(lambda: runtime(app.state).nc),
             "postgres": postgres_check(lambda: runtime(app.state).engine),

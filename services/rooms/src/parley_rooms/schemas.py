@@ -25,7 +25,13 @@ class CreateToken(msgspec.Struct, forbid_unknown_fields=True):
     # The identity and name come back in LiveKit's webhooks and the agent's events, which Postgres stores.
     identity: Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=NO_NUL)]
     name: Annotated[str, msgspec.Meta(max_length=256, pattern=NO_NUL)] | None = None
-    ttl_seconds: Annotated[int, msgspec.Meta(ge=60)] | None = None
+    ttl_seconds: (
+        Annotated[
+            int,
+            msgspec.Meta(ge=60, description="default ROOMS_TOKEN_TTL_SECONDS; at most ROOMS_MAX_TOKEN_TTL_SECONDS"),
+        ]
+        | None
+    ) = None
     metadata: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
 
 
