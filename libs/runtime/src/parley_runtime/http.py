@@ -129,8 +129,8 @@ def health_handlers(
     not_ready = ResponseSpec(Readiness, description="A required check failed: the same body, `unavailable`")
     # The document says which names exist, so a client (or a fuzzer) can tell a valid `require` from one
     # that is refused.
-    name = "(" + "|".join(re.escape(check) for check in sorted(checks)) + ")"
-    require_pattern = rf"^ *{name} *(, *{name} *)*$"
+    known = "(" + "|".join(re.escape(check) for check in sorted(checks)) + ")"
+    require_pattern = rf"^ *{known} *(, *{known} *)*$"
 
     @get(
         "/ready",
