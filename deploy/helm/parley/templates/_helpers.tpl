@@ -71,6 +71,25 @@ app.kubernetes.io/component: {{ .component }}
 {{- upper .component -}}_
 {{- end -}}
 
+{{/* The kind of blob store a URL names, as obstore reads it: azure, gcs, s3 or file. */}}
+{{- define "parley.blobStore" -}}
+{{- $scheme := regexReplaceAll "://.*$" . "" -}}
+{{- if has $scheme (list "az" "azure" "abfs" "abfss") -}}azure
+{{- else if eq $scheme "gs" -}}gcs
+{{- else if eq $scheme "file" -}}file
+{{- else -}}s3
+{{- end -}}
+{{- end -}}
+
+{{/* Where recordings finds a GCS service account key from blob.existingSecret (read-only, outside /tmp and the state). */}}
+{{- define "parley.gcsKeyDir" -}}/var/run/secrets/parley/gcs{{- end -}}
+
+{{/* Whether a component mounts blob.existingSecret's GCS key: (dict "component" $name "context" $) */}}
+{{- define "parley.mountsGcsKey" -}}
+{{- $blob := .context.Values.blob -}}
+{{- if and (eq .component "recordings") $blob.existingSecret (eq (include "parley.blobStore" $blob.url) "gcs") -}}true{{- end -}}
+{{- end -}}
+
 {{/* Environment of one component: (dict "component" $name "svc" $svc "context" $) */}}
 {{- define "parley.env" -}}
 {{- $ctx := .context -}}
@@ -150,8 +169,17 @@ app.kubernetes.io/component: {{ .component }}
 - name: RECORDINGS_LINK_MAX_SECONDS
   value: {{ $v.blob.linkMaxSeconds | int | quote }}
 {{- if $v.blob.existingSecret }}
+{{- $store := include "parley.blobStore" $v.blob.url }}
+{{- if eq $store "azure" }}
+{{ include "parley.secretEnv" (dict "name" "AZURE_STORAGE_ACCOUNT_NAME" "secret" $v.blob.existingSecret "key" "account-name") }}
+{{ include "parley.secretEnv" (dict "name" "AZURE_STORAGE_ACCOUNT_KEY" "secret" $v.blob.existingSecret "key" "account-key") }}
+{{- else if eq $store "gcs" }}
+- name: GOOGLE_SERVICE_ACCOUNT
+  value: {{ include "parley.gcsKeyDir" . }}/service-account.json
+{{- else if eq $store "s3" }}
 {{ include "parley.secretEnv" (dict "name" "RECORDINGS_BLOB_ACCESS_KEY_ID" "secret" $v.blob.existingSecret "key" "access-key-id") }}
 {{ include "parley.secretEnv" (dict "name" "RECORDINGS_BLOB_SECRET_ACCESS_KEY" "secret" $v.blob.existingSecret "key" "secret-access-key") }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if eq .component "agent" }}
