@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import urllib.error
 import urllib.request
@@ -138,3 +139,33 @@ async def test_links_name_the_public_endpoint_readers_reach_the_store_by(
         ingress.close()
         await nc.close()
         await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["gcs"])
+async def test_a_link_that_cannot_be_signed_is_a_503_whose_log_says_why(
+    settings: Settings,
+    nats_url: str,
+    gcs: GcsStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A GCS store with no key file (a pod's own identity) signs through IAM's signBlob, which cannot be
+    reached here: the answer is a 503 to retry, and the operator's log names the signing and its cause."""
+    nc, _, engine, deps, _ = await handler_deps(settings, nats_url)
+    vtt = next(r for r in await store_session(session_ended(None), deps) if r.format == "vtt")
+    keyless = json.loads(gcs.account_file.read_text()) | {"private_key": "", "disable_oauth": True}
+    account = gcs.account_file.with_name("keyless.json")
+    account.write_text(json.dumps(keyless))
+    monkeypatch.setenv("GOOGLE_SERVICE_ACCOUNT", str(account))
+    app = create_app(msgspec.structs.replace(settings, run_consumer=False))
+    try:
+        async with AsyncTestClient(app=app) as client:
+            answer = await client.get(f"/v1/recordings/{vtt.id}/link", headers=AUTH)
+            assert answer.status_code == 503 and answer.headers["retry-after"], answer.text
+            assert (await client.get(f"/v1/recordings/{vtt.id}/content", headers=AUTH)).status_code == 200
+    finally:
+        await nc.close()
+        await engine.dispose()
+    (logged,) = [r for r in caplog.records if r.getMessage() == "dependency unavailable"]
+    reason = getattr(logged, "reason", "")
+    assert reason.startswith("blob store signing failed: GenericError:") and "signing blob" in reason, reason

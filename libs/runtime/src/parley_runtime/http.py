@@ -38,6 +38,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from litestar.types import ASGIApp, ControllerRouterHandler, Guard, Message, Receive, Scope, Send
 
 from parley_runtime.db import is_statement_timeout, is_transient, is_unstorable_text
+from parley_runtime.handling import TransientError
 from parley_runtime.keys import bearer_matches, encode_keys
 from parley_runtime.metrics import HTTP_DURATION
 from parley_runtime.openapi import PROBLEM_JSON, Readiness, StrictStructSchemaPlugin, problems
@@ -101,6 +102,8 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
         logger.warning("request refused by the database: a character it cannot store", extra=where)
         return _problem(400, NUL_DETAIL)
     if is_transient(exc):
+        if isinstance(exc, TransientError):  # its message is Parley's own, written to be logged
+            where["reason"] = str(exc)[:500]
         logger.warning("dependency unavailable", extra=where)
         detail = (
             "the database did not answer in time; retry later"

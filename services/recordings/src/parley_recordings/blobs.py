@@ -35,6 +35,14 @@ _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 class BlobUnavailable(TransientError):
     """The blob store did not answer or failed; retry later (a consumer naks, the API answers 503)."""
 
+    @classmethod
+    def from_store(cls, what: str, exc: BaseException) -> BlobUnavailable:
+        """`what` failed, with the first line of the store's own reason: what an operator needs to tell a
+        store that is down from credentials that may not sign, say. obstore's reasons name the request and
+        the store's answer, never an object's content."""
+        reason = str(exc).strip().partition("\n")[0][:300]
+        return cls(f"blob store {what} failed: {type(exc).__name__}" + (f": {reason}" if reason else ""))
+
 
 class BlobMissing(Exception):
     """The object is not in the blob store."""
@@ -94,7 +102,7 @@ class BlobStore:
         except (PermissionDeniedError, UnauthenticatedError, InvalidPathError):
             raise
         except (GenericError, OSError) as exc:
-            raise BlobUnavailable(f"blob store write failed: {type(exc).__name__}") from exc
+            raise BlobUnavailable.from_store("write", exc) from exc
 
     async def size(self, key: str) -> int | None:
         try:
@@ -102,7 +110,7 @@ class BlobStore:
         except (NotFoundError, FileNotFoundError):
             return None
         except (GenericError, OSError) as exc:
-            raise BlobUnavailable(f"blob store read failed: {type(exc).__name__}") from exc
+            raise BlobUnavailable.from_store("read", exc) from exc
         return int(meta["size"])
 
     async def open_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
@@ -114,7 +122,7 @@ class BlobStore:
         except (NotFoundError, FileNotFoundError) as exc:
             raise BlobMissing(key) from exc
         except (GenericError, OSError, TimeoutError) as exc:
-            raise BlobUnavailable(f"blob store read failed: {type(exc).__name__}") from exc
+            raise BlobUnavailable.from_store("read", exc) from exc
 
         async def chunks() -> AsyncIterator[bytes]:
             async for chunk in response.stream(min_chunk_size=256 * 1024):
@@ -132,7 +140,7 @@ class BlobStore:
         except NotSupportedError as exc:
             raise SigningUnsupported(f"this blob store's credentials cannot sign: {exc}") from exc
         except (GenericError, OSError) as exc:  # fetching the credentials or a delegation key failed
-            raise BlobUnavailable(f"blob store signing failed: {type(exc).__name__}") from exc
+            raise BlobUnavailable.from_store("signing", exc) from exc
 
     async def delete(self, key: str) -> None:
         with contextlib.suppress(NotFoundError, FileNotFoundError):
@@ -145,7 +153,7 @@ class BlobStore:
         try:
             keys = [meta["path"] async for batch in obstore.list(self.store, prefix=prefix) for meta in batch]
         except (GenericError, OSError) as exc:
-            raise BlobUnavailable(f"blob store list failed: {type(exc).__name__}") from exc
+            raise BlobUnavailable.from_store("list", exc) from exc
         for key in keys:
             await self.delete(key)
         return len(keys)
