@@ -75,15 +75,17 @@ class SeaweedServer(ServerProcess):
 
     def start(self, timeout: float = 30.0) -> SeaweedServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        admin = {
-            "name": "admin",
-            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-            "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-        }
-        config = self.data_dir / "s3.json"
-        config.write_text(json.dumps({"identities": [admin]}))
         # No configuration at all opens it (an empty list of identities still refuses bearer tokens).
-        auth = [] if self.open_access else [f"-s3.config={config}"]
+        auth: list[str] = []
+        if not self.open_access:
+            admin = {
+                "name": "admin",
+                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+            }
+            config = self.data_dir / "s3.json"
+            config.write_text(json.dumps({"identities": [admin]}))
+            auth.append(f"-s3.config={config}")
         p = self.ports
         self._launch(
             [weed_binary(), f"-logdir={self.data_dir}", "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1",
