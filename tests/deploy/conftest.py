@@ -1,4 +1,5 @@
-"""A nats-server running the chart's NATS accounts, and a client logged in as each user."""
+"""A nats-server running the chart's NATS accounts, a client logged in as each user, and how to find a
+component's objects among the chart's rendered ones."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ from parley_devstack.nats_server import NatsServer
 from parley_runtime.provision import provision
 
 SERVICE_USERS = ("parley-admin", "agent", "history", "recordings")
+
+
+def by_component(objects: list[dict[str, Any]], kind: str, component: str) -> list[dict[str, Any]]:
+    """The rendered objects of `kind` that belong to one component (by the label every Parley object carries)."""
+    return [o for o in objects if o["kind"] == kind
+            and o["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component]  # fmt: skip
 
 
 @pytest.fixture

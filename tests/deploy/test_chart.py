@@ -9,6 +9,8 @@ import yaml
 
 from parley_devstack import chart
 
+from .conftest import by_component as _by
+
 SCENARIOS = chart.scenarios()
 
 
@@ -40,11 +42,6 @@ def test_the_schema_rejects_invalid_values_naming_the_field(
     error = chart.schema_error(values)
     assert error is not None, description
     assert mention in error
-
-
-def _by(objects: list[dict[str, Any]], kind: str, component: str) -> list[dict[str, Any]]:
-    return [o for o in objects if o["kind"] == kind
-            and o["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component]  # fmt: skip
 
 
 def test_the_agent_has_no_inbound_service_drains_ten_minutes_and_a_read_only_root(

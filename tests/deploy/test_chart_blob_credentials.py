@@ -11,12 +11,15 @@ import pytest
 
 from parley_devstack import chart
 
+from .conftest import by_component
+
 
 def _recordings(values: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Recordings' Deployment and every object, rendered with `values` and valid for Kubernetes."""
     objects = chart.render(values)
     assert chart.validate(objects, chart.KUBE_VERSIONS[0]) == []
-    (recordings,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("recordings")]
-    return recordings["spec"]["template"]["spec"], objects
+    (recordings,) = by_component(objects, "Deployment", "recordings")
+    return recordings, objects
 
 
 def _from_secret(container: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -41,15 +44,15 @@ def _from_secret(container: dict[str, Any]) -> dict[str, tuple[str, str]]:
     ],
 )  # fmt: skip
 def test_each_store_takes_its_own_keys_from_the_secret(url: str, expected: dict[str, str]) -> None:
-    pod, _ = _recordings({"blob": {"url": url, "existingSecret": "blob-credentials"}})
-    blob_keys = {
-        name: key for name, (secret, key) in _from_secret(pod["containers"][0]).items() if secret == "blob-credentials"
-    }
+    recordings, _ = _recordings({"blob": {"url": url, "existingSecret": "blob-credentials"}})
+    container = recordings["spec"]["template"]["spec"]["containers"][0]
+    blob_keys = {name: key for name, (secret, key) in _from_secret(container).items() if secret == "blob-credentials"}
     assert blob_keys == expected
 
 
 def test_a_gcs_key_file_is_mounted_read_only_where_google_service_account_points() -> None:
-    pod, objects = _recordings({"blob": {"url": "gs://recordings/parley", "existingSecret": "blob-credentials"}})
+    recordings, objects = _recordings({"blob": {"url": "gs://recordings/parley", "existingSecret": "blob-credentials"}})
+    pod = recordings["spec"]["template"]["spec"]
     container = pod["containers"][0]
     env = {e["name"]: e.get("value") for e in container["env"]}
     (mount,) = [m for m in container["volumeMounts"] if m["name"] == "gcs-key"]
@@ -61,13 +64,14 @@ def test_a_gcs_key_file_is_mounted_read_only_where_google_service_account_points
         "items": [{"key": "service-account.json", "path": "service-account.json"}],
     }
     # Only recordings holds it: no other workload mounts the key or names it.
-    others = [o for o in objects if o["kind"] in ("Deployment", "StatefulSet") and o["spec"]["template"]["spec"] != pod]
+    others = [o for o in objects if o["kind"] in ("Deployment", "StatefulSet") and o is not recordings]
     assert others and all("gcs-key" not in str(o) and "GOOGLE_SERVICE_ACCOUNT" not in str(o) for o in others)
 
 
 def test_without_a_secret_the_pod_uses_its_cloud_identity() -> None:
     for url in ("s3://recordings/parley", "az://recordings/parley", "gs://recordings/parley"):
-        pod, _ = _recordings({"blob": {"url": url}})
+        recordings, _ = _recordings({"blob": {"url": url}})
+        pod = recordings["spec"]["template"]["spec"]
         container = pod["containers"][0]
         assert not any(n.startswith(("AZURE_", "GOOGLE_", "RECORDINGS_BLOB_ACCESS")) for n in _from_secret(container))
         assert "GOOGLE_SERVICE_ACCOUNT" not in str(container) and "gcs-key" not in str(pod)
