@@ -27,11 +27,12 @@ dev: sync ## run the whole platform locally on embedded NATS + Postgres (Ctrl-C 
 demo: sync ## start the stack, run three conversations, print transcripts and recordings, stop
 	$(RUN) python -m parley_devstack.demo
 
-test: sync chart ## the full test suite against real NATS and Postgres (and the chart checks)
-	$(RUN) pytest
+test: sync chart ## the unit tier first, then every test against real NATS, Postgres, blob stores and a browser
+	$(RUN) pytest tests/unit -q
+	$(RUN) pytest --ignore=tests/unit
 
-test-fast: sync ## the suite without the slow fault and load tests
-	$(RUN) pytest -m "not slow and not fault"
+test-fast: sync ## the unit tier alone: the use cases through in-memory fakes, no server (seconds)
+	$(RUN) pytest tests/unit
 
 lint: sync ## ruff + mypy
 	$(RUN) ruff check .

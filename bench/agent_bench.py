@@ -21,9 +21,9 @@ from bench.common import machine, percentile, table, turn
 from parley_agent.state import CallState
 from parley_devstack.nats_server import NatsServer
 from parley_runtime import heap
-from parley_runtime.connection import NatsSettings
-from parley_runtime.outbox import Outbox
-from parley_runtime.provision import provision
+from parley_runtime.messaging.connection import NatsSettings
+from parley_runtime.messaging.outbox import Outbox
+from parley_runtime.messaging.provision import provision
 
 
 async def emit_costs(outbox: Outbox, n: int) -> list[float]:

@@ -65,7 +65,7 @@ def servers(logs: Path | None = None) -> Iterator[Servers]:
 async def prepare(s: Servers) -> str:
     """Migrate the history schema and provision JetStream; returns the database URL."""
     from parley_history.db import migrate_async
-    from parley_runtime.provision import provision
+    from parley_runtime.messaging.provision import provision
 
     db = s.postgres.url("parley")
     await migrate_async(db)
@@ -142,8 +142,7 @@ async def end_burst_checkpoint(db: str) -> None:
     The throughput runs write ≈ 600 MB of WAL into a cluster created minutes before. Until its first checkpoint
     ends (spread over 4.5 minutes) no WAL segment can be recycled, so each new 16 MB segment is written full of
     zeros and fsynced while every COMMIT waits (wait events WalInitWrite/WalInitSync, then the WALWrite lock).
-    A database in service reuses the segments of its previous checkpoints instead. In the whole `bench.run` the
-    latency phase created 6-8 segments without this and p99 was 25-27 ms; with it 0-2, and 13-16 ms.
+    A database in service reuses the segments of its previous checkpoints instead (docs/performance.md).
     """
     await _execute(db, "CHECKPOINT")
 

@@ -26,7 +26,7 @@ from parley_history.db import make_engine
 from parley_history.request_reply import start_request_service
 from parley_history.store import SqlHistoryStore
 from parley_runtime import heap
-from parley_runtime.pull import PullSubscription
+from parley_runtime.messaging.pull import PullSubscription
 
 
 async def publish(url: str, n: int, conversations: int) -> None:
@@ -37,7 +37,7 @@ async def ceiling(url: str, n: int, batch: int, *, lean: bool = False) -> float:
     """Bare JetStream: fetch a batch, ack every message, nothing else.
 
     The reference loop uses nats-py's own `fetch` (the standard client, as in the NATS notes' figures);
-    `lean=True` runs the same loop on Parley's pull client (parley_runtime.pull), which the consumers use.
+    `lean=True` runs the same loop on Parley's pull client (parley_runtime.messaging.pull), which the consumers use.
     """
     name = "ceiling-lean" if lean else "ceiling"
     nc = await nats.connect(url)

@@ -22,7 +22,7 @@ import nats
 
 from bench.common import machine, table
 from parley_devstack.nats_server import NatsServer
-from parley_runtime.provision import provision
+from parley_runtime.messaging.provision import provision
 
 BUCKET = "voice-audio"
 KEY = "conv-bench/sess-bench/audio.ogg"

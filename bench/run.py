@@ -20,6 +20,7 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,9 +47,9 @@ from bench.common import (
 )
 from bench.history_bench import ceiling, load_turns, publish, recent_latency, search_latency
 from parley_runtime import heap
-from parley_runtime.connection import NatsSettings
-from parley_runtime.outbox import Outbox
-from parley_runtime.provision import provision
+from parley_runtime.messaging.connection import NatsSettings
+from parley_runtime.messaging.outbox import Outbox
+from parley_runtime.messaging.provision import provision
 
 RESULTS = Path(__file__).parent / "results.json"
 
@@ -143,15 +144,20 @@ TARGETS = [
 ]
 
 
-def cpu_budget(results: dict[str, object], cores: int) -> dict[str, float]:
+def _number(value: object) -> float:
+    assert isinstance(value, int | float), value
+    return float(value)
+
+
+def cpu_budget(results: Mapping[str, object], cores: int) -> dict[str, float]:
     """The CPU the four processes spent per turn, against what 40x the baseline would leave them: the cores'
     whole time divided by 40 times the baseline's rate (why the ratio target is a matter of CPU per turn)."""
-    spent = sum(float(results[f"cpu_us_per_turn_{name}"]) for name in ("agent", "nats", "history", "postgres"))  # type: ignore[arg-type]
-    budget = cores * 1e6 / (40 * float(results["sync_turns_per_s"]))  # type: ignore[arg-type]
+    spent = sum(_number(results[f"cpu_us_per_turn_{name}"]) for name in ("agent", "nats", "history", "postgres"))
+    budget = cores * 1e6 / (40 * _number(results["sync_turns_per_s"]))
     return {"cpu_us_per_turn_total": round(spent, 1), "cpu_budget_us_per_turn_at_40x": round(budget, 1)}
 
 
-def verdicts(results: dict[str, object]) -> list[tuple[str, str]]:
+def verdicts(results: Mapping[str, object]) -> list[tuple[str, str]]:
     """Each target with the measured value and whether it was met."""
     rows = []
     for label, key, bound, higher in TARGETS:

@@ -6,7 +6,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from parley_runtime.provision import provision
+from parley_runtime.messaging.provision import provision
 
 pytest_plugins = ["parley_devstack.testing"]
 

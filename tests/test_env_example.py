@@ -9,8 +9,8 @@ from parley_agent.settings import Settings as AgentSettings
 from parley_history.settings import Settings as HistorySettings
 from parley_recordings.settings import Settings as RecordingsSettings
 from parley_rooms.settings import Settings as RoomsSettings
-from parley_runtime.connection import NatsSettings
-from parley_runtime.provision import ProvisionSettings
+from parley_runtime.messaging.connection import NatsSettings
+from parley_runtime.messaging.provision import ProvisionSettings
 
 EXAMPLE = (Path(__file__).parents[1] / ".env.example").read_text()
 

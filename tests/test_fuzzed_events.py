@@ -4,11 +4,9 @@ back to it 40 times over half an hour, holding a slot of `max_ack_pending` meanw
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import random
-import time
 import uuid
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -16,6 +14,8 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 from nats.aio.client import Client
+
+from tests.support import eventually
 
 from .services import SERVICES, create_app, service_settings
 
@@ -60,12 +60,11 @@ async def test_no_mutated_event_is_delivered_twice(
             await js.publish(
                 _subject(name, event), json.dumps(event).encode(), headers={"Nats-Msg-Id": event["event_id"]}
             )
-        deadline = time.monotonic() + 60
-        while True:
+
+        async def all_drained() -> dict[str, Any] | None:
             infos = {d: await js.consumer_info("VOICE", d) for d in SERVICES}
-            if all(i.num_pending == 0 and i.num_ack_pending == 0 for i in infos.values()):
-                break
-            assert time.monotonic() < deadline, {d: (i.num_pending, i.num_ack_pending) for d, i in infos.items()}
-            await asyncio.sleep(0.2)
+            return infos if all(i.num_pending == 0 and i.num_ack_pending == 0 for i in infos.values()) else None
+
+        infos = await eventually(all_drained, timeout=60, interval=0.2, what="every consumer drained")
     assert {d: i.num_redelivered for d, i in infos.items()} == dict.fromkeys(SERVICES, 0)
     assert (await js.stream_info("VOICE")).state.messages == 300  # every one stored, so every one seen

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from parley_runtime.cursors import encode_cursor
+from parley_runtime.web.cursors import encode_cursor
 
 from .services import API_KEY, READS, SERVICES, create_app, service_settings
 

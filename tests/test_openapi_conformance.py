@@ -11,6 +11,7 @@ Generation is derandomized so a run is repeatable. A request the document calls 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,21 +22,22 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from litestar.testing import AsyncTestClient
 from schemathesis import GenerationMode, checks
 from schemathesis.python import asgi
 
 from parley_devstack.livekit_standin import LiveKitStandIn
 from parley_devstack.testing import provisioned
 from parley_rooms import models as rooms_models
+from parley_runtime.web.http import route_methods
 
 from .services import API_KEY, SERVICES, create_app, service_settings
 
-# What a request may not hold that its document has no words for: a cursor must be one the API issued,
-# recordings are listed by a conversation or a session (one of two parameters), and a token's life is capped
-# by the deployment (a setting; the body's schema is one class for every deployment, where a query
-# parameter's, such as a recording link's `expires_in`, states the deployment's own cap). A 400 saying one
-# of these is right for a request the document calls valid; any other means the document misses a rule.
-UNDESCRIBABLE = ("malformed cursor", "conversation_id or session_id is required", "ttl_seconds must be at most")
+# What a request may not hold that its document has no words for: a cursor must be one the API issued (the
+# document states its alphabet and length, not which ones exist), and recordings are listed by a conversation or
+# a session (one of two parameters). A 400 saying one of these is right for a request the document calls valid;
+# any other means the document misses a rule.
+UNDESCRIBABLE = ("malformed cursor", "conversation_id or session_id is required")
 
 
 def valid_data_accepted(ctx: Any, response: Any, case: Any) -> bool | None:
@@ -177,3 +179,20 @@ def test_the_document_says_what_requests_refuse_and_leaves_out_its_own_routes(se
     for name in bodies:  # each refuses unknown fields (msgspec's forbid_unknown_fields), and says so
         assert document["components"]["schemas"][name]["additionalProperties"] is False, name
     assert bodies or service != "rooms"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_options_lists_every_method_of_every_path_in_allow(service: str, tmp_path: Path) -> None:
+    """RFC 9110 10.2.1: `Allow` lists every method the resource supports (browsers' preflights read it), from the
+    route table, for every path, including those served by several handlers (GET and DELETE on one path)."""
+    settings = service_settings(service, "postgresql://nobody@127.0.0.1:9/none", tmp_path, migrate_on_start=False)
+    app = create_app(service, settings)
+    table = route_methods(app)
+    if service != "recordings":  # a path with several handlers (its GET and its DELETE) is among them
+        assert any(len(methods) > 2 for methods in table.values())
+    async with AsyncTestClient(app=app) as client:
+        for path, methods in table.items():
+            concrete = re.sub(r"\{[^}]+\}", "0b8f9a4e-55c2-4a51-9a59-0d0f2f7f3b10", path)  # a UUID is an id too
+            answer = await client.options(concrete, headers=AUTH)
+            assert answer.status_code == 204, (path, answer.text)
+            assert set(answer.headers["allow"].split(", ")) == methods, path

@@ -1,5 +1,5 @@
-"""A setting out of range fails at start-up naming its variable and what it expects, for every service; it
-used to pass and fail later (a port uvicorn cannot bind, a URL a driver rejects on first use, no API key)."""
+"""A setting out of range fails at start-up naming its variable and what it expects, for every service, rather
+than later (a port uvicorn cannot bind, a URL a driver rejects on first use, no API key)."""
 
 from __future__ import annotations
 

@@ -19,5 +19,6 @@ async def test_a_service_that_never_reached_nats_stops_at_once(service: str, dat
         ready = await client.get("/ready")
         assert ready.status_code == 503  # and it says why it is not ready
         stopping = time.monotonic()
-    # It used to wait 20 s for the task still connecting; the outbox (rooms) may take its 5 s to give up.
+    # A task still waiting for NATS holds nothing: it is cancelled, not given the 20 s grace of the others.
+    # The outbox (rooms) may take its 5 s to give up.
     assert time.monotonic() - stopping < 8

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from parley_agent import job_metrics
 from parley_agent.health import HealthServer
 from parley_devstack.ports import free_port
-from parley_runtime.telemetry import setup_telemetry
+from parley_runtime import heap
+from parley_runtime.observability.telemetry import setup_telemetry
+from tests.support import eventually_blocking
 
 SCRAPE = {"Authorization": "Bearer scrape"}  # the worker's AGENT_METRICS_KEYS below
 
@@ -25,8 +26,8 @@ JOB = """
 import sys, time
 from pathlib import Path
 from parley_agent import job_metrics
-from parley_runtime import metrics
-from parley_runtime.telemetry import setup_telemetry
+from parley_runtime.observability import metrics
+from parley_runtime.observability.telemetry import setup_telemetry
 setup_telemetry("agent", "test")
 metrics.TURN_LATENCY.record(1.25, {"stage": "e2e_latency"})
 metrics.OUTBOX_DROPPED.add(2)
@@ -57,12 +58,19 @@ def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
 
 
 def _scrape_until(port: int, predicate: str, timeout: float = 10) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", headers=SCRAPE).text
-        if predicate in text or time.monotonic() > deadline:
-            return text
-        time.sleep(0.05)
+    """The worker's /metrics once it holds `predicate` (or as it is after `timeout`, for the caller to judge)."""
+
+    def scrape() -> str:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", headers=SCRAPE).text
+
+    def holding() -> str | None:
+        text = scrape()
+        return text if predicate in text else None
+
+    try:
+        return eventually_blocking(holding, timeout=timeout, interval=0.05, what=predicate)
+    except AssertionError:
+        return scrape()
 
 
 async def test_a_job_process_metrics_are_on_the_worker_metrics_until_it_dies(
@@ -107,9 +115,9 @@ def test_only_a_separate_job_process_snapshots_its_metrics(
     monkeypatch.setenv(worker.SETTINGS_ENV, msgspec.json.encode(settings).decode())
     monkeypatch.setenv(worker.WORKER_PID_ENV, str(os.getpid()) if worker_pid == "self" else worker_pid)
     started: list[Path] = []
-    monkeypatch.setattr(worker.job_metrics, "start_snapshots", started.append)
+    monkeypatch.setattr(job_metrics, "start_snapshots", started.append)
     monkeypatch.setattr(worker, "ProviderSet", lambda settings, vad: None)  # no models: not what is tested
     monkeypatch.setattr(worker, "load_vad", lambda settings: None)
-    monkeypatch.setattr(worker.heap, "settle", lambda: None)  # keep this test process's collector as it is
+    monkeypatch.setattr(heap, "settle", lambda: None)  # keep this test process's collector as it is
     worker.prewarm(SimpleNamespace(userdata={}))  # type: ignore[arg-type]
     assert started == ([tmp_path / "metrics"] if snapshots else [])

@@ -12,7 +12,7 @@ import parley_contracts as c
 from parley_agent.recording import object_key, stash, store_recording, upload_pending
 from parley_contracts.streams import AUDIO_BUCKET
 from parley_devstack.small_disk import fill
-from parley_runtime.provision import provision
+from parley_runtime.messaging.provision import provision
 
 
 def _recording(tmp_path: Path, name: str, data: bytes) -> tuple[Path, c.RecordingRef]:

@@ -18,7 +18,8 @@ import parley_contracts as c
 from parley_contracts.streams import AUDIO_BUCKET
 from parley_devstack.nats_server import NatsServer
 from parley_devstack.testing import provisioned, stream_events
-from parley_runtime.spill import SpillFile
+from parley_runtime.messaging.spill import SpillFile
+from tests.support import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -65,8 +66,8 @@ async def test_a_simulated_call_stores_its_recording_and_names_it_in_session_end
     assert hashlib.sha256(stored.data).hexdigest() == recording.sha256
     assert stored.data[:4] == b"OggS"
     turns = [e for e in events if isinstance(e, c.TurnCompleted)]
-    assert [t.seq for t in turns] == list(range(1, 7))
-    assert ended[0].turn_count == 6
+    assert [t.seq for t in turns] == list(range(1, 8))  # the greeting, then the script
+    assert ended[0].turn_count == 7
 
 
 async def test_a_call_whose_audio_can_be_neither_uploaded_nor_kept_still_publishes_its_end(
@@ -87,8 +88,8 @@ async def test_a_call_whose_audio_can_be_neither_uploaded_nor_kept_still_publish
     events = await stream_events(embedded_nats.url)
     ended = [e for e in events if isinstance(e, c.SessionEnded)]
     assert len(ended) == 1 and ended[0].recording is None
-    assert [m.seq for m in ended[0].messages] == list(range(1, 7))
-    assert len([e for e in events if isinstance(e, c.TurnCompleted)]) == 6
+    assert [m.seq for m in ended[0].messages] == list(range(1, 8))
+    assert len([e for e in events if isinstance(e, c.TurnCompleted)]) == 7
 
 
 async def test_calls_complete_with_nats_down_and_every_event_lands_once_when_it_is_back(
@@ -117,7 +118,7 @@ async def test_calls_complete_with_nats_down_and_every_event_lands_once_when_it_
     assert len(sessions) == 2
     for sid in sessions:
         assert per_session[("SessionStarted", sid)] == 1
-        assert per_session[("TurnCompleted", sid)] == 6
+        assert per_session[("TurnCompleted", sid)] == 7
         assert per_session[("SessionEnded", sid)] == 1
     nc = await nats.connect(embedded_nats.url)
     objects = await (await nc.jetstream().object_store(AUDIO_BUCKET)).list()
@@ -146,10 +147,12 @@ async def test_a_worker_sigkilled_mid_call_during_an_outage_loses_no_event_it_ha
         start_new_session=True,  # its job processes too, below
     )
     try:
-        deadline = time.monotonic() + 60
-        while sum(isinstance(e, c.TurnCompleted) for e in _spilled(state)) < 2:
-            assert time.monotonic() < deadline, "the call's events never reached disk during the outage"
-            time.sleep(0.05)
+        await eventually(
+            lambda: sum(isinstance(e, c.TurnCompleted) for e in _spilled(state)) >= 2,
+            timeout=60,
+            interval=0.05,
+            what="the call's events on disk during the outage",
+        )
     finally:
         os.killpg(worker.pid, signal.SIGKILL)  # mid-call: no drain, no session end, no goodbye
         worker.wait(10)

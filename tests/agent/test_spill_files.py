@@ -15,9 +15,9 @@ from parley_agent import owners, spill_files
 from parley_agent.background import replay_spills
 from parley_agent.settings import Settings
 from parley_devstack.testing import stream_events
-from parley_runtime.entries import LazyEntry
-from parley_runtime.provision import provision
-from parley_runtime.spill import SpillFile
+from parley_runtime.messaging.entries import LazyEntry
+from parley_runtime.messaging.provision import provision
+from parley_runtime.messaging.spill import SpillFile
 from tests.runtime.conftest import turn
 
 
@@ -64,7 +64,7 @@ def test_a_claim_whose_worker_died_is_claimed_again_and_a_live_claim_is_left(
     _spill(tmp_path / f"s2.{owner}.replaying", [turn(seq=1)])
     assert spill_files.orphans(tmp_path, set()) == [abandoned]
     claimed = spill_files.claim(abandoned)
-    assert claimed == tmp_path / f"s1.{spill_files.this_owner()}.replaying"
+    assert claimed == tmp_path / f"s1.{owners.this_owner()}.replaying"
     assert spill_files.claim(abandoned) is None  # taken: a second worker gets nothing
     assert spill_files.orphans(tmp_path, set()) == []  # this process's own claim is in hand
 

@@ -13,6 +13,7 @@ from parley_agent.offline import ScriptedLLM, SimulatedCallerAudio, SimulatedSpe
 from parley_agent.state import CallState
 from parley_agent.tracker import CallTracker
 from parley_contracts.history import RecentTurn
+from tests.support import eventually
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
@@ -97,19 +98,16 @@ async def test_a_barge_in_marks_the_assistant_turn_interrupted() -> None:
     events: list[c.Event] = []
     tracker = _tracker(events)
     llm = ScriptedLLM(["This is a very long answer that keeps going on and on for quite a while indeed."])
-    session: AgentSession = AgentSession(llm=llm, tts=ToneTTS(ms_per_char=40, max_seconds=3))
+    session: AgentSession[None] = AgentSession(llm=llm, tts=ToneTTS(ms_per_char=40, max_seconds=3))
     session.input.audio = SimulatedCallerAudio()
     session.output.audio = SimulatedSpeaker()
     tracker.attach(session)
     await session.start(Agent(instructions="x"))
     session.generate_reply(user_input="Tell me everything")
-    for _ in range(100):  # wait until the agent is speaking
-        if session.agent_state == "speaking":
-            break
-        await asyncio.sleep(0.02)
-    await asyncio.sleep(0.3)
+    await eventually(lambda: session.agent_state == "speaking", interval=0.02, what="the agent speaking")
+    await asyncio.sleep(0.3)  # it speaks for a while before the interruption
     session.interrupt()
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # and the interruption takes effect before the session closes
     await session.aclose()
     turns = [e for e in events if isinstance(e, c.TurnCompleted)]
     assert [t.role for t in turns] == ["user", "assistant"]

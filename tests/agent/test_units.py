@@ -7,19 +7,19 @@ from datetime import UTC, datetime
 import pytest
 
 from parley_agent.__main__ import main as agent_main
-from parley_agent.history_client import fetch_recent
+from parley_agent.history_client import preload
 from parley_agent.metadata import parse_room_metadata
 from parley_agent.settings import load
 from parley_agent.state import CallState
-from parley_runtime.connection import NatsSettings
-from parley_runtime.outbox import Outbox
+from parley_runtime.messaging.connection import NatsSettings
+from parley_runtime.messaging.outbox import Outbox
 from parley_runtime.settings import SettingsError
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
-def _state(**kw: int) -> CallState:
-    return CallState(conversation_id="c", session_id="s", room_name="r", session_start=T0, **kw)
+def _state(max_messages: int = 5000) -> CallState:
+    return CallState(conversation_id="c", session_id="s", room_name="r", session_start=T0, max_messages=max_messages)
 
 
 def test_messages_get_consecutive_seq_numbers() -> None:
@@ -116,8 +116,16 @@ def test_worker_mode_requires_livekit_and_reads_the_standard_variables() -> None
 async def test_a_history_limit_of_zero_asks_history_nothing(caplog: pytest.LogCaptureFixture) -> None:
     # An outbox that never connects: asking would wait out the timeout and log history as unavailable.
     outbox = Outbox(NatsSettings(url="nats://127.0.0.1:9"), name="t")
-    assert await fetch_recent(outbox, "conv-1", limit=0, timeout=0.2) == []
+    loaded = await preload(outbox, "conv-1", limit=0, timeout=0.2)
+    assert (loaded.turns, loaded.outcome) == ([], "off")
     assert not [r for r in caplog.records if "history unavailable" in r.getMessage()]
+
+
+async def test_history_down_starts_the_call_empty_and_says_why(caplog: pytest.LogCaptureFixture) -> None:
+    outbox = Outbox(NatsSettings(url="nats://127.0.0.1:9"), name="t")
+    loaded = await preload(outbox, "conv-1", limit=20, timeout=0.2)
+    assert (loaded.turns, loaded.outcome) == ([], "timeout")
+    assert [r for r in caplog.records if "history unavailable" in r.getMessage()]
 
 
 @pytest.mark.parametrize("count", ["-1", "x"])

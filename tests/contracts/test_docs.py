@@ -4,6 +4,7 @@ from pathlib import Path
 
 import yaml
 
+import parley_contracts as c
 from parley_contracts import EVENT_TYPES
 from parley_contracts.docs import asyncapi_document, render_all
 
@@ -22,4 +23,13 @@ def test_asyncapi_document_has_a_channel_per_event_with_its_subject() -> None:
         channel = doc["channels"][t.tag()]
         assert channel["address"] == f"voice.{t.tag()}.{{conversation_id}}"
         assert t.__name__ in doc["components"]["schemas"]
-    assert asyncapi_document()["operations"]["publishTurnCompleted"]["action"] == "send"
+    assert asyncapi_document()["operations"]["agentSendsTurnCompleted"]["action"] == "send"
+
+
+def test_asyncapi_names_the_producers_of_each_type() -> None:
+    operations = asyncapi_document()["operations"].values()
+    for event_type, producers in c.PRODUCERS.items():
+        channel = {"$ref": f"#/channels/{event_type.tag()}"}
+        named = {op["x-parley-producer"] for op in operations if op["channel"] == channel}
+        assert named == set(producers), event_type.tag()
+    assert c.PRODUCERS[c.SessionEnded] == ("agent", "history")  # the one deliberate second producer

@@ -14,7 +14,7 @@ from nats.aio.client import Client
 
 from parley_devstack import nats_accounts
 from parley_devstack.nats_server import NatsServer
-from parley_runtime.provision import provision
+from parley_runtime.messaging.provision import provision
 
 SERVICE_USERS = ("parley-admin", "agent", "history", "recordings")
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from collections import defaultdict
 from typing import Any
 
@@ -23,10 +21,11 @@ from parley_devstack.testing import metric_total
 from parley_history.app import create_app
 from parley_history.db import migrate_async
 from parley_history.settings import Settings
-from parley_runtime.connection import NatsSettings
-from parley_runtime.outbox import Outbox
-from parley_runtime.provision import provision
-from parley_runtime.telemetry import setup_telemetry
+from parley_runtime.messaging.connection import NatsSettings
+from parley_runtime.messaging.outbox import Outbox
+from parley_runtime.messaging.provision import provision
+from parley_runtime.observability.telemetry import setup_telemetry
+from tests.support import eventually
 
 LOST_SESSION = """
 INSERT INTO history.conversations (id, started_at, last_activity_at) VALUES ('conv-lost', now(), now());
@@ -100,8 +99,8 @@ async def _exported(nats_url: str, database_url: str) -> dict[str, set[str]]:
             await agent.close()
             await outbox.drain(10)
             assert (await client.get("/v1/conversations", headers={"Authorization": "Bearer k"})).status_code == 200
-            deadline = time.monotonic() + 20
-            while True:
+
+            async def showing_the_work() -> str | None:
                 text = (await client.get("/metrics", headers={"Authorization": "Bearer scrape"})).text
                 terminated, processed = (
                     metric_total(text, name, having) - metric_total(before, name, having)
@@ -110,10 +109,9 @@ async def _exported(nats_url: str, database_url: str) -> dict[str, set[str]]:
                 )  # fmt: skip
                 seen = ("parley_consumer_pending{", 'stage="e2e_latency"', 'http_route="/v1/conversations"',
                         "parley_sessions_lost_total")  # fmt: skip
-                if terminated and processed and all(s in text for s in seen):
-                    break
-                assert time.monotonic() < deadline, f"/metrics never showed the work: {terminated=} {processed=}"
-                await asyncio.sleep(0.2)
+                return text if terminated and processed and all(s in text for s in seen) else None
+
+            text = await eventually(showing_the_work, timeout=20, interval=0.2, what="/metrics showing the work")
             await outbox.close()
         await nc.close()
         return text

@@ -224,8 +224,8 @@ def test_every_process_the_chart_runs_accepts_its_environment(
     from parley_history.settings import load as load_history
     from parley_recordings.settings import load as load_recordings
     from parley_rooms.settings import load as load_rooms
-    from parley_runtime.connection import NatsSettings
-    from parley_runtime.provision import ProvisionSettings
+    from parley_runtime.messaging.connection import NatsSettings
+    from parley_runtime.messaging.provision import ProvisionSettings
     from parley_runtime.settings import load_settings
 
     def nats(env: dict[str, str]) -> None:  # what the `parley` CLI reads: the DLQ copier needs no more

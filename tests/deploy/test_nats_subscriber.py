@@ -20,6 +20,7 @@ import parley_contracts as c
 from parley_devstack import nats_accounts
 from parley_devstack.chart import ROOT
 from parley_devstack.nats_server import NatsServer
+from tests.support import eventually
 
 from ..runtime.conftest import turn
 from .test_nats_permissions import REFUSED, server_log
@@ -82,9 +83,11 @@ async def test_a_subscriber_reads_the_events_through_its_own_durable_and_is_refu
         await evil.purge_stream("VOICE")
     with pytest.raises(REFUSED):
         await evil.delete_consumer("VOICE", NAME)
-    await asyncio.sleep(0.2)  # the server writes its log as it goes
-    refused = nats_accounts.violations(server_log(secured))
-    assert any(f'"PARLEY/user:{NAME}" - Publish Violation' in line for line in refused), refused
+    refused = await eventually(  # the server writes its log as it goes
+        lambda: [v for v in nats_accounts.violations(server_log(secured)) if f'"PARLEY/user:{NAME}"' in v],
+        what="the refusal in the server's log",
+    )
+    assert any("Publish Violation" in line for line in refused), refused
     assert (await admin.stream_info("VOICE")).state.messages == 2
 
 
@@ -98,16 +101,16 @@ def _example() -> Any:
 
 async def _caught_up(js: Any, running: asyncio.Task[None]) -> None:
     """Until the example's durable (once it has made it) has nothing left to deliver and nothing unacked."""
-    info = None
-    for _ in range(100):
+
+    async def caught_up() -> bool:
         if running.done():
             running.result()  # its error, if it stopped on one
         with contextlib.suppress(nats.js.errors.NotFoundError):
             info = await js.consumer_info("VOICE", NAME)
-            if info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq > 0:
-                return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the subscriber did not catch up: {info}")
+            return bool(info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq > 0)
+        return False
+
+    await eventually(caught_up, timeout=10, interval=0.1, what="the subscriber to catch up")
 
 
 async def test_the_example_subscriber_stores_each_turn_once_under_its_user_and_honours_erasure(

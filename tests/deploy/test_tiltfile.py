@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import starlark_go
+import yaml
 
 from parley_devstack.chart import ROOT
 
@@ -16,8 +17,9 @@ def _rec(kind, **kw):
     CALLS.append(dict(kind = kind, **kw))
 def version_settings(constraint = ""): _rec("version_settings", constraint = constraint)
 def allow_k8s_contexts(contexts): _rec("allow_k8s_contexts", contexts = contexts)
-def docker_build(ref, context, dockerfile = "", target = "", only = [], live_update = []):
-    _rec("docker_build", ref = ref, dockerfile = dockerfile, target = target, live_update = live_update)
+def docker_build(ref, context, dockerfile = "", target = "", only = [], live_update = [], build_args = {}):
+    _rec("docker_build", ref = ref, dockerfile = dockerfile, target = target, live_update = live_update,
+         build_args = build_args)
 def fall_back_on(files): return dict(step = "fall_back_on", files = files)
 def sync(src, dest): return dict(step = "sync", src = src, dest = dest)
 def run(cmd, trigger = []): return dict(step = "run", cmd = cmd)
@@ -55,6 +57,11 @@ def test_the_tiltfile_builds_every_image_deploys_the_chart_and_forwards_the_apis
         f"ghcr.io/parley/parley-{n}" for n in ("agent", "history", "recordings", "rooms")
     ]
     assert all(b["target"] == "dev" and any(s["step"] == "sync" for s in b["live_update"]) for b in builds)
+    # One Dockerfile, whose dev stage tests/house/test_images.py rebuilds and runs, built once per service.
+    assert {b["dockerfile"] for b in builds} == {"deploy/Dockerfile"}
+    assert sorted(b["build_args"]["SERVICE"] for b in builds) == ["agent", "history", "recordings", "rooms"]
+    synced = {s["dest"] for b in builds for s in b["live_update"] if s["step"] == "sync"}
+    assert synced == {"/app/libs", "/app/services"}
     deployed = [c["y"] for c in calls if c["kind"] == "k8s_yaml"]
     assert {"helm": "deploy/helm/parley", "values": ["deploy/helm/values-dev.yaml"]} in deployed
     resources = {c["workload"]: c for c in calls if c["kind"] == "k8s_resource"}
@@ -64,3 +71,14 @@ def test_the_tiltfile_builds_every_image_deploys_the_chart_and_forwards_the_apis
     assert {c["name"] for c in calls if c["kind"] == "local_resource"} == {"tests", "chart"}
     for path in ("deploy/helm/values-dev.yaml", "deploy/tilt/infra.yaml"):
         assert (ROOT / path).exists()
+
+
+def test_the_tilt_livekit_sends_its_webhooks_to_rooms_signed_with_the_key_rooms_verifies() -> None:
+    docs = list(yaml.safe_load_all((ROOT / "deploy" / "tilt" / "infra.yaml").read_text()))
+    config = yaml.safe_load(next(d for d in docs if d["kind"] == "ConfigMap")["data"]["livekit.yaml"])
+    secret = next(d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "parley-livekit")
+    assert config["keys"] == {secret["stringData"]["api-key"]: secret["stringData"]["api-secret"]}
+    assert config["webhook"]["api_key"] == secret["stringData"]["api-key"]
+    assert config["webhook"]["urls"] == ["http://parley-rooms:8101/v1/livekit/webhook"]
+    values = yaml.safe_load((ROOT / "deploy" / "helm" / "values-dev.yaml").read_text())
+    assert values["services"]["rooms"]["port"] == 8101

@@ -20,8 +20,7 @@ import pytest
 import parley_contracts as c
 from parley_devstack import nats_accounts
 from parley_devstack.stack import Stack
-
-from .helpers import until
+from tests.support import eventually_blocking
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
@@ -66,7 +65,7 @@ def test_a_call_whose_agent_is_sigkilled_is_ended_by_history_and_its_transcript_
         return list(r.json()["items"]) if r.status_code == 200 else []
 
     try:
-        until(turns, "the call's first turn in history")
+        eventually_blocking(turns, what="the call's first turn in history", timeout=60)
     finally:
         os.killpg(agent.pid, signal.SIGKILL)  # mid-call: no drain, no session end
         agent.wait(10)
@@ -75,21 +74,27 @@ def test_a_call_whose_agent_is_sigkilled_is_ended_by_history_and_its_transcript_
         (s,) = history.get(f"/v1/conversations/{cid}").json()["sessions"]
         return s if s["end_reason"] else None
 
-    ended = until(session, "history to end the lost agent's session")
+    ended = eventually_blocking(session, what="history to end the lost agent's session", timeout=60)
     assert ended["end_reason"] == c.AGENT_LOST and ended["status"] == "ended"
     stored = turns()
-    assert 1 <= len(stored) < 6, "the kill must land mid-call (the script has six turns)"
+    assert 1 <= len(stored) < 7, "the kill must land mid-call (the call has seven turns)"
 
     def transcripts() -> list[dict[str, Any]]:
         items = recordings.get("/v1/recordings", params={"conversation_id": cid}).json()["items"]
         return items if len(items) == 2 else []
 
-    by_format = {r["format"]: r for r in until(transcripts, "recordings to write the transcript")}
+    by_format = {
+        r["format"]: r for r in eventually_blocking(transcripts, what="recordings to write the transcript", timeout=60)
+    }
     assert sorted(by_format) == ["json", "vtt"] and all(r["provisional"] for r in by_format.values())
     doc = recordings.get(by_format["json"]["content_url"]).json()
     assert doc["reason"] == c.AGENT_LOST
     assert [(m["seq"], m["text"]) for m in doc["messages"]] == [(t["seq"], t["text"]) for t in stored]
-    shown = until(lambda: (r := rooms.get(f"/v1/rooms/{room['name']}").json())["status"] == "ended" and r, "rooms")
+    shown = eventually_blocking(
+        lambda: (r := rooms.get(f"/v1/rooms/{room['name']}").json())["status"] == "ended" and r,
+        what="rooms",
+        timeout=60,
+    )
     assert (shown["agent_session_id"], shown["end_reason"]) == (ended["id"], c.AGENT_LOST)
 
     # The agent's own end turns up after all (its spill file replayed on a pod that came back): it wins.
@@ -100,9 +105,19 @@ def test_a_call_whose_agent_is_sigkilled_is_ended_by_history_and_its_transcript_
         messages=[c.MessageSummary(seq=t["seq"], role=t["role"], text=t["text"], at=t["occurred_at"]) for t in stored],
     )  # fmt: skip
     asyncio.run(_publish(stack, env["PARLEY_NATS_URL"], own))
-    until(lambda: session()["end_reason"] == "participant_disconnected", "history to take the agent's end")  # type: ignore[index]
-    until(lambda: not any(r["provisional"] for r in transcripts()), "recordings to replace the transcript")
+    eventually_blocking(
+        lambda: (s := session()) is not None and s["end_reason"] == "participant_disconnected",
+        what="history to take the agent's end",
+        timeout=60,
+    )
+    eventually_blocking(
+        lambda: not any(r["provisional"] for r in transcripts()),
+        what="recordings to replace the transcript",
+        timeout=60,
+    )
     doc = recordings.get(by_format["json"]["content_url"]).json()
     assert doc["reason"] == "participant_disconnected"
-    until(lambda: rooms.get(f"/v1/rooms/{room['name']}").json()["end_reason"] != c.AGENT_LOST, "rooms")
+    eventually_blocking(
+        lambda: rooms.get(f"/v1/rooms/{room['name']}").json()["end_reason"] != c.AGENT_LOST, what="rooms", timeout=60
+    )
     assert nats_accounts.violations(stack.nats_log()) == []

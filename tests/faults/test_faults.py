@@ -9,21 +9,21 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import asyncpg
 import nats
 import pytest
 
 import parley_contracts as c
 from parley_devstack.nats_server import NatsServer
 from parley_history.db import migrate_async
-from parley_runtime.dlq import REASON_HEADER
-from parley_runtime.provision import ProvisionSettings, provision
+from parley_runtime.messaging.dlq import REASON_HEADER
+from parley_runtime.messaging.provision import ProvisionSettings, provision
+from tests.history.helpers import wait_drained
+from tests.support.db import count, count_settled
+from tests.support.processes import spawn_history
 
 from ..history.conftest import turn
-from ..history.test_faults import _spawn_history
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
@@ -32,22 +32,6 @@ async def _provision(url: str, settings: ProvisionSettings | None = None) -> Non
     nc = await nats.connect(url)
     await provision(nc.jetstream(), settings)
     await nc.close()
-
-
-async def _rows(database_url: str, sql: str) -> int:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return int(await conn.fetchval(sql))
-    finally:
-        await conn.close()
-
-
-async def _until(database_url: str, sql: str, expected: int, timeout: float = 90) -> int:
-    deadline = time.monotonic() + timeout
-    while await _rows(database_url, sql) < expected and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-    await asyncio.sleep(1.0)  # a late duplicate would show up now
-    return await _rows(database_url, sql)
 
 
 def _agent(nats_url: str, state: Path, *args: str) -> subprocess.Popen[bytes]:
@@ -72,21 +56,21 @@ async def test_nats_sigkilled_during_calls_loses_no_turn(
 ) -> None:
     await _provision(embedded_nats.url)
     await migrate_async(database_url)
-    history = _spawn_history(database_url, embedded_nats.url, tmp_path / "history.log")
+    history = spawn_history(database_url, embedded_nats.url, tmp_path / "history.log")
     state = tmp_path / "agent"
     try:
         calls = _agent(embedded_nats.url, state, "simulate", "-n", "3", "--exit")
         await asyncio.sleep(1.5)  # the calls are under way
         embedded_nats.kill()
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(2.0)  # NATS stays down for 2 s while the calls go on
         embedded_nats.start()  # same store dir and port
         assert calls.wait(120) == 0
         flush = _agent(embedded_nats.url, state, "flush")  # whatever a finished call left on disk
         assert flush.wait(60) == 0
-        turns = await _until(database_url, "SELECT count(*) FROM history.turns", 18)
-        assert turns == 18
-        assert await _rows(database_url, "SELECT count(DISTINCT session_id) FROM history.turns") == 3
-        ended = await _until(database_url, "SELECT count(*) FROM history.sessions WHERE ended_at IS NOT NULL", 3)
+        turns = await count_settled(database_url, "SELECT count(*) FROM history.turns", 21)
+        assert turns == 21  # three calls of seven turns: a greeting and the script
+        assert await count(database_url, "SELECT count(DISTINCT session_id) FROM history.turns") == 3
+        ended = await count_settled(database_url, "SELECT count(*) FROM history.sessions WHERE ended_at IS NOT NULL", 3)
         assert ended == 3
     finally:
         history.terminate()
@@ -98,7 +82,7 @@ async def test_a_poison_message_among_good_ones_lands_in_the_dlq_with_its_reason
 ) -> None:
     await _provision(nats_url)
     await migrate_async(database_url)
-    history = _spawn_history(database_url, nats_url, tmp_path / "history.log")
+    history = spawn_history(database_url, nats_url, tmp_path / "history.log")
     copier = subprocess.Popen(
         [sys.executable, "-m", "parley_runtime.cli", "dlq-copier"], env={**os.environ, "PARLEY_NATS_URL": nats_url}
     )
@@ -120,7 +104,7 @@ async def test_a_poison_message_among_good_ones_lands_in_the_dlq_with_its_reason
         assert dead.headers is not None and dead.headers[REASON_HEADER].startswith("undecodable:")
         assert dead.data == b'{"type":"turn_completed.v1","seq":-1}'
         await nc.close()
-        assert await _until(database_url, "SELECT count(*) FROM history.turns", 40) == 40
+        assert await count_settled(database_url, "SELECT count(*) FROM history.turns", 40) == 40
     finally:
         for proc in (history, copier):
             proc.terminate()
@@ -142,14 +126,10 @@ async def test_the_same_turn_published_twice_outside_the_dedup_window_is_stored_
     assert not again.duplicate
     assert (await js.stream_info("VOICE")).state.messages == 2
     await nc.close()
-    history = _spawn_history(database_url, nats_url, tmp_path / "history.log")
+    history = spawn_history(database_url, nats_url, tmp_path / "history.log")
     try:
-        deadline = time.monotonic() + 60
-        nc = await nats.connect(nats_url)
-        while (await nc.jetstream().consumer_info("VOICE", "history")).num_pending and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-        await nc.close()
-        assert await _until(database_url, "SELECT count(*) FROM history.turns", 1) == 1
+        await wait_drained(nats_url, "history", timeout=60)
+        assert await count_settled(database_url, "SELECT count(*) FROM history.turns", 1) == 1
     finally:
         history.terminate()
         history.wait(20)

@@ -19,14 +19,13 @@ from parley_contracts.streams import VOICE_STREAM_NAME
 from parley_devstack.nats_cluster import NatsCluster
 from parley_devstack.testing import events_in
 from parley_history.db import migrate_async
-from parley_runtime.connection import NatsSettings
-from parley_runtime.outbox import Outbox
-from parley_runtime.provision import ProvisionSettings, provision
+from parley_runtime.messaging.connection import NatsSettings
+from parley_runtime.messaging.outbox import Outbox
+from parley_runtime.messaging.provision import ProvisionSettings, provision
+from tests.support.db import count, count_settled
+from tests.support.processes import emit_then_sigkill, spawn_history
 
 from ..history.conftest import turn
-from ..history.test_faults import _spawn_history
-from ..runtime.test_outbox_crash import emit_then_sigkill
-from .test_faults import _rows, _until
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
@@ -52,7 +51,7 @@ async def test_stream_and_consumer_leaders_sigkilled_mid_stream_lose_and_duplica
     info = await nc.jetstream().stream_info(VOICE_STREAM_NAME)
     assert info.config.num_replicas == 3
     await migrate_async(database_url)
-    history = _spawn_history(database_url, cluster.url, tmp_path / "history.log")
+    history = spawn_history(database_url, cluster.url, tmp_path / "history.log")
     outbox = Outbox(NatsSettings(url=cluster.url), name="cluster-agent", maxsize=TURNS + 1).start()
     await outbox.connected()
     events = [
@@ -78,9 +77,9 @@ async def test_stream_and_consumer_leaders_sigkilled_mid_stream_lose_and_duplica
         # The backlog went as fast-ingest batches on the replicated stream too.
         assert outbox.publisher is not None and outbox.publisher.fast is not None
         assert outbox.publisher.fast.stats["stored"] > 0
-        stored = await _until(database_url, "SELECT count(*) FROM history.turns", TURNS, timeout=120)
+        stored = await count_settled(database_url, "SELECT count(*) FROM history.turns", TURNS, timeout=120)
         assert stored == TURNS
-        assert await _rows(database_url, "SELECT count(DISTINCT event_id) FROM history.turns") == TURNS
+        assert await count(database_url, "SELECT count(DISTINCT event_id) FROM history.turns") == TURNS
         # The killed nodes are back as members of the stream's group.
         await cluster.leader(VOICE_STREAM_NAME)
         info = await nc.jetstream().stream_info(VOICE_STREAM_NAME)

@@ -21,12 +21,12 @@ from parley_devstack.ports import free_port
 from parley_devstack.small_disk import fill
 from parley_devstack.testing import provisioned
 from parley_history.db import migrate_async
-from parley_runtime.connection import NatsSettings
-from parley_runtime.outbox import Outbox
+from parley_runtime.messaging.connection import NatsSettings
+from parley_runtime.messaging.outbox import Outbox
+from tests.support.db import count, count_settled
+from tests.support.processes import spawn_history
 
 from ..history.conftest import turn
-from ..history.test_faults import _spawn_history
-from .test_faults import _rows, _until
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
@@ -34,14 +34,14 @@ pytestmark = [pytest.mark.fault, pytest.mark.slow]
 async def test_a_full_nats_disk_loses_no_turn_and_every_turn_lands_once_after_space_and_a_restart(
     full_disk_room: Path, database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="parley_runtime.outbox")
+    caplog.set_level(logging.INFO, logger="parley_runtime.messaging.outbox")
     server = NatsServer(full_disk_room / "nats", port=free_port(), log_path=tmp_path / "nats.log").start()
     history = None
     outbox = None
     try:
         await provisioned(server.url)
         await migrate_async(database_url)
-        history = _spawn_history(database_url, server.url, tmp_path / "history.log")
+        history = spawn_history(database_url, server.url, tmp_path / "history.log")
         outbox = Outbox(NatsSettings(url=server.url), name="agent", spill_path=tmp_path / "outbox.jsonl").start()
         events = [turn(f"conv-{i % 10}", f"sess-{i % 10}", i // 10 + 1, "x" * 200) for i in range(2200)]
         for e in events[:200]:
@@ -52,7 +52,7 @@ async def test_a_full_nats_disk_loses_no_turn_and_every_turn_lands_once_after_sp
         for e in events[200:]:  # calls go on, a turn every millisecond
             outbox.emit(e)
             await asyncio.sleep(0.001)
-        await asyncio.sleep(2)
+        await asyncio.sleep(2)  # the calls go on while the disk is full
         # A few may still fit the page the store's last block already has; then every write fails.
         assert 200 <= outbox.published < 250 and outbox.dropped == 0
         assert outbox.backlog == len(events) - outbox.published  # what the backlog gauge, and its alert, see
@@ -62,8 +62,8 @@ async def test_a_full_nats_disk_loses_no_turn_and_every_turn_lands_once_after_sp
         filler.unlink()  # the operator frees space, then restarts NATS
         server.restart()
         assert await outbox.drain(60), outbox.backlog
-        assert await _until(database_url, "SELECT count(*) FROM history.turns", len(events)) == len(events)
-        assert await _rows(database_url, "SELECT count(DISTINCT event_id) FROM history.turns") == len(events)
+        assert await count_settled(database_url, "SELECT count(*) FROM history.turns", len(events)) == len(events)
+        assert await count(database_url, "SELECT count(DISTINCT event_id) FROM history.turns") == len(events)
         nc = await nats.connect(server.url)
         assert (await nc.jetstream().stream_info("DLQ")).state.messages == 0
         await nc.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from collections.abc import Sequence
 from typing import Any
 
 import nats
@@ -20,12 +20,13 @@ from parley_history.db import migrate_async
 from parley_history.models import turns
 from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
-from parley_runtime.consume import Consumer
+from parley_runtime.messaging.consume import Consumer
+from tests.support import eventually
 
 from .conftest import API_KEY
 
 
-async def publish_all(url: str, events: list[tuple[c.Event, str]]) -> None:
+async def publish_all(url: str, events: Sequence[tuple[c.Event, str]]) -> None:
     """Publish (event, Nats-Msg-Id) pairs with a bounded window of in-flight acks."""
     nc = await nats.connect(url)
     js = nc.jetstream()
@@ -42,14 +43,15 @@ async def publish_all(url: str, events: list[tuple[c.Event, str]]) -> None:
 async def wait_drained(url: str, durable: str, timeout: float = 120) -> None:
     nc = await nats.connect(url)
     js = nc.jetstream()
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def drained() -> bool:
         info = await js.consumer_info("VOICE", durable)
-        if info.num_pending == 0 and info.num_ack_pending == 0:
-            break
-        assert time.monotonic() < deadline, f"consumer not drained: {info.num_pending} pending"
-        await asyncio.sleep(0.2)
-    await nc.close()
+        return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+
+    try:
+        await eventually(drained, timeout=timeout, interval=0.2, what=f"the {durable} consumer to drain")
+    finally:
+        await nc.close()
 
 
 async def consume_until_drained(nc: Client, engine: AsyncEngine, nats_url: str) -> Consumer:

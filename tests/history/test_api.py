@@ -7,16 +7,18 @@ from datetime import timedelta
 
 import msgspec
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+import parley_history
 from parley_history import queries
 from parley_history.app import create_app
 from parley_history.handlers import persist
 from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
-from parley_runtime.cursors import encode_cursor
+from parley_runtime.web.cursors import encode_cursor
 
 from .conftest import API_KEY, T0, ended, started, turn
 
@@ -24,7 +26,7 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app=create_app(settings)) as c:
         yield c
 
@@ -41,7 +43,7 @@ async def seeded(engine: AsyncEngine) -> None:
     await persist([ended("conv-0", "sess-0", 3)], store)
 
 
-async def test_every_v1_route_requires_the_api_key(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_every_v1_route_requires_the_api_key(client: AsyncTestClient[Litestar]) -> None:
     for path in ("/v1/conversations", "/v1/conversations/c1", "/v1/sessions/s1", "/v1/search?q=x"):
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": API_KEY}):
             r = await client.get(path, headers=headers)
@@ -51,15 +53,15 @@ async def test_every_v1_route_requires_the_api_key(client: AsyncTestClient) -> N
             assert r.json()["detail"] == "missing or invalid API key"
 
 
-async def test_health_is_open_and_ready_reports_dependencies(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
-    assert (await client.get("/health")).json() == {"status": "ok"}
+async def test_health_is_open_and_ready_reports_dependencies(client: AsyncTestClient[Litestar]) -> None:
+    assert (await client.get("/health")).json() == {"status": "ok", "version": parley_history.__version__}
     ready = await client.get("/ready")
     assert ready.json()["checks"]["postgres"] is True
     assert (await client.get("/schema/openapi.json", headers=AUTH)).status_code == 200
 
 
 @pytest.mark.usefixtures("seeded")
-async def test_conversations_are_listed_newest_first_with_a_cursor(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_conversations_are_listed_newest_first_with_a_cursor(client: AsyncTestClient[Litestar]) -> None:
     first = (await client.get("/v1/conversations?limit=2", headers=AUTH)).json()
     assert [c["id"] for c in first["items"]] == ["conv-4", "conv-3"]
     second = (await client.get(f"/v1/conversations?limit=2&cursor={first['next_cursor']}", headers=AUTH)).json()
@@ -72,7 +74,7 @@ async def test_conversations_are_listed_newest_first_with_a_cursor(client: Async
 
 
 @pytest.mark.usefixtures("seeded")
-async def test_turns_page_backwards_and_each_page_reads_oldest_first(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_turns_page_backwards_and_each_page_reads_oldest_first(client: AsyncTestClient[Litestar]) -> None:
     page = (await client.get("/v1/conversations/conv-1/turns?limit=2", headers=AUTH)).json()
     assert [t["seq"] for t in page["items"]] == [2, 3]
     older = await client.get(f"/v1/conversations/conv-1/turns?limit=2&before={page['next_before']}", headers=AUTH)
@@ -81,7 +83,7 @@ async def test_turns_page_backwards_and_each_page_reads_oldest_first(client: Asy
 
 
 @pytest.mark.usefixtures("seeded")
-async def test_session_and_conversation_details(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_session_and_conversation_details(client: AsyncTestClient[Litestar]) -> None:
     session = (await client.get("/v1/sessions/sess-0", headers=AUTH)).json()
     assert [t["seq"] for t in session["turns"]] == [1, 2, 3]
     assert session["session"]["status"] == "ended"
@@ -92,7 +94,7 @@ async def test_session_and_conversation_details(client: AsyncTestClient) -> None
 
 
 @pytest.mark.usefixtures("seeded")
-async def test_search_ranks_matching_turns(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_search_ranks_matching_turns(client: AsyncTestClient[Litestar]) -> None:
     r = (await client.get("/v1/search?q=dentist appointment&user_id=bob", headers=AUTH)).json()
     assert {h["turn"]["conversation_id"] for h in r["items"]} == {"conv-1", "conv-3"}
     assert all("dentist" in h["turn"]["text"] for h in r["items"])
@@ -170,7 +172,7 @@ async def test_every_search_is_planned_for_its_own_words_and_conversation(engine
         ("/v1/search", 400),
     ],
 )
-async def test_bad_requests_get_problem_details(client: AsyncTestClient, path: str, status: int) -> None:  # type: ignore[type-arg]
+async def test_bad_requests_get_problem_details(client: AsyncTestClient[Litestar], path: str, status: int) -> None:
     r = await client.get(path, headers=AUTH)
     assert r.status_code == status
     assert r.headers["content-type"].startswith("application/problem+json")
@@ -184,7 +186,7 @@ async def test_a_request_that_finds_every_connection_taken_is_a_503_after_the_po
 ) -> None:
     small = msgspec.structs.replace(settings, db_pool_size=1)  # one pooled connection and one overflow
     async with AsyncTestClient(app=create_app(small)) as client:
-        engine = client.app.state.runtime.engine
+        engine: AsyncEngine = client.app.state.runtime.engine
         portal = client.blocking_portal  # the app's own event loop: its connections live there
 
         async def take() -> AsyncConnection:  # what a slow request holds
@@ -212,7 +214,9 @@ async def test_a_request_that_finds_every_connection_taken_is_a_503_after_the_po
     ],
     ids=["time", "seq-too-big", "seq-bool", "session-not-text"],
 )
-async def test_a_forged_turns_cursor_is_a_400_problem(client: AsyncTestClient, seeded: None, parts: tuple) -> None:  # type: ignore[type-arg]
+async def test_a_forged_turns_cursor_is_a_400_problem(
+    client: AsyncTestClient[Litestar], seeded: None, parts: tuple[object, ...]
+) -> None:
     r = await client.get(f"/v1/conversations/conv-0/turns?before={encode_cursor(*parts)}", headers=AUTH)
     assert r.status_code == 400, r.text
     assert r.json()["detail"] == "malformed cursor"

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from parley_devstack.testing import provisioned
 from parley_history.app import create_app
 from parley_history.settings import Settings
-from parley_runtime.provision import provision
+from parley_runtime.messaging.provision import provision
 
 from .conftest import API_KEY, joined, turn
 from .helpers import consume_until_drained, count_turns, publish_all, wait_drained

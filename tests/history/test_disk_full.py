@@ -40,7 +40,7 @@ async def test_postgres_out_of_disk_is_retried_not_dead_lettered_and_every_turn_
             await wait_drained(nats_url, "history", timeout=60)
             filler = fill(full_disk_room)
             await publish_all(nats_url, [(e, str(e.event_id)) for e in events[1000:]])
-            await asyncio.sleep(15)
+            await asyncio.sleep(15)  # 15 s of a full disk, not a wait for a condition
             rt: Runtime = app.state.runtime
             assert rt.consumer is not None
             stats = rt.consumer.stats

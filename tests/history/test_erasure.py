@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -23,7 +24,8 @@ from parley_history.handlers import persist
 from parley_history.propagation import NatsErasureBus
 from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
-from parley_runtime.consume import Consumer
+from parley_runtime.messaging.consume import Consumer
+from tests.support import eventually
 
 from .conftest import API_KEY, T0, ended, joined, started, stored_rows, turn
 from .helpers import consume_until_drained
@@ -86,7 +88,7 @@ async def test_a_batch_in_flight_during_the_erasure_is_erased_with_the_rest(
         T0 + timedelta(seconds=2),
     )
     erase = asyncio.create_task(erasure.erase(engine, "gone"))
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # time in which an erasure that did not wait would have finished
     assert not erase.done()  # the erasure waits for the batch to commit ...
     await tx.commit()
     await batch.close()
@@ -130,8 +132,8 @@ async def test_propagation_publishes_the_event_once_and_purges_the_streams(engin
     info = await js.stream_info("VOICE", subjects_filter="voice.conversation_erased.v1.*")
     assert info.state.subjects == {"voice.conversation_erased.v1.gone": 1}
     msg = await js.get_last_msg("VOICE", "voice.conversation_erased.v1.gone")
-    event = c.decode(msg.data)
-    assert isinstance(event, c.ConversationErased) and event.event_id == record.event_id
+    erased = c.decode(msg.data or b"")
+    assert isinstance(erased, c.ConversationErased) and erased.event_id == record.event_id
 
 
 async def test_a_late_event_of_a_type_history_does_not_store_is_purged_too(
@@ -160,11 +162,12 @@ async def _watch_dead_letters(nc: Client, engine: AsyncEngine) -> Consumer:
     watch = dead_letter_watch(nc, SqlHistoryStore(engine))
     stop = asyncio.Event()
     task = asyncio.create_task(watch.run(stop))
-    for _ in range(100):
+
+    async def watched() -> bool:
         info = await nc.jetstream().consumer_info("DLQ", "history-dlq")
-        if info.num_pending == 0 and info.num_ack_pending == 0 and watch.stats.batches:
-            break
-        await asyncio.sleep(0.1)
+        return bool(info.num_pending == 0 and info.num_ack_pending == 0 and watch.stats.batches)
+
+    await eventually(watched, timeout=10, interval=0.1, what="the dead letters watched")
     stop.set()
     await task
     return watch
@@ -246,11 +249,12 @@ async def test_the_api_erases_and_reports_until_every_copy_is_gone(
         assert (await client.get("/v1/conversations/gone", headers=AUTH)).status_code == 404
         again = await client.delete("/v1/conversations/gone", headers=AUTH)
         assert again.status_code == 202 and again.json()["event_id"] == r.json()["event_id"]
-        for _ in range(100):  # the service propagates it in the background, woken by the request
-            status = (await client.get("/v1/erasures/gone", headers=AUTH)).json()
-            if status["status"] == "done":
-                break
-            await asyncio.sleep(0.1)
+
+        async def done() -> dict[str, Any] | None:  # the service propagates it in the background
+            status: dict[str, Any] = (await client.get("/v1/erasures/gone", headers=AUTH)).json()
+            return status if status["status"] == "done" else None
+
+        status = await eventually(done, timeout=10, interval=0.1, what="the erasure propagated")
         assert status["event_published"] and status["streams_purged"], status
     info = await nc.jetstream().stream_info("VOICE", subjects_filter=">")
     assert info.state.subjects == {"voice.conversation_erased.v1.gone": 1}  # published once
@@ -270,7 +274,7 @@ async def test_the_api_lists_erasures_oldest_first_and_which_are_still_propagati
     async with AsyncTestClient(app=create_app(offline)) as client:
         assert (await client.get("/v1/erasures")).status_code == 401
 
-        async def ids(**params: object) -> tuple[list[str], str | None]:
+        async def ids(**params: str | int) -> tuple[list[str], str | None]:
             r = await client.get("/v1/erasures", params=params, headers=AUTH)
             assert r.status_code == 200, r.text
             return [e["conversation_id"] for e in r.json()["items"]], r.json()["next_cursor"]

@@ -7,11 +7,7 @@ Each ends with every turn stored exactly once.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +15,7 @@ import nats
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import parley_contracts as c
 from parley_devstack.ports import free_port
@@ -26,7 +23,9 @@ from parley_devstack.postgres_server import PostgresServer
 from parley_devstack.testing import metric_total
 from parley_history.app import Runtime
 from parley_history.db import make_engine
-from parley_runtime.provision import ProvisionSettings, provision
+from parley_runtime.messaging.provision import ProvisionSettings, provision
+from tests.support import eventually
+from tests.support.processes import spawn_history
 
 from .conftest import API_KEY, ended, started, turn
 from .helpers import consuming_app, count_turns, publish_all, wait_drained
@@ -34,19 +33,10 @@ from .helpers import consuming_app, count_turns, publish_all, wait_drained
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 
 
-def _spawn_history(database_url: str, nats_url: str, log: Path, *, port: int = 0) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "HISTORY_DATABASE_URL": database_url,
-        "HISTORY_NATS_URL": nats_url,
-        "HISTORY_API_KEYS": API_KEY,
-        "HISTORY_HOST": "127.0.0.1",
-        "HISTORY_PORT": str(port),
-        "HISTORY_BATCH_SIZE": "200",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "parley_history"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
-    )
+async def _at_least(engine: AsyncEngine, n: int) -> int:
+    """The turns stored, once there are at least `n` (0 before)."""
+    stored = await count_turns(engine)
+    return stored if stored >= n else 0
 
 
 async def test_history_consumer_sigkilled_mid_stream_loses_and_duplicates_nothing(
@@ -60,16 +50,13 @@ async def test_history_consumer_sigkilled_mid_stream_loses_and_duplicates_nothin
     await publish_all(nats_url, [(e, str(e.event_id)) for e in events])
     engine = make_engine(history_db, pool_size=2)
 
-    proc = _spawn_history(history_db, nats_url, tmp_path / "history.log")
-    deadline = time.monotonic() + 60
-    while (stored := await count_turns(engine)) < 4000:
-        assert time.monotonic() < deadline, (tmp_path / "history.log").read_text()[-2000:]
-        await asyncio.sleep(0.05)
+    proc = spawn_history(history_db, nats_url, tmp_path / "history.log")
+    stored = await eventually(lambda: _at_least(engine, 4000), timeout=60, what="4,000 turns stored")
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     assert stored < 20_000, "the kill must land mid-stream"
 
-    restarted = _spawn_history(history_db, nats_url, tmp_path / "history.log")
+    restarted = spawn_history(history_db, nats_url, tmp_path / "history.log")
     try:
         await wait_drained(nats_url, "history", timeout=120)
         assert await count_turns(engine) == 20_000
@@ -111,19 +98,16 @@ async def test_two_replicas_share_the_stream_and_one_sigkilled_leaves_each_turn_
     events += [ended(f"conv-{s}", f"sess-{s}", turns // sessions) for s in range(sessions)]
     engine = make_engine(history_db, pool_size=2)
     ports = [free_port(), free_port()]
-    replicas = [
-        _spawn_history(history_db, nats_url, tmp_path / f"history-{i}.log", port=p) for i, p in enumerate(ports)
-    ]
+    replicas = [spawn_history(history_db, nats_url, tmp_path / f"history-{i}.log", port=p) for i, p in enumerate(ports)]
     try:
         # Both pull before anything is published: one replica starting late could otherwise find the
         # other done with the whole stream.
-        deadline = time.monotonic() + 60
-        while (
-            not all([await _ready(p) for p in ports])
-            or (await nc.jetstream().consumer_info("VOICE", "history")).num_waiting < 2
-        ):
-            assert time.monotonic() < deadline, "the replicas never both pulled"
-            await asyncio.sleep(0.05)
+        async def both_pulling() -> bool:
+            return all([await _ready(p) for p in ports]) and (
+                (await nc.jetstream().consumer_info("VOICE", "history")).num_waiting >= 2
+            )
+
+        await eventually(both_pulling, timeout=60, what="both replicas pulling")
 
         async def publish_steadily() -> None:  # ~4,000 turns/s: two replicas drain faster than that
             for start in range(0, len(events), 1000):
@@ -131,10 +115,12 @@ async def test_two_replicas_share_the_stream_and_one_sigkilled_leaves_each_turn_
                 await asyncio.sleep(0.2)
 
         publishing = asyncio.create_task(publish_steadily())
-        deadline = time.monotonic() + 60
-        while (stored := await count_turns(engine)) < 4000 or min([await _processed(p) for p in ports]) == 0:
-            assert time.monotonic() < deadline, (tmp_path / "history-0.log").read_text()[-2000:]
-            await asyncio.sleep(0.05)
+
+        async def both_at_work() -> int:
+            stored = await count_turns(engine)
+            return stored if stored >= 4000 and min([await _processed(p) for p in ports]) > 0 else 0
+
+        stored = await eventually(both_at_work, timeout=60, what="4,000 turns stored by both replicas")
         replicas[0].send_signal(signal.SIGKILL)  # its batches in hand come back to the other after ack_wait
         replicas[0].wait(10)
         assert stored < turns and not publishing.done(), "the kill must land mid-stream"
@@ -168,7 +154,7 @@ async def test_postgres_down_naks_with_growing_delays_and_everything_lands_when_
         await publish_all(nats_url, [(e, str(e.event_id)) for e in events[:1000]])
         own_postgres.stop()  # under load: the consumer is busy with the first thousand
         await publish_all(nats_url, [(e, str(e.event_id)) for e in events[1000:]])  # and more keep coming
-        await asyncio.sleep(20)
+        await asyncio.sleep(20)  # an outage of 20 s under load, not a wait for a condition
         rt: Runtime = app.state.runtime
         assert rt.consumer is not None
         stats = rt.consumer.stats
@@ -213,7 +199,7 @@ async def test_a_read_only_database_mid_failover_is_retried_not_dead_lettered(da
         await _read_only(database_url, True)
         events = [turn(f"conv-{i % 10}", f"sess-{i % 10}", i // 10 + 1) for i in range(500)]
         await publish_all(nats_url, [(e, str(e.event_id)) for e in events])
-        await asyncio.sleep(8)
+        await asyncio.sleep(8)  # a failover of 8 s, not a wait for a condition
         rt: Runtime = app.state.runtime
         assert rt.consumer is not None
         stats = rt.consumer.stats

@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from uuid import uuid4
 
 import msgspec
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import parley_contracts as c
 from parley_history.handlers import persist, plan
 from parley_history.models import conversations, turns
-from parley_history.queries import get_session
+from parley_history.queries import get_session, session_handoffs
 from parley_history.store import SqlHistoryStore
-from parley_runtime.handling import TransientError
+from parley_runtime.messaging.handling import TransientError
 
-from .conftest import ended, started, turn
+from .conftest import T0, ended, started, turn
 
 
 async def _turn_count(engine: AsyncEngine) -> int:
@@ -149,3 +151,19 @@ async def test_writes_cancelled_midway_leave_the_pool_usable_and_store_nothing_t
     await persist(big, store)
     await persist([turn("c1", "s1", 3001)], store)
     assert await _turn_count(engine) == 3001
+
+
+async def test_handoffs_are_stored_once_with_their_session_and_turns_name_their_agent(engine: AsyncEngine) -> None:
+    store = SqlHistoryStore(engine)
+    handoff = c.AgentHandoff(
+        event_id=uuid4(), occurred_at=T0, conversation_id="c1", session_id="s1", producer="agent",
+        from_agent="assistant", to_agent="booking", reason="wants to book", at=T0,
+    )  # fmt: skip
+    spoke = msgspec.structs.replace(turn("c1", "s1", 2), agent="booking")
+    for _ in range(2):  # redelivered
+        await persist([handoff, started("c1", "s1"), turn("c1", "s1", 1), spoke], store)  # the handoff first
+    async with engine.connect() as conn:
+        assert [(h.from_agent, h.to_agent, h.reason) for h in await session_handoffs(conn, "s1")] == [
+            ("assistant", "booking", "wants to book")]  # fmt: skip
+        found = await get_session(conn, "s1")
+    assert found is not None and [t.agent for t in found[1]] == [None, "booking"]

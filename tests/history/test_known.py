@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from litestar.testing import AsyncTestClient
@@ -11,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from parley_history.app import Runtime
 from parley_history.handlers import ConversationRow, SessionRow
 from parley_history.known import KnownRows
+from tests.support import eventually
 
 from .conftest import T0, turn
 from .helpers import consuming_app, count_turns, publish_all, wait_drained
@@ -58,7 +58,7 @@ async def test_history_bounds_its_memory_of_written_rows_by_its_setting(
         await wait_drained(nats_url, "history", timeout=30)
         rt: Runtime = app.state.runtime
         assert rt.store is not None
-        while rt.store.known.counts() == (0, 0):  # the counts move after the commit, before the ack
-            await asyncio.sleep(0.05)
-        assert rt.store.known.counts() == (3, 3)
+        store = rt.store  # the counts move after the commit, before the ack
+        await eventually(lambda: store.known.counts() != (0, 0), what="the known rows counted")
+        assert store.known.counts() == (3, 3)
     assert await count_turns(engine) == 10

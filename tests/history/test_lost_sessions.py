@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import datetime, timedelta
 
 import msgspec
@@ -20,7 +18,8 @@ from parley_history.handlers import persist
 from parley_history.lost_sessions import end_lost_sessions
 from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
-from parley_runtime.provision import provision
+from parley_runtime.messaging.provision import provision
+from tests.support import eventually
 
 from .conftest import API_KEY, T0, ended, started, turn
 
@@ -95,12 +94,13 @@ async def test_the_running_service_ends_a_lost_session_through_the_stream(
     await _call(engine, "conv-lost", "sess-lost", 2)
     await _received(engine, 3, "sess-lost")
     async with AsyncTestClient(app=create_app(settings)):
-        deadline = time.monotonic() + 20
-        while await _end(engine, "sess-lost") != c.AGENT_LOST:
-            assert time.monotonic() < deadline, "the lost session was never ended"
-            await asyncio.sleep(0.1)
+        await eventually(lambda: _ended_as(engine, "sess-lost", c.AGENT_LOST), timeout=20, what="the lost end")
     (end,) = [e for e in await stream_events(nats_url) if isinstance(e, c.SessionEnded)]
     assert (end.producer, end.session_id, end.turn_count) == ("history", "sess-lost", 2)
+
+
+async def _ended_as(engine: AsyncEngine, session: str, reason: str) -> bool:
+    return await _end(engine, session) == reason
 
 
 def _resuming(conv: str, sess: str, resumed_from: str) -> c.SessionStarted:
@@ -147,17 +147,15 @@ async def test_the_running_service_ends_a_resumed_session_as_soon_as_the_resumin
         async with AsyncTestClient(app=create_app(settings)) as client:
             for event in (started("conv-r", first, at=c.utcnow()), turn("conv-r", first, 1, at=c.utcnow())):
                 await js.publish(c.subject_for(event), c.encode(event))
-            deadline = time.monotonic() + 20
-            while (await client.get(f"/v1/sessions/{first}", headers=AUTH)).json().get("session", {}).get(
-                "stored_turns"
-            ) != 1:
-                assert time.monotonic() < deadline, "the first attempt's turn was never stored"
-                await asyncio.sleep(0.1)
+
+            async def first_turn_stored() -> bool:
+                r = await client.get(f"/v1/sessions/{first}", headers=AUTH)
+                return bool(r.json().get("session", {}).get("stored_turns") == 1)
+
+            await eventually(first_turn_stored, timeout=20, what="the first attempt's turn stored")
             resuming = _resuming("conv-r", second, first)
             await js.publish(c.subject_for(resuming), c.encode(resuming))
-            while await _end(engine, first) != c.AGENT_LOST:
-                assert time.monotonic() < deadline, "the resumed session was not ended at once"
-                await asyncio.sleep(0.1)
+            await eventually(lambda: _ended_as(engine, first, c.AGENT_LOST), timeout=20, what="the resumed end")
             shown = (await client.get(f"/v1/sessions/{second}", headers=AUTH)).json()["session"]
             assert (shown["resumed_from"], shown["status"]) == (first, "active")
     finally:

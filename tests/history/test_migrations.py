@@ -54,6 +54,7 @@ async def test_ids_compare_byte_by_byte(engine: AsyncEngine) -> None:
 
     assert [(t, c) for t, c, _ in rows] == [
         ("conversations", "id"), ("conversations", "user_id"), ("erasures", "conversation_id"),
+        ("handoffs", "conversation_id"), ("handoffs", "session_id"),
         ("sessions", "conversation_id"), ("sessions", "id"), ("sessions", "user_id"),
         ("turns", "conversation_id"), ("turns", "session_id"),
     ]  # fmt: skip
@@ -103,7 +104,7 @@ async def test_migrating_at_start_waits_for_a_database_that_is_not_up_yet(databa
     port = free_port()
 
     async def open_late() -> asyncio.Server:
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.5)  # the database's late start
         return await tcp_forwarder(str(target.hostname), int(target.port or 5432), listen_port=port)
 
     opening = asyncio.create_task(open_late())

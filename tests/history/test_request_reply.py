@@ -10,6 +10,7 @@ import msgspec
 import nats
 import pytest
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_contracts.history import SESSION_TURNS_REPLY_BYTES, RecentTurnsReply, SessionTurnsReply
@@ -19,7 +20,7 @@ from parley_history.handlers import persist
 from parley_history.request_reply import start_request_service
 from parley_history.store import SqlHistoryStore
 
-from .conftest import started, turn
+from .conftest import T0, started, turn
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ async def nc(nats_url: str) -> AsyncIterator[Client]:
     await client.close()
 
 
-async def _ask(nc: Client, payload: bytes) -> nats.aio.msg.Msg:
+async def _ask(nc: Client, payload: bytes) -> Msg:
     return await nc.request(HISTORY_RECENT_SUBJECT, payload, timeout=2)
 
 
@@ -102,3 +103,26 @@ async def test_store_unavailable_is_a_500_service_error_not_a_hang(nc: Client) -
     assert msg.headers["Nats-Service-Error-Code"] == "500"
     await service.stop()
     await dead.dispose()
+
+
+async def test_a_users_memory_spans_their_conversations_and_no_one_elses(nc: Client, engine: AsyncEngine) -> None:
+    store = SqlHistoryStore(engine)
+    await persist([started("ada-1", "s1", user="ada"), turn("ada-1", "s1", 1, "my name is Ada")], store)
+    later = T0 + timedelta(days=1)
+    await persist(
+        [started("ada-2", "s2", user="ada", at=later), turn("ada-2", "s2", 1, "I live in Paris", at=later)], store
+    )
+    await persist([started("bob-1", "s3", user="bob"), turn("bob-1", "s3", 1, "I am Bob")], store)
+    service = await start_request_service(nc, engine, version="0.0.1", timeout=1)
+
+    asked = b'{"conversation_id":"ada-3","scope":"user","user_id":"ada"}'
+    reply = msgspec.json.decode((await _ask(nc, asked)).data, type=RecentTurnsReply)
+    assert [(t.conversation_id, t.text) for t in reply.turns] == [
+        ("ada-1", "my name is Ada"),
+        ("ada-2", "I live in Paris"),
+    ]
+    conversation = msgspec.json.decode((await _ask(nc, b'{"conversation_id":"ada-3"}')).data, type=RecentTurnsReply)
+    assert conversation.turns == []  # the default scope: this conversation only
+    refused = await _ask(nc, b'{"conversation_id":"ada-3","scope":"user"}')
+    assert (refused.headers or {}).get("Nats-Service-Error-Code") == "400"
+    await service.stop()

@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import parley_contracts as c
 from parley_history.handlers import persist
 from parley_history.retention import purge_expired
 from parley_history.store import SqlHistoryStore
-from parley_runtime.handling import TransientError
+from parley_runtime.messaging.handling import TransientError
 
 from .conftest import T0, ended, started, stored_rows, turn
 
@@ -23,7 +24,7 @@ NOW = T0 + timedelta(days=40)  # retention of 30 days: T0 is past the cutoff, NO
 
 async def _call(store: SqlHistoryStore, conv: str, sess: str, turns: int, *, days_ago: float) -> None:
     at = NOW - timedelta(days=days_ago)
-    events = [started(conv, sess, at=at)]
+    events: list[c.AnyEvent] = [started(conv, sess, at=at)]
     events += [turn(conv, sess, n, at=at + timedelta(seconds=n)) for n in range(1, turns + 1)]
     ended_event = ended(conv, sess, turns, at=at + timedelta(seconds=turns + 1))
     await persist([*events, ended_event], store)

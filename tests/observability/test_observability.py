@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import nats
 import pytest
@@ -24,9 +24,10 @@ from parley_history.consumers import history_consumer
 from parley_history.db import make_engine, migrate_async
 from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
-from parley_runtime.connection import NatsSettings
-from parley_runtime.outbox import Outbox
-from parley_runtime.telemetry import setup_telemetry
+from parley_runtime.messaging.connection import NatsSettings
+from parley_runtime.messaging.outbox import Outbox
+from parley_runtime.observability.telemetry import setup_telemetry
+from tests.support import eventually
 
 SECRET = "my card number is 4111 1111 1111 1111"
 _exporter = InMemorySpanExporter()
@@ -41,7 +42,7 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 
 @pytest.fixture
-async def js_url(nats_url: str) -> AsyncIterator[str]:
+async def js_url(nats_url: str) -> str:
     await provisioned(nats_url)
     return nats_url
 
@@ -63,10 +64,7 @@ async def test_one_turn_is_one_trace_from_agent_to_database_and_no_text_leaks(
     consumer = history_consumer(nc, SqlHistoryStore(engine), batch_size=100)
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
-    deadline = time.monotonic() + 15
-    while consumer.stats.acked < 1:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
+    await eventually(lambda: consumer.stats.acked >= 1, what="a message acked")
     stop.set()
     await task
     await nc.close()
@@ -109,17 +107,17 @@ async def test_metrics_endpoint_shows_the_counters_moving(
         room = c.RoomCreated(event_id=c.new_event_id(), occurred_at=c.utcnow(), conversation_id="conv-m",
                              producer="test", room_name="room-m", at=c.utcnow())  # fmt: skip
         await js.publish(c.subject_for(room), c.encode(room), headers={"Nats-Msg-Id": str(room.event_id)})
-        deadline = time.monotonic() + 15
         auth = {"Authorization": "Bearer k"}
-        while True:
+
+        async def all_counted() -> Any:
             turns = (await client.get("/v1/sessions/sess-m", headers=auth)).json().get("turns", [])
             response = await client.get("/metrics", headers=auth)
-            after = response.text
-            skipped = metric_total(after, "parley_events_processed_total", 'type="skipped"')
-            if len(turns) == 5 and skipped - metric_total(before, "parley_events_processed_total", 'type="skipped"'):
-                break
-            assert time.monotonic() < deadline, (len(turns), skipped)
-            await asyncio.sleep(0.1)
+            skipped = metric_total(response.text, "parley_events_processed_total", 'type="skipped"')
+            skipped_before = metric_total(before, "parley_events_processed_total", 'type="skipped"')
+            return response if len(turns) == 5 and skipped - skipped_before else None
+
+        response = await eventually(all_counted, timeout=15, interval=0.1, what="the turns stored and counted")
+        after = response.text
     await nc.close()
     assert response.headers["content-type"].startswith("text/plain")
 

@@ -22,7 +22,7 @@ from parley_recordings.db import make_engine, migrate_async
 from parley_recordings.handlers import Deps
 from parley_recordings.repo import RecordingRepo
 from parley_recordings.settings import Settings
-from parley_runtime.provision import provision
+from parley_runtime.messaging.provision import provision
 
 from .gcs import GcsStandIn
 from .gcs import start as start_gcs
@@ -118,8 +118,8 @@ def settings(
         api_keys=API_KEY,
         nats_url=nats_url,
         migrate_on_start=False,
-        **blob_settings(backend, tmp_path, s3),
-    )  # type: ignore[arg-type]
+        **blob_settings(backend, tmp_path, s3),  # type: ignore[arg-type]
+    )
 
 
 def session_ended(audio: bytes | None, *, conversation: str = "conv-r", session: str | None = None) -> c.SessionEnded:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
-import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -18,7 +17,8 @@ from parley_recordings.app import create_app
 from parley_recordings.handlers import erase_conversation, store_session
 from parley_recordings.repo import Recording, RecordingRepo
 from parley_recordings.settings import Settings
-from parley_runtime.provision import provision
+from parley_runtime.messaging.provision import provision
+from tests.support import eventually
 
 from .conftest import AUTH, handler_deps, session_ended
 
@@ -27,6 +27,10 @@ def erased(conversation: str) -> c.ConversationErased:
     return c.ConversationErased(
         event_id=uuid4(), occurred_at=datetime.now(UTC), conversation_id=conversation, producer="history"
     )
+
+
+async def _equals(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected
 
 
 async def _audio_names(js: JetStreamContext) -> list[str]:
@@ -107,12 +111,11 @@ async def test_the_service_consumes_the_erasure_from_the_stream(settings: Settin
     await js.publish(c.subject_for(event), c.encode(event))
     async with AsyncTestClient(app=create_app(settings)) as client:
         listing = "/v1/recordings?conversation_id=gone"
-        deadline = time.monotonic() + 30
-        while len((await client.get(listing, headers=AUTH)).json()["items"]) < 3:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.1)
+
+        async def listed() -> int:
+            return len((await client.get(listing, headers=AUTH)).json()["items"])
+
+        await eventually(lambda: _equals(listed(), 3), timeout=30, what="the three recordings")
         await js.publish(c.subject_for(erased("gone")), c.encode(erased("gone")))
-        while (await client.get(listing, headers=AUTH)).json()["items"]:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.1)
+        await eventually(lambda: _equals(listed(), 0), timeout=30, what="the recordings erased")
     await nc.close()

@@ -10,10 +10,12 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import nats
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 import parley_contracts as c
@@ -22,7 +24,8 @@ from parley_devstack.testing import stream_events
 from parley_recordings.app import create_app
 from parley_recordings.blobs import object_key, open_blob_store
 from parley_recordings.settings import Settings
-from parley_runtime.provision import provision
+from parley_runtime.messaging.provision import provision
+from tests.support import eventually
 
 from .conftest import API_KEY, AUTH, blob_settings, s3_server, session_ended
 
@@ -37,26 +40,29 @@ async def _setup(nats_url: str, audio: bytes, event: c.SessionEnded) -> None:
     await nc.close()
 
 
-async def _recordings(client: AsyncTestClient, session_id: str, n: int, timeout: float = 30) -> list[dict]:  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout
-    while True:
-        items = (await client.get(f"/v1/recordings?session_id={session_id}", headers=AUTH)).json()["items"]
-        if len(items) >= n:
-            return items
-        assert time.monotonic() < deadline, items
-        await asyncio.sleep(0.1)
+async def _recordings(
+    client: AsyncTestClient[Litestar], session_id: str, n: int, timeout: float = 30
+) -> list[dict[str, Any]]:
+    async def listed() -> list[dict[str, Any]] | None:
+        items: list[dict[str, Any]] = (
+            await client.get(f"/v1/recordings?session_id={session_id}", headers=AUTH)
+        ).json()["items"]
+        return items if len(items) >= n else None
+
+    found: list[dict[str, Any]] = await eventually(listed, timeout=timeout, what=f"{n} recordings of {session_id}")
+    return found
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app=create_app(settings)) as cl:
         yield cl
 
 
 async def test_session_ended_stores_transcripts_and_moves_the_audio_once(
-    client: AsyncTestClient,
+    client: AsyncTestClient[Litestar],
     nats_url: str,
-    backend: str,  # type: ignore[type-arg]
+    backend: str,
 ) -> None:
     audio = b"OggS" + os.urandom(700_000)
     event = session_ended(audio)
@@ -86,13 +92,15 @@ async def test_session_ended_stores_transcripts_and_moves_the_audio_once(
     # Redelivered (outside the de-duplication window): nothing is stored twice.
     await nc.jetstream().publish(c.subject_for(event), c.encode(event), headers={"Nats-Msg-Id": "again"})
     await nc.close()
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(1.5)  # time for a second copy to be stored, were it stored twice
     assert len(await _recordings(client, event.session_id, 3)) == 3
     stored = [e for e in await stream_events(nats_url) if isinstance(e, c.RecordingStored)]
     assert sorted(e.kind for e in stored) == ["audio", "transcript", "transcript"]
 
 
-async def test_range_requests_return_exactly_the_bytes_asked_for(client: AsyncTestClient, nats_url: str) -> None:  # type: ignore[type-arg]
+async def test_range_requests_return_exactly_the_bytes_asked_for(
+    client: AsyncTestClient[Litestar], nats_url: str
+) -> None:
     audio = bytes(range(256)) * 40  # 10,240 bytes, every offset recognisable
     event = session_ended(audio)
     await _setup(nats_url, audio, event)
@@ -131,7 +139,7 @@ async def test_blob_storage_down_is_retried_and_everything_lands_once_it_is_back
     event = session_ended(audio)
     await _setup(nats_url, audio, event)
     async with AsyncTestClient(app=create_app(_on_s3(recordings_db, nats_url, tmp_path, s3))) as client:
-        await asyncio.sleep(6)
+        await asyncio.sleep(6)  # the blob store stays down through a delivery and two retries
         assert (await client.get(f"/v1/recordings?session_id={event.session_id}", headers=AUTH)).json()["items"] == []
         s3.start()
         try:
@@ -161,12 +169,14 @@ async def test_content_is_a_503_while_blob_storage_is_down_and_a_404_once_the_ob
             assert down.headers["content-type"].startswith("application/problem+json")
             assert down.headers["retry-after"] == "5"
             s3.start()
+
             # Its S3 gateway answers before its volume server has registered again: a 503 or two (retried, as
             # its Retry-After says) until the object can be read, then the whole object.
-            deadline = time.monotonic() + 30
-            while (back := await client.get(url, headers=AUTH)).status_code == 503:
-                assert time.monotonic() < deadline, "blob storage came back, the recording never did"
-                await asyncio.sleep(0.2)
+            async def answered() -> Any:
+                r = await client.get(url, headers=AUTH)
+                return r if r.status_code != 503 else None
+
+            back = await eventually(answered, timeout=30, interval=0.2, what="the recording after the outage")
             assert back.status_code == 200 and back.content == audio
             behind_its_back = open_blob_store(settings)
             assert await behind_its_back.delete_prefix("audio/") == 1
@@ -206,7 +216,7 @@ async def test_content_from_a_store_that_never_answers_is_a_503_after_the_read_t
 
 @pytest.mark.parametrize("backend", ["file"], indirect=True)
 async def test_an_event_postgres_cannot_store_is_dead_lettered_on_its_first_delivery_and_leaves_no_blob(
-    client: AsyncTestClient,  # type: ignore[type-arg]
+    client: AsyncTestClient[Litestar],
     nats_url: str,
     settings: Settings,
 ) -> None:
@@ -230,5 +240,6 @@ async def test_an_event_postgres_cannot_store_is_dead_lettered_on_its_first_deli
     assert await blobs.size(object_key("audio", bad.conversation_id, bad.session_id, "audio.ogg")) is None
     nc = await nats.connect(nats_url)
     store = await nc.jetstream().object_store("voice-audio")
+    assert bad.recording is not None
     assert (await store.get(bad.recording.key)).data == audio
     await nc.close()

@@ -13,12 +13,13 @@ import msgspec
 import pytest
 
 import parley_contracts as c
+from parley_recordings.blobs import BlobStore
 from parley_recordings.documents import transcript_json, transcript_vtt
 from parley_recordings.handlers import Deps, store_session
 from parley_recordings.repo import Recording, RecordingRepo
 from parley_recordings.retention import purge_expired
 from parley_recordings.settings import Settings
-from parley_runtime.handling import PoisonError, TransientError
+from parley_runtime.messaging.handling import PoisonError, TransientError
 
 from .conftest import handler_deps, session_ended
 
@@ -36,6 +37,7 @@ class FlakyRepo(RecordingRepo):
 
 
 async def _content(deps: Deps, rec: Recording) -> bytes:
+    assert isinstance(deps.blobs, BlobStore)
     return b"".join([chunk async for chunk in await deps.blobs.open_range(rec.key, 0, rec.bytes)])
 
 

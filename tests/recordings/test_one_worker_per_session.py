@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_recordings.blobs import BlobStore
-from parley_recordings.handlers import Deps, SessionBusy, store_session
+from parley_recordings.handlers import Blobs, Deps, SessionBusy, store_session
 from parley_recordings.repo import Recording
 from parley_recordings.settings import Settings
 
@@ -34,7 +34,7 @@ class Worker:
     waits (up to a second) until the other has written its own; the other then holds its row back a moment,
     so the first records a row over the object the other just overwrote."""
 
-    def __init__(self, blobs: BlobStore, *, first: bool, writing: asyncio.Event, wrote: asyncio.Event) -> None:
+    def __init__(self, blobs: Blobs, *, first: bool, writing: asyncio.Event, wrote: asyncio.Event) -> None:
         self.blobs, self.first, self.writing, self.wrote = blobs, first, writing, wrote
 
     def __getattr__(self, name: str) -> object:
@@ -52,7 +52,7 @@ class Worker:
                     await self.wrote.wait()
         else:
             self.wrote.set()
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)  # the second worker holds on, as a slow write would
 
 
 def workers(deps: Deps) -> tuple[Deps, Deps, asyncio.Event]:
@@ -63,6 +63,7 @@ def workers(deps: Deps) -> tuple[Deps, Deps, asyncio.Event]:
 
 
 async def _sha256(deps: Deps, rec: Recording) -> str:
+    assert isinstance(deps.blobs, BlobStore)
     chunks = [chunk async for chunk in await deps.blobs.open_range(rec.key, 0, rec.bytes)]
     return hashlib.sha256(b"".join(chunks)).hexdigest()
 
@@ -134,7 +135,7 @@ async def test_a_store_that_lost_its_session_lock_fails_and_its_redelivery_finds
     event = session_ended(None)
     killer = LockKiller(deps.blobs, engine)
     with pytest.raises(DBAPIError):  # not acked: the store ran unprotected for a while, so it is done again
-        await store_session(event, replace(deps, blobs=killer))  # type: ignore[arg-type]
+        await store_session(event, replace(deps, blobs=killer))
     assert killer.killed == 1
     stored = await store_session(event, deps)  # the redelivery
     rows = await deps.repo.for_session(event.session_id)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import msgspec
 import nats
@@ -28,7 +27,8 @@ from parley_recordings.history_turns import nats_earlier_turns
 from parley_recordings.repo import Recording
 from parley_recordings.settings import Settings
 from parley_recordings.whole_session import WaitingForHistory
-from parley_runtime.provision import provision
+from parley_runtime.messaging.provision import provision
+from tests.support import eventually
 
 from ..history.conftest import started, turn
 from .conftest import AUTH, handler_deps, session_ended
@@ -108,18 +108,20 @@ async def test_a_session_waiting_for_history_holds_back_no_other_session(setting
             r = await client.get("/v1/recordings", params={"session_id": session}, headers=AUTH)
             return len(r.json()["items"])
 
-        deadline = time.monotonic() + 20
-        while [await stored(e.session_id) for e in short] != [2, 2, 2]:  # history is not even running
-            assert time.monotonic() < deadline, "the other sessions waited for history too"
-            await asyncio.sleep(0.1)
+        async def short_ones_stored() -> bool:  # history is not even running
+            return [await stored(e.session_id) for e in short] == [2, 2, 2]
+
+        await eventually(short_ones_stored, timeout=20, what="the other sessions, which need no history")
         assert await stored("sess-long") == 0
         history = history_engine(settings.database_url, pool_size=2)
         service = await start_request_service(nc, history, version="0.0.1", timeout=2)
         await _history(settings, "sess-long", range(1, TURNS + 1))
-        deadline = time.monotonic() + 40  # its redelivery comes after a growing delay
-        while await stored("sess-long") != 2:
-            assert time.monotonic() < deadline, "the long call's transcript never came"
-            await asyncio.sleep(0.2)
+
+        async def long_one_stored() -> bool:
+            return await stored("sess-long") == 2
+
+        # Its redelivery comes after a growing delay.
+        await eventually(long_one_stored, timeout=40, interval=0.2, what="the long call's transcript")
         await service.stop()
         await history.dispose()
     await nc.close()
@@ -151,10 +153,7 @@ async def test_after_its_waits_a_session_is_written_with_what_history_holds(sett
     stop, late = asyncio.Event(), _cut_short("sess-late", kept=5)
     await nc.jetstream().publish(c.subject_for(late), c.encode(late), headers={"Nats-Msg-Id": str(late.event_id)})
     task = asyncio.create_task(recordings_consumer(nc, deps, wait_deliveries=2).run(stop))
-    deadline = time.monotonic() + 20
-    while not (rows := await deps.repo.for_session("sess-late")):
-        assert time.monotonic() < deadline, "the session was never written"
-        await asyncio.sleep(0.1)
+    rows = await eventually(lambda: deps.repo.for_session("sess-late"), timeout=20, what="the session written")
     assert await messages(rows) == (list(range(36, 41)), True)  # history holds nothing of it
     stop.set()
     await task

@@ -9,6 +9,7 @@ import json
 import httpx
 import msgspec
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from livekit import api
 
@@ -19,17 +20,18 @@ from parley_devstack.ports import free_port
 from parley_devstack.testing import provisioned
 from parley_rooms.app import create_app
 from parley_rooms.settings import Settings
+from tests.support.serving import served
 
 from .conftest import AUTH, LK_KEY, LK_SECRET
-from .helpers import published, served
+from .helpers import published
 
 BODY = {"conversation_id": "conv-42", "user_id": "ada", "instructions": "Be brief", "language": "en"}
 
 
 async def test_created_room_carries_what_the_agent_reads_and_dispatches_the_agent(
-    client: AsyncTestClient,
+    client: AsyncTestClient[Litestar],
     livekit: LiveKitStandIn,
-    nats_url: str,  # type: ignore[type-arg]
+    nats_url: str,
 ) -> None:
     await provisioned(nats_url)
     r = await client.post("/v1/rooms", json={**BODY, "name": "call-1"}, headers=AUTH)
@@ -55,13 +57,15 @@ async def test_created_room_carries_what_the_agent_reads_and_dispatches_the_agen
     assert got["conversation_id"] == "conv-42" and got["participants"] == []
 
 
-async def test_a_room_without_a_conversation_id_gets_a_new_one(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_a_room_without_a_conversation_id_gets_a_new_one(client: AsyncTestClient[Litestar]) -> None:
     room = (await client.post("/v1/rooms", json={}, headers=AUTH)).json()
     assert len(room["conversation_id"]) == 36
     assert room["name"].startswith("call-")
 
 
-async def test_idempotency_key_creates_the_room_once(client: AsyncTestClient, livekit: LiveKitStandIn) -> None:  # type: ignore[type-arg]
+async def test_idempotency_key_creates_the_room_once(
+    client: AsyncTestClient[Litestar], livekit: LiveKitStandIn
+) -> None:
     headers = {**AUTH, "Idempotency-Key": "order-7"}
     first = await client.post("/v1/rooms", json=BODY, headers=headers)
     again = await client.post("/v1/rooms", json=BODY, headers=headers)
@@ -108,10 +112,10 @@ async def test_concurrent_requests_for_one_room_name_create_it_once_and_keep_it(
 
 @pytest.mark.parametrize("failure", ["error", "down"])
 async def test_livekit_failing_is_a_503_problem_and_nothing_is_stored(
-    client: AsyncTestClient,
+    client: AsyncTestClient[Litestar],
     livekit: LiveKitStandIn,
     nats_url: str,
-    failure: str,  # type: ignore[type-arg]
+    failure: str,
 ) -> None:
     await provisioned(nats_url)
     if failure == "error":
@@ -127,7 +131,7 @@ async def test_livekit_failing_is_a_503_problem_and_nothing_is_stored(
     assert await published(nats_url) == []
 
 
-async def test_join_token_grants_only_joining_that_room(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_join_token_grants_only_joining_that_room(client: AsyncTestClient[Litestar]) -> None:
     await client.post("/v1/rooms", json={**BODY, "name": "call-t"}, headers=AUTH)
     r = await client.post("/v1/rooms/call-t/tokens", json={"identity": "ada", "ttl_seconds": 600}, headers=AUTH)
     assert r.status_code == 201
@@ -139,14 +143,15 @@ async def test_join_token_grants_only_joining_that_room(client: AsyncTestClient)
     assert not claims.video.room_create and not claims.video.room_admin and not claims.video.room_list
     assert (await client.post("/v1/rooms/nope/tokens", json={"identity": "a"}, headers=AUTH)).status_code == 404
     too_long = await client.post("/v1/rooms/call-t/tokens", json={"identity": "a", "ttl_seconds": 10**7}, headers=AUTH)
-    assert too_long.status_code == 400
+    # Refused by validation: the document states the cap (ROOMS_MAX_TOKEN_TTL_SECONDS) as ttl_seconds' maximum.
+    assert too_long.status_code == 400 and too_long.json()["errors"][0]["key"] == "ttl_seconds"
     assert (await client.post("/v1/rooms/call-t/tokens", json={}, headers=AUTH)).status_code == 400
 
 
 async def test_deleting_a_room_ends_it_once(
-    client: AsyncTestClient,
+    client: AsyncTestClient[Litestar],
     livekit: LiveKitStandIn,
-    nats_url: str,  # type: ignore[type-arg]
+    nats_url: str,
 ) -> None:
     await provisioned(nats_url)
     await client.post("/v1/rooms", json={**BODY, "name": "call-d"}, headers=AUTH)
@@ -159,7 +164,7 @@ async def test_deleting_a_room_ends_it_once(
     assert (await client.post("/v1/rooms/call-d/tokens", json={"identity": "a"}, headers=AUTH)).status_code == 409
 
 
-async def test_rooms_api_requires_the_api_key_and_lists_with_filters(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_rooms_api_requires_the_api_key_and_lists_with_filters(client: AsyncTestClient[Litestar]) -> None:
     assert (await client.get("/v1/rooms")).status_code == 401
     assert (await client.post("/v1/rooms", json={})).status_code == 401
     for i in range(3):
@@ -188,3 +193,20 @@ async def test_a_room_is_created_while_nats_is_down_and_its_event_waits_on_disk(
     entries = [json.loads(line) for line in offline.outbox_spill.read_text().splitlines()]
     events = [c.decode(base64.b64decode(data)) for _, data, _ in entries]
     assert [(type(e), e.room_name) for e in events] == [(c.RoomCreated, name)]  # type: ignore[union-attr]
+
+
+async def test_a_token_carries_the_callers_metadata_and_attributes_and_cannot_pose_as_the_agent(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    await client.post("/v1/rooms", json={**BODY, "name": "call-m"}, headers=AUTH)
+    body = {"identity": "ada", "metadata": '{"crm_id": "C-1042"}', "attributes": {"tier": "gold", "sip.x": "1"}}
+    r = await client.post("/v1/rooms/call-m/tokens", json=body, headers=AUTH)
+    assert r.status_code == 201, r.text
+    claims = api.TokenVerifier(LK_KEY, LK_SECRET).verify(r.json()["token"])
+    assert (claims.metadata, claims.attributes, claims.kind) == (body["metadata"], body["attributes"], "standard")
+    assert claims.video is not None and not claims.video.agent and not claims.video.can_update_own_metadata
+    for refused in ({"identity": "agent-AJ_1"}, {"identity": "ada", "attributes": {"lk.agent.state": "speaking"}}):
+        answer = await client.post("/v1/rooms/call-m/tokens", json=refused, headers=AUTH)
+        assert answer.status_code == 422, answer.text
+    too_many = {"identity": "ada", "attributes": {f"k{i}": "v" for i in range(65)}}
+    assert (await client.post("/v1/rooms/call-m/tokens", json=too_many, headers=AUTH)).status_code == 400

@@ -8,10 +8,12 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 from uuid import uuid4
 
 import nats
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from livekit import api
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,10 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import parley_contracts as c
 from parley_devstack.livekit_standin import LiveKitStandIn
 from parley_rooms.db import make_engine
-from parley_rooms.erasure import ScrubbedRoom, erase_conversations
-from parley_rooms.handlers import apply_events
+from parley_rooms.erasure import erase_conversations
+from parley_rooms.events import apply_session_events
 from parley_rooms.livekit import LiveKitGateway
+from parley_rooms.ports import ScrubbedRoom
 from parley_rooms.settings import Settings
+from parley_rooms.store import SqlRoomStore
+from tests.support import eventually
 
 from .conftest import AUTH, LK_KEY, LK_SECRET
 from .helpers import published, signed_webhook
@@ -47,7 +52,7 @@ def _joined(room: str, identity: str, event_id: str) -> api.WebhookEvent:
     )
 
 
-async def _webhook(client: AsyncTestClient, event: api.WebhookEvent) -> dict[str, bool]:  # type: ignore[type-arg]
+async def _webhook(client: AsyncTestClient[Litestar], event: api.WebhookEvent) -> dict[str, bool]:
     body, auth = signed_webhook(event, LK_KEY, LK_SECRET)
     r = await client.post("/v1/livekit/webhook", content=body.encode(), headers=HEADERS | {"Authorization": auth})
     assert r.status_code == 200, r.text
@@ -62,22 +67,22 @@ async def engine(rooms_db: str) -> AsyncIterator[AsyncEngine]:
     await eng.dispose()
 
 
-async def _room(client: AsyncTestClient, name: str) -> dict:  # type: ignore[type-arg]
+async def _room(client: AsyncTestClient[Litestar], name: str) -> dict[str, Any]:
     r = await client.get(f"/v1/rooms/{name}", headers=AUTH)
     assert r.status_code == 200, r.text
-    room: dict = r.json()  # type: ignore[type-arg]
+    room: dict[str, Any] = r.json()
     return room
 
 
 async def test_erasure_scrubs_the_conversations_rooms_and_keeps_their_status(
-    client: AsyncTestClient,
-    engine: AsyncEngine,  # type: ignore[type-arg]
+    client: AsyncTestClient[Litestar],
+    engine: AsyncEngine,
 ) -> None:
     for name, conversation in (("call-e1", "conv-e"), ("call-e2", "conv-e"), ("call-other", "conv-other")):
         r = await client.post("/v1/rooms", json={**BODY, "name": name, "conversation_id": conversation}, headers=AUTH)
         assert r.status_code == 201, r.text
         await _webhook(client, _joined(name, "ada-phone", f"EV_{name}"))
-    await apply_events(
+    await apply_session_events(
         [
             c.SessionStarted(
                 event_id=uuid4(),
@@ -90,11 +95,11 @@ async def test_erasure_scrubs_the_conversations_rooms_and_keeps_their_status(
                 started_at=datetime.now(UTC),
             )
         ],
-        engine,
+        store=SqlRoomStore(engine),
     )
     assert (await _room(client, "call-e1"))["metadata"]["instructions"] == BODY["instructions"]
 
-    await apply_events([_erased()], engine)
+    await apply_session_events([_erased()], store=SqlRoomStore(engine))
 
     for name in ("call-e1", "call-e2"):
         room = await _room(client, name)
@@ -109,28 +114,32 @@ async def test_erasure_scrubs_the_conversations_rooms_and_keeps_their_status(
     assert [r["name"] for r in listed] == ["call-other"]
 
     first = (await _room(client, "call-e1"))["erased_at"]
-    await apply_events([_erased(), _erased()], engine)  # redelivered, duplicated: nothing changes
+    await apply_session_events(
+        [_erased(), _erased()], store=SqlRoomStore(engine)
+    )  # redelivered, duplicated: nothing changes
     assert (await _room(client, "call-e1"))["erased_at"] == first
 
 
 async def test_a_late_participant_webhook_stores_and_publishes_nothing(
-    client: AsyncTestClient,
+    client: AsyncTestClient[Litestar],
     engine: AsyncEngine,
-    nats_url: str,  # type: ignore[type-arg]
+    nats_url: str,
 ) -> None:
     assert (await client.post("/v1/rooms", json={**BODY, "name": "call-late"}, headers=AUTH)).status_code == 201
-    await apply_events([_erased()], engine)
+    await apply_session_events([_erased()], store=SqlRoomStore(engine))
     await _webhook(client, _joined("call-late", "ada-phone", "EV_late"))
     assert (await _room(client, "call-late"))["participants"] == []
     assert [type(e).__name__ for e in await published(nats_url)] == ["RoomCreated"]
 
 
 async def test_a_room_cannot_be_created_for_an_erased_conversation(
-    client: AsyncTestClient,
+    client: AsyncTestClient[Litestar],
     engine: AsyncEngine,
-    livekit: LiveKitStandIn,  # type: ignore[type-arg]
+    livekit: LiveKitStandIn,
 ) -> None:
-    await apply_events([_erased("conv-gone")], engine)  # erased before any room: the id is retired all the same
+    await apply_session_events(
+        [_erased("conv-gone")], store=SqlRoomStore(engine)
+    )  # erased before any room: the id is retired all the same
     r = await client.post("/v1/rooms", json={**BODY, "name": "call-gone", "conversation_id": "conv-gone"}, headers=AUTH)
     assert r.status_code == 409
     assert r.headers["content-type"].startswith("application/problem+json")
@@ -172,9 +181,9 @@ class _ErasingElsewhere:
 
 
 async def test_a_room_created_while_its_conversation_is_erased_is_refused_and_undone_in_livekit(
-    client: AsyncTestClient,
+    client: AsyncTestClient[Litestar],
     rooms_db: str,
-    livekit: LiveKitStandIn,  # type: ignore[type-arg]
+    livekit: LiveKitStandIn,
 ) -> None:
     body = {**BODY, "name": "call-race", "conversation_id": "conv-race"}
     with _ErasingElsewhere(rooms_db, "conv-race", hold=1.0):
@@ -189,9 +198,9 @@ async def test_a_room_created_while_its_conversation_is_erased_is_refused_and_un
 
 
 async def test_a_participant_webhook_racing_the_erasure_leaves_no_identity(
-    client: AsyncTestClient,
+    client: AsyncTestClient[Litestar],
     rooms_db: str,
-    nats_url: str,  # type: ignore[type-arg]
+    nats_url: str,
 ) -> None:
     assert (await client.post("/v1/rooms", json={**BODY, "name": "call-racing"}, headers=AUTH)).status_code == 201
     with _ErasingElsewhere(rooms_db, "conv-e", hold=1.0) as erasing:
@@ -205,9 +214,9 @@ async def test_a_participant_webhook_racing_the_erasure_leaves_no_identity(
 
 
 async def test_the_rooms_consumer_erases_from_jetstream_and_scrubs_the_live_room_in_livekit(
-    client: AsyncTestClient,
+    client: AsyncTestClient[Litestar],
     nats_url: str,
-    livekit: LiveKitStandIn,  # type: ignore[type-arg]
+    livekit: LiveKitStandIn,
 ) -> None:
     assert (await client.post("/v1/rooms", json={**BODY, "name": "call-js"}, headers=AUTH)).status_code == 201
     assert (await client.post("/v1/rooms", json={**BODY, "name": "call-over"}, headers=AUTH)).status_code == 201
@@ -217,26 +226,30 @@ async def test_the_rooms_consumer_erases_from_jetstream_and_scrubs_the_live_room
     event = _erased()
     await nc.jetstream().publish(c.subject_for(event), c.encode(event), headers={"Nats-Msg-Id": str(event.event_id)})
     await nc.close()
-    deadline = time.monotonic() + 15
-    while (room := await _room(client, "call-js"))["erased_at"] is None:
-        assert time.monotonic() < deadline, room
-        await asyncio.sleep(0.1)
+
+    async def scrubbed() -> dict[str, Any] | None:
+        room = await _room(client, "call-js")
+        return room if room["erased_at"] is not None else None
+
+    room = await eventually(scrubbed, what="the room scrubbed")
     assert room["user_id"] is None and room["metadata"] == {}
     # The call may still run: LiveKit's copy of the metadata keeps only what a re-dispatched agent needs.
     assert json.loads(livekit.rooms["call-js"].metadata) == {"conversation_id": "conv-e"}
 
 
 async def test_livekit_down_does_not_hold_back_the_erasure(
-    client: AsyncTestClient,
+    client: AsyncTestClient[Litestar],
     engine: AsyncEngine,
     livekit: LiveKitStandIn,
-    settings: Settings,  # type: ignore[type-arg]
+    settings: Settings,
 ) -> None:
     assert (await client.post("/v1/rooms", json={**BODY, "name": "call-lk"}, headers=AUTH)).status_code == 201
     livekit.mode = "error"
     gateway = LiveKitGateway(settings)
     try:
-        await apply_events([_erased()], engine, gateway.replace_metadata)  # logged, not raised
+        await apply_session_events(
+            [_erased()], store=SqlRoomStore(engine), replace_metadata=gateway.replace_metadata
+        )  # logged, not raised
     finally:
         await gateway.aclose()
     room = await _room(client, "call-lk")

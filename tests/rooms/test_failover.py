@@ -21,10 +21,12 @@ from parley_devstack.livekit_standin import LiveKitStandIn
 from parley_rooms import store
 from parley_rooms.app import create_app
 from parley_rooms.db import make_engine
+from parley_rooms.events import apply_session_events
 from parley_rooms.failover import redispatch_lost_agents, redispatch_room
-from parley_rooms.handlers import apply_events
-from parley_rooms.livekit import LiveKitUnavailable
+from parley_rooms.ports import LiveKitUnavailable, NewRoom
 from parley_rooms.settings import Settings
+from parley_rooms.store import SqlRoomStore
+from tests.support import eventually
 
 from .conftest import AUTH, LK_KEY, LK_SECRET
 from .helpers import signed_webhook
@@ -52,11 +54,11 @@ async def engine(rooms_db: str) -> AsyncIterator[AsyncEngine]:
     """A room with its caller in it, whose agent started a session and left 20 s ago without ending it."""
     eng = make_engine(rooms_db, pool_size=4)
     async with eng.begin() as conn:
-        await store.insert_room(conn, store.NewRoom(ROOM, "conv", "ada", "parley-agent", META, "RM_f", NOW))
+        await store.insert_room(conn, NewRoom(ROOM, "conv", "ada", "parley-agent", META, "RM_f", NOW))
         await store.participant_joined(conn, ROOM, "caller", "standard", NOW - timedelta(minutes=5))
         await store.participant_joined(conn, ROOM, "agent-AJ_1", "agent", NOW - timedelta(minutes=5))
         await store.participant_left(conn, ROOM, "agent-AJ_1", "agent", NOW - timedelta(seconds=20))
-    await apply_events([_started()], eng)
+    await apply_session_events([_started()], store=SqlRoomStore(eng))
     yield eng
     await eng.dispose()
 
@@ -117,7 +119,7 @@ async def _another_agent(engine: AsyncEngine) -> None:  # LiveKit resumed the jo
 
 
 async def _ended_by_its_agent(engine: AsyncEngine) -> None:  # it left on purpose, having ended the session
-    await apply_events([_ended("error")], engine)
+    await apply_session_events([_ended("error")], store=SqlRoomStore(engine))
 
 
 # What makes a room not want another agent, each applied after the agent left.
@@ -157,7 +159,7 @@ async def test_the_claim_alone_keeps_the_grace_the_bound_and_one_dispatch_per_de
 
 
 async def test_a_session_history_ended_for_its_lost_agent_still_gets_the_agent_again(engine: AsyncEngine) -> None:
-    await apply_events([_ended(c.AGENT_LOST)], engine)
+    await apply_session_events([_ended(c.AGENT_LOST)], store=SqlRoomStore(engine))
     dispatch = Dispatches()
     assert await _pass(engine, dispatch) == 1
 
@@ -192,7 +194,7 @@ async def test_two_replicas_passing_at_once_dispatch_the_agent_once(engine: Asyn
 def _webhook(event: str, identity: str, kind: int) -> api.WebhookEvent:
     return api.WebhookEvent(event=event, id=f"EV_{uuid4().hex}", created_at=int(time.time()),
                             room=api.Room(name=ROOM, sid="RM_f"),
-                            participant=api.ParticipantInfo(identity=identity, kind=kind))  # fmt: skip
+                            participant=api.ParticipantInfo(identity=identity, kind=kind))  # type: ignore[arg-type]  # fmt: skip
 
 
 async def test_the_running_service_dispatches_the_agent_again_through_livekit(
@@ -204,17 +206,17 @@ async def test_the_running_service_dispatches_the_agent_again_through_livekit(
         r = await client.post("/v1/rooms", json={"name": ROOM, "user_id": "ada"}, headers=AUTH)
         assert r.status_code == 201, r.text
         engine = make_engine(settings.database_url, pool_size=1)  # the app's runs on the client's own loop
-        await apply_events([msgspec.structs.replace(_started(), conversation_id=r.json()["conversation_id"])], engine)
+        await apply_session_events(
+            [msgspec.structs.replace(_started(), conversation_id=r.json()["conversation_id"])],
+            store=SqlRoomStore(engine),
+        )
         await engine.dispose()
         for event in (_webhook("participant_joined", "caller", 0), _webhook("participant_joined", "agent-AJ_1", 4),
                       _webhook("participant_left", "agent-AJ_1", 4)):  # fmt: skip
             body, auth = signed_webhook(event, LK_KEY, LK_SECRET)
             hook = await client.post("/v1/livekit/webhook", content=body.encode(), headers={"Authorization": auth})
             assert hook.status_code == 200, hook.text
-        deadline = time.monotonic() + 15
-        while not livekit.dispatched:
-            assert time.monotonic() < deadline, "the agent was never dispatched again"
-            await asyncio.sleep(0.1)
+        await eventually(lambda: livekit.dispatched, what="the agent dispatched again")
         shown = (await client.get(f"/v1/rooms/{ROOM}", headers=AUTH)).json()
         assert (shown["status"], shown["agent_redispatches"]) == ("active", 1)
     (request,) = livekit.dispatched

@@ -17,6 +17,7 @@ from parley_rooms import store
 from parley_rooms.db import make_engine
 from parley_rooms.erasure import erase_conversations
 from parley_rooms.models import agent_sessions, erasures, idempotency_keys, participants, rooms, webhook_events
+from parley_rooms.ports import NewRoom, SessionFact
 from parley_rooms.retention import housekeep
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -36,16 +37,15 @@ async def engine(rooms_db: str) -> AsyncIterator[AsyncEngine]:
 async def _room(engine: AsyncEngine, name: str, created: datetime, **activity: datetime) -> None:
     """A room created at `created`, with optional `finished`, `session_ended` and `participant_left` times."""
     async with engine.begin() as conn:
-        await store.insert_room(conn, store.NewRoom(name, f"conv-{name}", "ada", "parley-agent", {}, "RM", created))
+        await store.insert_room(conn, NewRoom(name, f"conv-{name}", "ada", "parley-agent", {}, "RM", created))
         await store.remember_idempotency_key(conn, f"key-{name}", "h", name, created)
         if "finished" in activity:
             await store.finish_room(conn, name, activity["finished"], "room_finished")
         if "session_ended" in activity:
             await store.merge_session(
                 conn,
-                [{"session_id": f"s-{name}", "room_name": name, "conversation_id": f"conv-{name}",
-                  "started_at": created, "ended_at": activity["session_ended"], "end_reason": "done",
-                  "duration": 1.0}],
+                [SessionFact(f"s-{name}", f"conv-{name}", room_name=name, started_at=created,
+                             ended_at=activity["session_ended"], end_reason="done", duration=1.0)],
             )  # fmt: skip
         await store.participant_joined(conn, name, "ada-phone", "standard", created)
         if "participant_left" in activity:
@@ -83,10 +83,8 @@ async def test_rooms_idle_longer_than_the_retention_go_with_everything_they_hold
     async with engine.begin() as conn:
         await store.merge_session(
             conn,
-            [{"session_id": "orphan-old", "room_name": "elsewhere", "conversation_id": "c", "started_at": ago(40),
-              "ended_at": ago(40), "end_reason": None, "duration": None},
-             {"session_id": "orphan-new", "room_name": None, "conversation_id": "c", "started_at": ago(1),
-              "ended_at": None, "end_reason": None, "duration": None}],
+            [SessionFact("orphan-old", "c", room_name="elsewhere", started_at=ago(40), ended_at=ago(40)),
+             SessionFact("orphan-new", "c", started_at=ago(1))],
         )  # fmt: skip
         await erase_conversations(conn, ["conv-never-used"], ago(44))
 

@@ -6,19 +6,23 @@ import asyncio
 import itertools
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import msgspec
 import nats
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import parley_contracts as c
 from parley_rooms.db import make_engine
-from parley_rooms.handlers import apply_events
-from parley_rooms.store import NewRoom, get_room, insert_room
-from parley_runtime.dlq import REASON_HEADER, DeadLetterCopier
+from parley_rooms.events import apply_session_events
+from parley_rooms.ports import NewRoom
+from parley_rooms.store import SqlRoomStore, get_room, insert_room
+from parley_runtime.messaging.dlq import REASON_HEADER, DeadLetterCopier
+from tests.support import eventually
 
 from .conftest import AUTH
 
@@ -61,6 +65,12 @@ def _lost(sess: str) -> c.SessionEnded:
     return msgspec.structs.replace(end, occurred_at=at, ended_at=at, duration_seconds=30)
 
 
+async def _in_status(client: AsyncTestClient[Litestar], name: str, status: str) -> dict[str, Any] | None:
+    """The room as the API shows it, once it is in `status`."""
+    room: dict[str, Any] = (await client.get(f"/v1/rooms/{name}", headers=AUTH)).json()
+    return room if room["status"] == status else None
+
+
 @pytest.fixture
 async def engine(rooms_db: str) -> AsyncEngine:
     eng = make_engine(rooms_db, pool_size=2)
@@ -79,9 +89,9 @@ async def _status(engine: AsyncEngine, room: str) -> tuple[str, str | None, floa
 
 async def test_started_then_ended_goes_waiting_active_ended(engine: AsyncEngine) -> None:
     assert (await _status(engine, "room-0"))[0] == "waiting"
-    await apply_events([_started("room-0", "s0")], engine)
+    await apply_session_events([_started("room-0", "s0")], store=SqlRoomStore(engine))
     assert await _status(engine, "room-0") == ("active", "s0", None)
-    await apply_events([_ended("s0")], engine)
+    await apply_session_events([_ended("s0")], store=SqlRoomStore(engine))
     assert await _status(engine, "room-0") == ("ended", "s0", 90.0)
     await engine.dispose()
 
@@ -93,7 +103,7 @@ async def test_every_order_and_duplication_ends_in_the_same_status(engine: Async
         start, end = _started(room, sess), _ended(sess)
         by_name = {"start": start, "end": end, "start-again": start, "end-again": end}
         for name in order:  # one event per batch, as redeliveries arrive
-            await apply_events([by_name[name]], engine)
+            await apply_session_events([by_name[name]], store=SqlRoomStore(engine))
         assert await _status(engine, room) == ("ended", sess, 90.0), order
     await engine.dispose()
 
@@ -108,23 +118,23 @@ async def _reason(engine: AsyncEngine, room: str) -> tuple[str | None, float | N
 async def test_the_agents_own_end_replaces_a_lost_agent_end_and_never_the_reverse(engine: AsyncEngine) -> None:
     own = ("participant_disconnected", 90.0)
     # Separate batches: the lost-agent end first (history's), then the agent's own, replayed late.
-    await apply_events([_started("room-0", "s0"), _lost("s0")], engine)
+    await apply_session_events([_started("room-0", "s0"), _lost("s0")], store=SqlRoomStore(engine))
     assert await _reason(engine, "room-0") == (c.AGENT_LOST, 30.0)
-    await apply_events([_ended("s0")], engine)
+    await apply_session_events([_ended("s0")], store=SqlRoomStore(engine))
     assert await _reason(engine, "room-0") == own
-    await apply_events([_lost("s0")], engine)  # redelivered: changes nothing
+    await apply_session_events([_lost("s0")], store=SqlRoomStore(engine))  # redelivered: changes nothing
     assert await _reason(engine, "room-0") == own
     # One batch, either order.
     for room, sess, batch in (("room-1", "s1", ["lost", "own"]), ("room-2", "s2", ["own", "lost"])):
         events = {"lost": _lost(sess), "own": _ended(sess)}
-        await apply_events([_started(room, sess), *(events[e] for e in batch)], engine)
+        await apply_session_events([_started(room, sess), *(events[e] for e in batch)], store=SqlRoomStore(engine))
         assert await _reason(engine, room) == own, batch
     await engine.dispose()
 
 
 async def test_the_rooms_consumer_applies_session_events_from_jetstream(
-    client: AsyncTestClient,
-    nats_url: str,  # type: ignore[type-arg]
+    client: AsyncTestClient[Litestar],
+    nats_url: str,
 ) -> None:
     await client.post("/v1/rooms", json={"name": "call-s"}, headers=AUTH)
     nc = await nats.connect(nats_url)
@@ -133,10 +143,7 @@ async def test_the_rooms_consumer_applies_session_events_from_jetstream(
     for e in (ended, started, ended):  # out of order and duplicated
         await js.publish(c.subject_for(e), c.encode(e), headers={"Nats-Msg-Id": f"{e.event_id}-{time.time_ns()}"})
     await nc.close()
-    deadline = time.monotonic() + 15
-    while (room := (await client.get("/v1/rooms/call-s", headers=AUTH)).json())["status"] != "ended":
-        assert time.monotonic() < deadline, room
-        await asyncio.sleep(0.1)
+    room = await eventually(lambda: _in_status(client, "call-s", "ended"), what="the room ended")
     assert room["agent_session_id"] == "s-live"
     assert room["duration_seconds"] == 90.0
     assert room["end_reason"] == "participant_disconnected"
@@ -157,7 +164,7 @@ async def test_the_rooms_consumer_applies_session_events_from_jetstream(
     ids=["nul", "time-without-utc"],
 )
 async def test_an_event_with_a_value_postgres_cannot_store_is_dead_lettered_at_once(
-    client: AsyncTestClient,  # type: ignore[type-arg]
+    client: AsyncTestClient[Litestar],
     nats_url: str,
     bad: c.SessionStarted,
     mention: str,
@@ -179,8 +186,5 @@ async def test_an_event_with_a_value_postgres_cannot_store_is_dead_lettered_at_o
     assert c.decode(dead.data) == bad
     reason = (dead.headers or {})[REASON_HEADER]
     assert reason.startswith("rejected:") and mention in reason and "\x00" not in reason
-    deadline = time.monotonic() + 10
-    while (room := (await client.get("/v1/rooms/call-t", headers=AUTH)).json())["status"] != "active":
-        assert time.monotonic() < deadline, room
-        await asyncio.sleep(0.1)
+    room = await eventually(lambda: _in_status(client, "call-t", "active"), timeout=10, what="the room active")
     assert room["agent_session_id"] == "s-good"

@@ -7,6 +7,7 @@ import hashlib
 from datetime import timedelta
 
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from livekit import api
 
@@ -28,14 +29,14 @@ def _event(kind: str, room: str = "call-w", identity: str = "", event_id: str = 
     )
 
 
-async def _post(client: AsyncTestClient, body: str, auth: str | None) -> int:  # type: ignore[type-arg]
+async def _post(client: AsyncTestClient[Litestar], body: str, auth: str | None) -> int:
     headers = dict(HEADERS) | ({"Authorization": auth} if auth is not None else {})
     return (await client.post("/v1/livekit/webhook", content=body.encode(), headers=headers)).status_code
 
 
 async def test_signed_room_finished_ends_the_room_once_even_when_replayed(
-    client: AsyncTestClient,
-    nats_url: str,  # type: ignore[type-arg]
+    client: AsyncTestClient[Litestar],
+    nats_url: str,
 ) -> None:
     await client.post("/v1/rooms", json={"name": "call-w", "conversation_id": "conv-w"}, headers=AUTH)
     body, auth = signed_webhook(_event("room_finished"), LK_KEY, LK_SECRET)
@@ -49,8 +50,8 @@ async def test_signed_room_finished_ends_the_room_once_even_when_replayed(
 
 
 async def test_participant_webhooks_update_the_room_and_are_published(
-    client: AsyncTestClient,
-    nats_url: str,  # type: ignore[type-arg]
+    client: AsyncTestClient[Litestar],
+    nats_url: str,
 ) -> None:
     await client.post("/v1/rooms", json={"name": "call-w"}, headers=AUTH)
     for kind, event_id in (("participant_joined", "EV_j"), ("participant_left", "EV_l")):
@@ -58,8 +59,13 @@ async def test_participant_webhooks_update_the_room_and_are_published(
         assert await _post(client, body, auth) == 200
     room = (await client.get("/v1/rooms/call-w", headers=AUTH)).json()
     assert [(p["identity"], p["left_at"] is not None) for p in room["participants"]] == [("ada", True)]
-    kinds = [type(e).__name__ for e in await published(nats_url)]
-    assert kinds == ["RoomCreated", "ParticipantJoined", "ParticipantLeft"]
+    events = await published(nats_url)
+    # LiveKit's view of the room, under its own types: `participant_joined.v1` is the agent's alone.
+    assert [type(e).__name__ for e in events] == ["RoomCreated", "RoomParticipantJoined", "RoomParticipantLeft"]
+    assert all(e.producer == "rooms" and isinstance(e, c.RoomEvent) for e in events)
+    joined = events[1]
+    assert isinstance(joined, c.RoomParticipantJoined)
+    assert (joined.room_name, joined.identity, joined.kind) == ("call-w", "ada", "standard")
 
 
 def _tampered() -> tuple[str, str]:
@@ -72,9 +78,9 @@ def _tampered() -> tuple[str, str]:
     ["tampered-body", "wrong-secret", "expired", "bearer-prefix", "missing-header", "garbage-token"],
 )
 async def test_bad_or_missing_signatures_are_401_and_change_nothing(
-    client: AsyncTestClient,
+    client: AsyncTestClient[Litestar],
     nats_url: str,
-    attack: str,  # type: ignore[type-arg]
+    attack: str,
 ) -> None:
     await client.post("/v1/rooms", json={"name": "call-w"}, headers=AUTH)
     await client.post("/v1/rooms", json={"name": "call-x"}, headers=AUTH)
@@ -105,7 +111,7 @@ async def test_bad_or_missing_signatures_are_401_and_change_nothing(
     assert [type(e).__name__ for e in await published(nats_url)] == ["RoomCreated", "RoomCreated"]
 
 
-async def test_webhook_needs_no_api_key_but_an_unknown_room_changes_nothing(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+async def test_webhook_needs_no_api_key_but_an_unknown_room_changes_nothing(client: AsyncTestClient[Litestar]) -> None:
     body, auth = signed_webhook(_event("room_finished", room="not-ours"), LK_KEY, LK_SECRET)
     r = await client.post("/v1/livekit/webhook", content=body.encode(), headers=dict(HEADERS) | {"Authorization": auth})
     assert r.status_code == 200
@@ -113,7 +119,7 @@ async def test_webhook_needs_no_api_key_but_an_unknown_room_changes_nothing(clie
 
 
 async def test_a_signed_webhook_with_a_text_postgres_cannot_store_is_a_400_problem_with_no_effect(
-    client: AsyncTestClient,  # type: ignore[type-arg]
+    client: AsyncTestClient[Litestar],
 ) -> None:
     # Nothing validates a LiveKit participant's identity before it reaches Postgres, which cannot store a NUL:
     # this answered 500 before such errors were told apart from bugs.
@@ -127,7 +133,7 @@ async def test_a_signed_webhook_with_a_text_postgres_cannot_store_is_a_400_probl
 
 @pytest.mark.parametrize("body", [b"garbage", b"[1, 2]", b'{"event": "room_finished", "createdAt": "1e99"}'])
 async def test_a_signed_body_that_is_no_webhook_event_is_a_400_problem_not_a_401(
-    client: AsyncTestClient,  # type: ignore[type-arg]
+    client: AsyncTestClient[Litestar],
     body: bytes,
 ) -> None:
     # Signed by our LiveKit, so the signature is not what is wrong: a 401 sent an operator after the keys.

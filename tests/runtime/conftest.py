@@ -1,7 +1,6 @@
 """A connected, provisioned JetStream for runtime tests, and event factories."""
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from uuid import uuid4
 
@@ -12,11 +11,12 @@ from nats.aio.msg import Msg
 
 import parley_contracts as c
 from parley_devstack.testing import stream_events
-from parley_runtime.connection import subscriptions_confirmed
-from parley_runtime.consume import Consumer
-from parley_runtime.dlq import DeadLetterCopier
-from parley_runtime.handling import Delivery
-from parley_runtime.publish import Message, WindowPublisher
+from parley_runtime.messaging.connection import subscriptions_confirmed
+from parley_runtime.messaging.consume import Consumer
+from parley_runtime.messaging.dlq import DeadLetterCopier
+from parley_runtime.messaging.fast_ingest import Message
+from parley_runtime.messaging.handling import Delivery
+from parley_runtime.messaging.publish import WindowPublisher
 
 
 @pytest.fixture
@@ -74,14 +74,6 @@ def message(event: c.Event, **extra: str) -> Message:
 
 def headers_for(event: c.Event) -> dict[str, str]:
     return {"Nats-Msg-Id": str(event.event_id), "content-type": "application/json"}
-
-
-async def until(predicate: Callable[[], object], timeout: float = 15.0) -> None:
-    """Wait until `predicate()` is true; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 class Running:

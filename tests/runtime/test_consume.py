@@ -10,12 +10,12 @@ import pytest
 from nats.aio.client import Client
 
 import parley_contracts as c
-from parley_runtime.consume import RetryPolicy
-from parley_runtime.dlq import REASON_HEADER
-from parley_runtime.handling import Delivery, PoisonError
-from parley_runtime.provision import provision
+from parley_runtime.messaging.dlq import REASON_HEADER
+from parley_runtime.messaging.handling import Delivery, PoisonError, RetryPolicy
+from parley_runtime.messaging.provision import provision
+from tests.support import eventually
 
-from .conftest import Running, headers_for, turn, until
+from .conftest import Running, headers_for, turn
 
 
 @pytest.fixture
@@ -37,8 +37,8 @@ async def test_published_event_reaches_durable_consumer_once_even_if_published_t
         seen.extend(d.event for d in batch)
 
     running = Running(nc, handler)
-    await until(lambda: len(seen) == 1)
-    await asyncio.sleep(0.3)
+    await eventually(lambda: len(seen) == 1)
+    await asyncio.sleep(0.3)  # time for a redelivery, were there one
     await running.close()
     assert seen == [event]
     info = await js.consumer_info("VOICE", "history")
@@ -63,7 +63,7 @@ async def test_malformed_message_ends_in_dlq_with_its_reason_and_good_ones_are_h
     running = Running(nc, handler)
     dlq = await js.subscribe("dlq.>", stream="DLQ", ordered_consumer=True)
     dead = await dlq.next_msg(timeout=10)
-    await until(lambda: len(seen) == 1)
+    await eventually(lambda: len(seen) == 1)
     await running.close()
 
     assert dead.subject == "dlq.voice.turn_completed.v1.conv-1"
@@ -93,11 +93,11 @@ async def test_handler_failing_twice_is_retried_with_growing_delays_and_acked_on
 
     running = Running(nc, handler, retry=RetryPolicy(base=0.4, cap=5))
     await js.publish(c.subject_for(flaky), c.encode(flaky), headers=headers_for(flaky))
-    await until(lambda: len(attempts) >= 1)
+    await eventually(lambda: len(attempts) >= 1)
     for e in others:  # published while the flaky one waits for its redelivery
         await js.publish(c.subject_for(e), c.encode(e), headers=headers_for(e))
-    await until(lambda: flaky in seen)
-    await asyncio.sleep(0.5)
+    await eventually(lambda: flaky in seen)
+    await asyncio.sleep(0.5)  # time for a redelivery, were there one
     await running.close()
 
     assert seen.count(flaky) == 1
@@ -126,7 +126,7 @@ async def test_poison_rejected_by_handler_is_terminated_and_its_batch_mates_are_
     running = Running(nc, handler)
     dlq = await js.subscribe("dlq.>", stream="DLQ", ordered_consumer=True)
     dead = await dlq.next_msg(timeout=10)
-    await until(lambda: len(seen) == 2)
+    await eventually(lambda: len(seen) == 2)
     await running.close()
     assert dead.headers and dead.headers[REASON_HEADER] == "rejected: turn rejected by domain rule"
     assert seen == [events[0], events[2]]
@@ -185,8 +185,8 @@ async def test_a_passed_over_message_waits_for_on_skipped_and_is_never_dead_lett
     good = turn(1)
     for event in (joined, good):
         await js.publish(c.subject_for(event), c.encode(event), headers=headers_for(event))
-    await until(lambda: len(noticed) == 2)
-    await asyncio.sleep(0.3)
+    await eventually(lambda: len(noticed) == 2)
+    await asyncio.sleep(0.3)  # time for a redelivery, were there one
     await running.close()
 
     assert noticed == ["failed", "voice.participant_joined.v1.conv-1"]  # redelivered, then seen and acked
@@ -233,8 +233,8 @@ async def _slow_first_batch(nc: Client, *, hold_for: float, **kw: object) -> lis
 
     # Two batches at a time: a redelivery would be fetched and handled while the first is still running.
     running = Running(nc, handler, concurrency=2, **kw)
-    await until(lambda: deliveries)
-    await asyncio.sleep(hold_for + 1.5)
+    await eventually(lambda: deliveries)
+    await asyncio.sleep(hold_for + 1.5)  # past ack_wait: a redelivery, were there one, would have come
     await running.close()
     info = await js.consumer_info("VOICE", "history")
     assert info.num_ack_pending == 0 and info.num_pending == 0

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import exc as sa_exc
 
 from parley_runtime.db import is_transient, is_unstorable_text, poison_reason
-from parley_runtime.handling import PoisonError
+from parley_runtime.messaging.handling import PoisonError
 
 
 def _wrapped(orig: Exception) -> sa_exc.DBAPIError:

@@ -13,10 +13,11 @@ from nats.aio.msg import Msg
 from nats.js.api import StreamConfig
 
 from parley_devstack.testing import metric_total, stream_events
-from parley_runtime import fast_ingest
-from parley_runtime.provision import provision
-from parley_runtime.publish import FAST_MIN, Outcome, WindowPublisher
-from parley_runtime.telemetry import prometheus_text, setup_telemetry
+from parley_runtime.messaging import fast_ingest
+from parley_runtime.messaging.provision import provision
+from parley_runtime.messaging.publish import FAST_MIN, Outcome, WindowPublisher
+from parley_runtime.observability.telemetry import prometheus_text, setup_telemetry
+from tests.support import eventually
 
 from .conftest import Recorder, message, turn
 
@@ -45,7 +46,7 @@ async def test_a_large_window_is_stored_with_a_few_answers_instead_of_one_per_me
     events = [turn(i + 1) for i in range(400)]
     outcomes, errors = await publisher.publish([message(e) for e in events], timeout=5)
     assert outcomes == [Outcome.STORED] * 400 and errors == [None] * 400
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # time for any further answer to arrive: what is counted is what did not come
     assert len(answers) <= 3  # the batch's start, its end, at most one flow ack: not 400 PubAcks
     assert publisher.fast is not None and publisher.fast.stats["stored"] == 1
     # Sent again (as after a lost answer): one more batch, nothing stored twice.
@@ -58,7 +59,7 @@ async def test_a_large_window_is_stored_with_a_few_answers_instead_of_one_per_me
 async def test_a_small_window_is_acked_message_by_message(publisher: WindowPublisher, answers: list[Msg]) -> None:
     outcomes, _ = await publisher.publish([message(turn(i + 1)) for i in range(FAST_MIN - 1)], timeout=5)
     assert outcomes == [Outcome.STORED] * (FAST_MIN - 1)
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # time for any further answer to arrive
     assert len(answers) == FAST_MIN - 1
     assert publisher.fast is not None and publisher.fast.stats == {"stored": 0, "unsure": 0, "timeout": 0}
 
@@ -121,8 +122,7 @@ async def test_a_late_answer_of_a_timed_out_batch_is_not_taken_for_the_next_one(
 
     held.clear()
     third = asyncio.create_task(publisher.publish(window, timeout=1))  # a batch again
-    while len(held) < FAST_MIN + 1:  # its messages and its end marker
-        await asyncio.sleep(0.01)
+    await eventually(lambda: len(held) >= FAST_MIN + 1, interval=0.01, what="its messages and its end marker")
     assert held[-1].reply.endswith(".$FI") and held[-1].reply.rsplit(".", 6)[-6] != first_batch
     late: dict[str, Any] = {"stream": "VOICE", "seq": 9, "batch": first_batch, "count": FAST_MIN}
     await silent.publish(first_end, json.dumps(late).encode())

@@ -11,9 +11,10 @@ from nats.aio.client import Client
 
 from parley_devstack.nats_server import NatsServer
 from parley_devstack.testing import provisioned
-from parley_runtime.connection import NatsSettings
-from parley_runtime.outbox import OUTAGE_SPILL_SECONDS, Outbox
-from parley_runtime.spill import RETRY_SECONDS
+from parley_runtime.messaging.connection import NatsSettings
+from parley_runtime.messaging.outbox import OUTAGE_SPILL_SECONDS, Outbox
+from parley_runtime.messaging.spill import RETRY_SECONDS
+from tests.support import eventually
 
 from .conftest import message, stream_event_ids, turn
 
@@ -54,12 +55,11 @@ async def test_sigkill_of_the_server_mid_run_loses_nothing_that_was_emitted(
     events = [turn(i + 1) for i in range(3000)]
     for e in events[:1500]:
         outbox.emit(e)
-    while outbox.published < 500:
-        await asyncio.sleep(0.005)
+    await eventually(lambda: outbox.published >= 500, interval=0.005, what="500 published")
     embedded_nats.kill()
     for e in events[1500:]:
         outbox.emit(e)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(1.0)  # an outage of a second, not a wait for a condition
     embedded_nats.start()
     assert await outbox.drain(60)
     await outbox.close()
@@ -114,7 +114,7 @@ async def test_in_an_outage_the_backlog_counts_every_event_waiting_on_disk_and_r
     written = spill.stat().st_size
     assert await asyncio.to_thread(lambda: outbox.backlog) == 1000
     assert spill.stat().st_size == written  # counted, not flushed from the exporter's thread
-    await asyncio.sleep(OUTAGE_SPILL_SECONDS * 4)
+    await asyncio.sleep(OUTAGE_SPILL_SECONDS * 4)  # the guard's rounds, which flush the file
     assert outbox.backlog == 1000 and spill.stat().st_size > written
     embedded_nats.start()
     assert await outbox.drain(30)

@@ -1,11 +1,7 @@
 """A process killed with its outbox unflushed, during an outage or while JetStream refuses to store, loses
 nothing it emitted: the spill file holds it for the next start."""
 
-import asyncio
 import logging
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import nats
@@ -14,55 +10,12 @@ import pytest
 from parley_devstack.nats_server import NatsServer
 from parley_devstack.ports import free_port
 from parley_devstack.testing import provisioned
-from parley_runtime.connection import NatsSettings
-from parley_runtime.outbox import OUTAGE_SPILL_SECONDS, Outbox
+from parley_runtime.messaging.connection import NatsSettings
+from parley_runtime.messaging.outbox import OUTAGE_SPILL_SECONDS, Outbox
+from tests.support import eventually
+from tests.support.processes import emit_then_sigkill
 
 from .conftest import stream_event_ids
-
-# A process that emits turns while NATS is down, prints their ids, then waits to be killed.
-_EMITTER = """
-import asyncio, sys
-from pathlib import Path
-from uuid import uuid4
-import parley_contracts as c
-from parley_runtime.connection import NatsSettings
-from parley_runtime.outbox import Outbox
-
-async def main(url, spill, n):
-    outbox = Outbox(NatsSettings(url=url, connect_timeout=0.2), name="doomed", spill_path=Path(spill)).start()
-    for seq in range(1, n + 1):
-        event = c.TurnCompleted(event_id=uuid4(), occurred_at=c.utcnow(), conversation_id="conv-1",
-                                session_id="sess-1", producer="test", seq=seq, role="user", text="hello")
-        outbox.emit(event)
-        print(event.event_id, flush=True)
-        if seq % 50 == 0:
-            await asyncio.sleep(0.01)  # a call's pace, roughly
-    print("done", flush=True)
-    await asyncio.sleep(3600)
-
-asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
-"""
-
-
-async def emit_then_sigkill(url: str, spill: Path, n: int, *, after: float) -> list[str]:
-    """Run `_EMITTER` (an outbox spilling to `spill`) until it has emitted `n` events, SIGKILL it `after`
-    seconds later (no close, no drain, no chance to write anything more), and return the ids it emitted."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", _EMITTER, url, str(spill), str(n)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    try:
-        assert child.stdout is not None
-        emitted = []
-        for line in child.stdout:  # until "done" (or the child's end, should it fail)
-            if line == b"done\n":
-                break
-            emitted.append(line.decode().strip())
-        assert len(emitted) == n
-        await asyncio.sleep(after)
-        return emitted
-    finally:
-        child.kill()
-        child.wait(10)
 
 
 async def test_a_process_sigkilled_during_a_nats_outage_keeps_what_it_emitted(
@@ -100,7 +53,7 @@ async def test_a_process_sigkilled_while_jetstream_refuses_to_store_keeps_what_i
 ) -> None:
     """NATS answers, but its JetStream store is full: the backlog waits on disk as in an outage, not in memory,
     the outbox says why, and once there is space again everything lands."""
-    caplog.set_level(logging.INFO, logger="parley_runtime.outbox")
+    caplog.set_level(logging.INFO, logger="parley_runtime.messaging.outbox")
     config = tmp_path / "nats.conf"
     config.write_text("jetstream { max_file_store: 1MB, max_memory_store: 1MB }\n")
     server = NatsServer(tmp_path / "nats", port=free_port(), config=config).start()
@@ -115,10 +68,11 @@ async def test_a_process_sigkilled_while_jetstream_refuses_to_store_keeps_what_i
         js = nc.jetstream()
         assert (await js.stream_info("VOICE")).state.messages == filled  # none of the 300 was stored
         replay = Outbox(NatsSettings(url=server.url), name="replay", spill_path=spill).start()
-        deadline = time.monotonic() + 10
-        while not (refused := [r for r in caplog.records if r.getMessage() == "JetStream is not storing events"]):
-            assert time.monotonic() < deadline, "the refusal was never logged"
-            await asyncio.sleep(0.05)
+        refused = await eventually(
+            lambda: [r for r in caplog.records if r.getMessage() == "JetStream is not storing events"],
+            timeout=10,
+            what="the refusal logged",
+        )
         assert "insufficient resources" in refused[0].__dict__["error"]
         await js.purge_stream("VOICE")  # space again
         await nc.close()

@@ -5,7 +5,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
 from parley_contracts.streams import AUDIO_BUCKET
 from parley_runtime.cli import main
-from parley_runtime.provision import ProvisionSettings, provision
+from parley_runtime.messaging.provision import ProvisionSettings, provision
 
 
 async def test_provision_twice_changes_nothing_the_second_time(nats_url: str) -> None:

@@ -8,8 +8,9 @@ import nats
 from nats.aio.msg import Msg
 
 from parley_devstack.testing import stream_events
-from parley_runtime.connection import subscriptions_confirmed
-from parley_runtime.publish import Outcome, WindowPublisher
+from parley_runtime.messaging.connection import subscriptions_confirmed
+from parley_runtime.messaging.publish import Outcome, WindowPublisher
+from tests.support import eventually
 
 from .conftest import Recorder, message, turn
 
@@ -75,8 +76,7 @@ async def test_late_ack_of_an_unanswered_window_is_not_taken_for_the_next_ones(
     assert outcomes == [Outcome.RETRY]  # nobody answered in time
 
     second = asyncio.create_task(publisher.publish([("silent.here", b"{}", {"Nats-Msg-Id": "s-2"})], timeout=1))
-    while len(received) < 2:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: len(received) >= 2, interval=0.01, what="the second window")
     assert received[0].reply != received[1].reply  # a new generation after the unanswered window
     await silent.publish(received[0].reply, b'{"stream":"VOICE","seq":7}')  # the first window's ack, late
     outcomes, _ = await second

@@ -1,4 +1,4 @@
-"""The lean pull subscription (parley_runtime.pull) against a real JetStream server."""
+"""The lean pull subscription (parley_runtime.messaging.pull) against a real JetStream server."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
 
 import parley_contracts as c
-from parley_runtime.connection import subscriptions_confirmed
-from parley_runtime.pull import REFUSED_PAUSE, PullSubscription
+from parley_runtime.messaging.connection import subscriptions_confirmed
+from parley_runtime.messaging.pull import REFUSED_PAUSE, PullSubscription
 from tests.runtime.conftest import headers_for, turn
 
 DURABLE = "pull-test"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
@@ -12,10 +11,11 @@ from nats.aio.client import Client
 
 import parley_contracts as c
 from parley_runtime.cli import main
-from parley_runtime.handling import Delivery, PoisonError
-from parley_runtime.redrive import REDRIVEN_FROM_HEADER, dead_letters, replay
+from parley_runtime.messaging.handling import Delivery, PoisonError
+from parley_runtime.messaging.redrive import REDRIVEN_FROM_HEADER, dead_letters, replay
+from tests.support import eventually
 
-from .conftest import Running, headers_for, turn, until
+from .conftest import Running, headers_for, turn
 
 SECRET = "my card number is 4111 1111 1111 1111"
 
@@ -48,11 +48,8 @@ async def _poisoned(nc: Client, service: Service) -> c.TurnCompleted:
     events = [turn(i, text=SECRET if i == 2 else "fine") for i in (1, 2, 3)]
     for e in events:
         await js.publish(c.subject_for(e), c.encode(e), headers=headers_for(e))
-    deadline = time.monotonic() + 15
-    while not await dead_letters(js):
-        assert time.monotonic() < deadline, "never dead-lettered"
-        await asyncio.sleep(0.05)
-    await until(lambda: len(service.handled) == 2)
+    await eventually(lambda: dead_letters(js), what="the dead letter")
+    await eventually(lambda: len(service.handled) == 2)
     return events[1]
 
 
@@ -90,7 +87,7 @@ async def test_a_replayed_dead_letter_reaches_the_fixed_handler_once_and_leaves_
     capsys.readouterr()
     assert await asyncio.to_thread(_cli, nats_url, "replay", "--all") == 0
     assert "replayed 1 dead letter(s)" in capsys.readouterr().err
-    await until(lambda: any(e.event_id == poisoned.event_id for e in service.handled))
+    await eventually(lambda: any(e.event_id == poisoned.event_id for e in service.handled))
     await asyncio.sleep(1)  # time for a second copy to arrive, were there one
     assert [e.event_id for e in service.handled].count(poisoned.event_id) == 1
     assert await dead_letters(nc.jetstream()) == []
@@ -104,10 +101,7 @@ async def test_a_replay_that_fails_again_comes_back_with_its_new_reason(nc: Clie
     js = nc.jetstream()
     (first,) = await dead_letters(js)
     await replay(js, [first.seq])  # the handler is not fixed
-    deadline = time.monotonic() + 15
-    while not (letters := await dead_letters(js)):
-        assert time.monotonic() < deadline, "the failed replay never came back to the DLQ"
-        await asyncio.sleep(0.05)
+    letters = await eventually(lambda: dead_letters(js), what="the failed replay back in the DLQ")
     (again,) = letters
     assert again.seq > first.seq and again.event_id == first.event_id
     assert again.reason == "rejected: card numbers are refused"

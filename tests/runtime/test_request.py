@@ -1,4 +1,4 @@
-"""`parley_runtime.request.ask` over real NATS: the reply decoded, and every failure one `Unanswered`."""
+"""`parley_runtime.messaging.request.ask` over real NATS: the reply decoded, and every failure one `Unanswered`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from parley_runtime.request import Unanswered, ask
+from parley_runtime.messaging.request import Unanswered, ask
 
 
 class Question(msgspec.Struct):

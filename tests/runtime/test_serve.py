@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Litestar
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from parley_runtime.serve import uvicorn_config
+from parley_runtime.web.serve import uvicorn_config
 
 
 def test_services_parse_http_with_httptools_not_h11() -> None:

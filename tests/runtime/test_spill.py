@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from parley_runtime.spill import SpillFile
+from parley_runtime.messaging.spill import SpillFile
 
 
 def _entry(i: int) -> tuple[str, bytes, dict[str, str]]:

@@ -3,8 +3,8 @@
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
-from parley_runtime import tracing
-from parley_runtime.consume import RetryPolicy
+from parley_runtime.messaging.handling import RetryPolicy
+from parley_runtime.observability import tracing
 
 
 def test_traceparent_round_trips_through_headers() -> None:
@@ -37,7 +37,7 @@ def test_retry_delay_grows_with_each_delivery_and_is_capped() -> None:
 
 
 def test_delivery_info_reads_count_and_sequence_from_both_ack_subject_forms() -> None:
-    from parley_runtime.pull import delivery_info
+    from parley_runtime.messaging.pull import delivery_info
 
     assert delivery_info("$JS.ACK.VOICE.history.3.1042.977.1732528800000000000.12") == (3, 1042)
     assert delivery_info("$JS.ACK.hub.ACCHASH.VOICE.history.2.7.7.1732528800000000000.0.token") == (2, 7)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -38,8 +38,26 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     stt_audio_seconds: NonNegativeFloat = 0.0
 
 
+# A participant's LiveKit attributes (SIP calls carry `sip.phoneNumber`, `sip.trunkPhoneNumber`, ...), bounded so
+# one participant cannot make an event no consumer can store. The agent keeps what fits.
+ATTRIBUTES_MAX = 64
+ATTRIBUTE_KEY_MAX = 128
+ATTRIBUTE_VALUE_MAX = 1024
+PARTICIPANT_METADATA_MAX = 8192
+AttributeKey = Annotated[str, msgspec.Meta(min_length=1, max_length=ATTRIBUTE_KEY_MAX)]
+AttributeValue = Annotated[str, msgspec.Meta(max_length=ATTRIBUTE_VALUE_MAX)]
+Attributes = Annotated[dict[AttributeKey, AttributeValue], msgspec.Meta(max_length=ATTRIBUTES_MAX)]
+ParticipantMetadata = Annotated[str, msgspec.Meta(max_length=PARTICIPANT_METADATA_MAX)]
+# `SessionStarted.history_preload`: what came of asking history for the earlier turns.
+HistoryPreload = Literal["loaded", "empty", "timeout", "unavailable", "off"]
+
+
 class SessionStarted(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="session_started.v1"):
-    """An agent session began in a room."""
+    """An agent session began in a room.
+
+    `turns_loaded` is how many earlier turns the agent was given (from history), `history_preload` what came of
+    asking: `loaded`, `empty` (history holds none), `timeout` (not within the budget), `unavailable` (no
+    responder, an error, NATS down) or `off` (the deployment asks for none)."""
 
     room_name: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
     room_sid: str | None = None
@@ -48,14 +66,20 @@ class SessionStarted(SessionEvent, frozen=True, kw_only=True, omit_defaults=True
     started_at: UtcDatetime
     metadata: dict[str, str] | None = None
     resumed_from: Id | None = None
+    turns_loaded: Count | None = None
+    history_preload: HistoryPreload | None = None
 
 
 class ParticipantJoined(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="participant_joined.v1"):
-    """A participant (caller, agent, SIP leg...) joined the session's room."""
+    """A participant (caller, agent, SIP leg...) joined the session's room, as the agent saw it: published once
+    per join, by the agent alone. `metadata` and `attributes` are the participant's own in LiveKit (its join
+    token's, or the SIP service's: `sip.phoneNumber`, `sip.trunkPhoneNumber`...)."""
 
     identity: str
     kind: str
     at: UtcDatetime
+    metadata: ParticipantMetadata | None = None
+    attributes: Attributes = {}
 
 
 class ParticipantLeft(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="participant_left.v1"):
@@ -82,6 +106,18 @@ class TurnCompleted(SessionEvent, frozen=True, kw_only=True, omit_defaults=True,
     language: str | None = None
     metrics: TurnMetrics | None = None
     usage: Usage | None = None
+    # Which of the session's agents spoke (an assistant turn) or was listening (a user turn), by its name.
+    agent: str | None = None
+
+
+class AgentHandoff(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="agent_handoff.v1"):
+    """One agent of the session handed the conversation to another (a receptionist to a booking agent, say).
+    Turns after it name `to_agent` as their agent."""
+
+    from_agent: str | None = None
+    to_agent: str
+    reason: str | None = None
+    at: UtcDatetime
 
 
 class ParticipantSummary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -99,6 +135,16 @@ class MessageSummary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     seq: Seq
     role: Role
     text: str
+    at: UtcDatetime
+    agent: str | None = None
+
+
+class HandoffSummary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One handoff between the session's agents, for the end-of-session summary."""
+
+    from_agent: str | None = None
+    to_agent: str
+    reason: str | None = None
     at: UtcDatetime
 
 
@@ -119,9 +165,13 @@ AGENT_LOST = "agent_lost"
 
 
 class SessionEnded(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="session_ended.v1"):
-    """The session is over: its summary, with every message, so a consumer can rebuild it alone. Published by
-    the agent; by history, with reason `agent_lost` and no recording, for a session whose agent was lost. Should
-    the agent's own end of that session still arrive later (replayed from its disk), it replaces history's."""
+    """The session is over: its summary, with every message, so a consumer can rebuild it alone.
+
+    Two producers, on purpose: the agent, at the end of every session it ran; and history, for a session whose
+    agent was lost (killed outright), once nothing of the session has arrived for a while: `producer` is
+    `history`, `reason` is `agent_lost`, there is no recording, and its `event_id` is derived from the session,
+    so every history replica publishes the same event. Should the agent's own end of that session still arrive
+    later (replayed from its disk), it replaces history's: prefer the event whose producer is `agent`."""
 
     reason: str
     started_at: UtcDatetime
@@ -135,6 +185,8 @@ class SessionEnded(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, 
     # True when a very long call's summary kept only its most recent messages (every turn is still
     # published as its own turn_completed event).
     messages_truncated: bool = False
+    room_name: str | None = None
+    handoffs: list[HandoffSummary] = []
 
 
 # A summary's messages stay within this many bytes (the stream takes 1 MiB per message).
@@ -156,7 +208,15 @@ def newest_that_fit(texts: Sequence[str], max_bytes: int = SUMMARY_MAX_BYTES) ->
 
 __all__ = [
     "AGENT_LOST",
+    "ATTRIBUTES_MAX",
+    "ATTRIBUTE_KEY_MAX",
+    "ATTRIBUTE_VALUE_MAX",
+    "PARTICIPANT_METADATA_MAX",
     "SUMMARY_MAX_BYTES",
+    "AgentHandoff",
+    "Attributes",
+    "HandoffSummary",
+    "HistoryPreload",
     "Id",
     "MessageSummary",
     "ParticipantJoined",

@@ -1,9 +1,10 @@
-"""The catalogue: every released event type, and the union a consumer decodes into."""
+"""The catalogue: every released event type, the union a consumer decodes into, and who publishes each."""
 
 from __future__ import annotations
 
 from parley_contracts._base import Event
 from parley_contracts.agent import (
+    AgentHandoff,
     ParticipantJoined,
     ParticipantLeft,
     SessionEnded,
@@ -12,17 +13,20 @@ from parley_contracts.agent import (
 )
 from parley_contracts.erasure import ConversationErased
 from parley_contracts.recordings import RecordingStored
-from parley_contracts.rooms import RoomCreated, RoomFinished
+from parley_contracts.rooms import RoomCreated, RoomFinished, RoomParticipantJoined, RoomParticipantLeft
 
 AnyEvent = (
     SessionStarted
     | ParticipantJoined
     | ParticipantLeft
     | TurnCompleted
+    | AgentHandoff
     | SessionEnded
     | RecordingStored
     | RoomCreated
     | RoomFinished
+    | RoomParticipantJoined
+    | RoomParticipantLeft
     | ConversationErased
 )
 
@@ -31,22 +35,34 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ParticipantJoined,
     ParticipantLeft,
     TurnCompleted,
+    AgentHandoff,
     SessionEnded,
     RecordingStored,
     RoomCreated,
     RoomFinished,
+    RoomParticipantJoined,
+    RoomParticipantLeft,
     ConversationErased,
 )
 
-# Who publishes what: used for the AsyncAPI document and for least-privilege NATS permissions.
-PRODUCERS: dict[type[Event], str] = {
-    SessionStarted: "agent",
-    ParticipantJoined: "agent",
-    ParticipantLeft: "agent",
-    TurnCompleted: "agent",
-    SessionEnded: "agent",
-    RecordingStored: "recordings",
-    RoomCreated: "rooms",
-    RoomFinished: "rooms",
-    ConversationErased: "history",
+# Who publishes each type: the `producer` its events carry. One service per type, except where a second is
+# deliberate, and its docstring says how to tell the two apart (history ends the session of a lost agent).
+# The AsyncAPI document lists them; the NATS permissions and a test of real traffic hold producers to them.
+PRODUCERS: dict[type[Event], tuple[str, ...]] = {
+    SessionStarted: ("agent",),
+    ParticipantJoined: ("agent",),
+    ParticipantLeft: ("agent",),
+    TurnCompleted: ("agent",),
+    AgentHandoff: ("agent",),
+    SessionEnded: ("agent", "history"),
+    RecordingStored: ("recordings",),
+    RoomCreated: ("rooms",),
+    RoomFinished: ("rooms",),
+    RoomParticipantJoined: ("rooms",),
+    RoomParticipantLeft: ("rooms",),
+    ConversationErased: ("history",),
 }
+
+
+def producers_of(event_type: type[Event]) -> tuple[str, ...]:
+    return PRODUCERS[event_type]

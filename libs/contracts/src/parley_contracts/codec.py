@@ -11,11 +11,11 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from parley_contracts._base import Event
+from parley_contracts._base import ID_RE, Event
 from parley_contracts.catalogue import EVENT_TYPES, AnyEvent
 
 SUBJECT_PREFIX = "voice"
-_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_TOKEN = ID_RE
 
 E = TypeVar("E", bound=Event)
 

@@ -36,6 +36,15 @@ def _channel_id(event_type: type[Event]) -> str:
     return event_type.tag()
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.replace("-", "_").split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _doc(event_type: type[Event]) -> str:
+    return " ".join((event_type.__doc__ or "").split())
+
+
 def json_schemas() -> dict[str, str]:
     """File name -> JSON Schema text, one per event type."""
     out: dict[str, str] = {}
@@ -74,12 +83,17 @@ def asyncapi_document() -> dict[str, Any]:
             "parameters": {"conversation_id": {"description": "The conversation the event belongs to."}},
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
         }
-        operations[f"publish{name}"] = {
-            "action": "send",
-            "summary": f"Published by the {PRODUCERS[t]} service.",
-            "channel": {"$ref": f"#/channels/{channel}"},
-            "messages": [{"$ref": f"#/channels/{channel}/messages/{name}"}],
-        }
+        for producer in PRODUCERS[t]:
+            operations[f"{_camel(producer)}Sends{name}"] = {
+                "action": "send",
+                "title": f"{producer} publishes {t.tag()}",
+                "summary": f"Published by the {producer} service.",
+                "description": _doc(t),
+                "channel": {"$ref": f"#/channels/{channel}"},
+                "messages": [{"$ref": f"#/channels/{channel}/messages/{name}"}],
+                "x-parley-producer": producer,
+            }
+        messages[name]["x-parley-producers"] = list(PRODUCERS[t])
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {

@@ -7,7 +7,7 @@ request, 500 when the store is unavailable) and `Nats-Service-Error` (the descri
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -20,8 +20,13 @@ SESSION_TURNS_REPLY_BYTES = 256 * 1024
 
 
 class RecentTurnsRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """The newest turns, oldest first: of the conversation (`scope` `conversation`, the default), or of every
+    conversation of `user_id` (`scope` `user`: what the agent remembers of a caller across calls)."""
+
     conversation_id: Id
     limit: Annotated[int, msgspec.Meta(ge=1, le=RECENT_MAX_LIMIT)] = RECENT_DEFAULT_LIMIT
+    scope: Literal["conversation", "user"] = "conversation"
+    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=256)] | None = None
 
 
 class RecentTurn(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -33,6 +38,7 @@ class RecentTurn(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     text: str
     at: UtcDatetime
     interrupted: bool = False
+    conversation_id: str | None = None
 
 
 class RecentTurnsReply(msgspec.Struct, frozen=True, kw_only=True):

@@ -23,3 +23,24 @@ class RoomFinished(RoomEvent, frozen=True, kw_only=True, omit_defaults=True, tag
     room_name: str
     room_sid: str | None = None
     at: UtcDatetime
+
+
+class RoomParticipantJoined(RoomEvent, frozen=True, kw_only=True, omit_defaults=True, tag="room_participant_joined.v1"):
+    """LiveKit's server reports that a participant joined the room (its signed webhook), whether or not an agent
+    is there. The agent's own view of a join in its session is `participant_joined.v1`: count joins from one of
+    the two, never both. `session_id` is the room's agent session when one had started."""
+
+    room_name: str
+    identity: str
+    kind: str
+    at: UtcDatetime
+
+
+class RoomParticipantLeft(RoomEvent, frozen=True, kw_only=True, omit_defaults=True, tag="room_participant_left.v1"):
+    """LiveKit's server reports that a participant left the room (its signed webhook); see
+    `room_participant_joined.v1`."""
+
+    room_name: str
+    identity: str
+    kind: str
+    at: UtcDatetime

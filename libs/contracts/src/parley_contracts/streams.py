@@ -12,6 +12,7 @@ import msgspec
 
 from parley_contracts._base import Event
 from parley_contracts.agent import (
+    AgentHandoff,
     SessionEnded,
     SessionStarted,
     TurnCompleted,
@@ -28,6 +29,7 @@ ADVISORY_STREAM_NAME = "VOICE_ADVISORIES"
 DLQ_COPIER_DURABLE = "dlq-copier"
 DLQ_WATCH_DURABLE = "history-dlq"
 AUDIO_BUCKET = "voice-audio"
+AGENT_LEASE_BUCKET = "agent-leases"
 HISTORY_RECENT_SUBJECT = "history.v1.recent"
 HISTORY_SESSION_TURNS_SUBJECT = "history.v1.session_turns"
 
@@ -60,6 +62,14 @@ class ConsumerSpec(msgspec.Struct, frozen=True, kw_only=True):
     # Subject filters (`voice.<event>.v<N>.*`) of the types the service handles. Empty: everything the
     # filter passes. When set, the filter may be wider than these and the consumer acks the rest unread.
     handles: list[str] = []
+    description: str = ""
+
+
+class KvBucketSpec(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    max_age_seconds: int  # a key not written for this long is gone
+    history: int = 1
+    replicas: int = 1
     description: str = ""
 
 
@@ -123,7 +133,7 @@ def service_consumers(*, ack_wait_seconds: int = 30, max_deliver: int = 40) -> d
             # to end benchmark). The few events history does not handle (participants, rooms, recordings:
             # a handful per call, against dozens of turns) are acked unread.
             filter_subjects=["voice.>"],
-            handles=_filters(SessionStarted, TurnCompleted, SessionEnded),
+            handles=_filters(SessionStarted, TurnCompleted, AgentHandoff, SessionEnded),
             description="history: conversations, sessions and turns into Postgres",
         ),
         "rooms": ConsumerSpec(
@@ -170,6 +180,15 @@ def audio_bucket(*, replicas: int = 1, max_age_days: int = 7) -> ObjectBucketSpe
         max_age_seconds=max_age_days * DAY,
         replicas=replicas,
         description="Call audio handed from the agent to the recordings service",
+    )
+
+
+def agent_lease_bucket(*, replicas: int = 1) -> KvBucketSpec:
+    return KvBucketSpec(
+        name=AGENT_LEASE_BUCKET,
+        max_age_seconds=3600,  # a lease is renewed every few seconds: an hour-old one belongs to no agent
+        replicas=replicas,
+        description="One agent per room: the session holding each room's lease (parley_agent.lease)",
     )
 
 

@@ -20,11 +20,11 @@ from collections.abc import Mapping
 
 from nats.js.errors import NotFoundError
 
-from parley_runtime.connection import NatsSettings, connect
-from parley_runtime.dlq import DeadLetterCopier
-from parley_runtime.logs import configure_logging
-from parley_runtime.provision import Change, ProvisionSettings, provision
-from parley_runtime.redrive import DeadLetter, dead_letters, replay
+from parley_runtime.messaging.connection import NatsSettings, connect
+from parley_runtime.messaging.dlq import DeadLetterCopier
+from parley_runtime.messaging.provision import Change, ProvisionSettings, provision
+from parley_runtime.messaging.redrive import DeadLetter, dead_letters, replay
+from parley_runtime.observability.logs import configure_logging
 from parley_runtime.settings import SettingsError, load_settings
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from parley_runtime.handling import default_is_transient, default_poison_reason
+from parley_runtime.messaging.handling import default_is_transient, default_poison_reason
 
 logger = logging.getLogger(__name__)
 

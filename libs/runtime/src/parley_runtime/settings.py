@@ -15,8 +15,8 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 import msgspec.inspect
 
-from parley_runtime.connection import NatsSettings
-from parley_runtime.keys import split_keys
+from parley_runtime.messaging.connection import NatsSettings
+from parley_runtime.web.keys import split_keys
 
 S = TypeVar("S", bound=msgspec.Struct)
 

@@ -1,10 +1,11 @@
-"""`python -m parley_agent [worker|simulate|flush]`.
+"""`python -m parley_agent [worker|simulate|flush|check]`.
 
-worker                  register with the LiveKit server and take calls (needs LIVEKIT_URL/KEY/SECRET)
+worker (or serve)       register with the LiveKit server and take calls (needs LIVEKIT_URL/KEY/SECRET)
 simulate [-n N] [--exit]
                         run N scripted conversations headless through the real job path, then keep
                         serving health (or exit with --exit); what `make dev` runs without LiveKit
 flush                   publish events and upload audio that earlier runs left on disk, then exit
+check                   import every module and load every model the worker ships, then exit (no settings)
 """
 
 from __future__ import annotations
@@ -21,23 +22,16 @@ from nats.aio.client import Client
 from parley_agent.background import flush_once, housekeeping
 from parley_agent.health import HealthServer
 from parley_agent.settings import Settings, load
-from parley_agent.simulate import plan_calls, run_simulated_calls
+from parley_agent.simulate import SimulatedCall, plan_calls, run_simulated_calls
 from parley_agent.worker import DRAIN_TIMEOUT_SECONDS, create_server, setup_agent_telemetry
-from parley_runtime.connection import connect
-from parley_runtime.keys import split_keys
-from parley_runtime.logs import configure_logging
+from parley_runtime.messaging.connection import connect
+from parley_runtime.observability.logs import configure_logging
 from parley_runtime.settings import SettingsError
+from parley_runtime.web.keys import split_keys
 
 
-async def run(
-    settings: Settings,
-    *,
-    simulate: bool,
-    conversations: int,
-    exit_after: bool,
-    conversation_ids: list[str],
-    rooms: list[str],
-) -> int:
+async def run(settings: Settings, *, simulate: bool, calls: list[SimulatedCall], exit_after: bool) -> int:
+    """The worker (taking calls from LiveKit), or with `simulate` the planned calls through the same job path."""
     server = create_server(settings, simulate=simulate)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -58,8 +52,8 @@ async def run(
     await health.start()
     await asyncio.wait([asyncio.create_task(started.wait()), serving], return_when=asyncio.FIRST_COMPLETED)
     try:
-        if simulate and conversations:
-            await run_simulated_calls(server, plan_calls(conversations, conversation_ids=conversation_ids, rooms=rooms))
+        if simulate and calls:
+            await run_simulated_calls(server, calls)
         if not (simulate and exit_after):
             waiter = asyncio.create_task(stop.wait())
             await asyncio.wait([waiter, serving], return_when=asyncio.FIRST_COMPLETED)
@@ -92,6 +86,16 @@ async def flush(settings: Settings) -> int:
     return 0
 
 
+def check() -> int:
+    """What the image build runs: every module imports, every plugin and model loads, offline."""
+    from livekit.plugins import deepgram, elevenlabs, openai, silero  # noqa: F401
+
+    from parley_runtime.web.serve import import_all
+
+    silero.VAD.load()
+    return import_all("parley_agent")
+
+
 def _count(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 0 or more")
@@ -102,14 +106,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parley_agent", description="Parley's LiveKit Agents worker")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("worker", help="take calls from the LiveKit server")
+    sub.add_parser("serve", help="the same as worker (what the image runs)")
+    sub.add_parser("check", help="import everything and load every model, then exit")
     sim = sub.add_parser("simulate", help="run scripted conversations headless")
     sim.add_argument("-n", "--conversations", type=_count, default=3, help="how many (default 3)")
     sim.add_argument("--exit", action="store_true", help="exit when the conversations are done")
     sim.add_argument("--conversation", action="append", default=[], help="continue this conversation id (repeat)")
     sim.add_argument("--room", action="append", default=[], help="take the call in this room (repeat)")
+    sim.add_argument("--resumed-from", help="take over this lost session, as rooms' re-dispatch would have it")
+    sim.add_argument("--say", action="append", default=[], help="what the caller says, one utterance each (repeat)")
     sub.add_parser("flush", help="publish what earlier runs left on disk, then exit")
     args = parser.parse_args(argv)
-    command = args.command or "worker"
+    command = {None: "worker", "serve": "worker"}.get(args.command, args.command)
+    if command == "check":
+        return check()
     try:
         settings = load()
         if command == "worker":
@@ -124,16 +134,18 @@ def main(argv: list[str] | None = None) -> int:
     if command == "flush":
         return asyncio.run(flush(settings))
     simulate = command == "simulate"
-    return asyncio.run(
-        run(
-            settings,
-            simulate=simulate,
-            conversations=getattr(args, "conversations", 0),
-            exit_after=getattr(args, "exit", False),
-            conversation_ids=getattr(args, "conversation", []),
-            rooms=getattr(args, "room", []),
+    calls = (
+        plan_calls(
+            args.conversations,
+            conversation_ids=args.conversation,
+            rooms=args.room,
+            resumed_from=args.resumed_from,
+            lines=args.say,
         )
+        if simulate
+        else []
     )
+    return asyncio.run(run(settings, simulate=simulate, calls=calls, exit_after=getattr(args, "exit", False)))
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ from nats.aio.client import Client
 from parley_agent import spill_files
 from parley_agent.recording import upload_pending
 from parley_agent.settings import Settings
-from parley_runtime.connection import connect
-from parley_runtime.outbox import Outbox
+from parley_runtime.messaging.connection import connect
+from parley_runtime.messaging.outbox import Outbox
 from parley_runtime.periodic import every
 
 logger = logging.getLogger(__name__)

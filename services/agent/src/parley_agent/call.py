@@ -1,13 +1,10 @@
-"""One call, from job start to the last event: the per-job logic the worker entrypoint runs.
+"""One call's life as a job: what exists before the first await (`open_call`), and how it ends (`Call.finish`).
 
-Start: read the room metadata, open the outbox, seed the chat context from `history.v1.recent` (bounded
-wait), emit `session_started` (with `resumed_from` when history holds an earlier attempt at the same job: a
-job LiveKit resumed on this worker after losing the one that had it; or when the rooms service dispatched
-the agent again and named the lost session), start the AgentSession with the tracker attached. Each
-attempt at a job is a session of its own (`session_id_for`).
-End (whichever exit path comes first: session close -> `on_session_end`, or the job's shutdown
-callback on errors and worker shutdown): store the recording, emit `session_ended`, drain the outbox
-within the budget and spill the rest to disk. `finish()` is idempotent, so every path persists once.
+What happens in between is `conversation.run_call`. Each attempt at a job is a session of its own
+(`session_id_for`). The end (whichever exit path comes first: session close -> `on_session_end`, or the job's
+shutdown callback on errors and worker shutdown): store the recording, emit `session_ended`, drain the outbox
+within the budget and spill the rest to disk. `finish()` is idempotent, so every path persists once. A call
+that found another agent in its room (`stood_down`) publishes nothing at all.
 """
 
 from __future__ import annotations
@@ -22,22 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from livekit import rtc
-from livekit.agents import Agent, AgentSession, JobContext, room_io
-from livekit.agents.voice.agent_session import RecordingOptions
-from livekit.agents.voice.events import CloseEvent
+from livekit.agents import AgentSession, JobContext
 
 import parley_contracts as c
 from parley_agent import spill_files
-from parley_agent.history_client import fetch_recent, seed_context
-from parley_agent.metadata import RoomMetadata, dispatch_resumed_from, parse_room_metadata
-from parley_agent.offline import SimulatedCallerAudio, SimulatedSpeaker
-from parley_agent.providers import ProviderSet
+from parley_agent.history_client import Preload
+from parley_agent.lease import RoomLease
+from parley_agent.metadata import RoomMetadata, parse_room_metadata
 from parley_agent.recording import object_key, store_recording
 from parley_agent.settings import Settings
 from parley_agent.state import CallState
-from parley_agent.tracker import CallTracker, close_reason
+from parley_agent.tracker import CallTracker
 from parley_contracts.history import RecentTurn
-from parley_runtime.outbox import Outbox
+from parley_runtime.messaging.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +87,12 @@ class Call:
     tracker: CallTracker
     session: AgentSession[Any] | None = None
     reason: str = "job_shutdown"
+    # Another agent has this room (`lease`): the call leaves it without a word, and publishes nothing.
+    stood_down: bool = False
+    lease: RoomLease | None = None
+    keeper: asyncio.Task[None] | None = None  # renews the lease
+    meeting: asyncio.Future[None] | None = None  # the agent learning who the caller is
+    first_audio_after: float | None = None  # seconds from the job's start to the caller hearing the agent
     _finished: asyncio.Event = field(default_factory=asyncio.Event)
     _finishing: bool = False
 
@@ -100,12 +100,18 @@ class Call:
     def state(self) -> CallState:
         return self.tracker.state
 
-    def start(self, resumed_from: str | None = None) -> None:
+    @property
+    def ending(self) -> bool:
+        return self._finishing
+
+    def start(self, resumed_from: str | None = None, loaded: Preload | None = None) -> None:
         """Emit `session_started` (once: `finish` emits it first if the call ends before it started)."""
         self.tracker.start(
             room_sid=self.ctx.job.room.sid or None,
             metadata={"language": self.meta.language} if self.meta.language else None,
             resumed_from=resumed_from,
+            turns_loaded=loaded.loaded if loaded else None,
+            history_preload=loaded.outcome if loaded else None,
         )
 
     async def finish(self, reason: str | None = None) -> None:
@@ -114,7 +120,14 @@ class Call:
             await self._finished.wait()
             return
         self._finishing = True
+        if self.keeper is not None:
+            self.keeper.cancel()
         try:
+            if self.stood_down:
+                await self.outbox.close(timeout=self.settings.drain_timeout_seconds)
+                return
+            if self.lease is not None:
+                await self.lease.release()
             try:
                 recording = await self._store_recording()
             except Exception:  # whatever befell the audio, the call's end and its transcript must go out
@@ -167,54 +180,3 @@ def open_call(ctx: JobContext, settings: Settings) -> Call:
     )
     tracker = CallTracker(state, outbox.emit, agent_name=settings.agent_name)
     return Call(ctx=ctx, settings=settings, meta=meta, outbox=outbox, tracker=tracker)
-
-
-async def run_call(call: Call, providers: ProviderSet) -> None:
-    ctx, settings, meta = call.ctx, call.settings, call.meta
-    prior = await fetch_recent(
-        call.outbox, meta.conversation_id, limit=settings.history_limit, timeout=settings.history_timeout_seconds
-    )
-    call.start(resumed_session(ctx.job.id, call.state.session_id, prior) or dispatch_resumed_from(ctx.job.metadata))
-    agent = Agent(
-        instructions=meta.instructions or settings.instructions or default_instructions(), chat_ctx=seed_context(prior)
-    )
-    session: AgentSession[Any] = AgentSession(**providers.session_kwargs(meta.language))
-    call.session = session
-    call.tracker.attach(session)
-
-    def on_close(ev: CloseEvent) -> None:
-        call.reason = close_reason(ev)
-        ctx.shutdown(call.reason)  # closing the session ends the job: no lingering job per call
-
-    session.on("close", on_close)
-    record: RecordingOptions = {"audio": settings.record_audio, "traces": False, "logs": False, "transcript": False}
-    if ctx.is_fake_job():
-        await _run_simulated(call, session, agent, record)
-        return
-    _track_room_participants(call, ctx.room)
-    await session.start(
-        agent,
-        room=ctx.room,
-        room_options=room_io.RoomOptions(close_on_disconnect=True, delete_room_on_close=False),
-        record=record,
-    )
-
-
-async def _run_simulated(call: Call, session: AgentSession[Any], agent: Agent, record: RecordingOptions) -> None:
-    """A headless call: the scripted caller's lines go through the same session, tracker and outbox."""
-    session.input.audio = SimulatedCallerAudio()
-    session.output.audio = SimulatedSpeaker()
-    await session.start(agent, record=record)
-    call.tracker.participant_joined(SIMULATED_CALLER, "standard")
-    for line in call.meta.simulation:
-        await session.run(user_input=line)
-    call.tracker.participant_left(SIMULATED_CALLER)
-    call.reason = "participant_disconnected"
-    await session.aclose()
-
-
-def _track_room_participants(call: Call, room: rtc.Room) -> None:
-    for p in room.remote_participants.values():
-        call.tracker.participant_joined(p.identity, participant_kind(p))
-    room.on("participant_connected", lambda p: call.tracker.participant_joined(p.identity, participant_kind(p)))
-    room.on("participant_disconnected", lambda p: call.tracker.participant_left(p.identity))

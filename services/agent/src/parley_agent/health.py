@@ -13,9 +13,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from parley_agent import __version__
 from parley_agent.job_metrics import merged_text
-from parley_runtime.keys import bearer_matches, encode_keys
-from parley_runtime.telemetry import PROMETHEUS_CONTENT_TYPE
+from parley_runtime.observability.telemetry import PROMETHEUS_CONTENT_TYPE
+from parley_runtime.web.keys import bearer_matches, encode_keys
 
 
 def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -54,7 +55,7 @@ class HealthServer:
         app = web.Application(middlewares=[_problems])
 
         async def health(_: web.Request) -> web.Response:
-            return web.json_response({"status": "ok"})
+            return web.json_response({"status": "ok", "version": __version__})
 
         async def ready(_: web.Request) -> web.Response:
             ok = self.ready()

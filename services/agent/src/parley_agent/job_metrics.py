@@ -22,7 +22,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from parley_agent.owners import owner_alive, this_owner
-from parley_runtime.telemetry import prometheus_text
+from parley_runtime.observability.telemetry import prometheus_text
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """The room metadata the rooms service writes and the agent reads at job start.
 
-`{"conversation_id": "...", "user_id": "...", "instructions": "...", "language": "en"}`. Anything wrong
-(not JSON, not an object, a bad id) is logged and replaced by a safe default, never a crash: a call
-with a broken room must still be answered.
+`{"conversation_id": "...", "user_id": "...", "instructions": "...", "language": "en", "greeting": "...",
+"memory": "conversation" | "user", "agents": {"booking": {"instructions": "...", "description": "..."}}}`.
+Anything wrong (not JSON, not an object, a bad id) is logged and replaced by a safe default, never a crash: a
+call with a broken room must still be answered.
 """
 
 from __future__ import annotations
@@ -12,12 +13,27 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import Literal
 
+from parley_contracts import ID_RE
 from parley_contracts.rooms import DISPATCH_RESUMED_FROM
 
 logger = logging.getLogger(__name__)
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_ID = ID_RE
+
+
+AGENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+MAX_AGENTS = 8
+
+
+@dataclass(frozen=True)
+class PeerAgent:
+    """An agent the room's assistant may hand the call to."""
+
+    name: str
+    instructions: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -26,8 +42,13 @@ class RoomMetadata:
     user_id: str | None = None
     instructions: str | None = None
     language: str | None = None
-    # Scripted caller lines, honoured only in simulated (fake) jobs.
+    greeting: str | None = None  # what the agent is told to say first, instead of the configured greeting
+    memory: Literal["conversation", "user"] = "conversation"
+    agents: tuple[PeerAgent, ...] = ()
+    # Scripted caller lines, and the job's dispatch metadata (what rooms' re-dispatch would carry), honoured
+    # only in simulated (fake) jobs, which have no dispatch of their own.
     simulation: list[str] = field(default_factory=list)
+    simulated_dispatch: str | None = None
     generated_conversation_id: bool = False
 
 
@@ -61,9 +82,28 @@ def parse_room_metadata(raw: str | None) -> RoomMetadata:
         user_id=_str(data.get("user_id"), 256),
         instructions=_str(data.get("instructions"), 8000),
         language=_str(data.get("language"), 16),
+        greeting=_str(data.get("greeting"), 2000),
+        memory="user" if data.get("memory") == "user" else "conversation",
+        agents=_peers(data.get("agents")),
         simulation=lines,
+        simulated_dispatch=data["dispatch"] if isinstance(data.get("dispatch"), str) else None,
         generated_conversation_id=generated,
     )
+
+
+def _peers(value: object) -> tuple[PeerAgent, ...]:
+    """The agents the call may be handed to; a malformed entry is left out (and logged), never a crash."""
+    if not isinstance(value, dict):
+        return ()
+    peers = []
+    for name, spec in list(value.items())[:MAX_AGENTS]:
+        instructions = _str(spec.get("instructions"), 8000) if isinstance(spec, dict) else None
+        if not (isinstance(name, str) and AGENT_NAME.match(name) and instructions):
+            logger.warning("an agent in the room metadata is malformed; leaving it out")
+            continue
+        description = _str(spec.get("description"), 500) or instructions[:200]
+        peers.append(PeerAgent(name, instructions, description))
+    return tuple(peers)
 
 
 def dispatch_resumed_from(raw: str | None) -> str | None:

@@ -7,6 +7,7 @@ and no LiveKit server: `make dev` simulations and the tests use them.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import struct
 import time
@@ -24,13 +25,18 @@ class ScriptedLLM(llm.LLM[Any]):
     """Answers from a list of replies in turn (or echoes), streaming word by word.
 
     `{n_prior}` in a reply is replaced by the number of earlier messages the model was given, which lets
-    tests and demos see that the seeded history reached the model.
+    tests and demos see that the seeded history reached the model. Told what to say (a greeting, taking over a
+    cut-off call, an agent handed the call), it says a fixed line of that kind, built from the conversation; and
+    when the caller names what another agent does (a word that begins that agent's name: "book" for "booking")
+    it calls the `transfer` tool, as a real model would.
     """
 
-    def __init__(self, replies: list[str] | None = None) -> None:
+    def __init__(self, replies: list[str] | None = None, *, peers: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.replies = replies or ['You said "{last}". How else can I help?']
+        self.peers = peers
         self.calls: list[list[tuple[str, str]]] = []
+        self.answered = 0  # replies to the caller: the scripted list's position
 
     @property
     def model(self) -> str:
@@ -51,6 +57,18 @@ class ScriptedLLM(llm.LLM[Any]):
         return _ScriptedStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
 
 
+def _instructed(instruction: str, dialogue: list[tuple[str, str]]) -> str:
+    """The line a scripted model says when told what to say."""
+    said = [text for role, text in dialogue if role == "user"]
+    if "cut off" in instruction:
+        asked = said[-1] if said else "your question"
+        return f'Sorry, we were cut off. You were asking: "{asked}" Let us carry on from there.'
+    if "handed this call" in instruction:
+        name = instruction.split("You are the ", 1)[-1].split(" agent", 1)[0]
+        return f"This is the {name} agent. I can take it from here."
+    return "Welcome back! How can I help you today?" if dialogue else "Hello! How can I help you today?"
+
+
 class _ScriptedStream(llm.LLMStream):
     async def _run(self) -> None:
         model: ScriptedLLM = self._llm  # type: ignore[assignment]
@@ -58,8 +76,34 @@ class _ScriptedStream(llm.LLMStream):
         model.calls.append(messages)
         dialogue = [m for m in messages if m[0] in ("user", "assistant")]
         last = dialogue[-1][1] if dialogue else ""
-        template = model.replies[(len(model.calls) - 1) % len(model.replies)]
-        reply = template.replace("{last}", last).replace("{n_prior}", str(max(0, len(dialogue) - 1)))
+        if messages and messages[-1][0] in ("system", "developer") and len(messages) > 1:
+            self._say(_instructed(messages[-1][1], dialogue), messages)
+            return
+        items = self._chat_ctx.items
+        after_a_tool = bool(items) and getattr(items[-1], "type", "") == "function_call_output"
+        if after_a_tool:  # a handoff's tool ran: the next agent speaks now, not this one
+            return
+        peer = self._peer_asked_for(last) if dialogue and dialogue[-1][0] == "user" else None
+        if peer is not None:
+            call = llm.FunctionToolCall(
+                name="transfer", arguments=json.dumps({"agent": peer, "reason": last[:80]}), call_id="transfer-1"
+            )
+            self._event_ch.send_nowait(llm.ChatChunk(id="scripted", delta=llm.ChoiceDelta(tool_calls=[call])))
+            return
+        template = model.replies[model.answered % len(model.replies)]
+        model.answered += 1
+        self._say(template.replace("{last}", last).replace("{n_prior}", str(max(0, len(dialogue) - 1))), messages)
+
+    def _peer_asked_for(self, text: str) -> str | None:
+        model: ScriptedLLM = self._llm  # type: ignore[assignment]
+        offered = any(getattr(tool, "id", "") == "transfer" for tool in self._tools)
+        words = {w.strip(".,!?\"'").lower() for w in text.split()}
+        for peer in model.peers if offered else ():
+            if any(len(w) >= 4 and peer.startswith(w) for w in words):
+                return peer
+        return None
+
+    def _say(self, reply: str, messages: list[tuple[str, str]]) -> None:
         words = reply.split(" ")
         for i, word in enumerate(words):
             delta = llm.ChoiceDelta(role="assistant", content=word + (" " if i < len(words) - 1 else ""))

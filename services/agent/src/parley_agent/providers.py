@@ -15,10 +15,12 @@ class ProviderSet:
     vad: Any = None  # loaded once per process (prewarm): Silero is a local model
     offline_replies: list[str] | None = None
 
-    def session_kwargs(self, language: str | None) -> dict[str, Any]:
+    def session_kwargs(self, language: str | None, peers: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The session's providers; `peers`: the agents the call may be handed to (the scripted model knows
+        when to)."""
         s = self.settings
         if s.providers == "offline":
-            return {"llm": ScriptedLLM(self.offline_replies), "tts": ToneTTS()}
+            return {"llm": ScriptedLLM(self.offline_replies, peers=peers), "tts": ToneTTS()}
         from livekit.plugins import deepgram, elevenlabs, openai
 
         tts_kwargs: dict[str, Any] = {"api_key": s.elevenlabs_api_key, "model": s.elevenlabs_model}

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from parley_contracts.history import RECENT_MAX_LIMIT
-from parley_runtime.connection import NatsSettings
+from parley_runtime.messaging.connection import NatsSettings
 from parley_runtime.settings import (
     LiveKitUrl,
     LogLevel,
@@ -54,9 +54,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     llm_api_key: str | None = None
     llm_model: str = "gpt-4.1-mini"
     instructions: str | None = None  # default prompt; the room metadata may override it per call
+    # What the agent is told to say first ("" says nothing first); a room's `greeting` replaces it per call.
+    greeting: str | None = None
     # behaviour
     history_limit: HistoryLimit = 20
     history_timeout_seconds: Seconds = 0.3
+    # Taking over a lost agent's call: the interrupted session's turns, within this budget.
+    resume_timeout_seconds: Seconds = 1.0
+    # One agent per room (parley_agent.lease): renewed this often; a holder silent this long is gone.
+    lease_renew_seconds: Seconds = 2.0
+    lease_stale_seconds: Seconds = 6.0
     record_audio: bool = True
     state_dir: str = ".parley/agent"  # outbox spill files and audio awaiting upload; a volume in k8s
     outbox_max_events: Positive = 10_000

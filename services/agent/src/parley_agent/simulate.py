@@ -18,14 +18,22 @@ from livekit.agents import AgentServer
 from livekit.protocol import models
 
 from parley_agent import worker
+from parley_contracts.rooms import DISPATCH_RESUMED_FROM
 
 logger = logging.getLogger(__name__)
 
 SCRIPTS: list[list[str]] = [
-    ["Hi, this is Ada. I need to move my dentist appointment.", "Friday morning would be best.", "Thanks, bye!"],
-    ["Hello, what are your opening hours on Saturday?", "And do I need to book in advance?", "Great, thank you."],
+    ["Hi, this is Ada. I need to move my dentist appointment.", "Can you book Friday morning instead?", "Thanks, bye!"],
+    ["Hello, what are your opening hours on Saturday?", "And is parking free there?", "Great, thank you."],
     ["I'd like to cancel my subscription.", "It's the premium plan, account ending 42.", "Yes, please confirm."],
 ]
+# The first script's room has a second agent, which its caller gets handed to (`agent_handoff.v1`).
+AGENTS = {
+    "booking": {
+        "instructions": "You book, move and cancel appointments. Confirm the day and time back to the caller.",
+        "description": "books, moves and cancels appointments",
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -35,13 +43,28 @@ class SimulatedCall:
     user_id: str
     lines: list[str]
 
+    agents: dict[str, dict[str, str]] | None = None
+    resumed_from: str | None = None  # the lost session this call takes over, as rooms' re-dispatch names it
+
     def metadata(self) -> str:
-        return json.dumps({"conversation_id": self.conversation_id, "user_id": self.user_id, "simulation": self.lines})
+        data: dict[str, object] = {"conversation_id": self.conversation_id, "user_id": self.user_id}
+        if self.agents:
+            data["agents"] = self.agents
+        if self.resumed_from:
+            data["dispatch"] = json.dumps({DISPATCH_RESUMED_FROM: self.resumed_from})
+        return json.dumps({**data, "simulation": self.lines})
 
 
 def plan_calls(
-    n: int, *, conversation_ids: list[str] | None = None, rooms: list[str] | None = None
+    n: int,
+    *,
+    conversation_ids: list[str] | None = None,
+    rooms: list[str] | None = None,
+    resumed_from: str | None = None,
+    lines: list[str] | None = None,
 ) -> list[SimulatedCall]:
+    """`n` calls, each with its conversation and room (given, or new ones) and the caller's lines (`lines`, or
+    one of the scripts in turn)."""
     calls = []
     for i in range(n):
         conversation = conversation_ids[i] if conversation_ids and i < len(conversation_ids) else str(uuid.uuid4())
@@ -51,7 +74,9 @@ def plan_calls(
                 room=room,
                 conversation_id=conversation,
                 user_id=f"sim-user-{i % 3}",
-                lines=SCRIPTS[i % len(SCRIPTS)],
+                lines=lines or SCRIPTS[i % len(SCRIPTS)],
+                agents=AGENTS if i % len(SCRIPTS) == 0 and not lines else None,
+                resumed_from=resumed_from,
             )
         )
     return calls

@@ -23,6 +23,8 @@ class ParticipantState:
     kind: str
     joined_at: datetime
     left_at: datetime | None = None
+    metadata: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -32,6 +34,15 @@ class Message:
     text: str
     at: datetime
     interrupted: bool = False
+    agent: str | None = None
+
+
+@dataclass(slots=True)
+class Handoff:
+    from_agent: str | None
+    to_agent: str
+    reason: str | None
+    at: datetime
 
 
 @dataclass
@@ -46,24 +57,44 @@ class CallState:
     participant_states: dict[str, ParticipantState] = field(default_factory=dict)
     turn_count: int = 0
     dropped_messages: int = 0
+    current_agent: str | None = None  # the agent that has the conversation now (handoffs change it)
+    handoffs: list[Handoff] = field(default_factory=list)
 
     def add_message(self, role: Role, text: str, at: datetime, *, interrupted: bool = False) -> Message:
         """Record a final user or assistant message; it gets the next `seq` (1, 2, 3...)."""
         self.turn_count += 1
-        message = Message(self.turn_count, role, text, at, interrupted)
+        message = Message(self.turn_count, role, text, at, interrupted, self.current_agent)
         self.conversation_history.append(message)
         if len(self.conversation_history) > self.max_messages:
             self.conversation_history.popleft()
             self.dropped_messages += 1
         return message
 
-    def participant_joined(self, identity: str, kind: str, at: datetime) -> bool:
+    def participant_joined(
+        self,
+        identity: str,
+        kind: str,
+        at: datetime,
+        metadata: str | None = None,
+        attributes: dict[str, str] | None = None,
+    ) -> bool:
         """True when this is news (a first join, or a rejoin after leaving)."""
         current = self.participant_states.get(identity)
         if current is not None and current.left_at is None:
             return False
-        self.participant_states[identity] = ParticipantState(identity, kind, at)
+        self.participant_states[identity] = ParticipantState(identity, kind, at, None, metadata, dict(attributes or {}))
         return True
+
+    def hand_off(self, to_agent: str, reason: str | None, at: datetime) -> Handoff:
+        """The conversation passes to another agent: later messages are its."""
+        handoff = Handoff(self.current_agent, to_agent, reason, at)
+        self.handoffs.append(handoff)
+        self.current_agent = to_agent
+        return handoff
+
+    def callers(self) -> list[ParticipantState]:
+        """Who the agent talks to: participants present that are neither agents nor recorders."""
+        return [p for p in self.participant_states.values() if p.left_at is None and p.kind not in ("agent", "egress")]
 
     def participant_left(self, identity: str, at: datetime) -> ParticipantState | None:
         """The participant's state if it was present, else None (unknown or already gone)."""

@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from livekit.agents import AgentSession
-from livekit.agents.llm import ChatMessage
+from livekit.agents.llm import AgentHandoff, ChatMessage
 from livekit.agents.metrics.usage import AgentSessionUsage, LLMModelUsage, STTModelUsage, TTSModelUsage
 from livekit.agents.voice.events import CloseEvent, ConversationItemAddedEvent, SessionUsageUpdatedEvent
 from opentelemetry import trace
 
 import parley_contracts as c
 from parley_agent.state import CallState
-from parley_runtime.metrics import TURN_LATENCY
+from parley_runtime.observability.metrics import TURN_LATENCY
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("parley.agent")
@@ -78,6 +78,8 @@ class CallTracker:
         self.agent_name = agent_name
         self.usage: AgentSessionUsage | None = None
         self._usage_at_last_turn = c.Usage()
+        # Why the next handoff happens: set by the tool that hands over, read when the framework reports it.
+        self.pending_handoff_reason: str | None = None
         self.started = False
         self.ended = False
 
@@ -91,7 +93,13 @@ class CallTracker:
         }
 
     def start(
-        self, *, room_sid: str | None, metadata: dict[str, str] | None = None, resumed_from: str | None = None
+        self,
+        *,
+        room_sid: str | None,
+        metadata: dict[str, str] | None = None,
+        resumed_from: str | None = None,
+        turns_loaded: int | None = None,
+        history_preload: c.HistoryPreload | None = None,
     ) -> None:
         if self.started:
             return
@@ -107,6 +115,8 @@ class CallTracker:
                 started_at=s.session_start,
                 metadata=metadata,
                 resumed_from=resumed_from,
+                turns_loaded=turns_loaded,
+                history_preload=history_preload,
             )
         )
 
@@ -114,10 +124,40 @@ class CallTracker:
         session.on("conversation_item_added", self._on_item)
         session.on("session_usage_updated", self._on_usage)
 
-    def participant_joined(self, identity: str, kind: str, at: datetime | None = None) -> None:
+    def participant_joined(
+        self,
+        identity: str,
+        kind: str,
+        at: datetime | None = None,
+        *,
+        metadata: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> None:
         at = at or c.utcnow()
-        if self.state.participant_joined(identity, kind, at):
-            self.publish(c.ParticipantJoined(**self._envelope(), identity=identity, kind=kind, at=at))
+        metadata, kept = bounded_metadata(metadata), bounded_attributes(attributes or {})
+        if self.state.participant_joined(identity, kind, at, metadata, kept):
+            self.publish(
+                c.ParticipantJoined(
+                    **self._envelope(), identity=identity, kind=kind, at=at, metadata=metadata, attributes=kept
+                )
+            )
+
+    def set_handoff_reason(self, reason: str) -> None:
+        """Why the handoff about to happen happens (the transfer tool knows; the framework reports it later)."""
+        self.pending_handoff_reason = reason
+
+    def handed_off(self, to_agent: str, reason: str | None = None, at: datetime | None = None) -> None:
+        """The conversation passed to another agent (`agent_handoff.v1`); the turns after it are that agent's."""
+        handoff = self.state.hand_off(to_agent, reason, at or c.utcnow())
+        self.publish(
+            c.AgentHandoff(
+                **self._envelope(handoff.at),
+                from_agent=handoff.from_agent,
+                to_agent=handoff.to_agent,
+                reason=handoff.reason,
+                at=handoff.at,
+            )
+        )
 
     def participant_left(self, identity: str, at: datetime | None = None) -> None:
         at = at or c.utcnow()
@@ -130,8 +170,15 @@ class CallTracker:
 
     def _on_item(self, ev: ConversationItemAddedEvent) -> None:
         item = ev.item
+        if isinstance(item, AgentHandoff):
+            if item.old_agent_id is not None and item.new_agent_id != self.state.current_agent:
+                self.handed_off(item.new_agent_id, self.pending_handoff_reason, _ts(item.created_at))
+            elif item.old_agent_id is None:
+                self.state.current_agent = item.new_agent_id  # the session's first agent: no handoff
+            self.pending_handoff_reason = None
+            return
         if not isinstance(item, ChatMessage) or item.role not in ("user", "assistant"):
-            return  # handoffs, system and tool items are not turns
+            return  # system and tool items are not turns
         # A NUL (an LLM can emit one) says nothing and PostgreSQL cannot store it: history would dead-letter
         # the turn. The agent drops it, so the turn, the summary and every copy of them agree.
         text = (item.text_content or "").replace("\x00", "")
@@ -168,6 +215,7 @@ class CallTracker:
             language=getattr(item, "language", None) if isinstance(getattr(item, "language", None), str) else None,
             metrics=turn_metrics(metrics),
             usage=usage,
+            agent=message.agent,
         )
         # One trace per turn: this span is the root; the outbox captures it at emit, the publish and every
         # consumer's processing continue it. Ids and timings only: the text stays out of spans.
@@ -207,13 +255,32 @@ class CallTracker:
                 c.ParticipantSummary(identity=p.identity, kind=p.kind, joined_at=p.joined_at, left_at=p.left_at)
                 for p in s.participant_states.values()
             ],
-            messages=[c.MessageSummary(seq=m.seq, role=m.role, text=m.text, at=m.at) for m in messages],
+            messages=[c.MessageSummary(seq=m.seq, role=m.role, text=m.text, at=m.at, agent=m.agent) for m in messages],
             usage=_usage_totals(self.usage),
             recording=recording,
             messages_truncated=truncated,
+            room_name=s.room_name,
+            handoffs=[
+                c.HandoffSummary(from_agent=h.from_agent, to_agent=h.to_agent, reason=h.reason, at=h.at)
+                for h in s.handoffs
+            ],
         )
         self.publish(event)
         return event
+
+
+def bounded_metadata(metadata: str | None) -> str | None:
+    """A participant's metadata, cut to what an event may carry."""
+    return metadata[: c.agent.PARTICIPANT_METADATA_MAX] if metadata else None
+
+
+def bounded_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
+    """A participant's attributes, as many as an event may carry, each key and value cut to its bound."""
+    kept: dict[str, str] = {}
+    for key, value in sorted(attributes.items()):
+        if key and len(kept) < c.agent.ATTRIBUTES_MAX:
+            kept[key[: c.agent.ATTRIBUTE_KEY_MAX]] = value[: c.agent.ATTRIBUTE_VALUE_MAX]
+    return kept
 
 
 def close_reason(ev: CloseEvent) -> str:

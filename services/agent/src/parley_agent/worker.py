@@ -17,7 +17,8 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess
 from livekit.rtc._ffi_client import FfiClient
 
 from parley_agent import job_metrics, thread_stacks
-from parley_agent.call import Call, open_call, run_call
+from parley_agent.call import Call, open_call
+from parley_agent.conversation import run_call
 from parley_agent.providers import ProviderSet, load_vad
 from parley_agent.settings import Settings
 from parley_runtime import heap
@@ -42,7 +43,7 @@ def setup_agent_telemetry() -> None:
     from livekit.agents import telemetry as lk_telemetry
 
     from parley_agent import __version__
-    from parley_runtime.telemetry import setup_telemetry
+    from parley_runtime.observability.telemetry import setup_telemetry
 
     t = setup_telemetry("agent", __version__)
     lk_telemetry.set_tracer_provider(t.tracer_provider, allow_pii=False)
@@ -56,8 +57,7 @@ def start_livekit_runtime() -> None:
 
     livekit-rtc starts it lazily on first use without a lock (`FfiClient.instance`). Calls that start together
     in one process (the thread executor `simulate` runs) first use it from their audio recorders' threads at
-    the same moment, start it twice, and the process dies with SIGSEGV: a CI run caught it, and 8 threads
-    resampling at once crash a bare livekit-rtc about once in 20 runs. Each job's `prewarm` runs this before
+    the same moment, start it twice, and the process dies with SIGSEGV. Each job's `prewarm` runs this before
     the job starts, so every later use finds the runtime up.
     """
     with _livekit_runtime:

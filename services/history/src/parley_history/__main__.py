@@ -17,7 +17,7 @@ from parley_history.db import make_engine, migrate
 from parley_history.retention import purge_expired
 from parley_history.settings import Settings, load
 from parley_runtime.db import run_once
-from parley_runtime.serve import service_main
+from parley_runtime.web.serve import service_main
 
 
 def _app(settings: Settings) -> Litestar:

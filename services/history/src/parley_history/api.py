@@ -16,15 +16,22 @@ from litestar.params import Parameter
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from parley_contracts import ID_PATTERN
 from parley_history import erasure, queries
 from parley_history.erasure import Erasure
-from parley_history.queries import Conversation, SearchHit, Session, Turn
-from parley_runtime.cursors import InvalidCursor, cursor_text, cursor_time, decode_cursor, encode_cursor
+from parley_history.queries import Conversation, Handoff, SearchHit, Session, Turn
 from parley_runtime.db import is_statement_timeout
-from parley_runtime.http import NO_NUL
-from parley_runtime.openapi import problems
+from parley_runtime.web.cursors import (
+    CURSOR_PARAMETER,
+    InvalidCursor,
+    cursor_text,
+    cursor_time,
+    decode_cursor,
+    encode_cursor,
+)
+from parley_runtime.web.http import NO_NUL
+from parley_runtime.web.openapi import problems
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 Conn = NamedDependency[AsyncConnection]
 Engine = NamedDependency[AsyncEngine]
 Wakeup = NamedDependency[asyncio.Event]
@@ -49,6 +56,7 @@ class TurnPage(msgspec.Struct):
 class SessionDetail(msgspec.Struct):
     session: Session
     turns: list[Turn]
+    handoffs: list[Handoff] = []  # between the session's agents, in time order
 
 
 class SearchPage(msgspec.Struct):
@@ -109,7 +117,7 @@ class HistoryController(Controller):
         conn: Conn,
         user_id: Annotated[str | None, Parameter(max_length=256, pattern=NO_NUL)] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        cursor: Annotated[str | None, CURSOR_PARAMETER] = None,
     ) -> ConversationPage:
         try:
             items, nxt = await queries.list_conversations(conn, user_id=user_id, limit=limit, cursor=cursor)
@@ -149,7 +157,9 @@ class HistoryController(Controller):
         found = await queries.get_session(conn, session_id)
         if found is None:
             raise NotFoundException(detail=f"session {session_id} not found")
-        return SessionDetail(session=found[0], turns=found[1])
+        return SessionDetail(
+            session=found[0], turns=found[1], handoffs=await queries.session_handoffs(conn, session_id)
+        )
 
     @get("/search", summary="Full-text search over turn text, best match first", responses=problems())
     async def search(
@@ -208,7 +218,7 @@ class HistoryController(Controller):
         engine: Engine,
         status: Annotated[str | None, Parameter(pattern=r"^(propagating|done)$")] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        cursor: Annotated[str | None, CURSOR_PARAMETER] = None,
     ) -> ErasurePage:
         try:
             after = _erasure_key(cursor) if cursor else None

@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from nats.aio.client import Client
 
 from parley_contracts import ContractError, ConversationErased, conversation_of, subject_filter
-from parley_contracts.streams import DLQ_STREAM_NAME, DLQ_WATCH_DURABLE, VOICE_STREAM_NAME, service_consumers
+from parley_contracts.streams import DLQ_STREAM_NAME, DLQ_WATCH_DURABLE, service_consumers
 from parley_history.db import is_transient, poison_reason
 from parley_history.handlers import HistoryStore, persist
-from parley_runtime.consume import Consumer
-from parley_runtime.handling import Delivery
+from parley_runtime.messaging.consume import Consumer, durable_consumer
+from parley_runtime.messaging.handling import Delivery
 
 DURABLE = "history"
 _ERASURES = subject_filter(ConversationErased).removesuffix("*")
@@ -50,10 +50,8 @@ def history_consumer(nc: Client, store: HistoryStore, *, batch_size: int, concur
     async def handle(batch: Sequence[Delivery]) -> None:
         await persist([d.event for d in batch], store)
 
-    return Consumer(
+    return durable_consumer(
         nc,
-        nc.jetstream(),
-        VOICE_STREAM_NAME,
         DURABLE,
         handle,
         batch_size=batch_size,
@@ -69,12 +67,11 @@ def dead_letter_watch(nc: Client, store: HistoryStore) -> Consumer:
     async def never(batch: Sequence[Delivery]) -> None:
         raise AssertionError("a subjects-only consumer hands nothing to its handler")
 
-    return Consumer(
+    return durable_consumer(
         nc,
-        nc.jetstream(),
-        DLQ_STREAM_NAME,
         DLQ_WATCH_DURABLE,
         never,
+        stream=DLQ_STREAM_NAME,
         batch_size=100,
         is_transient=is_transient,
         on_skipped=_noting_late(store),

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from parley_contracts import AGENT_LOST, AnyEvent, SessionEnded, SessionStarted, TurnCompleted
+from parley_contracts import AGENT_LOST, AgentHandoff, Event, SessionEnded, SessionStarted, TurnCompleted
 
 
 @dataclass
@@ -44,6 +44,7 @@ class WritePlan:
     sessions: dict[str, SessionRow] = field(default_factory=dict)
     ends: dict[str, SessionEnded] = field(default_factory=dict)
     turns: dict[UUID, TurnCompleted] = field(default_factory=dict)
+    handoffs: dict[UUID, AgentHandoff] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -59,7 +60,7 @@ class HistoryStore(Protocol):
         recordings): if a conversation was erased, they are in the stream again and must be purged."""
 
 
-def _touch(plan: WritePlan, event: AnyEvent, user_id: str | None = None) -> None:
+def _touch(plan: WritePlan, event: Event, user_id: str | None = None) -> None:
     row = plan.conversations.get(event.conversation_id)
     at = event.occurred_at
     if row is None:
@@ -69,7 +70,7 @@ def _touch(plan: WritePlan, event: AnyEvent, user_id: str | None = None) -> None
     row.user_id = row.user_id or user_id
 
 
-def plan(events: Sequence[AnyEvent]) -> WritePlan:
+def plan(events: Sequence[Event]) -> WritePlan:
     """Fold a batch into rows. Events of other types are ignored (the consumer acks them unread)."""
     p = WritePlan()
     for event in events:
@@ -86,18 +87,20 @@ def plan(events: Sequence[AnyEvent]) -> WritePlan:
                 metadata=event.metadata,
                 resumed_from=event.resumed_from,
             )
-        elif isinstance(event, TurnCompleted | SessionEnded):
+        elif isinstance(event, TurnCompleted | SessionEnded | AgentHandoff):
             _touch(p, event)
             if event.session_id not in p.sessions:  # (a row per turn would be built and thrown away)
                 p.sessions[event.session_id] = SessionRow(event.session_id, event.conversation_id)
             if isinstance(event, TurnCompleted):
                 p.turns.setdefault(event.event_id, event)
+            elif isinstance(event, AgentHandoff):
+                p.handoffs.setdefault(event.event_id, event)
             elif not (event.reason == AGENT_LOST and event.session_id in p.ends):
                 p.ends[event.session_id] = event  # the end history made for a lost agent never replaces its own
     return p
 
 
-async def persist(events: Sequence[AnyEvent], store: HistoryStore) -> None:
+async def persist(events: Sequence[Event], store: HistoryStore) -> None:
     """Persist one batch of events. Safe to call again with the same events."""
     p = plan(events)
     if not p.empty:

@@ -90,6 +90,7 @@ turns = Table(
     Column("language", Text, nullable=True),
     Column("metrics", JSONB, nullable=True),
     Column("usage", JSONB, nullable=True),
+    Column("agent", Text, nullable=True),  # which of the session's agents spoke (or listened), migration 0009
     # When the row was written. A turn's occurred_at is when its message began (the framework's created_at),
     # so stored_at - occurred_at also holds the message's own length; the pipeline's lag is in its trace.
     Column("stored_at", DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()")),
@@ -97,6 +98,21 @@ turns = Table(
     # The agent's history.v1.recent and the REST turns page: newest turns of one conversation.
     Index("ix_turns_conversation_recent", "conversation_id", "occurred_at", "seq"),
     Index("ix_turns_tsv", "tsv", postgresql_using="gin"),
+)
+
+# A session's agent handing the conversation to another (migration 0009); gone with its session.
+handoffs = Table(
+    "handoffs",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("conversation_id", Id, nullable=False),
+    Column("session_id", Id, ForeignKey(f"{SCHEMA}.sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("from_agent", Text, nullable=True),
+    Column("to_agent", Text, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_handoffs_session", "session_id", "at"),
+    Index("ix_handoffs_conversation", "conversation_id"),
 )
 
 # One row per erased conversation, kept forever: the id is retired (migration 0006, `parley_history.erasure`).

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import parley_contracts as c
 from parley_contracts.streams import DLQ_STREAM_NAME, VOICE_STREAM_NAME, erasable_subjects
 from parley_history.erasure import Backlog, backlog, propagate
-from parley_runtime.entries import publish_event
+from parley_runtime.messaging.entries import publish_event
 from parley_runtime.periodic import every
 
 

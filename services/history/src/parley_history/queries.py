@@ -13,8 +13,8 @@ import msgspec
 from sqlalchemy import and_, func, literal_column, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parley_history.models import conversations, sessions, turns
-from parley_runtime.cursors import cursor_int, cursor_text, cursor_time, decode_cursor, encode_cursor
+from parley_history.models import conversations, handoffs, sessions, turns
+from parley_runtime.web.cursors import cursor_int, cursor_text, cursor_time, decode_cursor, encode_cursor
 
 
 class Turn(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -31,6 +31,17 @@ class Turn(msgspec.Struct, kw_only=True, omit_defaults=True):
     language: str | None = None
     metrics: dict[str, Any] | None = None
     usage: dict[str, Any] | None = None
+    agent: str | None = None  # which of the session's agents spoke (or listened)
+
+
+class Handoff(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One agent of the session handing the conversation to another."""
+
+    event_id: str
+    from_agent: str | None = None
+    to_agent: str
+    reason: str | None = None
+    at: datetime
 
 
 class Session(msgspec.Struct, kw_only=True):
@@ -73,6 +84,7 @@ def _turn(row: Any) -> Turn:
         language=m["language"],
         metrics=m["metrics"],
         usage=m["usage"],
+        agent=m["agent"],
     )
 
 
@@ -153,6 +165,33 @@ async def recent_turns(conn: AsyncConnection, conversation_id: str, limit: int) 
     """The agent's seed: the last `limit` turns of a conversation, oldest first."""
     items, _ = await list_turns(conn, conversation_id=conversation_id, limit=limit, before=None)
     return items
+
+
+async def user_recent_turns(conn: AsyncConnection, user_id: str, limit: int) -> list[Turn]:
+    """What the agent remembers of a caller across calls: the last `limit` turns of the user's conversations (the
+    most recently active ones), oldest first."""
+    recent = (
+        select(conversations.c.id)
+        .where(conversations.c.user_id == user_id)
+        .order_by(conversations.c.last_activity_at.desc())
+        .limit(limit)
+        .scalar_subquery()
+    )
+    q = (
+        select(*_TURN_COLUMNS)
+        .where(turns.c.conversation_id.in_(recent))
+        .order_by(turns.c.occurred_at.desc(), turns.c.seq.desc())
+        .limit(limit)
+    )
+    return [_turn(r) for r in reversed((await conn.execute(q)).all())]
+
+
+async def session_handoffs(conn: AsyncConnection, session_id: str) -> list[Handoff]:
+    q = select(handoffs).where(handoffs.c.session_id == session_id).order_by(handoffs.c.at)
+    return [
+        Handoff(event_id=str(r.event_id), from_agent=r.from_agent, to_agent=r.to_agent, reason=r.reason, at=r.at)
+        for r in (await conn.execute(q)).all()
+    ]
 
 
 async def turns_before(conn: AsyncConnection, session_id: str, before_seq: int, limit: int) -> list[Turn]:

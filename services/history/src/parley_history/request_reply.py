@@ -30,8 +30,8 @@ from parley_contracts.history import (
     SessionTurnsRequest,
 )
 from parley_contracts.streams import HISTORY_RECENT_SUBJECT, HISTORY_SESSION_TURNS_SUBJECT
-from parley_history.queries import Turn, recent_turns, turns_before
-from parley_runtime.connection import subscriptions_confirmed
+from parley_history.queries import Turn, recent_turns, turns_before, user_recent_turns
+from parley_runtime.messaging.connection import subscriptions_confirmed
 
 logger = logging.getLogger(__name__)
 Q = TypeVar("Q")
@@ -53,6 +53,9 @@ def _endpoint(
         try:
             async with asyncio.timeout(timeout), engine.connect() as conn:
                 reply = await answer(conn, req)
+        except MissingUser as exc:
+            await request.respond_error("400", f"invalid request: {exc}")
+            return
         except Exception as exc:
             extra = {"subject": request.subject, "error": type(exc).__name__}
             logger.warning("history request unanswered", extra=extra)
@@ -66,12 +69,21 @@ def _endpoint(
 def _wire(t: Turn) -> RecentTurn:
     return RecentTurn(
         session_id=t.session_id, seq=t.seq, role=t.role, text=t.text, at=t.occurred_at,
-        interrupted=t.interrupted,
+        interrupted=t.interrupted, conversation_id=t.conversation_id,
     )  # fmt: skip
 
 
+class MissingUser(ValueError):
+    """A request for a user's turns that names no user."""
+
+
 async def _recent(conn: AsyncConnection, req: RecentTurnsRequest) -> RecentTurnsReply:
-    turns = await recent_turns(conn, req.conversation_id, req.limit)
+    if req.scope == "user":
+        if req.user_id is None:
+            raise MissingUser("scope user needs a user_id")
+        turns = await user_recent_turns(conn, req.user_id, req.limit)
+    else:
+        turns = await recent_turns(conn, req.conversation_id, req.limit)
     return RecentTurnsReply(conversation_id=req.conversation_id, turns=[_wire(t) for t in turns])
 
 

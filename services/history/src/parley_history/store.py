@@ -37,12 +37,12 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parley_contracts import SessionEnded, TurnCompleted
+from parley_contracts import AgentHandoff, SessionEnded, TurnCompleted
 from parley_history.db import driver_connection
 from parley_history.erasure import LATE, note_late_events
 from parley_history.handlers import ConversationRow, SessionRow, WritePlan
 from parley_history.known import KnownRows
-from parley_runtime.handling import TransientError
+from parley_runtime.messaging.handling import TransientError
 
 tracer = trace.get_tracer("parley.history")
 logger = logging.getLogger(__name__)
@@ -108,12 +108,19 @@ WHERE s.id = u.id AND (u.reason <> 'agent_lost' OR s.ended_at IS NULL)  -- never
 
 INSERT_TURNS = """
 INSERT INTO history.turns (event_id, conversation_id, session_id, seq, role, text, interrupted,
-                           occurred_at, started_at, ended_at, language, metrics, usage)
+                           occurred_at, started_at, ended_at, language, metrics, usage, agent)
 SELECT * FROM unnest(CAST($1 AS uuid[]), CAST($2 AS text[]), CAST($3 AS text[]),
                      CAST($4 AS int[]), CAST($5 AS text[]), CAST($6 AS text[]),
                      CAST($7 AS bool[]), CAST($8 AS timestamptz[]),
                      CAST($9 AS timestamptz[]), CAST($10 AS timestamptz[]),
-                     CAST($11 AS text[]), CAST($12 AS jsonb[]), CAST($13 AS jsonb[]))
+                     CAST($11 AS text[]), CAST($12 AS jsonb[]), CAST($13 AS jsonb[]), CAST($14 AS text[]))
+ON CONFLICT DO NOTHING
+"""
+
+INSERT_HANDOFFS = """
+INSERT INTO history.handoffs (event_id, conversation_id, session_id, from_agent, to_agent, reason, at)
+SELECT * FROM unnest(CAST($1 AS uuid[]), CAST($2 AS text[]), CAST($3 AS text[]), CAST($4 AS text[]),
+                     CAST($5 AS text[]), CAST($6 AS text[]), CAST($7 AS timestamptz[]))
 ON CONFLICT DO NOTHING
 """
 
@@ -125,7 +132,7 @@ HOLD = "SELECT * FROM history.hold_conversations($1::text[])"
 
 TURN_COLUMNS = [
     "event_id", "conversation_id", "session_id", "seq", "role", "text", "interrupted",
-    "occurred_at", "started_at", "ended_at", "language", "metrics", "usage",
+    "occurred_at", "started_at", "ended_at", "language", "metrics", "usage", "agent",
 ]  # fmt: skip
 
 
@@ -138,7 +145,7 @@ def _turn_rows(plan: WritePlan) -> list[tuple[Any, ...]]:
     return [
         (
             t.event_id, t.conversation_id, t.session_id, t.seq, t.role, t.text, t.interrupted,
-            t.occurred_at, t.started_at, t.ended_at, t.language, _j(t.metrics), _j(t.usage),
+            t.occurred_at, t.started_at, t.ended_at, t.language, _j(t.metrics), _j(t.usage), t.agent,
         )
         for t in turns
     ]  # fmt: skip
@@ -159,6 +166,7 @@ class _Rows:
     turns: list[tuple[Any, ...]]  # in TURN_COLUMNS order
     ends: list[SessionEnded]
     owner: dict[str, str]  # session id -> conversation id
+    handoffs: list[AgentHandoff]
 
     def without(self, erased: set[str]) -> _Rows:
         return _Rows(
@@ -169,6 +177,7 @@ class _Rows:
             [t for t in self.turns if t[1] not in erased],
             [e for e in self.ends if e.conversation_id not in erased],
             self.owner,
+            [h for h in self.handoffs if h.conversation_id not in erased],
         )
 
 
@@ -178,7 +187,8 @@ def _rows(plan: WritePlan, known: KnownRows) -> _Rows:
     vouched = sorted(set(plan.sessions) - {r.id for r in sessions})
     ends = [plan.ends[k] for k in sorted(plan.ends)]
     owner = {sid: row.conversation_id for sid, row in plan.sessions.items()}
-    return _Rows(sorted(plan.conversations), conversations, sessions, vouched, _turn_rows(plan), ends, owner)
+    handoffs = sorted(plan.handoffs.values(), key=lambda h: (h.session_id, h.at))
+    return _Rows(sorted(plan.conversations), conversations, sessions, vouched, _turn_rows(plan), ends, owner, handoffs)
 
 
 def _id(row: ConversationRow | SessionRow) -> str:
@@ -242,6 +252,8 @@ class SqlHistoryStore:
                 await self._sessions(conn, rows.sessions)
             if rows.ends:
                 await self._ends(conn, rows.ends)
+            if rows.handoffs:
+                await self._handoffs(conn, rows.handoffs)
             if rows.turns and copy:
                 await conn.copy_records_to_table(
                     "turns", schema_name="history", columns=TURN_COLUMNS, records=rows.turns
@@ -286,6 +298,18 @@ class SqlHistoryStore:
                 [_j(r.metadata) for r in started],
                 [r.resumed_from for r in started],
             )
+
+    async def _handoffs(self, conn: asyncpg.Connection, handoffs: list[AgentHandoff]) -> None:
+        await conn.execute(
+            INSERT_HANDOFFS,
+            [h.event_id for h in handoffs],
+            [h.conversation_id for h in handoffs],
+            [h.session_id for h in handoffs],
+            [h.from_agent for h in handoffs],
+            [h.to_agent for h in handoffs],
+            [h.reason for h in handoffs],
+            [h.at for h in handoffs],
+        )
 
     async def _ends(self, conn: asyncpg.Connection, ends: list[SessionEnded]) -> None:
         await conn.execute(

@@ -20,7 +20,7 @@ from parley_recordings.repo import RecordingRepo
 from parley_recordings.retention import purge_expired
 from parley_recordings.settings import Settings, load
 from parley_runtime.db import run_once
-from parley_runtime.serve import service_main
+from parley_runtime.web.serve import service_main
 
 
 async def _purge(settings: Settings, engine: AsyncEngine) -> int:

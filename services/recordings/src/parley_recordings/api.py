@@ -17,15 +17,16 @@ from litestar.exceptions import ClientException, HTTPException, NotFoundExceptio
 from litestar.params import FromPath, Parameter
 from litestar.response import Stream
 
+from parley_contracts import ID_PATTERN
 from parley_recordings.blobs import BlobMissing, BlobStore, SigningUnsupported
 from parley_recordings.repo import Recording, RecordingRepo
 from parley_recordings.settings import LINK_LIMIT_SECONDS, Settings
-from parley_runtime.cursors import cursor_time, decode_cursor, encode_cursor
-from parley_runtime.openapi import problems
+from parley_runtime.web.cursors import CURSOR_PARAMETER, cursor_time, decode_cursor, encode_cursor
+from parley_runtime.web.openapi import problems
 
 logger = logging.getLogger(__name__)
 
-ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+ID = ID_PATTERN
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 Repo = NamedDependency[RecordingRepo]
 Blobs = NamedDependency[BlobStore]
@@ -128,7 +129,7 @@ class RecordingsController(Controller):
         conversation_id: Annotated[str | None, Parameter(pattern=ID)] = None,
         session_id: Annotated[str | None, Parameter(pattern=ID)] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        cursor: Annotated[str | None, CURSOR_PARAMETER] = None,
     ) -> RecordingPage:
         if conversation_id is None and session_id is None:
             raise ValidationException(detail="conversation_id or session_id is required")

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 from litestar import Litestar
@@ -25,10 +21,9 @@ from parley_recordings.history_turns import nats_earlier_turns
 from parley_recordings.repo import RecordingRepo
 from parley_recordings.retention import purge_expired
 from parley_recordings.settings import Settings
-from parley_runtime.connection import connect
-from parley_runtime.http import build_app
-from parley_runtime.periodic import every
-from parley_runtime.readiness import nats_check, postgres_check
+from parley_runtime.lifecycle import Lifecycle, service_lifespan
+from parley_runtime.web.http import build_app
+from parley_runtime.web.readiness import nats_check, postgres_check
 
 
 @dataclass
@@ -37,51 +32,32 @@ class Runtime:
     repo: RecordingRepo
     blobs: BlobStore
     nc: Client | None = None
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 def create_app(settings: Settings) -> Litestar:
-    async def consume(rt: Runtime) -> None:
-        rt.nc = await connect(settings.nats, name="recordings", retry_initial=True)
-        js = rt.nc.jetstream()
+    async def consume(rt: Runtime, life: Lifecycle, nc: Client) -> None:
+        rt.nc = nc
+        js = nc.jetstream()
         deps = Deps(
             blobs=rt.blobs,
             repo=rt.repo,
             audio=NatsAudio(js),
             publish=publisher(js),
-            earlier_turns=nats_earlier_turns(rt.nc),
+            earlier_turns=nats_earlier_turns(nc),
         )
         if settings.run_consumer:
-            await recordings_consumer(rt.nc, deps).run(rt.stop)
+            await recordings_consumer(nc, deps).run(life.stop)
 
-    @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    async def start(life: Lifecycle) -> Runtime:
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        life.on_close("postgres", engine.dispose)
         if settings.migrate_on_start:
             await migrate_async(settings.database_url)
         rt = Runtime(engine=engine, repo=RecordingRepo(engine), blobs=open_blob_store(settings))
-        app.state.runtime = rt
-        consuming = asyncio.create_task(consume(rt), name="recordings-consumer")
-        rt.tasks.append(consuming)
+        life.with_nats(settings.nats, lambda nc: consume(rt, life, nc), client_name="recordings")
         if settings.retention_days > 0:
-            purge = partial(purge_expired, rt.repo, rt.blobs, days=settings.retention_days)
-            rt.tasks.append(
-                asyncio.create_task(every(3600, rt.stop, purge, what="retention"), name="recordings-retention")
-            )
-        try:
-            yield
-        finally:
-            rt.stop.set()
-            if rt.nc is None:  # still waiting for NATS: nothing in hand, so no reason to wait
-                consuming.cancel()
-            _, pending = await asyncio.wait(rt.tasks, timeout=20)
-            for task in pending:
-                task.cancel()
-            if rt.nc is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(rt.nc.drain(), timeout=5)
-            await engine.dispose()
+            life.repeat(3600, partial(purge_expired, rt.repo, rt.blobs, days=settings.retention_days), what="retention")
+        return rt
 
     def runtime(state: State) -> Runtime:
         rt: Runtime = state.runtime
@@ -106,7 +82,7 @@ def create_app(settings: Settings) -> Litestar:
             "nats": nats_check(lambda: runtime(app.state).nc),
             "postgres": postgres_check(lambda: runtime(app.state).engine),
         },
-        lifespan=lifespan,
+        lifespan=service_lifespan("recordings", start),
         dependencies={
             "repo": Provide(provide_repo, sync_to_thread=False),
             "blobs": Provide(provide_blobs, sync_to_thread=False),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -26,10 +25,11 @@ from obstore.exceptions import (
 )
 from obstore.store import AzureStore, GCSStore, LocalStore, ObjectStore, S3Store, from_url
 
+from parley_contracts import ID_RE
 from parley_recordings.settings import S3_SCHEMES, Settings
-from parley_runtime.handling import TransientError
+from parley_runtime.messaging.handling import TransientError
 
-_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_SAFE = ID_RE
 
 
 class BlobUnavailable(TransientError):

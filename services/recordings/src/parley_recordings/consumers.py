@@ -8,14 +8,12 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 import parley_contracts as c
-from parley_contracts.streams import VOICE_STREAM_NAME
 from parley_recordings.handlers import Deps, erase_conversation, store_session
 from parley_recordings.objectstore import delete_object, delete_objects_under, stream_object
 from parley_recordings.whole_session import WAIT_DELIVERIES
-from parley_runtime.consume import Consumer
-from parley_runtime.db import is_transient, poison_reason
-from parley_runtime.entries import publish_event
-from parley_runtime.handling import Delivery
+from parley_runtime.messaging.consume import Consumer, durable_consumer
+from parley_runtime.messaging.entries import publish_event
+from parley_runtime.messaging.handling import Delivery
 
 DURABLE = "recordings"
 
@@ -49,13 +47,6 @@ def recordings_consumer(nc: Client, deps_factory: Deps, *, wait_deliveries: int 
             elif isinstance(d.event, c.ConversationErased):
                 await erase_conversation(d.event, deps_factory)
 
-    return Consumer(
-        nc,
-        nc.jetstream(),
-        VOICE_STREAM_NAME,
-        DURABLE,
-        handle,
-        batch_size=10,
-        is_transient=is_transient,  # Postgres's transient errors, and TransientError (BlobUnavailable)
-        poison_reason=poison_reason,  # a value Postgres cannot store: dead-lettered at once
-    )
+    # Postgres's transient errors and TransientError (BlobUnavailable) are retried; what Postgres cannot store
+    # is dead-lettered at once.
+    return durable_consumer(nc, DURABLE, handle, batch_size=10)

@@ -26,6 +26,8 @@ class TranscriptDocument(msgspec.Struct, kw_only=True):
     messages: list[dict[str, object]]
     messages_truncated: bool
     usage: dict[str, object] | None
+    room_name: str | None = None
+    handoffs: list[dict[str, object]] = []  # between the session's agents; each message names its agent
 
 
 def transcript_json(event: SessionEnded) -> bytes:
@@ -41,6 +43,8 @@ def transcript_json(event: SessionEnded) -> bytes:
         messages=[msgspec.to_builtins(m) for m in event.messages],
         messages_truncated=event.messages_truncated,
         usage=msgspec.to_builtins(event.usage) if event.usage else None,
+        room_name=event.room_name,
+        handoffs=[msgspec.to_builtins(h) for h in event.handoffs],
     )
     return _encoder.encode(doc) + b"\n"
 
@@ -58,13 +62,25 @@ def _cue_text(text: str) -> str:
     return " ".join(text.replace("-->", "→").split()).replace("&", "&amp;").replace("<", "&lt;")
 
 
+def _voice(role: str, agent: str | None) -> str:
+    """The cue's voice: the caller, or the agent that spoke by its name when the session had several."""
+    return agent if role == "assistant" and agent and agent != "assistant" else role
+
+
 def transcript_vtt(event: SessionEnded) -> bytes:
-    """One cue per message, from its time to the next message (or the end of the session)."""
+    """One cue per message, from its time to the next message (or the end of the session); a handoff between
+    agents is a NOTE where it happened."""
     lines = ["WEBVTT", ""]
     messages = event.messages
+    handoffs = sorted(event.handoffs, key=lambda h: h.at)
     for i, m in enumerate(messages):
+        while handoffs and handoffs[0].at <= m.at:
+            h = handoffs.pop(0)
+            why = f": {_cue_text(h.reason)}" if h.reason else ""
+            lines += [f"NOTE handoff from {h.from_agent or 'the first agent'} to {h.to_agent}{why}", ""]
         start = (m.at - event.started_at).total_seconds()
         end_at = messages[i + 1].at if i + 1 < len(messages) else event.ended_at
         end = max(start + 0.5, (end_at - event.started_at).total_seconds())
-        lines += [str(m.seq), f"{_clock(start)} --> {_clock(end)}", f"<v {m.role}>{_cue_text(m.text)}", ""]
+        voice = _voice(m.role, m.agent)
+        lines += [str(m.seq), f"{_clock(start)} --> {_clock(end)}", f"<v {voice}>{_cue_text(m.text)}", ""]
     return "\n".join(lines).encode()

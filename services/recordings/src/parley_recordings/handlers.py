@@ -20,23 +20,56 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
 import parley_contracts as c
 from parley_contracts.streams import AUDIO_BUCKET
-from parley_recordings.blobs import BlobStore, conversation_folder, object_key
+from parley_recordings.blobs import conversation_folder, object_key
 from parley_recordings.documents import transcript_json, transcript_vtt
 from parley_recordings.objectstore import ObjectMissing, Sha256Counter
-from parley_recordings.repo import Recording, RecordingRepo, recording_id
+from parley_recordings.repo import Recording, recording_id
 from parley_recordings.whole_session import EarlierTurns, whole_session
-from parley_runtime.handling import PoisonError, TransientError
+from parley_runtime.messaging.handling import PoisonError, TransientError
 
 PRODUCER = "recordings"
 TRANSCRIPTS, AUDIO = "transcripts", "audio"  # blob keys: <folder>/<conversation>/<session>/<file>
 FOLDERS = (TRANSCRIPTS, AUDIO)
 Publish = Callable[[c.Event], Awaitable[None]]
+
+
+class Blobs(Protocol):
+    """Blob storage (`blobs.BlobStore` in production: local files, S3, Azure, GCS)."""
+
+    def uri(self, key: str) -> str: ...
+
+    async def put(self, key: str, data: bytes | AsyncIterator[bytes], content_type: str) -> None: ...
+
+    async def size(self, key: str) -> int | None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def delete_prefix(self, prefix: str) -> int: ...
+
+
+class Recordings(Protocol):
+    """The recordings table (`repo.RecordingRepo` in production)."""
+
+    def session_claim(self, session_id: str) -> AbstractAsyncContextManager[bool]: ...
+
+    async def for_session(self, session_id: str) -> list[Recording]: ...
+
+    async def for_conversation(self, conversation_id: str) -> list[Recording]: ...
+
+    async def put(self, rec: Recording) -> tuple[Recording, bool]: ...
+
+    async def delete(self, rid: uuid.UUID) -> None: ...
+
+    async def retire(self, conversation_id: str, at: datetime) -> None: ...
+
+    async def is_erased(self, conversation_id: str) -> bool: ...
 
 
 class AudioSource(Protocol):
@@ -51,8 +84,8 @@ class AudioSource(Protocol):
 
 @dataclass
 class Deps:
-    blobs: BlobStore
-    repo: RecordingRepo
+    blobs: Blobs
+    repo: Recordings
     audio: AudioSource
     publish: Publish
     # History's turns, for a summary cut short (`whole_session`); without it such a transcript stays cut short.
@@ -214,7 +247,7 @@ async def _store_session(event: c.SessionEnded, deps: Deps, *, settle: bool) -> 
     return list(stored.values())
 
 
-async def delete_recordings(records: list[Recording], blobs: BlobStore, repo: RecordingRepo) -> int:
+async def delete_recordings(records: list[Recording], blobs: Blobs, repo: Recordings) -> int:
     """Blob first, then its row: a blob deleted whose row then stays is deleted again (a no-op) next time."""
     for rec in records:
         await blobs.delete(rec.key)

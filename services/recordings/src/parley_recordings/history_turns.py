@@ -1,6 +1,6 @@
 """Recordings asks history for a session's earlier turns (`history.v1.session_turns`) over NATS.
 
-No usable answer (`parley_runtime.request.Unanswered`): the session's transcript waits for history
+No usable answer (`parley_runtime.messaging.request.Unanswered`): the session's transcript waits for history
 (`WaitingForHistory`).
 """
 
@@ -12,7 +12,7 @@ import parley_contracts as c
 from parley_contracts.history import SessionTurnsReply, SessionTurnsRequest
 from parley_contracts.streams import HISTORY_SESSION_TURNS_SUBJECT
 from parley_recordings.whole_session import EarlierTurns, WaitingForHistory
-from parley_runtime.request import Unanswered, ask
+from parley_runtime.messaging.request import Unanswered, ask
 
 
 def nats_earlier_turns(nc: Client, *, timeout: float = 5.0) -> EarlierTurns:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_recordings.models import erasures, recordings
 from parley_runtime.db import poison_reason
-from parley_runtime.handling import PoisonError
+from parley_runtime.messaging.handling import PoisonError
 
 _NAMESPACE = uuid.UUID("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9")
 # The advisory-lock key space is shared by everything using the database (history locks conversations with a

@@ -18,7 +18,7 @@ from parley_rooms.db import make_engine, migrate
 from parley_rooms.retention import housekeep
 from parley_rooms.settings import Settings, load
 from parley_runtime.db import run_once
-from parley_runtime.serve import service_main
+from parley_runtime.web.serve import service_main
 
 
 def _app(settings: Settings) -> Litestar:

@@ -1,32 +1,21 @@
-"""Transport only: bind the `rooms` durable and feed decoded batches to `handlers.apply_events`."""
+"""Transport only: bind the `rooms` durable and feed decoded batches to `events.apply_session_events`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from nats.aio.client import Client
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parley_contracts.streams import VOICE_STREAM_NAME
-from parley_rooms.handlers import ReplaceMetadata, apply_events
-from parley_runtime.consume import Consumer
-from parley_runtime.db import is_transient, poison_reason
-from parley_runtime.handling import Delivery
+from parley_rooms.events import ReplaceMetadata, apply_session_events
+from parley_rooms.ports import RoomStore
+from parley_runtime.messaging.consume import Consumer, durable_consumer
+from parley_runtime.messaging.handling import Delivery
 
 DURABLE = "rooms"
 
 
-def rooms_consumer(nc: Client, engine: AsyncEngine, replace_metadata: ReplaceMetadata | None = None) -> Consumer:
+def rooms_consumer(nc: Client, *, store: RoomStore, replace_metadata: ReplaceMetadata | None = None) -> Consumer:
     async def handle(batch: Sequence[Delivery]) -> None:
-        await apply_events([d.event for d in batch], engine, replace_metadata)
+        await apply_session_events([d.event for d in batch], store=store, replace_metadata=replace_metadata)
 
-    return Consumer(
-        nc,
-        nc.jetstream(),
-        VOICE_STREAM_NAME,
-        DURABLE,
-        handle,
-        batch_size=200,
-        is_transient=is_transient,
-        poison_reason=poison_reason,
-    )
+    return durable_consumer(nc, DURABLE, handle, batch_size=200)

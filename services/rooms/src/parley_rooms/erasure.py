@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, text
@@ -24,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley_rooms.models import erasures, idempotency_keys, participants, rooms
+from parley_rooms.ports import ScrubbedRoom
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +44,6 @@ async def hold_conversation(conn: AsyncConnection, conversation_id: str) -> bool
     """Lock the conversation id until the transaction ends; True when it was erased."""
     await _lock(conn, conversation_id)
     return await is_erased(conn, conversation_id)
-
-
-@dataclass(frozen=True)
-class ScrubbedRoom:
-    name: str
-    conversation_id: str
-    finished: bool  # LiveKit closed it; an unfinished one may still be live there, with its metadata
 
 
 async def erase_conversations(

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_contracts import AGENT_LOST, utcnow
 from parley_contracts.rooms import DISPATCH_RESUMED_FROM
-from parley_rooms.livekit import LiveKitRejected, LiveKitUnavailable
+from parley_rooms.ports import LiveKitRejected, LiveKitUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Everything the rooms service asks of LiveKit, through livekit-api: rooms, dispatch, tokens, webhooks.
+"""Everything the rooms service asks of LiveKit, through livekit-api: rooms, dispatch, tokens, webhooks (the
+`ports.LiveKit` the use cases run on).
 
 Errors become `LiveKitUnavailable` (network, timeout, 5xx: the API answers 503) or `LiveKitRejected`
 (4xx: the API answers 502 with LiveKit's message), so callers never see transport details.
@@ -10,7 +11,6 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -18,21 +18,11 @@ import aiohttp
 from google.protobuf import json_format
 from livekit import api
 
+from parley_rooms.events import Webhook
+from parley_rooms.ports import CreatedRoom, JoinToken, LiveKitRejected, LiveKitUnavailable, TokenGrant
 from parley_rooms.settings import Settings
 
 T = TypeVar("T")
-
-
-class LiveKitUnavailable(Exception):
-    """LiveKit could not be reached or failed (5xx, timeout)."""
-
-
-class LiveKitRejected(Exception):
-    """LiveKit refused the request (4xx); `code` is LiveKit's, e.g. `not_found`."""
-
-    def __init__(self, message: str, code: str = "") -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class InvalidWebhook(Exception):
@@ -41,18 +31,6 @@ class InvalidWebhook(Exception):
 
 class MalformedWebhook(Exception):
     """A webhook whose signature verifies but whose body is no webhook event (say, a proxy rewrote it)."""
-
-
-@dataclass(frozen=True)
-class CreatedRoom:
-    name: str
-    sid: str
-
-
-@dataclass(frozen=True)
-class JoinToken:
-    token: str
-    expires_at: datetime
 
 
 class LiveKitGateway:
@@ -121,23 +99,51 @@ class LiveKitGateway:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise LiveKitUnavailable(f"LiveKit unreachable: {type(exc).__name__}") from exc
 
-    def join_token(self, room: str, identity: str, name: str | None, metadata: str | None, ttl: int) -> JoinToken:
-        """A token that can join this one room and nothing else (no admin, no other rooms)."""
+    def join_token(self, grant: TokenGrant) -> JoinToken:
+        """A token that can join this one room as a standard participant and nothing else: no admin, no other
+        room, no agent or hidden participant, no changing its own metadata or attributes afterwards."""
         s = self.settings
-        grants = api.VideoGrants(room_join=True, room=room, can_publish=True, can_subscribe=True, can_publish_data=True)
-        token = api.AccessToken(s.livekit_api_key, s.livekit_api_secret).with_identity(identity).with_grants(grants)
-        token = token.with_ttl(timedelta(seconds=ttl))
-        if name:
-            token = token.with_name(name)
-        if metadata:
-            token = token.with_metadata(metadata)
-        return JoinToken(token=token.to_jwt(), expires_at=datetime.now(UTC) + timedelta(seconds=ttl))
+        grants = api.VideoGrants(
+            room_join=True,
+            room=grant.room,
+            can_publish=True,
+            can_subscribe=True,
+            can_publish_data=True,
+            can_update_own_metadata=False,
+        )
+        token = (
+            api.AccessToken(s.livekit_api_key, s.livekit_api_secret)
+            .with_identity(grant.identity)
+            .with_kind("standard")
+            .with_grants(grants)
+            .with_ttl(timedelta(seconds=grant.ttl_seconds))
+        )
+        if grant.name:
+            token = token.with_name(grant.name)
+        if grant.metadata:
+            token = token.with_metadata(grant.metadata)
+        if grant.attributes:
+            token = token.with_attributes(dict(grant.attributes))
+        expires = datetime.now(UTC) + timedelta(seconds=grant.ttl_seconds)
+        return JoinToken(token=token.to_jwt(), expires_at=expires)
 
-    def verify_webhook(self, body: str, authorization: str) -> api.WebhookEvent:
+    def verify_webhook(self, body: str, authorization: str) -> Webhook:
         """Verify LiveKit's signature over the exact raw body (JWT whose sha256 claim hashes the body)."""
         try:
-            return self._verifier.receive(body, authorization)
+            return _webhook(self._verifier.receive(body, authorization))
         except json_format.ParseError as exc:  # raised only once the signature and the body's hash verified
             raise MalformedWebhook(type(exc).__name__) from exc
         except Exception as exc:  # jwt errors, hash mismatch: "not from our LiveKit"
             raise InvalidWebhook(type(exc).__name__) from exc
+
+
+def _webhook(event: api.WebhookEvent) -> Webhook:
+    return Webhook(
+        id=event.id,
+        event=event.event,
+        room_name=event.room.name,
+        room_sid=event.room.sid,
+        created_at=int(event.created_at),
+        identity=event.participant.identity,
+        kind=int(event.participant.kind),
+    )

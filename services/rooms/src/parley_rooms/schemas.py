@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
-from parley_runtime.http import NO_NUL
+from parley_contracts import ID_PATTERN
+from parley_contracts.agent import ATTRIBUTE_KEY_MAX, ATTRIBUTE_VALUE_MAX, ATTRIBUTES_MAX
+from parley_rooms.ports import ParticipantView, RoomView
+from parley_runtime.web.http import NO_NUL
 
-ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+ID = ID_PATTERN
+
+
+AgentName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+
+
+class AgentDefinition(msgspec.Struct, forbid_unknown_fields=True):
+    """An agent the call may be handed to."""
+
+    instructions: Annotated[str, msgspec.Meta(min_length=1, max_length=8000, pattern=NO_NUL)]
+    description: Annotated[str, msgspec.Meta(max_length=500, pattern=NO_NUL)] | None = None
 
 
 class CreateRoom(msgspec.Struct, forbid_unknown_fields=True):
@@ -19,20 +32,47 @@ class CreateRoom(msgspec.Struct, forbid_unknown_fields=True):
     user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=NO_NUL)] | None = None
     instructions: Annotated[str, msgspec.Meta(max_length=8000, pattern=NO_NUL)] | None = None
     language: Annotated[str, msgspec.Meta(max_length=16, pattern=NO_NUL)] | None = None
+    # What the agent says first: an instruction for the LLM ("greet the caller by name and ask how you can
+    # help"); without it the agent's configured greeting.
+    greeting: Annotated[str, msgspec.Meta(max_length=2000, pattern=NO_NUL)] | None = None
+    # The agent's memory of earlier calls: this conversation's recent turns (`conversation`, the default) or the
+    # user's recent turns across all their conversations (`user`, which needs `user_id`).
+    memory: Literal["conversation", "user"] | None = None
+    # Other agents the call may be handed to (a receptionist to `booking`), by name: each with its instructions
+    # and a description the first agent reads to decide when to hand over.
+    agents: Annotated[dict[AgentName, AgentDefinition], msgspec.Meta(max_length=8)] | None = None
+
+
+AttributeKey = Annotated[str, msgspec.Meta(min_length=1, max_length=ATTRIBUTE_KEY_MAX, pattern=NO_NUL)]
+AttributeValue = Annotated[str, msgspec.Meta(max_length=ATTRIBUTE_VALUE_MAX, pattern=NO_NUL)]
+
+
+TTL_DESCRIPTION = "seconds; default ROOMS_TOKEN_TTL_SECONDS, at most ROOMS_MAX_TOKEN_TTL_SECONDS"
 
 
 class CreateToken(msgspec.Struct, forbid_unknown_fields=True):
+    """A participant's join token: who it is, and what it carries into the room."""
+
     # The identity and name come back in LiveKit's webhooks and the agent's events, which Postgres stores.
     identity: Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=NO_NUL)]
     name: Annotated[str, msgspec.Meta(max_length=256, pattern=NO_NUL)] | None = None
-    ttl_seconds: (
-        Annotated[
-            int,
-            msgspec.Meta(ge=60, description="default ROOMS_TOKEN_TTL_SECONDS; at most ROOMS_MAX_TOKEN_TTL_SECONDS"),
-        ]
-        | None
-    ) = None
-    metadata: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
+    ttl_seconds: Annotated[int, msgspec.Meta(ge=60, description=TTL_DESCRIPTION)] | None = None
+    # The participant's LiveKit metadata and attributes: the agent reads both (a CRM id, the caller's number) and
+    # they reach `participant_joined.v1`. Attributes under `lk.` are LiveKit's own and refused.
+    metadata: Annotated[str, msgspec.Meta(max_length=4096, pattern=NO_NUL)] | None = None
+    attributes: Annotated[dict[AttributeKey, AttributeValue], msgspec.Meta(max_length=ATTRIBUTES_MAX)] | None = None
+
+
+def token_request(max_ttl_seconds: int) -> type[CreateToken]:
+    """`CreateToken` whose `ttl_seconds` states this deployment's cap (ROOMS_MAX_TOKEN_TTL_SECONDS), so the OpenAPI
+    document says which lives are refused and validation refuses them."""
+    ttl = Annotated[int, msgspec.Meta(ge=60, le=max_ttl_seconds, description=TTL_DESCRIPTION)] | None
+    body = msgspec.defstruct(
+        "CreateToken", [("ttl_seconds", ttl, None)], bases=(CreateToken,), forbid_unknown_fields=True
+    )
+    assert issubclass(body, CreateToken)
+    body.__doc__ = CreateToken.__doc__
+    return body
 
 
 class Participant(msgspec.Struct):
@@ -78,7 +118,7 @@ class Token(msgspec.Struct):
     expires_at: datetime
 
 
-def room_out(row: Any, participants: list[Any] | None = None) -> Room:
+def room_out(row: RoomView, participants: list[ParticipantView] | None = None) -> Room:
     return Room(
         name=row.name,
         sid=row.sid,

@@ -30,7 +30,7 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     # Agent failover (`failover`): an agent that left a room its caller is still in, without ending its session,
     # is dispatched again after this many seconds (0: never; LiveKit Cloud resumes such jobs itself), at most
     # `agent_failover_max` times per room.
-    agent_failover_seconds: NonNegative = 15
+    agent_failover_seconds: NonNegative = 5
     agent_failover_max: NonNegative = 3
 
     @property

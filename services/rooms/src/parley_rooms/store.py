@@ -1,16 +1,26 @@
-"""SQL for the rooms service: rooms, their derived status, agent sessions, participants, receipts."""
+"""The rooms store in Postgres: rooms, their derived status, agent sessions, participants, receipts.
+
+`SqlRoomStore` is the `ports.RoomStore` the service runs on: `read()` opens a connection, `write()` a
+transaction, each handing out a `SqlRoomsTx` over it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, case, func, literal_column, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from parley_rooms import erasure
 from parley_rooms.models import agent_sessions, idempotency_keys, participants, rooms, webhook_events
+from parley_rooms.ports import KeyInFlight, NewRoom, ParticipantView, RoomExists, RoomView, ScrubbedRoom, SessionFact
+from parley_runtime.db import postgres_detail
 
 _latest_session = (
     select(agent_sessions)
@@ -35,17 +45,6 @@ _ROOM_VIEW = select(
     _latest_session.c.duration_seconds.label("session_duration_seconds"),
     _latest_session.c.end_reason.label("session_end_reason"),
 ).select_from(rooms.outerjoin(_latest_session, literal_column("true")))
-
-
-@dataclass
-class NewRoom:
-    name: str
-    conversation_id: str
-    user_id: str | None
-    agent_name: str
-    metadata: dict[str, Any]
-    sid: str
-    created_at: datetime
 
 
 async def insert_room(conn: AsyncConnection, room: NewRoom) -> None:
@@ -146,10 +145,10 @@ ON CONFLICT (session_id) DO UPDATE SET
 """)
 
 
-async def merge_session(conn: AsyncConnection, facts: list[dict[str, Any]]) -> None:
+async def merge_session(conn: AsyncConnection, facts: Sequence[SessionFact]) -> None:
     """Merge session facts (from session_started / session_ended) in key order; any order converges."""
-    for fact in sorted(facts, key=lambda f: str(f["session_id"])):
-        await conn.execute(SESSION_UPSERT, fact)
+    for fact in sorted(facts, key=lambda f: f.session_id):
+        await conn.execute(SESSION_UPSERT, asdict(fact))
 
 
 PARTICIPANT_JOIN = text("""
@@ -175,3 +174,99 @@ async def participant_joined(conn: AsyncConnection, room: str, identity: str, ki
 
 async def participant_left(conn: AsyncConnection, room: str, identity: str, kind: str, at: datetime) -> None:
     await conn.execute(PARTICIPANT_LEAVE, {"room": room, "identity": identity, "kind": kind, "at": at})
+
+
+_VIEW_FIELDS = tuple(RoomView.__dataclass_fields__)
+
+
+def room_view(row: Row[Any]) -> RoomView:
+    values = row._mapping
+    return RoomView(**{name: values[name] for name in _VIEW_FIELDS if name in values})
+
+
+# The table a unique violation names when a concurrent request with the same Idempotency-Key won.
+_KEY_TABLE = "idempotency_keys"
+
+
+class SqlRoomsTx:
+    """The rooms tables through one connection (in a transaction when it came from `SqlRoomStore.write`)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def get_room(self, name: str, *, lock: bool = False) -> RoomView | None:
+        row = await get_room(self.conn, name, lock=lock)
+        return room_view(row) if row is not None else None
+
+    async def room_exists(self, name: str) -> bool:
+        return await room_exists(self.conn, name)
+
+    async def list_rooms(
+        self, *, status: str | None, user_id: str | None, limit: int, after: tuple[datetime, str] | None
+    ) -> list[RoomView]:
+        rows = await list_rooms(self.conn, status=status, user_id=user_id, limit=limit, after=after)
+        return [room_view(r) for r in rows]
+
+    async def participants(self, name: str) -> list[ParticipantView]:
+        return [
+            ParticipantView(p.identity, p.kind, p.joined_at, p.left_at)
+            for p in await room_participants(self.conn, name)
+        ]
+
+    async def idempotent_room(self, key: str) -> tuple[str, str] | None:
+        return await idempotent_room(self.conn, key)
+
+    async def is_erased(self, conversation_id: str) -> bool:
+        return await erasure.is_erased(self.conn, conversation_id)
+
+    async def hold_conversation(self, conversation_id: str) -> bool:
+        return await erasure.hold_conversation(self.conn, conversation_id)
+
+    async def insert_room(self, room: NewRoom, *, idempotency: tuple[str, str] | None = None) -> None:
+        try:
+            await insert_room(self.conn, room)
+            if idempotency is not None:
+                key, body_hash = idempotency
+                await remember_idempotency_key(self.conn, key, body_hash, room.name, room.created_at)
+        except IntegrityError as exc:  # a concurrent request won the name or the key
+            if postgres_detail(exc, "table_name") == _KEY_TABLE:
+                raise KeyInFlight(
+                    "a request with this Idempotency-Key is in progress; retry it to get the room it creates"
+                ) from exc
+            raise RoomExists(f"room {room.name} already exists") from exc
+
+    async def finish_room(self, name: str, at: datetime, reason: str) -> bool:
+        return await finish_room(self.conn, name, at, reason)
+
+    async def set_room_sid(self, name: str, sid: str) -> None:
+        await set_room_sid(self.conn, name, sid)
+
+    async def first_receipt(self, webhook_id: str, event: str, at: datetime) -> bool:
+        return await first_receipt(self.conn, webhook_id, event, at)
+
+    async def participant_joined(self, room: str, identity: str, kind: str, at: datetime) -> None:
+        await participant_joined(self.conn, room, identity, kind, at)
+
+    async def participant_left(self, room: str, identity: str, kind: str, at: datetime) -> None:
+        await participant_left(self.conn, room, identity, kind, at)
+
+    async def merge_sessions(self, facts: Sequence[SessionFact]) -> None:
+        await merge_session(self.conn, facts)
+
+    async def erase_conversations(self, conversation_ids: Sequence[str], now: datetime) -> list[ScrubbedRoom]:
+        return await erasure.erase_conversations(self.conn, conversation_ids, now)
+
+
+class SqlRoomStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[SqlRoomsTx]:
+        async with self.engine.connect() as conn:
+            yield SqlRoomsTx(conn)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[SqlRoomsTx]:
+        async with self.engine.begin() as conn:
+            yield SqlRoomsTx(conn)

@@ -109,7 +109,7 @@ def validate(objects: list[dict[str, Any]], version: str) -> list[str]:
 def hadolint() -> list[str]:
     binary = Path(sys.executable).parent / "hadolint"
     problems = []
-    for dockerfile in sorted(ROOT.glob("services/*/Dockerfile")):
+    for dockerfile in [ROOT / "deploy" / "Dockerfile"]:
         run = subprocess.run([str(binary), str(dockerfile)], capture_output=True, text=True, check=False)
         if run.returncode != 0:
             problems.append(f"{dockerfile.relative_to(ROOT)}: {run.stdout.strip()}")

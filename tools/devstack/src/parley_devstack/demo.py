@@ -81,7 +81,7 @@ def run(root: Path) -> int:
             r = recordings.get("/v1/recordings", params={"conversation_id": cid})
             return list(r.json().get("items", [])) if r.status_code == 200 else []
 
-        _wait(lambda: all(len(turns(c)) >= 6 for c in conversations), 60, "the turns in history")
+        _wait(lambda: all(len(turns(c)) >= 7 for c in conversations), 60, "the turns in history")
         _wait(lambda: all(len(stored(c)) >= 3 for c in conversations), 60, "the recordings")
         for user, cid in zip(USERS, conversations, strict=True):
             print(f"\n=== conversation {cid} ({user}) ===")

@@ -28,8 +28,8 @@ from parley_devstack.livekit_standin import LiveKitStandIn
 from parley_devstack.nats_server import NatsServer
 from parley_devstack.ports import choose_port, wait_for_port
 from parley_devstack.postgres_server import PostgresServer
-from parley_runtime.connection import NatsSettings, connect
-from parley_runtime.provision import provision
+from parley_runtime.messaging.connection import NatsSettings, connect
+from parley_runtime.messaging.provision import provision
 
 DATABASE = "parley"
 

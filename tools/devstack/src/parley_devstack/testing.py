@@ -203,7 +203,7 @@ async def provisioned(url: str) -> None:
     """Provision Parley's streams and consumers on the server at `url` (what every service does at start)."""
     import nats
 
-    from parley_runtime.provision import provision
+    from parley_runtime.messaging.provision import provision
 
     nc = await nats.connect(url)
     try:

@@ -1,7 +1,6 @@
 """Turns no longer carry a foreign key to their session.
 
-The per-row referential check cost PostgreSQL ~4.5 us per turn (a fifth of the whole insert, measured
-with COPY batches of 1,000). The write path now checks once per batch, in the same transaction, that
+The per-row referential check was a fifth of PostgreSQL's work per inserted turn. The write path checks once per batch, in the same transaction, that
 every session it relies on exists (`SqlHistoryStore`), which is all the key was used for: turns are only
 written by this service, and only after their session row.
 

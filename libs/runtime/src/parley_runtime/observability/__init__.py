@@ -1,0 +1,2 @@
+"""Telemetry: traces (W3C context through NATS headers), metrics (OpenTelemetry, Prometheus text) and JSON
+logs."""
