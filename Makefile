@@ -19,7 +19,7 @@ uv: ## install uv with pip when it is missing
 		|| $(PYTHON) -m pip install --quiet uv
 
 sync: uv ## install every workspace package and dev tool into .venv (from uv.lock)
-	@$(UV) sync --all-packages --frozen --quiet
+	@$(UV) sync --all-packages --all-extras --frozen --quiet
 
 dev: sync ## run the whole platform locally on embedded NATS + Postgres (Ctrl-C stops it; DEV_ARGS=--chart-users)
 	$(RUN) parley-dev $(DEV_ARGS)
@@ -50,6 +50,7 @@ bench: sync ## every performance figure in one run: prints a table, writes bench
 	$(RUN) python -m bench.run
 	$(RUN) python -m bench.recordings_bench
 	$(RUN) python -m bench.memory_bench
+	$(RUN) python -m bench.voice_bench
 
 chart: sync ## lint, render and validate the Helm chart offline; hadolint the Dockerfiles
 	$(RUN) python -m parley_devstack.chart

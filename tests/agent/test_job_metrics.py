@@ -109,6 +109,7 @@ def test_only_a_separate_job_process_snapshots_its_metrics(
     import msgspec
 
     from parley_agent import worker
+    from parley_agent.providers import ProviderSet
     from parley_agent.settings import Settings
 
     settings = Settings(providers="offline", state_dir=str(tmp_path))
@@ -116,8 +117,7 @@ def test_only_a_separate_job_process_snapshots_its_metrics(
     monkeypatch.setenv(worker.WORKER_PID_ENV, str(os.getpid()) if worker_pid == "self" else worker_pid)
     started: list[Path] = []
     monkeypatch.setattr(job_metrics, "start_snapshots", started.append)
-    monkeypatch.setattr(worker, "ProviderSet", lambda settings, vad: None)  # no models: not what is tested
-    monkeypatch.setattr(worker, "load_vad", lambda settings: None)
+    monkeypatch.setattr(ProviderSet, "load", classmethod(lambda cls, settings: None))  # no models here
     monkeypatch.setattr(heap, "settle", lambda: None)  # keep this test process's collector as it is
     worker.prewarm(SimpleNamespace(userdata={}))  # type: ignore[arg-type]
     assert started == ([tmp_path / "metrics"] if snapshots else [])

@@ -70,7 +70,8 @@ def stages(text: str) -> dict[str, Stage]:
 
 
 def _fill(words: list[str], service: str) -> list[str]:
-    return [w.replace("${SERVICE}", service) for w in words]
+    """A stage's words with its build arguments at their defaults (no EXTRAS)."""
+    return [w.replace("${SERVICE}", service) for w in words if w != "${EXTRAS}"]
 
 
 def _copy_sources(app: Path) -> None:

@@ -207,6 +207,10 @@ app.kubernetes.io/component: {{ .component }}
 - name: AGENT_ELEVENLABS_VOICE_ID
   value: {{ . | quote }}
 {{- end }}
+{{- if not (kindIs "invalid" $v.agent.greeting) }}
+- name: AGENT_GREETING
+  value: {{ $v.agent.greeting | quote }}
+{{- end }}
 {{- if eq $v.agent.providers "live" }}
 {{ include "parley.secretEnv" (dict "name" "AGENT_DEEPGRAM_API_KEY" "secret" $v.agent.existingSecret "key" "deepgram-api-key") }}
 {{ include "parley.secretEnv" (dict "name" "AGENT_ELEVENLABS_API_KEY" "secret" $v.agent.existingSecret "key" "elevenlabs-api-key") }}

@@ -31,6 +31,7 @@ from parley_contracts.agent import (
     TurnCompleted,
     TurnMetrics,
     Usage,
+    WordTiming,
     newest_that_fit,
 )
 from parley_contracts.catalogue import EVENT_TYPES, PRODUCERS, AnyEvent, producers_of
@@ -80,6 +81,7 @@ __all__ = [
     "TurnCompleted",
     "TurnMetrics",
     "Usage",
+    "WordTiming",
     "conversation_of",
     "decode",
     "decode_as",

@@ -52,6 +52,18 @@ ParticipantMetadata = Annotated[str, msgspec.Meta(max_length=PARTICIPANT_METADAT
 HistoryPreload = Literal["loaded", "empty", "timeout", "unavailable", "off"]
 
 
+class WordTiming(msgspec.Struct, frozen=True, kw_only=True):
+    """One recognized word and when it was said, in seconds from its turn's `started_at` (as the speech recognizer
+    timed it: click-to-seek in a transcript, and the audio a redaction silences)."""
+
+    word: Annotated[str, msgspec.Meta(max_length=200)]
+    start: NonNegativeFloat
+    end: NonNegativeFloat
+
+
+MAX_TIMED_WORDS = 10_000
+
+
 class SessionStarted(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="session_started.v1"):
     """An agent session began in a room.
 
@@ -108,6 +120,8 @@ class TurnCompleted(SessionEvent, frozen=True, kw_only=True, omit_defaults=True,
     usage: Usage | None = None
     # Which of the session's agents spoke (an assistant turn) or was listening (a user turn), by its name.
     agent: str | None = None
+    # The caller's words with their times, when the speech recognizer gives them (user turns).
+    words: Annotated[list[WordTiming], msgspec.Meta(max_length=MAX_TIMED_WORDS)] | None = None
 
 
 class AgentHandoff(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="agent_handoff.v1"):
@@ -228,5 +242,6 @@ __all__ = [
     "TurnCompleted",
     "TurnMetrics",
     "Usage",
+    "WordTiming",
     "newest_that_fit",
 ]

@@ -21,8 +21,15 @@ from nats.aio.client import Client
 
 from parley_agent.background import flush_once, housekeeping
 from parley_agent.health import HealthServer
+from parley_agent.local_voice import installed
 from parley_agent.settings import Settings, load
-from parley_agent.simulate import SimulatedCall, plan_calls, run_simulated_calls
+from parley_agent.simulate import (
+    SimulatedCall,
+    add_simulate_arguments,
+    calls_from,
+    run_simulated_calls,
+    simulation_environment,
+)
 from parley_agent.worker import DRAIN_TIMEOUT_SECONDS, create_server, setup_agent_telemetry
 from parley_runtime.messaging.connection import connect
 from parley_runtime.observability.logs import configure_logging
@@ -41,6 +48,7 @@ async def run(settings: Settings, *, simulate: bool, calls: list[SimulatedCall],
     server.once("worker_started", started.set)
     serving = asyncio.create_task(server.run(devmode=simulate, unregistered=simulate))
     holder: list[Client] = []
+    status = 0
     chores = asyncio.create_task(housekeeping(settings, stop, holder))
     health = HealthServer(
         settings.host,
@@ -53,7 +61,13 @@ async def run(settings: Settings, *, simulate: bool, calls: list[SimulatedCall],
     await asyncio.wait([asyncio.create_task(started.wait()), serving], return_when=asyncio.FIRST_COMPLETED)
     try:
         if simulate and calls:
-            await run_simulated_calls(server, calls)
+            ended = await run_simulated_calls(server, calls)
+            for call in ended:  # each call has ended and its events are published (or kept on disk)
+                print(f"conversation {call.conversation_id}", flush=True)
+            failed = len(calls) - len(ended)
+            if failed:
+                print(f"agent: {failed} of {len(calls)} calls failed before they began (see the log)", file=sys.stderr)
+                status = 1
         if not (simulate and exit_after):
             waiter = asyncio.create_task(stop.wait())
             await asyncio.wait([waiter, serving], return_when=asyncio.FIRST_COMPLETED)
@@ -70,7 +84,7 @@ async def run(settings: Settings, *, simulate: bool, calls: list[SimulatedCall],
         if not serving.done():
             serving.cancel()
         await health.stop()
-    return 0
+    return status
 
 
 async def flush(settings: Settings) -> int:
@@ -88,18 +102,17 @@ async def flush(settings: Settings) -> int:
 
 def check() -> int:
     """What the image build runs: every module imports, every plugin and model loads, offline."""
-    from livekit.plugins import deepgram, elevenlabs, openai, silero  # noqa: F401
+    from livekit.agents import inference
+    from livekit.plugins import silero
 
+    from parley_agent.local_voice import LocalModels
     from parley_runtime.web.serve import import_all
 
     silero.VAD.load()
+    inference.TurnDetector(version="v1-mini")
+    if installed():
+        LocalModels.load()
     return import_all("parley_agent")
-
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 0 or more")
-    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,22 +121,21 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("worker", help="take calls from the LiveKit server")
     sub.add_parser("serve", help="the same as worker (what the image runs)")
     sub.add_parser("check", help="import everything and load every model, then exit")
-    sim = sub.add_parser("simulate", help="run scripted conversations headless")
-    sim.add_argument("-n", "--conversations", type=_count, default=3, help="how many (default 3)")
-    sim.add_argument("--exit", action="store_true", help="exit when the conversations are done")
-    sim.add_argument("--conversation", action="append", default=[], help="continue this conversation id (repeat)")
-    sim.add_argument("--room", action="append", default=[], help="take the call in this room (repeat)")
-    sim.add_argument("--resumed-from", help="take over this lost session, as rooms' re-dispatch would have it")
-    sim.add_argument("--say", action="append", default=[], help="what the caller says, one utterance each (repeat)")
+    add_simulate_arguments(sub.add_parser("simulate", help="run simulated calls headless, typed or spoken"))
     sub.add_parser("flush", help="publish what earlier runs left on disk, then exit")
     args = parser.parse_args(argv)
     command = {None: "worker", "serve": "worker"}.get(args.command, args.command)
     if command == "check":
         return check()
     try:
-        settings = load()
+        settings = load(simulation_environment(args) if command == "simulate" else None)
         if command == "worker":
             settings.require_livekit()
+        if settings.providers == "local" and not installed():
+            raise SettingsError(
+                "AGENT_PROVIDERS=local needs the agent's local voice: install parley-agent[local]"
+                ' (an image built with --build-arg EXTRAS="--extra local")'
+            )
     except SettingsError as exc:
         print(f"agent: {exc}", file=sys.stderr)
         return 2
@@ -134,17 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "flush":
         return asyncio.run(flush(settings))
     simulate = command == "simulate"
-    calls = (
-        plan_calls(
-            args.conversations,
-            conversation_ids=args.conversation,
-            rooms=args.room,
-            resumed_from=args.resumed_from,
-            lines=args.say,
-        )
-        if simulate
-        else []
-    )
+    calls = calls_from(args) if simulate else []
     return asyncio.run(run(settings, simulate=simulate, calls=calls, exit_after=getattr(args, "exit", False)))
 
 

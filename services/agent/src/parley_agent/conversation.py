@@ -26,12 +26,13 @@ from livekit.agents.voice.events import CloseEvent
 
 from parley_agent.assistant import ASSISTANT, ParleyAgent, prompt
 from parley_agent.call import SIMULATED_CALLER, Call, default_instructions, participant_kind, resumed_session
+from parley_agent.caller import SpeakingCaller
 from parley_agent.history_client import Preload, preload, seed_context
 from parley_agent.lease import RoomLease
 from parley_agent.lease_store import NatsLeaseStore
 from parley_agent.metadata import dispatch_resumed_from
-from parley_agent.offline import SimulatedCallerAudio, SimulatedSpeaker
 from parley_agent.providers import ProviderSet
+from parley_agent.simulated_call import Utterance, attach_speaker, caller_input, speak, still_to_say
 from parley_agent.tracker import close_reason
 
 logger = logging.getLogger(__name__)
@@ -96,7 +97,8 @@ async def run_call(call: Call, providers: ProviderSet) -> None:
         chat_ctx=seed_context(loaded.turns),
     )
     peers = tuple(p.name for p in meta.agents)
-    session: AgentSession[Any] = AgentSession(**providers.session_kwargs(meta.language, peers))
+    kwargs = providers.session_kwargs(meta.language, peers, on_words=call.tracker.heard)
+    session: AgentSession[Any] = AgentSession(**kwargs)
     call.session = session
     call.tracker.attach(session)
 
@@ -109,7 +111,7 @@ async def run_call(call: Call, providers: ProviderSet) -> None:
     call.keeper = asyncio.create_task(_keep_room(call, session), name="room-lease")
     record: RecordingOptions = {"audio": settings.record_audio, "traces": False, "logs": False, "transcript": False}
     if ctx.is_fake_job():
-        await _run_simulated(call, session, agent, record, loaded, resumed_from, opened)
+        await _run_simulated(call, session, agent, record, loaded, resumed_from, opened, providers)
         return
     _track_room_participants(call, ctx.room, agent)
     await session.start(
@@ -174,11 +176,12 @@ async def _run_simulated(
     loaded: Preload,
     resumed_from: str | None,
     opened: float,
+    providers: ProviderSet,
 ) -> None:
-    """A headless call: the scripted caller's lines go through the same session, tracker and outbox. A call taken
-    over from a lost agent goes on from where it was cut: the lines the caller already said are not said again."""
-    session.input.audio = SimulatedCallerAudio()
-    session.output.audio = SimulatedSpeaker()
+    """A headless call (`simulated_call`): the caller types (offline) or speaks (local)."""
+    mic = caller_input(providers.local)
+    session.input.audio = mic
+    attach_speaker(session, spoken=providers.local is not None)
     await session.start(agent, record=record)
     _watch_first_audio(call, session, opened)
     call.tracker.participant_joined(SIMULATED_CALLER, "standard")
@@ -187,19 +190,20 @@ async def _run_simulated(
     if greeting is not None:
         await greeting
     said = [t.text for t in loaded.turns if t.role == "user" and t.session_id == resumed_from]
-    for line in _still_to_say(call.meta.simulation, said):
-        if call.reason == REPLACED:
-            return
-        await session.run(user_input=line)
+    script = [u for u in map(Utterance.parse, call.meta.simulation) if u is not None]
+    utterances = still_to_say(script, said)
+    if isinstance(mic, SpeakingCaller) and providers.local is not None:
+        barge_in = call.meta.simulated_barge_in
+        await speak(session, mic, providers.local, utterances, barge_in=barge_in, hung_up=lambda: call.ending)
+    else:
+        for utterance in utterances:
+            if call.reason == REPLACED:
+                return
+            if utterance.text is not None:  # a WAV cannot be typed
+                await session.run(user_input=utterance.text)
     call.tracker.participant_left(SIMULATED_CALLER)
     call.reason = "participant_disconnected"
     await session.aclose()
-
-
-def _still_to_say(lines: list[str], said: list[str]) -> list[str]:
-    """The script's lines after the last one the interrupted session heard."""
-    last = max((i for i, line in enumerate(lines) if line in said), default=-1)
-    return lines[last + 1 :]
 
 
 def _track_room_participants(call: Call, room: rtc.Room, agent: ParleyAgent) -> None:

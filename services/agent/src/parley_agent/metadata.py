@@ -47,8 +47,9 @@ class RoomMetadata:
     agents: tuple[PeerAgent, ...] = ()
     # Scripted caller lines, and the job's dispatch metadata (what rooms' re-dispatch would carry), honoured
     # only in simulated (fake) jobs, which have no dispatch of their own.
-    simulation: list[str] = field(default_factory=list)
+    simulation: list[object] = field(default_factory=list)  # lines of text, or {"wav": path}
     simulated_dispatch: str | None = None
+    simulated_barge_in: bool = False
     generated_conversation_id: bool = False
 
 
@@ -76,7 +77,9 @@ def parse_room_metadata(raw: str | None) -> RoomMetadata:
             logger.warning("invalid conversation_id in room metadata; starting a new conversation")
         conversation_id = str(uuid.uuid4())
     script = data.get("simulation")
-    lines = [s for s in script if isinstance(s, str)] if isinstance(script, list) else []
+    lines: list[object] = []
+    if isinstance(script, list):
+        lines = list[object]([s for s in script if isinstance(s, str | dict)][:100])
     return RoomMetadata(
         conversation_id=str(conversation_id),
         user_id=_str(data.get("user_id"), 256),
@@ -87,6 +90,7 @@ def parse_room_metadata(raw: str | None) -> RoomMetadata:
         agents=_peers(data.get("agents")),
         simulation=lines,
         simulated_dispatch=data["dispatch"] if isinstance(data.get("dispatch"), str) else None,
+        simulated_barge_in=data.get("barge_in") is True,
         generated_conversation_id=generated,
     )
 

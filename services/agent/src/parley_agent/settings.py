@@ -1,7 +1,8 @@
 """Agent settings, from `AGENT_*` environment variables (see .env.example).
 
 `providers=live` (the default) needs the provider keys and fails at start-up naming the missing
-variable; `providers=offline` runs a scripted LLM and a tone TTS with no keys at all.
+variable; `providers=local` runs real speech offline (models shipped in wheels) with a scripted LLM or any
+OpenAI-compatible server; `providers=offline` runs a scripted LLM and a tone TTS with no keys at all.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nats_password: str | None = None
     nats_creds_file: str | None = None
     agent_name: str = "parley-agent"
-    providers: Literal["live", "offline"] = "live"
+    providers: Literal["live", "local", "offline"] = "live"
     # LiveKit server (the worker registers there); also read from LIVEKIT_URL/KEY/SECRET.
     livekit_url: LiveKitUrl | None = None
     livekit_api_key: str | None = None

@@ -46,12 +46,17 @@ def _usage_totals(usage: AgentSessionUsage | None) -> c.Usage:
     return c.Usage(prompt_tokens=prompt, completion_tokens=completion, tts_characters=chars, stt_audio_seconds=audio)
 
 
-def turn_metrics(metrics: Mapping[str, Any]) -> c.TurnMetrics | None:
-    """The per-turn latencies the framework reports on the message (ChatMessage.metrics)."""
+def turn_metrics(metrics: Mapping[str, Any], *, answered_at: float | None = None) -> c.TurnMetrics | None:
+    """The per-turn latencies the framework reports on the message (ChatMessage.metrics). `answered_at`: when
+    the caller stopped speaking, for a reply the framework does not time (a new agent's first words after a
+    handoff answer the caller as much as any reply)."""
 
     def pick(key: str) -> float | None:
         value = metrics.get(key)
         return float(value) if isinstance(value, int | float) and value >= 0 else None
+
+    if pick("e2e_latency") is None and answered_at is not None and pick("started_speaking_at") is not None:
+        metrics = {**metrics, "e2e_latency": metrics["started_speaking_at"] - answered_at}
 
     m = c.TurnMetrics(
         transcription_delay=pick("transcription_delay"),
@@ -80,6 +85,8 @@ class CallTracker:
         self._usage_at_last_turn = c.Usage()
         # Why the next handoff happens: set by the tool that hands over, read when the framework reports it.
         self.pending_handoff_reason: str | None = None
+        self._heard: list[tuple[str, float, float]] = []  # the recognizer's words since the last user turn
+        self._caller_stopped_at: float | None = None  # the last user turn's end, until a reply answers it
         self.started = False
         self.ended = False
 
@@ -142,6 +149,21 @@ class CallTracker:
                 )
             )
 
+    def heard(self, words: list[tuple[str, float, float]]) -> None:
+        """Words the recognizer heard, with their times (Unix seconds): they go on the next user turn."""
+        self._heard.extend(words)
+
+    def _words(self, started_at: datetime | None) -> list[c.WordTiming] | None:
+        heard, self._heard = self._heard, []
+        if not heard:
+            return None
+        base = started_at.timestamp() if started_at else heard[0][1]
+        timed = [
+            c.WordTiming(word=w[:200], start=round(max(0.0, s - base), 3), end=round(max(0.0, e - base), 3))
+            for w, s, e in heard
+        ]
+        return timed[: c.agent.MAX_TIMED_WORDS]
+
     def set_handoff_reason(self, reason: str) -> None:
         """Why the handoff about to happen happens (the transfer tool knows; the framework reports it later)."""
         self.pending_handoff_reason = reason
@@ -202,6 +224,10 @@ class CallTracker:
                 stt_audio_seconds=max(0.0, totals.stt_audio_seconds - last.stt_audio_seconds),
             )
             self._usage_at_last_turn = totals
+        started_at = _ts(metrics.get("started_speaking_at"))
+        answered_at, self._caller_stopped_at = self._caller_stopped_at, None
+        if role == "user" and isinstance(metrics.get("stopped_speaking_at"), int | float):
+            self._caller_stopped_at = metrics["stopped_speaking_at"]
         event = c.TurnCompleted(
             # The message's own time, the `at` it has in the session_ended summary: history serves it back
             # as the turn's time, so a transcript built from history matches one built from the summary.
@@ -210,12 +236,13 @@ class CallTracker:
             role=role,
             text=text,
             interrupted=message.interrupted,
-            started_at=_ts(metrics.get("started_speaking_at")),
+            started_at=started_at,
             ended_at=_ts(metrics.get("stopped_speaking_at")),
             language=getattr(item, "language", None) if isinstance(getattr(item, "language", None), str) else None,
-            metrics=turn_metrics(metrics),
+            metrics=turn_metrics(metrics, answered_at=answered_at if role == "assistant" else None),
             usage=usage,
             agent=message.agent,
+            words=self._words(started_at) if role == "user" else None,
         )
         # One trace per turn: this span is the root; the outbox captures it at emit, the publish and every
         # consumer's processing continue it. Ids and timings only: the text stays out of spans.

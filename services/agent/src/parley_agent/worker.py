@@ -16,10 +16,10 @@ import msgspec
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess
 from livekit.rtc._ffi_client import FfiClient
 
-from parley_agent import job_metrics, thread_stacks
+from parley_agent import job_metrics, speech_recorder, thread_stacks
 from parley_agent.call import Call, open_call
 from parley_agent.conversation import run_call
-from parley_agent.providers import ProviderSet, load_vad
+from parley_agent.providers import ProviderSet
 from parley_agent.settings import Settings
 from parley_runtime import heap
 
@@ -31,6 +31,7 @@ WORKER_PID_ENV = "PARLEY_AGENT_WORKER_PID"  # tells a job process from the worke
 DRAIN_TIMEOUT_SECONDS = 600
 
 _calls: dict[str, Call] = {}
+ended_rooms: set[str] = set()  # rooms whose call has ended and persisted its end (what `simulate` waits for)
 
 
 def _settings(proc: JobProcess) -> Settings:
@@ -73,7 +74,8 @@ def prewarm(proc: JobProcess) -> None:
         # A job process of its own: its metrics reach the worker's /metrics through the state directory.
         job_metrics.start_snapshots(settings.state_path / "metrics")
     proc.userdata["settings"] = settings
-    proc.userdata["providers"] = ProviderSet(settings, vad=load_vad(settings))
+    speech_recorder.install()
+    proc.userdata["providers"] = ProviderSet.load(settings)
     heap.settle()  # models and providers are loaded: no full collection walks them during a call
 
 
@@ -85,6 +87,7 @@ async def entrypoint(ctx: JobContext) -> None:
     async def on_shutdown(reason: str) -> None:  # errors and worker shutdown: persist what we have
         await call.finish(reason or "job_shutdown")
         _calls.pop(ctx.job.id, None)
+        ended_rooms.add(ctx.job.room.name)
 
     ctx.add_shutdown_callback(on_shutdown)
     await run_call(call, ctx.proc.userdata["providers"])
@@ -94,6 +97,7 @@ async def on_session_end(ctx: JobContext) -> None:
     call = _calls.pop(ctx.job.id, None)
     if call is not None:
         await call.finish()
+        ended_rooms.add(ctx.job.room.name)
 
 
 def create_server(settings: Settings, *, simulate: bool = False) -> AgentServer:

@@ -32,6 +32,8 @@ class Turn(msgspec.Struct, kw_only=True, omit_defaults=True):
     metrics: dict[str, Any] | None = None
     usage: dict[str, Any] | None = None
     agent: str | None = None  # which of the session's agents spoke (or listened)
+    # The caller's words: [{word, start, end}], seconds from `started_at` (when the recognizer timed them).
+    words: list[dict[str, Any]] | None = None
 
 
 class Handoff(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -85,6 +87,7 @@ def _turn(row: Any) -> Turn:
         metrics=m["metrics"],
         usage=m["usage"],
         agent=m["agent"],
+        words=m["words"],
     )
 
 

@@ -1,12 +1,14 @@
 """`make demo`: Parley end to end on this machine, in about a minute, then everything stops.
 
 Starts the embedded stack (NATS with the chart's least-privilege users, one per process), creates three
-rooms through the rooms API, runs three scripted conversations through the agent's real job path (one per
-room, continuing the room's conversation), then prints each conversation's transcript as the history API
-returns it and where the recordings API stored its transcript and audio, and finally erases the last
-conversation on request and waits until history, recordings and the streams hold nothing of it and rooms
-has scrubbed the room. Exits
-non-zero if anything did not arrive or did not go, or if NATS refused a service anything.
+rooms through the rooms API, runs three spoken conversations through the agent's real job path (one per
+room, continuing the room's conversation: the simulated caller's lines are synthesized and heard back by
+the agent's speech recognition, its replies are synthesized speech), then prints each conversation's
+transcript as the history API returns it, with what the caller said next to what the agent heard and how
+long the caller waited for each answer, and where the recordings API stored its transcript and audio.
+Finally it erases the last conversation on request and waits until history, recordings and the streams
+hold nothing of it and rooms has scrubbed the room. Exits non-zero if anything did not arrive or did not
+go, or if NATS refused a service anything. `AGENT_PROVIDERS=offline` types the lines instead (faster).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from parley_devstack import nats_accounts
+from parley_devstack.speech import corpus_error_rate
 from parley_devstack.stack import Stack
 
 USERS = ["ada", "grace", "linus"]
@@ -31,6 +35,30 @@ def _wait(check: object, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.3)
+
+
+def caller_lines(call: int) -> list[str]:
+    """What the simulated caller of the demo's `call`-th conversation says (the agent's scripts, in turn)."""
+    from parley_agent.simulate import SCRIPTS  # the demo tours the whole workspace
+
+    return [line for line in SCRIPTS[call % len(SCRIPTS)] if isinstance(line, str)]
+
+
+def print_transcript(turns: list[dict[str, Any]], said: list[str]) -> None:
+    """Each turn; a caller's turn with what was said, when the recognizer heard otherwise; a reply with how long
+    the caller waited for it (from the end of their speech to the agent's first audio)."""
+    pairs: list[tuple[str, str]] = []
+    for t in turns:
+        wait = (t.get("metrics") or {}).get("e2e_latency")
+        suffix = f"   [caller waited {wait * 1000:.0f} ms]" if wait is not None else ""
+        cut = " (cut off by the caller)" if t["interrupted"] else ""
+        print(f"  {t['seq']:>2} {t['role']:<9} {t['text']}{cut}{suffix}")
+        if t["role"] == "user" and len(pairs) < len(said):
+            line = said[len(pairs)]
+            pairs.append((line, str(t["text"])))
+            print(f"     {'said':<9} {line}")
+    if pairs:
+        print(f"  word error rate of what the agent heard: {corpus_error_rate(pairs):.0%}")
 
 
 def run(root: Path) -> int:
@@ -56,7 +84,7 @@ def run(root: Path) -> int:
         agent_env = {
             **os.environ,
             "AGENT_NATS_URL": env["PARLEY_NATS_URL"],
-            "AGENT_PROVIDERS": "offline",
+            "AGENT_PROVIDERS": os.environ.get("AGENT_PROVIDERS", "local"),
             "AGENT_STATE_DIR": str((root / "agent").resolve()),
             "AGENT_PORT": "0",
             **stack.nats_login("AGENT_", "agent"),
@@ -64,10 +92,10 @@ def run(root: Path) -> int:
         args = [sys.executable, "-m", "parley_agent", "simulate", "--exit", "-n", str(len(conversations))]
         for room in created:  # each call happens in the room the API created, continuing its conversation
             args += ["--conversation", room["conversation_id"], "--room", room["name"]]
-        print("running three simulated conversations through the agent...")
+        print(f"running three simulated conversations through the agent ({agent_env['AGENT_PROVIDERS']} voice)...")
         calls_log = stack.logs / "agent-calls.log"
         with calls_log.open("ab") as log:
-            calls = subprocess.run(args, env=agent_env, stdout=log, stderr=subprocess.STDOUT, timeout=90)
+            calls = subprocess.run(args, env=agent_env, stdout=log, stderr=subprocess.STDOUT, timeout=180)
         if calls.returncode != 0:
             print(f"the agent failed ({calls.returncode}); the end of {calls_log}:", file=sys.stderr)
             print(calls_log.read_text(errors="replace")[-4000:], file=sys.stderr)
@@ -83,10 +111,9 @@ def run(root: Path) -> int:
 
         _wait(lambda: all(len(turns(c)) >= 7 for c in conversations), 60, "the turns in history")
         _wait(lambda: all(len(stored(c)) >= 3 for c in conversations), 60, "the recordings")
-        for user, cid in zip(USERS, conversations, strict=True):
+        for i, (user, cid) in enumerate(zip(USERS, conversations, strict=True)):
             print(f"\n=== conversation {cid} ({user}) ===")
-            for t in turns(cid):
-                print(f"  {t['seq']:>2} {t['role']:<9} {t['text']}")
+            print_transcript(turns(cid), caller_lines(i))
             for rec in stored(cid):
                 print(f"  [{rec['kind']}/{rec['format']}] {rec['bytes']:>7} bytes  {rec['uri']}")
         _wait(

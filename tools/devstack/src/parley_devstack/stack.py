@@ -65,35 +65,42 @@ def dev_api_key(root: Path) -> str:
     return path.read_text().strip()
 
 
+# What the stack itself wires: where a service listens and which servers it talks to. The rest of a service's
+# settings may come from the environment (`HISTORY_RATE_LIMIT=... make dev`), over the dev defaults.
+WIRED = ("HOST", "PORT", "NATS_URL", "NATS_USER", "NATS_PASSWORD", "DATABASE_URL")
+
+
 def service_env(
     spec: ServiceSpec, port: int, stack: dict[str, str], root: Path, nats_login: dict[str, str] | None = None
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(spec.prefix)}
+    """A service's environment: the dev defaults, the settings of this environment over them, the stack's wiring
+    over both. API keys given in the environment are added to the dev key, which the stack's own tools use."""
     p = spec.prefix
-    env.update(
-        {
-            f"{p}PORT": str(port),
-            f"{p}HOST": "127.0.0.1",
-            f"{p}NATS_URL": stack["PARLEY_NATS_URL"],
-        }
-    )
-    env.update(nats_login or {})  # the chart's user for this service, with chart users
+    defaults: dict[str, str] = {}
+    wiring = {f"{p}PORT": str(port), f"{p}HOST": "127.0.0.1", f"{p}NATS_URL": stack["PARLEY_NATS_URL"]}
+    wiring.update(nats_login or {})  # the chart's user for this service, with chart users
     if spec.uses_database:
-        env[f"{p}DATABASE_URL"] = stack["PARLEY_DATABASE_URL"]
-        env[f"{p}API_KEYS"] = stack["PARLEY_API_KEY"]
+        wiring[f"{p}DATABASE_URL"] = stack["PARLEY_DATABASE_URL"]
+        given = os.environ.get(f"{p}API_KEYS", "").strip()
+        wiring[f"{p}API_KEYS"] = ",".join(k for k in (stack["PARLEY_API_KEY"], given) if k)
     if spec.name == "rooms":
-        env[f"{p}LIVEKIT_URL"] = stack["PARLEY_LIVEKIT_URL"]
-        env[f"{p}LIVEKIT_API_KEY"] = stack["PARLEY_LIVEKIT_API_KEY"]
-        env[f"{p}LIVEKIT_API_SECRET"] = stack["PARLEY_LIVEKIT_API_SECRET"]
-        env[f"{p}STATE_DIR"] = str((root / "rooms").resolve())
+        wiring[f"{p}LIVEKIT_URL"] = stack["PARLEY_LIVEKIT_URL"]
+        wiring[f"{p}LIVEKIT_API_KEY"] = stack["PARLEY_LIVEKIT_API_KEY"]
+        wiring[f"{p}LIVEKIT_API_SECRET"] = stack["PARLEY_LIVEKIT_API_SECRET"]
+        defaults[f"{p}STATE_DIR"] = str((root / "rooms").resolve())
     if spec.name == "recordings":
-        env[f"{p}BLOB_URL"] = (root / "blobs").resolve().as_uri()
+        defaults[f"{p}BLOB_URL"] = (root / "blobs").resolve().as_uri()
     if spec.name == "agent":
-        env[f"{p}STATE_DIR"] = str((root / "agent").resolve())
-        env[f"{p}METRICS_KEYS"] = stack["PARLEY_API_KEY"]  # the services take their API key on /metrics
+        defaults[f"{p}STATE_DIR"] = str((root / "agent").resolve())
+        defaults[f"{p}METRICS_KEYS"] = stack["PARLEY_API_KEY"]  # the services take their API key on /metrics
         if not os.environ.get("LIVEKIT_URL"):
-            env.setdefault(f"{p}PROVIDERS", "offline")
-    return env
+            defaults[f"{p}PROVIDERS"] = "local"  # real speech, offline: the simulated caller speaks
+    return {**defaults, **os.environ, **wiring}
+
+
+def settings_from_environment(specs: list[ServiceSpec]) -> list[str]:
+    """The service settings this environment gives `make dev` (names only: values may be secrets)."""
+    return sorted(k for s in specs for k in os.environ if k.startswith(s.prefix) and k[len(s.prefix) :] not in WIRED)
 
 
 def service_command(spec: ServiceSpec, simulated_calls: int = 3) -> list[str]:
@@ -253,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in env.items():
             print(f"  {key}={value}")
         print(f"  settings: {args.root / 'stack.env'}   logs: {stack.logs}/")
+        if given := settings_from_environment(SERVICES):
+            print(f"  from your environment: {', '.join(given)}")
         reported: set[str] = set()
         while not stopping and not args.exit_after_start:
             for name, code in stack.exited():

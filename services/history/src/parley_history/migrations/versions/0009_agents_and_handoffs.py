@@ -1,7 +1,8 @@
-"""Which agent spoke each turn, and the handoffs between a session's agents (`agent_handoff.v1`).
+"""Which agent spoke each turn, its words' timings, and the handoffs between a session's agents.
 
 A session may pass from one agent to another (a receptionist to a booking agent): each turn names its agent,
-and each handoff is a row of its session, deleted with it (erasure, retention).
+and each handoff (`agent_handoff.v1`) is a row of its session, deleted with it (erasure, retention). A caller's
+turn keeps its words' timings (`turn_completed.v1.words`) where the speech recognizer gave them.
 
 Revision ID: 0009
 """
@@ -17,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("ALTER TABLE history.turns ADD COLUMN agent text")
+    op.execute("ALTER TABLE history.turns ADD COLUMN agent text, ADD COLUMN words jsonb")
     op.execute("""
         CREATE TABLE history.handoffs (
             event_id uuid PRIMARY KEY,
@@ -35,4 +36,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP TABLE history.handoffs")
-    op.execute("ALTER TABLE history.turns DROP COLUMN agent")
+    op.execute("ALTER TABLE history.turns DROP COLUMN agent, DROP COLUMN words")
