@@ -4,6 +4,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from parley_console.settings import Settings as ConsoleSettings
 
 from parley_agent.settings import Settings as AgentSettings
 from parley_history.settings import Settings as HistorySettings
@@ -18,7 +19,8 @@ EXAMPLE = (Path(__file__).parents[1] / ".env.example").read_text()
 @pytest.mark.parametrize(
     ("prefix", "settings"),
     [("HISTORY_", HistorySettings), ("ROOMS_", RoomsSettings), ("RECORDINGS_", RecordingsSettings),
-     ("AGENT_", AgentSettings), ("PARLEY_NATS_", NatsSettings), ("PARLEY_PROVISION_", ProvisionSettings)],
+     ("AGENT_", AgentSettings), ("CONSOLE_", ConsoleSettings), ("PARLEY_NATS_", NatsSettings),
+     ("PARLEY_PROVISION_", ProvisionSettings)],
 )  # fmt: skip
 def test_every_setting_is_documented(prefix: str, settings: type[msgspec.Struct]) -> None:
     missing = [f"{prefix}{f.upper()}" for f in settings.__struct_fields__ if f"{prefix}{f.upper()}" not in EXAMPLE]

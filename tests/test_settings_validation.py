@@ -24,6 +24,14 @@ REQUIRED = {
         "RECORDINGS_BLOB_URL": "file:///tmp/blobs",
     },
     "agent": {"AGENT_PROVIDERS": "offline"},
+    "console": {
+        "CONSOLE_API_KEYS": "ops:k1",
+        "CONSOLE_SERVICE_KEY": "k2",
+        "CONSOLE_HISTORY_URL": "http://history:8102",
+        "CONSOLE_ROOMS_URL": "http://rooms:8101",
+        "CONSOLE_RECORDINGS_URL": "http://recordings:8103",
+        "CONSOLE_SESSION_SECRET": "s" * 32,
+    },
 }
 
 
@@ -52,6 +60,9 @@ def _load(service: str, **env: str) -> object:
         ("agent", "AGENT_LOAD_THRESHOLD", "1.5", "at most 1"),
         ("agent", "AGENT_LOAD_THRESHOLD", "0", "above 0"),
         ("agent", "AGENT_JOB_MEMORY_LIMIT_MB", "-1", "at least 0"),
+        ("console", "CONSOLE_SESSION_SECRET", "short", "at least 32 characters"),
+        ("console", "CONSOLE_SESSION_TTL_SECONDS", "999999", "86400"),
+        ("console", "CONSOLE_HISTORY_URL", "history:8102", "an http://"),
     ],
 )
 def test_a_setting_out_of_range_fails_naming_the_variable_and_what_it_expects(
@@ -83,3 +94,11 @@ def test_values_in_range_load() -> None:
     )
     assert settings.nats.servers == ["nats://a:4222", "tls://b:4222"]  # type: ignore[attr-defined]
     assert _load("agent", AGENT_HISTORY_LIMIT="0").history_limit == 0  # type: ignore[attr-defined]
+
+
+def test_a_console_nobody_could_sign_in_to_fails_naming_the_variables() -> None:
+    with pytest.raises(SettingsError, match="CONSOLE_API_KEYS holds no key and no CONSOLE_TRUSTED_IDENTITY_HEADER"):
+        _load("console", CONSOLE_API_KEYS="")
+    proxied = _load("console", CONSOLE_API_KEYS="", CONSOLE_TRUSTED_IDENTITY_HEADER="X-Forwarded-Email")
+    assert proxied.trusted_identity_header == "X-Forwarded-Email"  # type: ignore[attr-defined]
+    assert _load("console").sign_in_keys == {"k1": "ops"}  # type: ignore[attr-defined]

@@ -150,7 +150,8 @@ def test_a_reply_the_caller_cuts_off_is_stored_interrupted_with_the_words_spoken
     answered = next(t["text"] for t in turns if t["role"] == "user")
     full_reply = f'You said "{answered}". How else can I help?'  # what the scripted model answers
     assert full_reply.startswith(cut[0]["text"]) and len(cut[0]["text"]) < len(full_reply)
-    assert words(turns[-2]["text"])[-2:] == ["thursday", "instead"]  # the interruption itself was heard
+    heard = [t["text"] for t in turns if t["role"] == "user"]
+    assert corpus_error_rate(list(zip(BARGE_IN, heard, strict=True))) <= 0.25  # the interruption itself was heard
 
 
 def test_a_wav_the_caller_plays_is_heard(calls: Calls) -> None:

@@ -220,3 +220,39 @@ async def test_a_forged_turns_cursor_is_a_400_problem(
     r = await client.get(f"/v1/conversations/conv-0/turns?before={encode_cursor(*parts)}", headers=AUTH)
     assert r.status_code == 400, r.text
     assert r.json()["detail"] == "malformed cursor"
+
+
+async def test_the_call_log_sums_each_conversation_and_filters_by_user_time_and_status(
+    client: AsyncTestClient[Litestar], seeded: None, engine: AsyncEngine
+) -> None:
+    store = SqlHistoryStore(engine)
+    at = T0 + timedelta(minutes=1)
+    lost = msgspec.structs.replace(
+        ended("conv-1", "sess-1", 3, at=at + timedelta(seconds=9)), reason="agent_lost", started_at=at
+    )
+    await persist([lost], store)
+    everything = (await client.get("/v1/calls", headers=AUTH)).json()
+    by_id = {c["conversation_id"]: c for c in everything["items"]}
+    assert [c["conversation_id"] for c in everything["items"]] == [f"conv-{i}" for i in reversed(range(5))]
+    assert by_id["conv-0"]["status"] == "ended" and by_id["conv-1"]["status"] == "agent_lost"
+    assert by_id["conv-2"]["status"] == "live" and by_id["conv-2"]["duration_seconds"] > 0
+    assert by_id["conv-0"] | {"last_activity_at": None} == {
+        "conversation_id": "conv-0", "user_id": "ada", "started_at": T0.isoformat().replace("+00:00", "Z"),
+        "last_activity_at": None, "sessions": 1, "turns": 3, "duration_seconds": by_id["conv-0"]["duration_seconds"],
+        "status": "ended", "latest_session_id": "sess-0",
+    }  # fmt: skip
+
+    async def ids(**params: str) -> list[str]:
+        r = await client.get("/v1/calls", params=params, headers=AUTH)
+        assert r.status_code == 200, r.text
+        return [c["conversation_id"] for c in r.json()["items"]]
+
+    assert await ids(user_id="bob") == ["conv-3", "conv-1"]
+    assert await ids(status="live") == ["conv-4", "conv-3", "conv-2"]
+    assert await ids(status="agent_lost") == ["conv-1"]
+    window = {"since": (T0 + timedelta(minutes=1)).isoformat(), "until": (T0 + timedelta(minutes=3)).isoformat()}
+    assert await ids(**window) == ["conv-2", "conv-1"]
+    first = (await client.get("/v1/calls", params={"limit": "2", "status": "live"}, headers=AUTH)).json()
+    rest = await ids(limit="2", status="live", cursor=first["next_cursor"])
+    assert [c["conversation_id"] for c in first["items"]] + rest == ["conv-4", "conv-3", "conv-2"]
+    assert (await client.get("/v1/calls", params={"status": "lost"}, headers=AUTH)).status_code == 400

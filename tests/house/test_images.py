@@ -30,7 +30,7 @@ from parley_devstack.ports import free_port
 from tests.support import ROOT, eventually_blocking, uv
 
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
-SERVICES = ["rooms", "history", "recordings", "agent"]
+SERVICES = ["rooms", "history", "recordings", "agent", "console"]
 
 
 @dataclass
@@ -93,6 +93,15 @@ def _settings(service: str, port: int, tmp: Path) -> dict[str, str]:
             "AGENT_LIVEKIT_URL": "ws://127.0.0.1:9",
             "AGENT_LIVEKIT_API_KEY": "k",
             "AGENT_LIVEKIT_API_SECRET": "s" * 32,
+        }
+    if service == "console":
+        urls = {f"CONSOLE_{name}_URL": "http://127.0.0.1:9" for name in ("HISTORY", "ROOMS", "RECORDINGS")}
+        return {
+            **common,
+            **urls,
+            "CONSOLE_API_KEYS": "k",
+            "CONSOLE_SERVICE_KEY": "k",
+            "CONSOLE_SESSION_SECRET": "s" * 32,
         }
     extra = {
         "rooms": {"ROOMS_LIVEKIT_URL": "http://127.0.0.1:9", "ROOMS_LIVEKIT_API_KEY": "k",

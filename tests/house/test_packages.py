@@ -23,6 +23,7 @@ PACKAGES = {
     "parley-rooms": "services/rooms",
     "parley-history": "services/history",
     "parley-recordings": "services/recordings",
+    "parley-console": "services/console",
 }
 # Alembic runs these inside its own context; importing them alone does not work by design.
 NOT_IMPORTABLE = (".migrations.env",)

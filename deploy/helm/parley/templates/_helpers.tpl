@@ -115,7 +115,7 @@ app.kubernetes.io/component: {{ .component }}
       key: {{ .existingSecretKey }}
       optional: {{ not $v.serviceMonitor.enabled }}  {{- /* Prometheus needs it; else an API key opens /metrics */}}
 {{- end }}
-{{- if ne .component "agent" }}
+{{- if not (has .component (list "agent" "console")) }}
 {{ include "parley.secretEnv" (dict "name" (printf "%sDATABASE_URL" $p) "secret" (default $inline $v.postgres.existingSecret) "key" $v.postgres.existingSecretKey) }}
 {{ include "parley.secretEnv" (dict "name" (printf "%sAPI_KEYS" $p) "secret" (default $inline $v.apiKeys.existingSecret) "key" $v.apiKeys.existingSecretKey) }}
 - name: {{ $p }}MIGRATE_ON_START
@@ -180,6 +180,22 @@ app.kubernetes.io/component: {{ .component }}
 {{ include "parley.secretEnv" (dict "name" "RECORDINGS_BLOB_ACCESS_KEY_ID" "secret" $v.blob.existingSecret "key" "access-key-id") }}
 {{ include "parley.secretEnv" (dict "name" "RECORDINGS_BLOB_SECRET_ACCESS_KEY" "secret" $v.blob.existingSecret "key" "secret-access-key") }}
 {{- end }}
+{{- end }}
+{{- end }}
+{{- if eq .component "console" }}
+{{- $c := $v.console }}
+{{ include "parley.secretEnv" (dict "name" "CONSOLE_API_KEYS" "secret" $c.existingSecret "key" $c.signInKeysKey) }}
+{{ include "parley.secretEnv" (dict "name" "CONSOLE_SERVICE_KEY" "secret" $c.existingSecret "key" $c.serviceKeyKey) }}
+{{ include "parley.secretEnv" (dict "name" "CONSOLE_SESSION_SECRET" "secret" $c.existingSecret "key" $c.sessionSecretKey) }}
+- name: CONSOLE_SESSION_TTL_SECONDS
+  value: {{ $c.sessionTtlSeconds | int | quote }}
+{{- with $c.trustedIdentityHeader }}
+- name: CONSOLE_TRUSTED_IDENTITY_HEADER
+  value: {{ . | quote }}
+{{- end }}
+{{- range $name := list "history" "rooms" "recordings" }}
+- name: CONSOLE_{{ upper $name }}_URL
+  value: {{ printf "http://%s:%v" (include "parley.componentName" (dict "component" $name "context" $ctx)) (index $v.services $name).port | quote }}
 {{- end }}
 {{- end }}
 {{- if eq .component "agent" }}

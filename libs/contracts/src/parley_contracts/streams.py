@@ -30,6 +30,8 @@ DLQ_COPIER_DURABLE = "dlq-copier"
 DLQ_WATCH_DURABLE = "history-dlq"
 AUDIO_BUCKET = "voice-audio"
 AGENT_LEASE_BUCKET = "agent-leases"
+CONSOLE_SIGNOUT_BUCKET = "console-signouts"
+CONSOLE_SESSION_MAX_SECONDS = 24 * 3600  # the longest a console session lives, and so a sign-out is kept
 HISTORY_RECENT_SUBJECT = "history.v1.recent"
 HISTORY_SESSION_TURNS_SUBJECT = "history.v1.session_turns"
 
@@ -189,6 +191,15 @@ def agent_lease_bucket(*, replicas: int = 1) -> KvBucketSpec:
         max_age_seconds=3600,  # a lease is renewed every few seconds: an hour-old one belongs to no agent
         replicas=replicas,
         description="One agent per room: the session holding each room's lease (parley_agent.lease)",
+    )
+
+
+def console_signout_bucket(*, replicas: int = 1) -> KvBucketSpec:
+    return KvBucketSpec(
+        name=CONSOLE_SIGNOUT_BUCKET,
+        max_age_seconds=CONSOLE_SESSION_MAX_SECONDS,  # a session signed out outlives itself by nothing
+        replicas=replicas,
+        description="Console sessions signed out before they expired, so every replica refuses them",
     )
 
 

@@ -17,7 +17,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from parley_contracts import ID_PATTERN
-from parley_history import erasure, queries
+from parley_history import calls, erasure, queries
+from parley_history.calls import Call, CallFilter, CallStatus
 from parley_history.erasure import Erasure
 from parley_history.queries import Conversation, Handoff, SearchHit, Session, Turn
 from parley_runtime.db import is_statement_timeout
@@ -40,6 +41,11 @@ IdParam = Annotated[str, Parameter(pattern=ID_PATTERN, description="A conversati
 
 class ConversationPage(msgspec.Struct):
     items: list[Conversation]
+    next_cursor: str | None
+
+
+class CallPage(msgspec.Struct):
+    items: list[Call]
     next_cursor: str | None
 
 
@@ -124,6 +130,24 @@ class HistoryController(Controller):
         except InvalidCursor as exc:
             raise _bad_cursor(exc) from exc
         return ConversationPage(items=items, next_cursor=nxt)
+
+    @get("/calls", summary="The call log: conversations with their sessions summed, newest first", responses=problems())
+    async def list_calls(
+        self,
+        conn: Conn,
+        user_id: Annotated[str | None, Parameter(max_length=256, pattern=NO_NUL)] = None,
+        since: Annotated[datetime | None, Parameter(description="conversations that started at or after")] = None,
+        until: Annotated[datetime | None, Parameter(description="conversations that started before")] = None,
+        status: Annotated[CallStatus | None, Parameter(description="the latest session's status")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, CURSOR_PARAMETER] = None,
+    ) -> CallPage:
+        f = CallFilter(user_id=user_id, since=since, until=until, status=status)
+        try:
+            items, nxt = await calls.list_calls(conn, f, limit=limit, cursor=cursor)
+        except InvalidCursor as exc:
+            raise _bad_cursor(exc) from exc
+        return CallPage(items=items, next_cursor=nxt)
 
     @get("/conversations/{conversation_id:str}", summary="One conversation with its sessions", responses=problems(404))
     async def get_conversation(self, conn: Conn, conversation_id: IdParam) -> ConversationDetail:

@@ -61,6 +61,7 @@ class Session(msgspec.Struct, kw_only=True):
     incomplete: bool
     status: str
     resumed_from: str | None = None  # the session of an earlier attempt at the same job, whose agent was lost
+    usage: dict[str, Any] | None = None  # the session's totals, as its `session_ended` reported them
 
 
 class Conversation(msgspec.Struct, kw_only=True):
@@ -110,6 +111,7 @@ def _session(row: Any) -> Session:
         incomplete=expected is not None and stored < expected,
         status=status,
         resumed_from=m["resumed_from"],
+        usage=m["usage"],
     )
 
 

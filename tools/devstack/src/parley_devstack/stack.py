@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import importlib.util
 import os
 import secrets
@@ -45,6 +46,7 @@ class ServiceSpec:
 
 
 SERVICES = [
+    ServiceSpec("console", "parley_console", "CONSOLE_", 8100, "PARLEY_CONSOLE_URL", uses_database=False),
     ServiceSpec("rooms", "parley_rooms", "ROOMS_", 8101, "PARLEY_ROOMS_URL"),
     ServiceSpec("history", "parley_history", "HISTORY_", 8102, "PARLEY_HISTORY_URL"),
     ServiceSpec("recordings", "parley_recordings", "RECORDINGS_", 8103, "PARLEY_RECORDINGS_URL"),
@@ -90,6 +92,15 @@ def service_env(
         defaults[f"{p}STATE_DIR"] = str((root / "rooms").resolve())
     if spec.name == "recordings":
         defaults[f"{p}BLOB_URL"] = (root / "blobs").resolve().as_uri()
+    if spec.name == "console":
+        # It reads the other services with the dev key, and a person signs in with it too.
+        wiring[f"{p}SERVICE_KEY"] = stack["PARLEY_API_KEY"]
+        for name in ("HISTORY", "ROOMS", "RECORDINGS"):
+            wiring[f"{p}{name}_URL"] = stack[f"PARLEY_{name}_URL"]
+        given = os.environ.get(f"{p}API_KEYS", "").strip()
+        wiring[f"{p}API_KEYS"] = ",".join(k for k in (f"dev:{stack['PARLEY_API_KEY']}", given) if k)
+        defaults[f"{p}SESSION_SECRET"] = hashlib.sha256(f"console:{stack['PARLEY_API_KEY']}".encode()).hexdigest()
+        defaults[f"{p}COOKIE_SECURE"] = "false"  # plain HTTP on 127.0.0.1
     if spec.name == "agent":
         defaults[f"{p}STATE_DIR"] = str((root / "agent").resolve())
         defaults[f"{p}METRICS_KEYS"] = stack["PARLEY_API_KEY"]  # the services take their API key on /metrics
@@ -260,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in env.items():
             print(f"  {key}={value}")
         print(f"  settings: {args.root / 'stack.env'}   logs: {stack.logs}/")
+        if "PARLEY_CONSOLE_URL" in env:
+            print(f"  console: {env['PARLEY_CONSOLE_URL']} (sign in with PARLEY_API_KEY)")
         if given := settings_from_environment(SERVICES):
             print(f"  from your environment: {', '.join(given)}")
         reported: set[str] = set()

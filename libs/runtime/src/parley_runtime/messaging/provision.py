@@ -33,6 +33,7 @@ from parley_contracts.streams import (
     advisory_stream,
     agent_lease_bucket,
     audio_bucket,
+    console_signout_bucket,
     dlq_copier_consumer,
     dlq_stream,
     dlq_watch_consumer,
@@ -219,6 +220,7 @@ async def provision(js: JetStreamContext, settings: ProvisionSettings | None = N
     changes.append(await ensure_consumer(js, dlq_watch_consumer()))
     changes.append(await ensure_object_bucket(js, audio_bucket(replicas=s.replicas, max_age_days=s.audio_max_age_days)))
     changes.append(await ensure_kv_bucket(js, agent_lease_bucket(replicas=s.replicas)))
+    changes.append(await ensure_kv_bucket(js, console_signout_bucket(replicas=s.replicas)))
     for change in changes:
         logger.info("provisioned", extra={"kind": change.kind, "object": change.name, "action": change.action})
     return changes

@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import uvicorn
 from litestar import Litestar
@@ -20,9 +20,23 @@ from litestar import Litestar
 from parley_runtime import heap
 from parley_runtime.observability.logs import configure_logging
 from parley_runtime.observability.telemetry import setup_telemetry
-from parley_runtime.settings import ServiceSettings, SettingsError
+from parley_runtime.settings import SettingsError
 
-S = TypeVar("S", bound=ServiceSettings)
+
+class Served(Protocol):
+    """What serving needs of a service's settings."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    @property
+    def log_level(self) -> str: ...
+
+
+S = TypeVar("S", bound=Served)
 
 
 def uvicorn_config(app: Litestar, *, host: str, port: int) -> uvicorn.Config:

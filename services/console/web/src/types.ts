@@ -1,0 +1,109 @@
+// What the console's API (/api) answers: the shapes of history's and recordings' data, as the console passes them.
+
+export type Status = "live" | "ended" | "agent_lost" | "pending" | "erased";
+
+export interface CallRow {
+  conversation_id: string;
+  user_id?: string | null;
+  started_at: string;
+  last_activity_at?: string;
+  sessions?: number;
+  turns?: number;
+  duration_seconds?: number | null;
+  status: Status;
+  erased_at?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  next_cursor?: string | null;
+}
+
+export interface TurnMetrics {
+  transcription_delay?: number | null;
+  end_of_turn_delay?: number | null;
+  llm_ttft?: number | null;
+  tts_ttfb?: number | null;
+  e2e_latency?: number | null;
+}
+
+export interface Turn {
+  event_id: string;
+  session_id: string;
+  seq: number;
+  role: "user" | "assistant";
+  text: string;
+  interrupted: boolean;
+  occurred_at: string;
+  started_at?: string | null;
+  metrics?: TurnMetrics | null;
+  agent?: string | null;
+}
+
+export interface Handoff {
+  event_id: string;
+  from_agent?: string | null;
+  to_agent: string;
+  reason?: string | null;
+  at: string;
+}
+
+export interface Usage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  tts_characters?: number;
+  stt_audio_seconds?: number;
+}
+
+export interface Session {
+  id: string;
+  conversation_id: string;
+  room_name?: string | null;
+  agent_name?: string | null;
+  user_id?: string | null;
+  started_at?: string | null;
+  ended_at?: string | null;
+  end_reason?: string | null;
+  duration_seconds?: number | null;
+  status: string;
+  usage?: Usage | null;
+  turns: Turn[];
+  handoffs: Handoff[];
+}
+
+export interface Recording {
+  id: string;
+  session_id: string;
+  kind: string;
+  format: string;
+  content_type: string;
+  bytes: number;
+  provisional?: boolean;
+}
+
+export interface CallDetail {
+  conversation: { id: string; user_id?: string | null; started_at?: string };
+  sessions: Session[];
+  recordings: Recording[];
+  erased?: { requested_at: string; status: string };
+}
+
+export interface Fragment {
+  text: string;
+  match: boolean;
+}
+
+export interface SearchHit {
+  conversation_id: string;
+  session_id: string;
+  seq: number;
+  role: string;
+  occurred_at: string;
+  fragments: Fragment[];
+}
+
+export interface Me {
+  name: string;
+  via: string;
+  expires_at?: string | null;
+}
