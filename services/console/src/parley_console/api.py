@@ -28,6 +28,7 @@ from parley_console.upstream import HttpPlatform, Json, UpstreamDown
 from parley_contracts import ID_PATTERN
 from parley_runtime.web.cursors import CURSOR_PARAMETER
 from parley_runtime.web.http import NO_NUL
+from parley_runtime.web.instants import instant_parameter, parse_instant
 from parley_runtime.web.openapi import problems
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,10 @@ class SessionController(Controller):
         return Response(None, status_code=204, cookies=[_cookie(console, "", 0)])
 
 
+def _iso(instant: datetime | None) -> str | None:
+    return instant.isoformat() if instant else None
+
+
 class CallsController(Controller):
     path = "/api"
     tags = ["calls"]
@@ -124,15 +129,15 @@ class CallsController(Controller):
         self,
         console: NamedDependency[Console],
         user_id: Annotated[str | None, Parameter(max_length=256, pattern=NO_NUL)] = None,
-        since: FromQuery[datetime | None] = None,
-        until: FromQuery[datetime | None] = None,
+        since: Annotated[str | None, instant_parameter("calls that started at or after")] = None,
+        until: Annotated[str | None, instant_parameter("calls that started before")] = None,
         status: Annotated[Status | None, Parameter(description="the call's status")] = None,
         cursor: Annotated[str | None, CURSOR_PARAMETER] = None,
     ) -> Json:
         f = calls.CallFilter(
             user_id=user_id,
-            since=since.isoformat() if since else None,
-            until=until.isoformat() if until else None,
+            since=_iso(parse_instant(since, "since")),
+            until=_iso(parse_instant(until, "until")),
             status=status,
             cursor=cursor,
         )

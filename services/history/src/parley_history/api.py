@@ -31,6 +31,7 @@ from parley_runtime.web.cursors import (
     encode_cursor,
 )
 from parley_runtime.web.http import NO_NUL
+from parley_runtime.web.instants import instant_parameter, parse_instant
 from parley_runtime.web.openapi import problems
 
 Conn = NamedDependency[AsyncConnection]
@@ -136,13 +137,18 @@ class HistoryController(Controller):
         self,
         conn: Conn,
         user_id: Annotated[str | None, Parameter(max_length=256, pattern=NO_NUL)] = None,
-        since: Annotated[datetime | None, Parameter(description="conversations that started at or after")] = None,
-        until: Annotated[datetime | None, Parameter(description="conversations that started before")] = None,
+        since: Annotated[str | None, instant_parameter("conversations that started at or after")] = None,
+        until: Annotated[str | None, instant_parameter("conversations that started before")] = None,
         status: Annotated[CallStatus | None, Parameter(description="the latest session's status")] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, CURSOR_PARAMETER] = None,
     ) -> CallPage:
-        f = CallFilter(user_id=user_id, since=since, until=until, status=status)
+        f = CallFilter(
+            user_id=user_id,
+            since=parse_instant(since, "since"),
+            until=parse_instant(until, "until"),
+            status=status,
+        )
         try:
             items, nxt = await calls.list_calls(conn, f, limit=limit, cursor=cursor)
         except InvalidCursor as exc:
