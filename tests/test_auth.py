@@ -10,7 +10,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from .services import API_KEY, SERVICES, create_app, service_settings
+from .services import API_KEY, API_SERVICES, create_app, service_settings
 
 OPEN = {"/health", "/ready"}
 SCRAPE_KEY = "scrape-only"
@@ -32,7 +32,7 @@ def _endpoints(app: Litestar) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", API_SERVICES)
 async def test_every_endpoint_but_health_and_ready_refuses_a_request_without_a_key(
     service: str, database_url: str, tmp_path: Path
 ) -> None:
@@ -50,7 +50,7 @@ async def test_every_endpoint_but_health_and_ready_refuses_a_request_without_a_k
             assert (await client.get(path)).status_code in {200, 503}  # 503: NATS is down in this test
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", API_SERVICES)
 async def test_a_scrape_key_opens_metrics_and_nothing_else(service: str, database_url: str, tmp_path: Path) -> None:
     app = create_app(service, service_settings(service, database_url, tmp_path, metrics_keys=SCRAPE_KEY))
     scrape = {"Authorization": f"Bearer {SCRAPE_KEY}"}

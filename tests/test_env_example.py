@@ -5,6 +5,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from parley_console.settings import Settings as ConsoleSettings
+from parley_insights.settings import Settings as InsightsSettings
 
 from parley_agent.settings import Settings as AgentSettings
 from parley_history.settings import Settings as HistorySettings
@@ -19,7 +20,8 @@ EXAMPLE = (Path(__file__).parents[1] / ".env.example").read_text()
 @pytest.mark.parametrize(
     ("prefix", "settings"),
     [("HISTORY_", HistorySettings), ("ROOMS_", RoomsSettings), ("RECORDINGS_", RecordingsSettings),
-     ("AGENT_", AgentSettings), ("CONSOLE_", ConsoleSettings), ("PARLEY_NATS_", NatsSettings),
+     ("AGENT_", AgentSettings), ("CONSOLE_", ConsoleSettings), ("INSIGHTS_", InsightsSettings),
+     ("PARLEY_NATS_", NatsSettings),
      ("PARLEY_PROVISION_", ProvisionSettings)],
 )  # fmt: skip
 def test_every_setting_is_documented(prefix: str, settings: type[msgspec.Struct]) -> None:

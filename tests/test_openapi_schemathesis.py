@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from parley_devstack.testing import provisioned
 from tests.support import ROOT
 from tests.support.serving import served
 
-from .services import API_KEY, SERVICES, create_app, service_settings
+from .services import API_KEY, API_SERVICES, create_app, service_settings
 
 LEFT_OUT = {
     # DELETE /v1/rooms/{name} ends a call: LiveKit closes the room and rooms marks it ended. The room's record
@@ -33,18 +34,23 @@ EXAMPLES = 20  # per operation and phase
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", API_SERVICES)
 async def test_schemathesis_finds_nothing_with_every_check_and_phase(
     service: str, database_url: str, nats_url: str, tmp_path: Path
 ) -> None:
     await provisioned(nats_url)
     livekit = await LiveKitStandIn("APIdevkey", "s" * 32).start() if service == "rooms" else None
-    extra = (
+    extra: dict[str, str] = (
         {"livekit_url": livekit.url, "livekit_api_key": "APIdevkey", "livekit_api_secret": "s" * 32} if livekit else {}
     )
     try:
-        settings = service_settings(service, database_url, tmp_path, nats_url=nats_url, **extra)
-        async with served(create_app(service, settings)) as url:
+        async with AsyncExitStack() as stack:
+            if service == "insights":  # it reads sessions from history: a real one, on the same database
+                history = service_settings("history", database_url, tmp_path, nats_url=nats_url)
+                extra = {"history_url": await stack.enter_async_context(served(create_app("history", history))),
+                         "history_key": API_KEY}  # fmt: skip
+            settings = service_settings(service, database_url, tmp_path, nats_url=nats_url, **extra)
+            url = await stack.enter_async_context(served(create_app(service, settings)))
             run = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "schemathesis.cli", "--no-color",
                 "--config-file", str(ROOT / "tests" / "schemathesis.toml"),

@@ -4,6 +4,7 @@ than later (a port uvicorn cannot bind, a URL a driver rejects on first use, no 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +33,7 @@ REQUIRED = {
         "CONSOLE_RECORDINGS_URL": "http://recordings:8103",
         "CONSOLE_SESSION_SECRET": "s" * 32,
     },
+    "insights": {"INSIGHTS_API_KEYS": "k"},
 }
 
 
@@ -63,6 +65,9 @@ def _load(service: str, **env: str) -> object:
         ("console", "CONSOLE_SESSION_SECRET", "short", "at least 32 characters"),
         ("console", "CONSOLE_SESSION_TTL_SECONDS", "999999", "86400"),
         ("console", "CONSOLE_HISTORY_URL", "history:8102", "an http://"),
+        ("insights", "INSIGHTS_LLM_BASE_URL", "llm:8000/v1", "an http://"),
+        ("insights", "INSIGHTS_TRANSPORT", "livekit", "provider/model"),
+        ("insights", "INSIGHTS_LLM_ATTEMPTS", "0", "at least 1"),
     ],
 )
 def test_a_setting_out_of_range_fails_naming_the_variable_and_what_it_expects(
@@ -73,7 +78,7 @@ def test_a_setting_out_of_range_fails_naming_the_variable_and_what_it_expects(
     assert expected in str(error.value)
 
 
-@pytest.mark.parametrize("service", ["history", "rooms", "recordings"])
+@pytest.mark.parametrize("service", ["history", "rooms", "recordings", "insights"])
 def test_api_keys_that_hold_no_key_fail_naming_the_variable(service: str) -> None:
     variable = f"{service.upper()}_API_KEYS"
     with pytest.raises(SettingsError, match=f"^{variable} holds no key"):
@@ -102,3 +107,14 @@ def test_a_console_nobody_could_sign_in_to_fails_naming_the_variables() -> None:
     proxied = _load("console", CONSOLE_API_KEYS="", CONSOLE_TRUSTED_IDENTITY_HEADER="X-Forwarded-Email")
     assert proxied.trusted_identity_header == "X-Forwarded-Email"  # type: ignore[attr-defined]
     assert _load("console").sign_in_keys == {"k1": "ops"}  # type: ignore[attr-defined]
+
+
+def test_insights_refuses_a_price_table_or_schema_it_cannot_use(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("currency: usd\nprices: []\n")
+    with pytest.raises(SettingsError, match="^INSIGHTS_PRICES_FILE is invalid: .*three-letter code"):
+        _load("insights", INSIGHTS_PRICES_FILE=str(prices))
+    with pytest.raises(SettingsError, match="^INSIGHTS_SCHEMAS_FILE is invalid"):
+        _load("insights", INSIGHTS_SCHEMAS_FILE=str(tmp_path / "missing.json"))
+    with pytest.raises(SettingsError, match="^INSIGHTS_DEFAULT_SCHEMA 'survey' is not one of \\['call'\\]"):
+        _load("insights", INSIGHTS_DEFAULT_SCHEMA="survey")

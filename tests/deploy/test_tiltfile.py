@@ -54,12 +54,19 @@ def test_the_tiltfile_builds_every_image_deploys_the_chart_and_forwards_the_apis
     calls = _execute()
     builds = [c for c in calls if c["kind"] == "docker_build"]
     assert sorted(b["ref"] for b in builds) == [
-        f"ghcr.io/parley/parley-{n}" for n in ("agent", "console", "history", "recordings", "rooms")
+        f"ghcr.io/parley/parley-{n}" for n in ("agent", "console", "history", "insights", "recordings", "rooms")
     ]
     assert all(b["target"] == "dev" and any(s["step"] == "sync" for s in b["live_update"]) for b in builds)
     # One Dockerfile, whose dev stage tests/house/test_images.py rebuilds and runs, built once per service.
     assert {b["dockerfile"] for b in builds} == {"deploy/Dockerfile"}
-    assert sorted(b["build_args"]["SERVICE"] for b in builds) == ["agent", "console", "history", "recordings", "rooms"]
+    assert sorted(b["build_args"]["SERVICE"] for b in builds) == [
+        "agent",
+        "console",
+        "history",
+        "insights",
+        "recordings",
+        "rooms",
+    ]
     synced = {s["dest"] for b in builds for s in b["live_update"] if s["step"] == "sync"}
     assert synced == {"/app/libs", "/app/services"}
     deployed = [c["y"] for c in calls if c["kind"] == "k8s_yaml"]

@@ -55,6 +55,7 @@ async def test_ids_compare_byte_by_byte(engine: AsyncEngine) -> None:
     assert [(t, c) for t, c, _ in rows] == [
         ("conversations", "id"), ("conversations", "user_id"), ("erasures", "conversation_id"),
         ("handoffs", "conversation_id"), ("handoffs", "session_id"),
+        ("session_analyses", "conversation_id"), ("session_analyses", "session_id"),
         ("sessions", "conversation_id"), ("sessions", "id"), ("sessions", "user_id"),
         ("turns", "conversation_id"), ("turns", "session_id"),
     ]  # fmt: skip

@@ -30,7 +30,7 @@ from parley_devstack.ports import free_port
 from tests.support import ROOT, eventually_blocking, uv
 
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
-SERVICES = ["rooms", "history", "recordings", "agent", "console"]
+SERVICES = ["rooms", "history", "recordings", "agent", "console", "insights"]
 
 
 @dataclass
@@ -103,6 +103,8 @@ def _settings(service: str, port: int, tmp: Path) -> dict[str, str]:
             "CONSOLE_SERVICE_KEY": "k",
             "CONSOLE_SESSION_SECRET": "s" * 32,
         }
+    if service == "insights":
+        return {**common, "INSIGHTS_API_KEYS": "k"}
     extra = {
         "rooms": {"ROOMS_LIVEKIT_URL": "http://127.0.0.1:9", "ROOMS_LIVEKIT_API_KEY": "k",
                   "ROOMS_LIVEKIT_API_SECRET": "s" * 32, "ROOMS_STATE_DIR": str(tmp / "rooms")},

@@ -24,6 +24,7 @@ PACKAGES = {
     "parley-history": "services/history",
     "parley-recordings": "services/recordings",
     "parley-console": "services/console",
+    "parley-insights": "services/insights",
 }
 # Alembic runs these inside its own context; importing them alone does not work by design.
 NOT_IMPORTABLE = (".migrations.env",)

@@ -65,3 +65,29 @@ def ended(conv: str, sess: str, turn_count: int, *, at: datetime | None = None) 
         duration_seconds=(end - T0).total_seconds(),
         turn_count=turn_count,
     )
+
+
+def analyzed(
+    conv: str, sess: str, revision: int = 1, *, summary: str = "The caller booked a table.", total: float = 0.012
+) -> c.SessionAnalyzed:
+    """An analysis of a session with one cost item, as insights publishes it."""
+    item = c.CostItem(
+        component="llm", provider="openai", model="gpt-4.1-mini", unit="output_token",
+        quantity=total / 1.6e-6, unit_price=1.6e-6, amount=total,
+    )  # fmt: skip
+    return c.SessionAnalyzed(
+        event_id=uuid4(),
+        occurred_at=T0 + timedelta(minutes=revision),
+        conversation_id=conv,
+        session_id=sess,
+        producer="insights",
+        revision=revision,
+        status="ok",
+        analyzer="test-analyser",
+        summary=summary,
+        data_schema="call",
+        data={"reason": "booking"},
+        evaluation=c.Evaluation(passed=True, score=0.9, reason="booked"),
+        cost=c.Cost(currency="USD", total=total, items=[item], price_table="test"),
+        analyzed_at=T0 + timedelta(minutes=revision),
+    )

@@ -24,6 +24,7 @@ class MemoryHistoryStore:
     event_ids: set[UUID] = field(default_factory=set)
     erased: set[str] = field(default_factory=set)
     late: set[str] = field(default_factory=set)
+    analyses: dict[str, c.SessionAnalyzed] = field(default_factory=dict)
     writes: int = 0
 
     async def apply(self, plan: WritePlan) -> None:
@@ -58,6 +59,12 @@ class MemoryHistoryStore:
                 continue
             self.turns[key] = turn
             self.event_ids.add(turn.event_id)
+
+        for analysis in plan.analyses.values():
+            held = self.analyses.get(analysis.session_id)
+            fresher = held is None or (analysis.revision, analysis.analyzed_at) >= (held.revision, held.analyzed_at)
+            if analysis.conversation_id not in self.erased and fresher:
+                self.analyses[analysis.session_id] = analysis
 
     async def note_late(self, conversation_ids: Collection[str]) -> None:
         self.late |= set(conversation_ids) & self.erased

@@ -9,7 +9,7 @@ import msgspec
 
 import parley_contracts as c
 from parley_history.handlers import persist, plan
-from tests.support.events import T0, ended, joined, started, turn
+from tests.support.events import T0, analyzed, ended, joined, started, turn
 
 from .fakes import MemoryHistoryStore
 
@@ -78,3 +78,21 @@ async def test_a_conversation_spans_its_first_and_last_event() -> None:
     await persist([turn("c1", "s1", 1, at=T0)], store)
     conv = store.conversations["c1"]
     assert (conv.first_at, conv.last_at) == (T0, T0 + timedelta(minutes=5))
+
+
+async def test_the_newest_analysis_of_a_session_is_kept_whatever_the_order() -> None:
+    first, second = analyzed("c1", "s1", 1, summary="first"), analyzed("c1", "s1", 2, summary="second")
+    for batches in ([[first], [second]], [[second], [first]], [[first, second, first]]):
+        store = MemoryHistoryStore()
+        await persist(CALL, store)
+        for batch in batches:
+            await persist(batch, store)
+        assert store.analyses["s1"].summary == "second"
+    assert plan([second, first]).analyses["s1"].revision == 2
+
+
+async def test_an_analysis_arriving_before_its_session_leaves_a_session_to_fill() -> None:
+    store = MemoryHistoryStore()
+    await persist([analyzed("c1", "s1")], store)
+    await persist(CALL, store)
+    assert store.sessions["s1"].row.room_name == "room-s1" and "s1" in store.analyses

@@ -115,7 +115,10 @@ app.kubernetes.io/component: {{ .component }}
       key: {{ .existingSecretKey }}
       optional: {{ not $v.serviceMonitor.enabled }}  {{- /* Prometheus needs it; else an API key opens /metrics */}}
 {{- end }}
-{{- if not (has .component (list "agent" "console")) }}
+{{- if eq .component "insights" }}
+{{ include "parley.secretEnv" (dict "name" "INSIGHTS_API_KEYS" "secret" (default $inline $v.apiKeys.existingSecret) "key" $v.apiKeys.existingSecretKey) }}
+{{- end }}
+{{- if not (has .component (list "agent" "console" "insights")) }}
 {{ include "parley.secretEnv" (dict "name" (printf "%sDATABASE_URL" $p) "secret" (default $inline $v.postgres.existingSecret) "key" $v.postgres.existingSecretKey) }}
 {{ include "parley.secretEnv" (dict "name" (printf "%sAPI_KEYS" $p) "secret" (default $inline $v.apiKeys.existingSecret) "key" $v.apiKeys.existingSecretKey) }}
 - name: {{ $p }}MIGRATE_ON_START
@@ -197,6 +200,35 @@ app.kubernetes.io/component: {{ .component }}
 - name: CONSOLE_{{ upper $name }}_URL
   value: {{ printf "http://%s:%v" (include "parley.componentName" (dict "component" $name "context" $ctx)) (index $v.services $name).port | quote }}
 {{- end }}
+{{- end }}
+{{- if eq .component "insights" }}
+{{- $i := $v.insights }}
+- name: INSIGHTS_LLM_MODEL
+  value: {{ $i.llmModel | quote }}
+- name: INSIGHTS_DEFAULT_SCHEMA
+  value: {{ $i.defaultSchema | quote }}
+- name: INSIGHTS_TRANSPORT
+  value: {{ $i.transport | quote }}
+{{- with $i.llmBaseUrl }}
+- name: INSIGHTS_LLM_BASE_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- /* Both optional: without the model's key the model is called without one; without history's key an
+       analysis asked again is answered 503 (the analysis of every ended session needs neither). */}}
+- name: INSIGHTS_LLM_API_KEY
+  valueFrom: {secretKeyRef: {name: {{ $i.existingSecret }}, key: {{ $i.llmApiKeyKey }}, optional: true}}
+- name: INSIGHTS_HISTORY_KEY
+  valueFrom: {secretKeyRef: {name: {{ $i.existingSecret }}, key: {{ $i.historyKeyKey }}, optional: true}}
+{{- if $i.prices }}
+- name: INSIGHTS_PRICES_FILE
+  value: /etc/parley/insights/prices.yaml
+{{- end }}
+{{- if $i.schemas }}
+- name: INSIGHTS_SCHEMAS_FILE
+  value: /etc/parley/insights/schemas.json
+{{- end }}
+- name: INSIGHTS_HISTORY_URL
+  value: {{ printf "http://%s:%v" (include "parley.componentName" (dict "component" "history" "context" $ctx)) $v.services.history.port | quote }}
 {{- end }}
 {{- if eq .component "agent" }}
 - name: AGENT_PROVIDERS

@@ -31,6 +31,7 @@ from parley_contracts.agent import (
     TurnCompleted,
     TurnMetrics,
     Usage,
+    UsageItem,
     WordTiming,
     newest_that_fit,
 )
@@ -45,6 +46,7 @@ from parley_contracts.codec import (
     subject_for,
 )
 from parley_contracts.erasure import ConversationErased
+from parley_contracts.insights import Cost, CostItem, Evaluation, SessionAnalyzed
 from parley_contracts.recordings import RecordingStored
 from parley_contracts.rooms import RoomCreated, RoomFinished, RoomParticipantJoined, RoomParticipantLeft
 
@@ -60,6 +62,9 @@ __all__ = [
     "Attributes",
     "ContractError",
     "ConversationErased",
+    "Cost",
+    "CostItem",
+    "Evaluation",
     "Event",
     "HandoffSummary",
     "HistoryPreload",
@@ -75,12 +80,14 @@ __all__ = [
     "RoomFinished",
     "RoomParticipantJoined",
     "RoomParticipantLeft",
+    "SessionAnalyzed",
     "SessionEnded",
     "SessionEvent",
     "SessionStarted",
     "TurnCompleted",
     "TurnMetrics",
     "Usage",
+    "UsageItem",
     "WordTiming",
     "conversation_of",
     "decode",

@@ -29,13 +29,31 @@ class TurnMetrics(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     e2e_latency: NonNegativeFloat | None = None
 
 
+class UsageItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What one provider's model was used for, in the units providers bill."""
+
+    component: Literal["llm", "stt", "tts"]
+    provider: str
+    model: str
+    input_tokens: NonNegativeInt = 0  # llm: prompt tokens, cached ones included
+    cached_input_tokens: NonNegativeInt = 0  # llm: the part of input_tokens served from the provider's cache
+    output_tokens: NonNegativeInt = 0  # llm
+    characters: NonNegativeInt = 0  # tts
+    audio_seconds: NonNegativeFloat = 0.0  # stt: audio recognized; tts: audio synthesized
+
+
+MAX_USAGE_ITEMS = 32
+
+
 class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """Provider usage attributable to a turn or a whole session."""
+    """Provider usage attributable to a turn or a whole session: the totals, and `items` by provider and model
+    (what a price table prices)."""
 
     prompt_tokens: NonNegativeInt = 0
     completion_tokens: NonNegativeInt = 0
     tts_characters: NonNegativeInt = 0
     stt_audio_seconds: NonNegativeFloat = 0.0
+    items: Annotated[list[UsageItem], msgspec.Meta(max_length=MAX_USAGE_ITEMS)] = []
 
 
 # A participant's LiveKit attributes (SIP calls carry `sip.phoneNumber`, `sip.trunkPhoneNumber`, ...), bounded so
@@ -201,6 +219,8 @@ class SessionEnded(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, 
     messages_truncated: bool = False
     room_name: str | None = None
     handoffs: list[HandoffSummary] = []
+    # The analysis the room asked for after the call (its metadata's `analysis_schema`), by name.
+    analysis_schema: str | None = None
 
 
 # A summary's messages stay within this many bytes (the stream takes 1 MiB per message).
@@ -242,6 +262,7 @@ __all__ = [
     "TurnCompleted",
     "TurnMetrics",
     "Usage",
+    "UsageItem",
     "WordTiming",
     "newest_that_fit",
 ]

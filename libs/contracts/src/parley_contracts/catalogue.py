@@ -12,6 +12,7 @@ from parley_contracts.agent import (
     TurnCompleted,
 )
 from parley_contracts.erasure import ConversationErased
+from parley_contracts.insights import SessionAnalyzed
 from parley_contracts.recordings import RecordingStored
 from parley_contracts.rooms import RoomCreated, RoomFinished, RoomParticipantJoined, RoomParticipantLeft
 
@@ -23,6 +24,7 @@ AnyEvent = (
     | AgentHandoff
     | SessionEnded
     | RecordingStored
+    | SessionAnalyzed
     | RoomCreated
     | RoomFinished
     | RoomParticipantJoined
@@ -38,6 +40,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     AgentHandoff,
     SessionEnded,
     RecordingStored,
+    SessionAnalyzed,
     RoomCreated,
     RoomFinished,
     RoomParticipantJoined,
@@ -56,6 +59,7 @@ PRODUCERS: dict[type[Event], tuple[str, ...]] = {
     AgentHandoff: ("agent",),
     SessionEnded: ("agent", "history"),
     RecordingStored: ("recordings",),
+    SessionAnalyzed: ("insights",),
     RoomCreated: ("rooms",),
     RoomFinished: ("rooms",),
     RoomParticipantJoined: ("rooms",),

@@ -20,6 +20,7 @@ from parley_contracts.agent import (
 from parley_contracts.catalogue import EVENT_TYPES
 from parley_contracts.codec import SUBJECT_PREFIX, subject_filter
 from parley_contracts.erasure import ConversationErased
+from parley_contracts.insights import SessionAnalyzed
 
 DAY = 24 * 3600
 
@@ -135,7 +136,7 @@ def service_consumers(*, ack_wait_seconds: int = 30, max_deliver: int = 40) -> d
             # to end benchmark). The few events history does not handle (participants, rooms, recordings:
             # a handful per call, against dozens of turns) are acked unread.
             filter_subjects=["voice.>"],
-            handles=_filters(SessionStarted, TurnCompleted, AgentHandoff, SessionEnded),
+            handles=_filters(SessionStarted, TurnCompleted, AgentHandoff, SessionEnded, SessionAnalyzed),
             description="history: conversations, sessions and turns into Postgres",
         ),
         "rooms": ConsumerSpec(
@@ -149,6 +150,12 @@ def service_consumers(*, ack_wait_seconds: int = 30, max_deliver: int = 40) -> d
             stream=VOICE_STREAM_NAME,
             filter_subjects=_filters(SessionEnded, ConversationErased),
             description="recordings: transcripts and audio into blob storage",
+        ),
+        "insights": ConsumerSpec(
+            durable="insights",
+            stream=VOICE_STREAM_NAME,
+            filter_subjects=_filters(SessionEnded),
+            description="insights: each session's analysis and cost, once it ended",
         ),
     }
     return {

@@ -177,6 +177,7 @@ def open_call(ctx: JobContext, settings: Settings) -> Call:
         room_name=ctx.job.room.name or "unknown",
         session_start=c.utcnow(),
         user_id=meta.user_id,
+        analysis_schema=meta.analysis_schema,
     )
     tracker = CallTracker(state, outbox.emit, agent_name=settings.agent_name)
     return Call(ctx=ctx, settings=settings, meta=meta, outbox=outbox, tracker=tracker)

@@ -1,7 +1,8 @@
 """The room metadata the rooms service writes and the agent reads at job start.
 
 `{"conversation_id": "...", "user_id": "...", "instructions": "...", "language": "en", "greeting": "...",
-"memory": "conversation" | "user", "agents": {"booking": {"instructions": "...", "description": "..."}}}`.
+"memory": "conversation" | "user", "agents": {"booking": {"instructions": "...", "description": "..."}},
+"analysis_schema": "call"}`.
 Anything wrong (not JSON, not an object, a bad id) is logged and replaced by a safe default, never a crash: a
 call with a broken room must still be answered.
 """
@@ -45,6 +46,7 @@ class RoomMetadata:
     greeting: str | None = None  # what the agent is told to say first, instead of the configured greeting
     memory: Literal["conversation", "user"] = "conversation"
     agents: tuple[PeerAgent, ...] = ()
+    analysis_schema: str | None = None  # which analysis insights makes of the call, by the schema's name
     # Scripted caller lines, and the job's dispatch metadata (what rooms' re-dispatch would carry), honoured
     # only in simulated (fake) jobs, which have no dispatch of their own.
     simulation: list[object] = field(default_factory=list)  # lines of text, or {"wav": path}
@@ -88,6 +90,7 @@ def parse_room_metadata(raw: str | None) -> RoomMetadata:
         greeting=_str(data.get("greeting"), 2000),
         memory="user" if data.get("memory") == "user" else "conversation",
         agents=_peers(data.get("agents")),
+        analysis_schema=_str(data.get("analysis_schema"), 128),
         simulation=lines,
         simulated_dispatch=data["dispatch"] if isinstance(data.get("dispatch"), str) else None,
         simulated_barge_in=data.get("barge_in") is True,

@@ -58,6 +58,7 @@ class CallState:
     turn_count: int = 0
     dropped_messages: int = 0
     current_agent: str | None = None  # the agent that has the conversation now (handoffs change it)
+    analysis_schema: str | None = None  # the room's choice of analysis, passed on in session_ended
     handoffs: list[Handoff] = field(default_factory=list)
 
     def add_message(self, role: Role, text: str, at: datetime, *, interrupted: bool = False) -> Message:

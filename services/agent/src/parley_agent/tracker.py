@@ -13,11 +13,12 @@ from typing import Any, Literal
 
 from livekit.agents import AgentSession
 from livekit.agents.llm import AgentHandoff, ChatMessage
-from livekit.agents.metrics.usage import AgentSessionUsage, LLMModelUsage, STTModelUsage, TTSModelUsage
+from livekit.agents.metrics.usage import AgentSessionUsage
 from livekit.agents.voice.events import CloseEvent, ConversationItemAddedEvent, SessionUsageUpdatedEvent
 from opentelemetry import trace
 
 import parley_contracts as c
+from parley_agent import usage as usage_of
 from parley_agent.state import CallState
 from parley_runtime.observability.metrics import TURN_LATENCY
 
@@ -30,20 +31,6 @@ PRODUCER = "agent"
 
 def _ts(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, UTC) if epoch else None
-
-
-def _usage_totals(usage: AgentSessionUsage | None) -> c.Usage:
-    prompt = completion = chars = 0
-    audio = 0.0
-    for u in usage.model_usage if usage else []:
-        if isinstance(u, LLMModelUsage):
-            prompt += u.input_tokens
-            completion += u.output_tokens
-        elif isinstance(u, TTSModelUsage):
-            chars += u.characters_count
-        elif isinstance(u, STTModelUsage):
-            audio += u.audio_duration
-    return c.Usage(prompt_tokens=prompt, completion_tokens=completion, tts_characters=chars, stt_audio_seconds=audio)
 
 
 def turn_metrics(metrics: Mapping[str, Any], *, answered_at: float | None = None) -> c.TurnMetrics | None:
@@ -215,14 +202,8 @@ class CallTracker:
         message = self.state.add_message(role, text, at, interrupted=bool(item.interrupted))
         usage = None
         if role == "assistant":
-            totals = _usage_totals(self.usage)
-            last = self._usage_at_last_turn
-            usage = c.Usage(
-                prompt_tokens=max(0, totals.prompt_tokens - last.prompt_tokens),
-                completion_tokens=max(0, totals.completion_tokens - last.completion_tokens),
-                tts_characters=max(0, totals.tts_characters - last.tts_characters),
-                stt_audio_seconds=max(0.0, totals.stt_audio_seconds - last.stt_audio_seconds),
-            )
+            totals = usage_of.totals(self.usage)
+            usage = usage_of.since(totals, self._usage_at_last_turn)
             self._usage_at_last_turn = totals
         started_at = _ts(metrics.get("started_speaking_at"))
         answered_at, self._caller_stopped_at = self._caller_stopped_at, None
@@ -283,10 +264,11 @@ class CallTracker:
                 for p in s.participant_states.values()
             ],
             messages=[c.MessageSummary(seq=m.seq, role=m.role, text=m.text, at=m.at, agent=m.agent) for m in messages],
-            usage=_usage_totals(self.usage),
+            usage=usage_of.totals(self.usage),
             recording=recording,
             messages_truncated=truncated,
             room_name=s.room_name,
+            analysis_schema=s.analysis_schema,
             handoffs=[
                 c.HandoffSummary(from_agent=h.from_agent, to_agent=h.to_agent, reason=h.reason, at=h.at)
                 for h in s.handoffs

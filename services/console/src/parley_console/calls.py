@@ -47,8 +47,8 @@ async def call_log(platform: Platform, f: CallFilter) -> Json:
 
 
 async def call_detail(platform: Platform, conversation_id: str) -> Json | None:
-    """One call: its sessions (each with its turns, handoffs and usage) in time order, and its recordings. An
-    erased call says only that it was erased, and when; None when there never was such a call."""
+    """One call: its sessions (each with its turns, handoffs, usage, and analysis with its cost) in time order,
+    and its recordings. An erased call says only that it was erased, and when; None when there never was one."""
     found, recordings = await asyncio.gather(
         platform.conversation(conversation_id), platform.recordings(conversation_id)
     )
@@ -62,7 +62,8 @@ async def call_detail(platform: Platform, conversation_id: str) -> Json | None:
     for summary, detail in zip(found["sessions"], details, strict=True):
         turns = detail["turns"] if detail else []
         handoffs = detail.get("handoffs", []) if detail else []
-        sessions.append({**summary, "turns": turns, "handoffs": handoffs})
+        analysis = detail.get("analysis") if detail else None
+        sessions.append({**summary, "turns": turns, "handoffs": handoffs, "analysis": analysis})
     return {"conversation": found["conversation"], "sessions": sessions, "recordings": recordings}
 
 

@@ -69,6 +69,31 @@ export interface Session {
   usage?: Usage | null;
   turns: Turn[];
   handoffs: Handoff[];
+  analysis?: Analysis | null;
+}
+
+export interface CostItem {
+  component: string;
+  provider: string;
+  model: string;
+  unit: string;
+  quantity: number;
+  unit_price: number;
+  amount: number;
+  unpriced?: boolean;
+}
+
+export interface Analysis {
+  revision: number;
+  status: "ok" | "failed";
+  analyzer: string;
+  analyzed_at: string;
+  summary?: string | null;
+  data_schema?: string | null;
+  data?: Record<string, unknown> | null;
+  evaluation?: { passed: boolean; score: number; reason?: string } | null;
+  failure?: string | null;
+  cost?: { currency: string; total: number; price_table: string; items?: CostItem[] } | null;
 }
 
 export interface Recording {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -16,8 +16,9 @@ from litestar.params import Parameter
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from parley_contracts import ID_PATTERN
-from parley_history import calls, erasure, queries
+from parley_contracts import ID_PATTERN, utcnow
+from parley_history import analyses, calls, erasure, queries
+from parley_history.analyses import Analysis
 from parley_history.calls import Call, CallFilter, CallStatus
 from parley_history.erasure import Erasure
 from parley_history.queries import Conversation, Handoff, SearchHit, Session, Turn
@@ -64,6 +65,7 @@ class SessionDetail(msgspec.Struct):
     session: Session
     turns: list[Turn]
     handoffs: list[Handoff] = []  # between the session's agents, in time order
+    analysis: Analysis | None = None  # what insights made of it, with its cost, once it has
 
 
 class SearchPage(msgspec.Struct):
@@ -188,8 +190,34 @@ class HistoryController(Controller):
         if found is None:
             raise NotFoundException(detail=f"session {session_id} not found")
         return SessionDetail(
-            session=found[0], turns=found[1], handoffs=await queries.session_handoffs(conn, session_id)
+            session=found[0],
+            turns=found[1],
+            handoffs=await queries.session_handoffs(conn, session_id),
+            analysis=await analyses.get_analysis(conn, session_id),
         )
+
+    @get(
+        "/usage",
+        summary="Usage and cost summed over the sessions that started in a time range",
+        responses=problems(),
+        description=(
+            "Sessions that started at or after `from` and before `to` (default: the last 30 days), grouped by UTC"
+            " day, by user, or by the component/provider/model of each cost item. Costs are those insights"
+            " computed (`session_analyzed.v1`), per currency; sessions not analysed yet count with no cost."
+        ),
+    )
+    async def usage(
+        self,
+        conn: Conn,
+        start: Annotated[str | None, instant_parameter("sessions that started at or after", query="from")] = None,
+        end: Annotated[str | None, instant_parameter("sessions that started before", query="to")] = None,
+        group_by: Annotated[analyses.GroupBy, Parameter(description="how the sums are grouped")] = "day",
+    ) -> analyses.UsageReport:
+        until = parse_instant(end, "to") or utcnow()
+        since = parse_instant(start, "from") or until - timedelta(days=30)
+        if since >= until:
+            raise ValidationException(detail="from must be before to")
+        return await analyses.usage(conn, since, until, group_by)
 
     @get("/search", summary="Full-text search over turn text, best match first", responses=problems())
     async def search(

@@ -14,7 +14,15 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from parley_contracts import AGENT_LOST, AgentHandoff, Event, SessionEnded, SessionStarted, TurnCompleted
+from parley_contracts import (
+    AGENT_LOST,
+    AgentHandoff,
+    Event,
+    SessionAnalyzed,
+    SessionEnded,
+    SessionStarted,
+    TurnCompleted,
+)
 
 
 @dataclass
@@ -45,6 +53,7 @@ class WritePlan:
     ends: dict[str, SessionEnded] = field(default_factory=dict)
     turns: dict[UUID, TurnCompleted] = field(default_factory=dict)
     handoffs: dict[UUID, AgentHandoff] = field(default_factory=dict)
+    analyses: dict[str, SessionAnalyzed] = field(default_factory=dict)  # by session: the newest revision
 
     @property
     def empty(self) -> bool:
@@ -87,7 +96,7 @@ def plan(events: Sequence[Event]) -> WritePlan:
                 metadata=event.metadata,
                 resumed_from=event.resumed_from,
             )
-        elif isinstance(event, TurnCompleted | SessionEnded | AgentHandoff):
+        elif isinstance(event, TurnCompleted | SessionEnded | AgentHandoff | SessionAnalyzed):
             _touch(p, event)
             if event.session_id not in p.sessions:  # (a row per turn would be built and thrown away)
                 p.sessions[event.session_id] = SessionRow(event.session_id, event.conversation_id)
@@ -95,9 +104,17 @@ def plan(events: Sequence[Event]) -> WritePlan:
                 p.turns.setdefault(event.event_id, event)
             elif isinstance(event, AgentHandoff):
                 p.handoffs.setdefault(event.event_id, event)
+            elif isinstance(event, SessionAnalyzed):
+                _keep_newest(p.analyses, event)
             elif not (event.reason == AGENT_LOST and event.session_id in p.ends):
                 p.ends[event.session_id] = event  # the end history made for a lost agent never replaces its own
     return p
+
+
+def _keep_newest(analyses: dict[str, SessionAnalyzed], event: SessionAnalyzed) -> None:
+    held = analyses.get(event.session_id)
+    if held is None or (event.revision, event.analyzed_at) > (held.revision, held.analyzed_at):
+        analyses[event.session_id] = event
 
 
 async def persist(events: Sequence[Event], store: HistoryStore) -> None:

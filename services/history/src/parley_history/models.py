@@ -65,6 +65,7 @@ sessions = Table(
     Column("usage", JSONB, nullable=True),
     Column("metadata", JSONB, nullable=True),
     Index("ix_sessions_conversation", "conversation_id", "started_at"),
+    Index("ix_sessions_started", "started_at"),
     # When the row was written (never updated): a session open long after it is presumed lost (lost_sessions).
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_sessions_last_time", func.coalesce(text("ended_at"), text("started_at")), "id"),  # retention's walk
@@ -114,6 +115,28 @@ handoffs = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_handoffs_session", "session_id", "at"),
     Index("ix_handoffs_conversation", "conversation_id"),
+)
+
+# A session's analysis and cost (migration 0010): the highest revision of its `session_analyzed.v1`.
+session_analyses = Table(
+    "session_analyses",
+    metadata,
+    Column("session_id", Id, ForeignKey(f"{SCHEMA}.sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("conversation_id", Id, nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("analyzer", Text, nullable=False),
+    Column("summary", Text, nullable=True),
+    Column("data_schema", Text, nullable=True),
+    Column("data", JSONB, nullable=True),
+    Column("evaluation", JSONB, nullable=True),
+    Column("failure", Text, nullable=True),
+    Column("currency", Text, nullable=True),
+    Column("cost_total", Float, nullable=True),
+    Column("cost", JSONB, nullable=True),
+    Column("analyzed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_session_analyses_conversation", "conversation_id"),
 )
 
 # One row per erased conversation, kept forever: the id is retired (migration 0006, `parley_history.erasure`).

@@ -37,7 +37,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parley_contracts import AgentHandoff, SessionEnded, TurnCompleted
+from parley_contracts import AgentHandoff, SessionAnalyzed, SessionEnded, TurnCompleted
 from parley_history.db import driver_connection
 from parley_history.erasure import LATE, note_late_events
 from parley_history.handlers import ConversationRow, SessionRow, WritePlan
@@ -118,6 +118,23 @@ SELECT * FROM unnest(CAST($1 AS uuid[]), CAST($2 AS text[]), CAST($3 AS text[]),
 ON CONFLICT DO NOTHING
 """
 
+# The highest revision wins whatever order the analyses arrive in; a redelivered one rewrites the same values.
+UPSERT_ANALYSES = """
+INSERT INTO history.session_analyses AS a (session_id, conversation_id, event_id, revision, status, analyzer, summary,
+                                      data_schema, data, evaluation, failure, currency, cost_total, cost, analyzed_at)
+SELECT * FROM unnest(CAST($1 AS text[]), CAST($2 AS text[]), CAST($3 AS uuid[]), CAST($4 AS int[]),
+                     CAST($5 AS text[]), CAST($6 AS text[]), CAST($7 AS text[]), CAST($8 AS text[]),
+                     CAST($9 AS jsonb[]), CAST($10 AS jsonb[]), CAST($11 AS text[]), CAST($12 AS text[]),
+                     CAST($13 AS float8[]), CAST($14 AS jsonb[]), CAST($15 AS timestamptz[]))
+ON CONFLICT (session_id) DO UPDATE SET
+    event_id = excluded.event_id, revision = excluded.revision, status = excluded.status,
+    analyzer = excluded.analyzer, summary = excluded.summary, data_schema = excluded.data_schema,
+    data = excluded.data, evaluation = excluded.evaluation, failure = excluded.failure,
+    currency = excluded.currency, cost_total = excluded.cost_total, cost = excluded.cost,
+    analyzed_at = excluded.analyzed_at
+WHERE (excluded.revision, excluded.analyzed_at) >= (a.revision, a.analyzed_at)
+"""
+
 INSERT_HANDOFFS = """
 INSERT INTO history.handoffs (event_id, conversation_id, session_id, from_agent, to_agent, reason, at)
 SELECT * FROM unnest(CAST($1 AS uuid[]), CAST($2 AS text[]), CAST($3 AS text[]), CAST($4 AS text[]),
@@ -168,6 +185,7 @@ class _Rows:
     ends: list[SessionEnded]
     owner: dict[str, str]  # session id -> conversation id
     handoffs: list[AgentHandoff]
+    analyses: list[SessionAnalyzed]
 
     def without(self, erased: set[str]) -> _Rows:
         return _Rows(
@@ -179,6 +197,7 @@ class _Rows:
             [e for e in self.ends if e.conversation_id not in erased],
             self.owner,
             [h for h in self.handoffs if h.conversation_id not in erased],
+            [a for a in self.analyses if a.conversation_id not in erased],
         )
 
 
@@ -189,7 +208,10 @@ def _rows(plan: WritePlan, known: KnownRows) -> _Rows:
     ends = [plan.ends[k] for k in sorted(plan.ends)]
     owner = {sid: row.conversation_id for sid, row in plan.sessions.items()}
     handoffs = sorted(plan.handoffs.values(), key=lambda h: (h.session_id, h.at))
-    return _Rows(sorted(plan.conversations), conversations, sessions, vouched, _turn_rows(plan), ends, owner, handoffs)
+    analyses = [plan.analyses[k] for k in sorted(plan.analyses)]
+    return _Rows(
+        sorted(plan.conversations), conversations, sessions, vouched, _turn_rows(plan), ends, owner, handoffs, analyses
+    )
 
 
 def _id(row: ConversationRow | SessionRow) -> str:
@@ -255,6 +277,8 @@ class SqlHistoryStore:
                 await self._ends(conn, rows.ends)
             if rows.handoffs:
                 await self._handoffs(conn, rows.handoffs)
+            if rows.analyses:
+                await self._analyses(conn, rows.analyses)
             if rows.turns and copy:
                 await conn.copy_records_to_table(
                     "turns", schema_name="history", columns=TURN_COLUMNS, records=rows.turns
@@ -322,4 +346,24 @@ class SqlHistoryStore:
             [e.turn_count for e in ends],
             [_j(e.usage) for e in ends],
             [e.started_at for e in ends],
+        )
+
+    async def _analyses(self, conn: asyncpg.Connection, analyses: list[SessionAnalyzed]) -> None:
+        await conn.execute(
+            UPSERT_ANALYSES,
+            [a.session_id for a in analyses],
+            [a.conversation_id for a in analyses],
+            [a.event_id for a in analyses],
+            [a.revision for a in analyses],
+            [a.status for a in analyses],
+            [a.analyzer for a in analyses],
+            [a.summary for a in analyses],
+            [a.data_schema for a in analyses],
+            [_j(a.data) for a in analyses],
+            [_j(a.evaluation) for a in analyses],
+            [a.failure for a in analyses],
+            [a.cost.currency if a.cost else None for a in analyses],
+            [a.cost.total if a.cost else None for a in analyses],
+            [_j(a.cost) for a in analyses],
+            [a.analyzed_at for a in analyses],
         )

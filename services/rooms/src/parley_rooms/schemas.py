@@ -41,6 +41,11 @@ class CreateRoom(msgspec.Struct, forbid_unknown_fields=True):
     # Other agents the call may be handed to (a receptionist to `booking`), by name: each with its instructions
     # and a description the first agent reads to decide when to hand over.
     agents: Annotated[dict[AgentName, AgentDefinition], msgspec.Meta(max_length=8)] | None = None
+    # Which analysis insights makes of the call once it ended, by the name of one of the deployment's schemas
+    # (INSIGHTS_SCHEMAS_FILE); without it, the deployment's default.
+    analysis_schema: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")] | None = (
+        None
+    )
 
 
 AttributeKey = Annotated[str, msgspec.Meta(min_length=1, max_length=ATTRIBUTE_KEY_MAX, pattern=NO_NUL)]

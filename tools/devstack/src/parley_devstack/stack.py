@@ -50,6 +50,7 @@ SERVICES = [
     ServiceSpec("rooms", "parley_rooms", "ROOMS_", 8101, "PARLEY_ROOMS_URL"),
     ServiceSpec("history", "parley_history", "HISTORY_", 8102, "PARLEY_HISTORY_URL"),
     ServiceSpec("recordings", "parley_recordings", "RECORDINGS_", 8103, "PARLEY_RECORDINGS_URL"),
+    ServiceSpec("insights", "parley_insights", "INSIGHTS_", 8105, "PARLEY_INSIGHTS_URL", uses_database=False),
     ServiceSpec("agent", "parley_agent", "AGENT_", 8081, None, uses_database=False),
 ]
 
@@ -101,6 +102,11 @@ def service_env(
         wiring[f"{p}API_KEYS"] = ",".join(k for k in (f"dev:{stack['PARLEY_API_KEY']}", given) if k)
         defaults[f"{p}SESSION_SECRET"] = hashlib.sha256(f"console:{stack['PARLEY_API_KEY']}".encode()).hexdigest()
         defaults[f"{p}COOKIE_SECURE"] = "false"  # plain HTTP on 127.0.0.1
+    if spec.name == "insights":
+        given = os.environ.get(f"{p}API_KEYS", "").strip()
+        wiring[f"{p}API_KEYS"] = ",".join(k for k in (stack["PARLEY_API_KEY"], given) if k)
+        wiring[f"{p}HISTORY_URL"] = stack["PARLEY_HISTORY_URL"]  # to read a session it analyses again
+        wiring[f"{p}HISTORY_KEY"] = stack["PARLEY_API_KEY"]
     if spec.name == "agent":
         defaults[f"{p}STATE_DIR"] = str((root / "agent").resolve())
         defaults[f"{p}METRICS_KEYS"] = stack["PARLEY_API_KEY"]  # the services take their API key on /metrics

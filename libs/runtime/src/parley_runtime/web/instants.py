@@ -10,14 +10,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar.exceptions import ValidationException
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$"
 
 
-def instant_parameter(description: str) -> Any:
-    """A query parameter holding an RFC 3339 date-time with its offset (e.g. `2026-12-07T09:00:00Z`)."""
-    return Parameter(pattern=INSTANT_PATTERN, max_length=40, description=f"{description} (RFC 3339, with offset)")
+def instant_parameter(description: str, query: str | None = None) -> Any:
+    """A query parameter holding an RFC 3339 date-time with its offset (e.g. `2026-12-07T09:00:00Z`); `query`
+    names it in the URL when that name is no Python identifier (`from`)."""
+    return QueryParameter(
+        name=query, pattern=INSTANT_PATTERN, max_length=40, description=f"{description} (RFC 3339, with offset)"
+    )
 
 
 def parse_instant(value: str | None, name: str) -> datetime | None:

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import { Link } from "../router";
+import { AnalysisView } from "../components/AnalysisView";
 import { LatencyBars } from "../components/LatencyBars";
 import { Timeline } from "../components/Timeline";
 import { callPath, markShown } from "../data";
@@ -92,6 +93,7 @@ function SessionView({ detail, session, index }: { detail: CallDetail; session: 
         {seconds(session.duration_seconds)} · room {session.room_name ?? "?"}
       </p>
       <Usage session={session} />
+      {session.ended_at && <AnalysisView analysis={session.analysis} />}
       {audio && (
         <audio ref={audioRef} data-testid="player" controls preload="metadata" src={content(audio)}>
           {vtt && <track kind="captions" src={content(vtt)} srcLang="en" label="Transcript" default />}
