@@ -9,7 +9,7 @@ from typing import Any
 from parley_devstack.ports import free_port
 
 SERVICES = ["history", "rooms", "recordings"]  # the services with a database
-API_SERVICES = [*SERVICES, "insights"]  # every service with a keyed /v1 API of its own
+API_SERVICES = [*SERVICES, "insights", "webhooks"]  # every service with a keyed /v1 API of its own
 API_KEY = "k"
 # A read each API serves from Postgres alone.
 READS = {"history": "/v1/conversations", "rooms": "/v1/rooms", "recordings": "/v1/recordings?conversation_id=c1"}
@@ -27,6 +27,7 @@ def service_settings(service: str, database_url: str, tmp_path: Path, **override
                   "state_dir": str(tmp_path / "rooms")},
         "recordings": {"blob_url": (tmp_path / "blobs").as_uri()},
         "insights": {},
+        "webhooks": {"secret_key": "s" * 32},
     }  # fmt: skip
     return settings(**(common | extra[service] | overrides))
 

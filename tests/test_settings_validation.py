@@ -34,6 +34,11 @@ REQUIRED = {
         "CONSOLE_SESSION_SECRET": "s" * 32,
     },
     "insights": {"INSIGHTS_API_KEYS": "k"},
+    "webhooks": {
+        "WEBHOOKS_DATABASE_URL": "postgresql://db/parley",
+        "WEBHOOKS_API_KEYS": "k",
+        "WEBHOOKS_SECRET_KEY": "s" * 32,
+    },
 }
 
 
@@ -68,6 +73,9 @@ def _load(service: str, **env: str) -> object:
         ("insights", "INSIGHTS_LLM_BASE_URL", "llm:8000/v1", "an http://"),
         ("insights", "INSIGHTS_TRANSPORT", "livekit", "provider/model"),
         ("insights", "INSIGHTS_LLM_ATTEMPTS", "0", "at least 1"),
+        ("webhooks", "WEBHOOKS_SECRET_KEY", "short", "at least 32 characters"),
+        ("webhooks", "WEBHOOKS_RETRY_SCHEDULE_SECONDS", "5,soon", "comma-separated seconds"),
+        ("webhooks", "WEBHOOKS_RECORDINGS_URL", "recordings:8103", "an http://"),
     ],
 )
 def test_a_setting_out_of_range_fails_naming_the_variable_and_what_it_expects(
@@ -78,7 +86,7 @@ def test_a_setting_out_of_range_fails_naming_the_variable_and_what_it_expects(
     assert expected in str(error.value)
 
 
-@pytest.mark.parametrize("service", ["history", "rooms", "recordings", "insights"])
+@pytest.mark.parametrize("service", ["history", "rooms", "recordings", "insights", "webhooks"])
 def test_api_keys_that_hold_no_key_fail_naming_the_variable(service: str) -> None:
     variable = f"{service.upper()}_API_KEYS"
     with pytest.raises(SettingsError, match=f"^{variable} holds no key"):

@@ -96,7 +96,7 @@ def test_hooks_migrate_and_provision_before_install_and_upgrade(rendered: dict[s
 def test_autoscaling_scenario_has_hpas_pdbs_and_pod_monitors(rendered: dict[str, list[dict[str, Any]]]) -> None:
     kinds = [o["kind"] for o in rendered["production-autoscaling"]]
     assert kinds.count("HorizontalPodAutoscaler") == 3
-    assert kinds.count("PodMonitor") == 6  # one per service (the DLQ copier has no HTTP port)
+    assert kinds.count("PodMonitor") == 7  # one per service (the DLQ copier has no HTTP port)
     agent = _by(rendered["production-autoscaling"], "StatefulSet", "agent")[0]
     assert "replicas" not in agent["spec"]  # the HPA owns it
 
@@ -139,7 +139,7 @@ def test_prometheus_scrapes_with_the_scrape_key_every_service_is_given() -> None
         workloads = [
             o for o in objects if o["kind"] in {"Deployment", "StatefulSet"} and "dlq" not in o["metadata"]["name"]
         ]
-        assert len(workloads) == 6
+        assert len(workloads) == 7
         for workload in workloads:
             (env,) = [
                 e for e in workload["spec"]["template"]["spec"]["containers"][0]["env"] if "METRICS_KEYS" in e["name"]
@@ -148,7 +148,7 @@ def test_prometheus_scrapes_with_the_scrape_key_every_service_is_given() -> None
             assert (ref["name"], ref["key"]) == ("parley-api-keys", "metrics-key")
             assert ref["optional"] is not enabled  # Prometheus needs it: a pod without it must not start unnoticed
         monitors = [o for o in objects if o["kind"] == "PodMonitor"]
-        assert len(monitors) == (6 if enabled else 0)
+        assert len(monitors) == (7 if enabled else 0)
         for monitor in monitors:
             (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
             assert endpoint["authorization"] == {

@@ -38,7 +38,7 @@ def _users() -> dict[str, dict[str, dict[str, list[str]]]]:
 
 def test_each_service_may_publish_the_events_it_produces_and_no_others() -> None:
     users = _users()
-    for service in ("agent", "rooms", "recordings", "history", "insights"):
+    for service in ("agent", "rooms", "recordings", "history", "insights", "webhooks"):
         granted = {s for s in users[service]["publish"]["allow"] if s.startswith("voice.")}
         produced = {f"voice.{t.tag()}.>" for t, producers in PRODUCERS.items() if service in producers}
         assert granted == produced, service
@@ -46,7 +46,7 @@ def test_each_service_may_publish_the_events_it_produces_and_no_others() -> None
 
 def test_services_only_touch_their_own_durable() -> None:
     users = _users()
-    for service in ("history", "rooms", "recordings", "insights"):
+    for service in ("history", "rooms", "recordings", "insights", "webhooks"):
         allowed = users[service]["publish"]["allow"]
         durables = {s.split(".")[-1] for s in allowed if s.startswith("$JS.API.CONSUMER.MSG.NEXT.VOICE.")}
         assert durables == {service}

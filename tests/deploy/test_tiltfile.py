@@ -54,7 +54,8 @@ def test_the_tiltfile_builds_every_image_deploys_the_chart_and_forwards_the_apis
     calls = _execute()
     builds = [c for c in calls if c["kind"] == "docker_build"]
     assert sorted(b["ref"] for b in builds) == [
-        f"ghcr.io/parley/parley-{n}" for n in ("agent", "console", "history", "insights", "recordings", "rooms")
+        f"ghcr.io/parley/parley-{n}"
+        for n in ("agent", "console", "history", "insights", "recordings", "rooms", "webhooks")
     ]
     assert all(b["target"] == "dev" and any(s["step"] == "sync" for s in b["live_update"]) for b in builds)
     # One Dockerfile, whose dev stage tests/house/test_images.py rebuilds and runs, built once per service.
@@ -66,6 +67,7 @@ def test_the_tiltfile_builds_every_image_deploys_the_chart_and_forwards_the_apis
         "insights",
         "recordings",
         "rooms",
+        "webhooks",
     ]
     synced = {s["dest"] for b in builds for s in b["live_update"] if s["step"] == "sync"}
     assert synced == {"/app/libs", "/app/services"}

@@ -30,7 +30,7 @@ from parley_devstack.ports import free_port
 from tests.support import ROOT, eventually_blocking, uv
 
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
-SERVICES = ["rooms", "history", "recordings", "agent", "console", "insights"]
+SERVICES = ["rooms", "history", "recordings", "agent", "console", "insights", "webhooks"]
 
 
 @dataclass
@@ -110,6 +110,7 @@ def _settings(service: str, port: int, tmp: Path) -> dict[str, str]:
                   "ROOMS_LIVEKIT_API_SECRET": "s" * 32, "ROOMS_STATE_DIR": str(tmp / "rooms")},
         "recordings": {"RECORDINGS_BLOB_URL": (tmp / "blobs").as_uri()},
         "history": {},
+        "webhooks": {"WEBHOOKS_SECRET_KEY": "s" * 32},
     }  # fmt: skip
     return {
         **common,

@@ -25,6 +25,7 @@ PACKAGES = {
     "parley-recordings": "services/recordings",
     "parley-console": "services/console",
     "parley-insights": "services/insights",
+    "parley-webhooks": "services/webhooks",
 }
 # Alembic runs these inside its own context; importing them alone does not work by design.
 NOT_IMPORTABLE = (".migrations.env",)

@@ -230,6 +230,20 @@ app.kubernetes.io/component: {{ .component }}
 - name: INSIGHTS_HISTORY_URL
   value: {{ printf "http://%s:%v" (include "parley.componentName" (dict "component" "history" "context" $ctx)) $v.services.history.port | quote }}
 {{- end }}
+{{- if eq .component "webhooks" }}
+{{- $w := $v.webhooks }}
+{{ include "parley.secretEnv" (dict "name" "WEBHOOKS_SECRET_KEY" "secret" $w.existingSecret "key" $w.secretKeyKey) }}
+- name: WEBHOOKS_ALLOW_PRIVATE_TARGETS
+  value: {{ $w.allowPrivateTargets | quote }}
+- name: WEBHOOKS_REPORT_WAIT_SECONDS
+  value: {{ $w.reportWaitSeconds | quote }}
+- name: WEBHOOKS_TIMEOUT_SECONDS
+  value: {{ $w.timeoutSeconds | quote }}
+- name: WEBHOOKS_RECORDINGS_URL
+  value: {{ printf "http://%s:%v" (include "parley.componentName" (dict "component" "recordings" "context" $ctx)) $v.services.recordings.port | quote }}
+- name: WEBHOOKS_RECORDINGS_KEY
+  valueFrom: {secretKeyRef: {name: {{ $w.existingSecret }}, key: {{ $w.recordingsKeyKey }}, optional: true}}
+{{- end }}
 {{- if eq .component "agent" }}
 - name: AGENT_PROVIDERS
   value: {{ $v.agent.providers | quote }}

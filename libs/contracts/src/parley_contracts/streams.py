@@ -157,6 +157,12 @@ def service_consumers(*, ack_wait_seconds: int = 30, max_deliver: int = 40) -> d
             filter_subjects=_filters(SessionEnded),
             description="insights: each session's analysis and cost, once it ended",
         ),
+        "webhooks": ConsumerSpec(
+            durable="webhooks",
+            stream=VOICE_STREAM_NAME,
+            filter_subjects=["voice.>"],  # any type an endpoint may ask for, and the parts of each call report
+            description="webhooks: events and call reports to the endpoints that asked for them",
+        ),
     }
     return {
         name: msgspec.structs.replace(spec, ack_wait_seconds=ack_wait_seconds, max_deliver=max_deliver)

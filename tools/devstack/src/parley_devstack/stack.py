@@ -50,6 +50,7 @@ SERVICES = [
     ServiceSpec("rooms", "parley_rooms", "ROOMS_", 8101, "PARLEY_ROOMS_URL"),
     ServiceSpec("history", "parley_history", "HISTORY_", 8102, "PARLEY_HISTORY_URL"),
     ServiceSpec("recordings", "parley_recordings", "RECORDINGS_", 8103, "PARLEY_RECORDINGS_URL"),
+    ServiceSpec("webhooks", "parley_webhooks", "WEBHOOKS_", 8104, "PARLEY_WEBHOOKS_URL"),
     ServiceSpec("insights", "parley_insights", "INSIGHTS_", 8105, "PARLEY_INSIGHTS_URL", uses_database=False),
     ServiceSpec("agent", "parley_agent", "AGENT_", 8081, None, uses_database=False),
 ]
@@ -102,6 +103,11 @@ def service_env(
         wiring[f"{p}API_KEYS"] = ",".join(k for k in (f"dev:{stack['PARLEY_API_KEY']}", given) if k)
         defaults[f"{p}SESSION_SECRET"] = hashlib.sha256(f"console:{stack['PARLEY_API_KEY']}".encode()).hexdigest()
         defaults[f"{p}COOKIE_SECURE"] = "false"  # plain HTTP on 127.0.0.1
+    if spec.name == "webhooks":
+        defaults[f"{p}SECRET_KEY"] = hashlib.sha256(f"webhooks:{stack['PARLEY_API_KEY']}".encode()).hexdigest()
+        defaults[f"{p}ALLOW_PRIVATE_TARGETS"] = "true"  # receivers you run on this machine
+        wiring[f"{p}RECORDINGS_URL"] = stack["PARLEY_RECORDINGS_URL"]  # links in call reports
+        wiring[f"{p}RECORDINGS_KEY"] = stack["PARLEY_API_KEY"]
     if spec.name == "insights":
         given = os.environ.get(f"{p}API_KEYS", "").strip()
         wiring[f"{p}API_KEYS"] = ",".join(k for k in (stack["PARLEY_API_KEY"], given) if k)
