@@ -18,7 +18,8 @@ READS = {"history": "/v1/conversations", "rooms": "/v1/rooms", "recordings": "/v
 def service_settings(service: str, database_url: str, tmp_path: Path, **overrides: Any) -> Any:
     """The service's Settings against `database_url`, with NATS on a port where nobody listens."""
     settings = importlib.import_module(f"parley_{service}.settings").Settings
-    common: dict[str, Any] = {"api_keys": API_KEY, "nats_url": f"nats://127.0.0.1:{free_port()}"}
+    # No rate limit: these tests fire requests faster than any client should (test_auth tests the limit itself).
+    common: dict[str, Any] = {"api_keys": API_KEY, "nats_url": f"nats://127.0.0.1:{free_port()}", "rate_limit": "off"}
     if "database_url" in settings.__struct_fields__:
         common |= {"database_url": database_url, "migrate_on_start": True}
     extra: dict[str, dict[str, str]] = {

@@ -150,7 +150,7 @@ def test_chained_requests_answer_as_documented(api: Any, database_url: str) -> N
 
     Chains.run(
         settings=settings(
-            max_examples=EXAMPLES * 2,
+            max_examples=EXAMPLES * 3,
             stateful_step_count=6,
             phases=[Phase.generate],  # no shrinking: the first failing chain is reported as it ran
             derandomize=True,

@@ -126,3 +126,19 @@ def test_insights_refuses_a_price_table_or_schema_it_cannot_use(tmp_path: Path) 
         _load("insights", INSIGHTS_SCHEMAS_FILE=str(tmp_path / "missing.json"))
     with pytest.raises(SettingsError, match="^INSIGHTS_DEFAULT_SCHEMA 'survey' is not one of \\['call'\\]"):
         _load("insights", INSIGHTS_DEFAULT_SCHEMA="survey")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [("HISTORY_API_KEYS", "reader:K1:history.write", "HISTORY_API_KEYS entry 1 is invalid: unknown scopes"),
+     ("HISTORY_API_KEYS", "ok,x:sha256=beef", "HISTORY_API_KEYS entry 2 is invalid: sha256="),
+     ("HISTORY_RATE_LIMIT", "fast", "HISTORY_RATE_LIMIT is invalid: a rate limit is RATE/s")],
+)  # fmt: skip
+def test_keys_and_rate_limits_that_cannot_be_used_fail_naming_the_variable(
+    variable: str, value: str, says: str
+) -> None:
+    with pytest.raises(SettingsError) as error:
+        _load("history", **{variable: value})
+    assert str(error.value).startswith(says)
+    scoped = _load("history", HISTORY_API_KEYS="reader:K1:history.read,admin:K2", HISTORY_RATE_LIMIT="off")
+    assert scoped.rate_limit == "off"  # type: ignore[attr-defined]

@@ -210,3 +210,17 @@ async def test_a_token_carries_the_callers_metadata_and_attributes_and_cannot_po
         assert answer.status_code == 422, answer.text
     too_many = {"identity": "ada", "attributes": {f"k{i}": "v" for i in range(65)}}
     assert (await client.post("/v1/rooms/call-m/tokens", json=too_many, headers=AUTH)).status_code == 400
+
+
+async def test_parallel_creations_never_go_over_the_limits_and_the_refused_get_429(
+    settings: Settings, livekit: LiveKitStandIn
+) -> None:
+    limited = msgspec.structs.replace(settings, max_active_rooms=5, max_active_rooms_per_user=3)
+    async with served(create_app(limited)) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        bodies = [{"user_id": "ada"}] * 6 + [{"user_id": f"user-{n}"} for n in range(6)]
+        answers = await asyncio.gather(*[client.post("/v1/rooms", json=b, headers=AUTH) for b in bodies])
+    made = [r.json() for r in answers if r.status_code == 201]
+    refused = [r for r in answers if r.status_code != 201]
+    assert len(made) == 5 and sum(m["user_id"] == "ada" for m in made) <= 3
+    assert all(r.status_code == 429 and int(r.headers["retry-after"]) >= 1 for r in refused)
+    assert sorted(livekit.rooms) == sorted(m["name"] for m in made)  # nothing made in LiveKit for the refused

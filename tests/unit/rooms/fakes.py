@@ -101,6 +101,14 @@ class MemoryTx:
     async def hold_conversation(self, conversation_id: str) -> bool:
         return conversation_id in self.s.erased
 
+    async def active_rooms(self, user_id: str | None, now: datetime, empty_timeout: timedelta) -> tuple[int, int]:
+        active = [
+            v for v in (_view(self.s, r) for r in self.s.rooms.values())
+            if v.status != "ended" and v.erased_at is None
+            and (v.created_at > now - empty_timeout or v.status == "active")
+        ]  # fmt: skip
+        return len(active), sum(v.user_id == user_id for v in active)
+
     async def insert_room(self, room: NewRoom, *, idempotency: tuple[str, str] | None = None) -> None:
         if room.name in self.s.rooms:
             raise RoomExists(f"room {room.name} already exists")

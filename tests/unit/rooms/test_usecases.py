@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,6 +14,7 @@ from parley_rooms import usecases
 from parley_rooms.ports import (
     ConversationWasErased,
     KeyReused,
+    LimitReached,
     LiveKitUnavailable,
     RoomEnded,
     RoomExists,
@@ -21,7 +25,7 @@ from parley_rooms.ports import (
 )
 from parley_rooms.schemas import CreateRoom
 
-from .fakes import FakeLiveKit, MemoryRoomStore
+from .fakes import FakeLiveKit, MemoryRoomStore, MemoryTx
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 CONFIG = usecases.RoomsConfig(agent_name="parley-agent", max_token_ttl_seconds=7200, clock=lambda: NOW)
@@ -85,14 +89,33 @@ async def test_livekit_down_leaves_nothing_behind() -> None:
 async def test_a_store_failure_undoes_the_livekit_room() -> None:
     w = World()
 
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("postgres went away")
+
     class Broken(MemoryRoomStore):
-        def write(self):  # type: ignore[no-untyped-def]
-            raise ConnectionError("postgres is down")
+        @asynccontextmanager
+        async def write(self) -> AsyncIterator[MemoryTx]:
+            async with super().write() as tx:
+                tx.insert_room = broken  # type: ignore[method-assign]
+                yield tx
 
     w.store = Broken()
     with pytest.raises(ConnectionError):
         await w.create(CreateRoom(name="call-1"))
     assert w.livekit.deleted == ["call-1"] and w.livekit.rooms == {} and w.events == []
+
+
+async def test_a_store_that_is_down_creates_nothing_in_livekit() -> None:
+    w = World()
+
+    class Down(MemoryRoomStore):
+        def write(self):  # type: ignore[no-untyped-def]
+            raise ConnectionError("postgres is down")
+
+    w.store = Down()
+    with pytest.raises(ConnectionError):
+        await w.create(CreateRoom(name="call-1"))
+    assert w.livekit.rooms == {} and w.livekit.deleted == [] and w.events == []
 
 
 async def test_closing_a_room_ends_it_and_announces_it_once() -> None:
@@ -140,3 +163,37 @@ async def test_no_token_for_a_room_that_ended_or_does_not_exist() -> None:
         grant = TokenGrant(room=room, identity="a")
         with pytest.raises(refusal):
             await usecases.mint_token(grant, store=w.store, livekit=w.livekit, config=CONFIG)
+
+
+async def test_a_room_over_a_limit_is_refused_and_nothing_is_made_in_livekit() -> None:
+    w = World()
+    limited = dataclasses.replace(CONFIG, max_active_rooms=3, max_active_rooms_per_user=2)
+
+    async def create(user: str) -> RoomView:
+        return await usecases.create_room(CreateRoom(user_id=user), idempotency_key=None, store=w.store,
+                                          livekit=w.livekit, publish=w.events.append, config=limited)  # fmt: skip
+
+    await create("ada")
+    await create("ada")
+    with pytest.raises(LimitReached, match="user ada has 2 active rooms"):
+        await create("ada")
+    await create("bob")
+    with pytest.raises(LimitReached, match="this deployment has its 3 active rooms") as caught:
+        await create("cyd")
+    assert caught.value.retry_after >= 1 and len(w.livekit.rooms) == 3 and w.livekit.deleted == []
+
+
+async def test_an_abandoned_room_frees_its_place_once_the_empty_timeout_passed() -> None:
+    w = World()
+    now = [NOW]
+    limited = dataclasses.replace(CONFIG, max_active_rooms=1, empty_timeout=timedelta(minutes=5), clock=lambda: now[0])
+
+    async def create() -> RoomView:
+        return await usecases.create_room(CreateRoom(user_id="ada"), idempotency_key=None, store=w.store,
+                                          livekit=w.livekit, publish=w.events.append, config=limited)  # fmt: skip
+
+    await create()
+    with pytest.raises(LimitReached):
+        await create()
+    now[0] = NOW + timedelta(minutes=6)  # nobody joined: LiveKit closed it, whether or not its webhook came
+    await create()

@@ -99,6 +99,27 @@ def _hint(cls: type[msgspec.Struct], name: str) -> str | None:
     return None
 
 
+DEFAULT_RATE_LIMIT = "100/s,burst=200"  # far above what a person or an integration does, below a runaway loop
+
+
+def check_api_keys(prefix: str, keys: list[str], rate_limit: str) -> None:
+    """`<P>API_KEYS` holds at least one key and every entry parses; `<P>RATE_LIMIT` parses."""
+    from parley_runtime.web.access import RateLimit
+    from parley_runtime.web.keys import parse_key
+
+    if not keys:
+        raise SettingsError(f"{prefix}API_KEYS holds no key: every /v1 request would be refused")
+    for n, entry in enumerate(keys, start=1):
+        try:
+            parse_key(entry)
+        except ValueError as exc:
+            raise SettingsError(f"{prefix}API_KEYS entry {n} is invalid: {exc}") from None
+    try:
+        RateLimit.parse(rate_limit)
+    except ValueError as exc:
+        raise SettingsError(f"{prefix}RATE_LIMIT is invalid: {exc}") from None
+
+
 class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     """What every Parley HTTP service reads: its database, its API keys, NATS, where to listen."""
 
@@ -114,10 +135,10 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: LogLevel = "INFO"
     migrate_on_start: bool = True  # the Helm hook Job migrates; pods then start with this off
     db_pool_size: Positive = 10
+    rate_limit: str = DEFAULT_RATE_LIMIT  # per key and replica: RATE/s[,burst=N], or off
 
     def check(self, prefix: str) -> None:
-        if not self.api_key_list:
-            raise SettingsError(f"{prefix}API_KEYS holds no key: every /v1 request would be refused")
+        check_api_keys(prefix, self.api_key_list, self.rate_limit)
 
     @property
     def api_key_list(self) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -16,13 +16,14 @@ from litestar.params import Parameter
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from parley_contracts import ID_PATTERN, utcnow
+from parley_contracts import ID_PATTERN
 from parley_history import analyses, calls, erasure, queries
 from parley_history.analyses import Analysis
 from parley_history.calls import Call, CallFilter, CallStatus
 from parley_history.erasure import Erasure
 from parley_history.queries import Conversation, Handoff, SearchHit, Session, Turn
 from parley_runtime.db import is_statement_timeout
+from parley_runtime.web.access import scoped
 from parley_runtime.web.cursors import (
     CURSOR_PARAMETER,
     InvalidCursor,
@@ -120,7 +121,7 @@ class HistoryController(Controller):
     path = "/v1"
     tags = ["history"]
 
-    @get("/conversations", summary="List conversations, newest first", responses=problems())
+    @get("/conversations", summary="List conversations, newest first", responses=problems(), **scoped("history.read"))
     async def list_conversations(
         self,
         conn: Conn,
@@ -134,7 +135,12 @@ class HistoryController(Controller):
             raise _bad_cursor(exc) from exc
         return ConversationPage(items=items, next_cursor=nxt)
 
-    @get("/calls", summary="The call log: conversations with their sessions summed, newest first", responses=problems())
+    @get(
+        "/calls",
+        summary="The call log: conversations with their sessions summed, newest first",
+        responses=problems(),
+        **scoped("history.read"),
+    )
     async def list_calls(
         self,
         conn: Conn,
@@ -157,7 +163,12 @@ class HistoryController(Controller):
             raise _bad_cursor(exc) from exc
         return CallPage(items=items, next_cursor=nxt)
 
-    @get("/conversations/{conversation_id:str}", summary="One conversation with its sessions", responses=problems(404))
+    @get(
+        "/conversations/{conversation_id:str}",
+        summary="One conversation with its sessions",
+        responses=problems(404),
+        **scoped("history.read"),
+    )
     async def get_conversation(self, conn: Conn, conversation_id: IdParam) -> ConversationDetail:
         found = await queries.get_conversation(conn, conversation_id)
         if found is None:
@@ -168,6 +179,7 @@ class HistoryController(Controller):
         "/conversations/{conversation_id:str}/turns",
         summary="A conversation's turns, a page at a time",
         responses=problems(404),
+        **scoped("history.read"),
     )
     async def list_turns(
         self,
@@ -184,7 +196,12 @@ class HistoryController(Controller):
             raise _bad_cursor(exc) from exc
         return TurnPage(items=items, next_before=nxt)
 
-    @get("/sessions/{session_id:str}", summary="One session with its turns in seq order", responses=problems(404))
+    @get(
+        "/sessions/{session_id:str}",
+        summary="One session with its turns in seq order",
+        responses=problems(404),
+        **scoped("history.read"),
+    )
     async def get_session(self, conn: Conn, session_id: IdParam) -> SessionDetail:
         found = await queries.get_session(conn, session_id)
         if found is None:
@@ -197,29 +214,11 @@ class HistoryController(Controller):
         )
 
     @get(
-        "/usage",
-        summary="Usage and cost summed over the sessions that started in a time range",
+        "/search",
+        summary="Full-text search over turn text, best match first",
         responses=problems(),
-        description=(
-            "Sessions that started at or after `from` and before `to` (default: the last 30 days), grouped by UTC"
-            " day, by user, or by the component/provider/model of each cost item. Costs are those insights"
-            " computed (`session_analyzed.v1`), per currency; sessions not analysed yet count with no cost."
-        ),
+        **scoped("history.read"),
     )
-    async def usage(
-        self,
-        conn: Conn,
-        start: Annotated[str | None, instant_parameter("sessions that started at or after", query="from")] = None,
-        end: Annotated[str | None, instant_parameter("sessions that started before", query="to")] = None,
-        group_by: Annotated[analyses.GroupBy, Parameter(description="how the sums are grouped")] = "day",
-    ) -> analyses.UsageReport:
-        until = parse_instant(end, "to") or utcnow()
-        since = parse_instant(start, "from") or until - timedelta(days=30)
-        if since >= until:
-            raise ValidationException(detail="from must be before to")
-        return await analyses.usage(conn, since, until, group_by)
-
-    @get("/search", summary="Full-text search over turn text, best match first", responses=problems())
     async def search(
         self,
         conn: Conn,
@@ -264,13 +263,19 @@ class HistoryController(Controller):
             " `GET /v1/erasures/{conversation_id}` tells when that is done. Repeating the request is harmless."
             " An id never seen is erased too: events still on their way are dropped when they arrive."
         ),
+        **scoped("history.erase"),
     )
     async def erase_conversation(self, engine: Engine, erasure_wakeup: Wakeup, conversation_id: IdParam) -> ErasureOut:
         done = await erasure.erase(engine, conversation_id)
         erasure_wakeup.set()  # propagate now rather than at the next round
         return _erasure_out(done)
 
-    @get("/erasures", summary="Erasures on request, oldest first: which are still propagating", responses=problems())
+    @get(
+        "/erasures",
+        summary="Erasures on request, oldest first: which are still propagating",
+        responses=problems(),
+        **scoped("history.read"),
+    )
     async def list_erasures(
         self,
         engine: Engine,
@@ -290,7 +295,10 @@ class HistoryController(Controller):
         )
 
     @get(
-        "/erasures/{conversation_id:str}", summary="Where the erasure of a conversation stands", responses=problems(404)
+        "/erasures/{conversation_id:str}",
+        summary="Where the erasure of a conversation stands",
+        responses=problems(404),
+        **scoped("history.read"),
     )
     async def get_erasure(self, engine: Engine, conversation_id: IdParam) -> ErasureOut:
         found = await erasure.get(engine, conversation_id)

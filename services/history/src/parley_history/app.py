@@ -28,9 +28,11 @@ from parley_history.request_reply import start_request_service
 from parley_history.retention import purge_expired
 from parley_history.settings import Settings
 from parley_history.store import SqlHistoryStore
+from parley_history.usage_api import UsageController
 from parley_runtime.lifecycle import Lifecycle, service_lifespan
 from parley_runtime.messaging.consume import Consumer
 from parley_runtime.messaging.entries import publish_event
+from parley_runtime.web.access import RateLimit
 from parley_runtime.web.http import build_app
 from parley_runtime.web.readiness import nats_check, postgres_check
 
@@ -95,8 +97,9 @@ def create_app(settings: Settings) -> Litestar:
         title="Parley history",
         version=__version__,
         api_keys=settings.api_key_list,
+        rate_limit=RateLimit.parse(settings.rate_limit),
         metrics_keys=settings.metrics_key_list,
-        api_handlers=[HistoryController],
+        api_handlers=[HistoryController, UsageController],
         checks={
             "nats": nats_check(lambda: runtime(app.state).nc),
             "postgres": postgres_check(lambda: runtime(app.state).engine),

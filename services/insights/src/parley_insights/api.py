@@ -48,6 +48,9 @@ def _finished(task: asyncio.Task[Any]) -> None:
 class AnalysisController(Controller):
     path = "/v1"
     tags = ["insights"]
+    # Every route of this controller requires this scope of the key (parley_runtime.web.access).
+    opt = {"scope": "ops.admin"}
+    security = [{"BearerToken": ["ops.admin"]}]
 
     @post("/sessions/{session_id:str}/analysis", status_code=202, summary="Analyse a session again",
           responses=problems(404, 503))  # fmt: skip

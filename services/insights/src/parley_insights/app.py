@@ -21,6 +21,7 @@ from parley_insights.offline import OfflineAnalyser
 from parley_insights.service import Insights
 from parley_insights.settings import Settings
 from parley_runtime.lifecycle import Lifecycle, service_lifespan
+from parley_runtime.web.access import RateLimit
 from parley_runtime.web.http import build_app
 from parley_runtime.web.readiness import nats_check
 
@@ -93,6 +94,7 @@ def create_app(settings: Settings) -> Litestar:
         title="Parley insights",
         version=__version__,
         api_keys=settings.api_key_list,
+        rate_limit=RateLimit.parse(settings.rate_limit),
         metrics_keys=settings.metrics_key_list,
         api_handlers=[AnalysisController],
         checks={"nats": nats_check(lambda: runtime(app.state).nc)},

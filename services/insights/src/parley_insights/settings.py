@@ -11,7 +11,17 @@ import msgspec
 from parley_insights import prices
 from parley_insights.analysis import Schema, load_schemas
 from parley_runtime.messaging.connection import NatsSettings
-from parley_runtime.settings import LogLevel, NatsUrl, Port, Positive, Seconds, SettingsError, load_settings
+from parley_runtime.settings import (
+    DEFAULT_RATE_LIMIT,
+    LogLevel,
+    NatsUrl,
+    Port,
+    Positive,
+    Seconds,
+    SettingsError,
+    check_api_keys,
+    load_settings,
+)
 from parley_runtime.web.keys import split_keys
 
 HttpUrl = Annotated[str, msgspec.Meta(pattern=r"^https?://", description="an http:// or https:// URL")]
@@ -38,6 +48,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     history_url: HttpUrl | None = None
     history_key: str | None = None
     metrics_keys: str = ""
+    rate_limit: str = DEFAULT_RATE_LIMIT  # per key and replica: RATE/s[,burst=N], or off
     nats_url: NatsUrl = "nats://127.0.0.1:4222"
     nats_user: str | None = None
     nats_password: str | None = None
@@ -47,8 +58,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: LogLevel = "INFO"
 
     def check(self, prefix: str) -> None:
-        if not self.api_key_list:
-            raise SettingsError(f"{prefix}API_KEYS holds no key: every /v1 request would be refused")
+        check_api_keys(prefix, self.api_key_list, self.rate_limit)
         try:
             self.price_table()
         except prices.PriceTableError as exc:

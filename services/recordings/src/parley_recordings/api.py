@@ -121,6 +121,9 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
 class RecordingsController(Controller):
     path = "/v1/recordings"
     tags = ["recordings"]
+    # Every route of this controller requires this scope of the key (parley_runtime.web.access).
+    opt = {"scope": "recordings.read"}
+    security = [{"BearerToken": ["recordings.read"]}]
 
     @get("/", summary="Recordings of a conversation or a session, oldest first", responses=problems())
     async def list_recordings(

@@ -22,6 +22,7 @@ from parley_recordings.repo import RecordingRepo
 from parley_recordings.retention import purge_expired
 from parley_recordings.settings import Settings
 from parley_runtime.lifecycle import Lifecycle, service_lifespan
+from parley_runtime.web.access import RateLimit
 from parley_runtime.web.http import build_app
 from parley_runtime.web.readiness import nats_check, postgres_check
 
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> Litestar:
         title="Parley recordings",
         version=__version__,
         api_keys=settings.api_key_list,
+        rate_limit=RateLimit.parse(settings.rate_limit),
         metrics_keys=settings.metrics_key_list,
         api_handlers=[recordings_routes(settings)],
         checks={

@@ -21,6 +21,7 @@ from parley_rooms.ports import (
     ConversationWasErased,
     KeyInFlight,
     KeyReused,
+    LimitReached,
     LiveKitRejected,
     LiveKitUnavailable,
     Publish,
@@ -34,6 +35,7 @@ from parley_rooms.ports import (
 )
 from parley_rooms.schemas import ID, CreateRoom, CreateToken, Room, RoomPage, Token, room_out, token_request
 from parley_rooms.settings import Settings
+from parley_runtime.web.access import scoped
 from parley_runtime.web.cursors import (
     CURSOR_PARAMETER,
     InvalidCursor,
@@ -62,6 +64,7 @@ _STATUS: dict[type[Exception], int] = {
     KeyInFlight: 409,
     KeyReused: 422,
     TokenRefused: 422,
+    LimitReached: 429,
 }
 
 
@@ -70,6 +73,8 @@ def problem_for(exc: RoomsError | LiveKitRejected | LiveKitUnavailable) -> HTTPE
         return HTTPException(status_code=502, detail=str(exc))
     if isinstance(exc, LiveKitUnavailable):
         return HTTPException(status_code=503, detail=str(exc), headers={"Retry-After": "5"})
+    if isinstance(exc, LimitReached):
+        return ClientException(status_code=429, detail=str(exc), headers={"Retry-After": str(exc.retry_after)})
     return ClientException(status_code=_STATUS[type(exc)], detail=str(exc))
 
 
@@ -90,6 +95,7 @@ class RoomsController(Controller):
         status_code=HTTP_201_CREATED,
         summary="Create a room for a call, with the agent dispatched",
         responses=problems(409, 413, 422, 502),
+        **scoped("rooms.write"),
     )
     async def create_room(
         self,
@@ -111,7 +117,7 @@ class RoomsController(Controller):
             raise problem_for(exc) from exc
         return room_out(room)
 
-    @get("/", summary="List rooms, newest first", responses=problems())
+    @get("/", summary="List rooms, newest first", responses=problems(), **scoped("rooms.read"))
     async def list_rooms(
         self,
         rooms: Store,
@@ -127,7 +133,12 @@ class RoomsController(Controller):
         nxt = encode_cursor(items[-1].created_at, items[-1].name) if len(found) > limit else None
         return RoomPage(items=items, next_cursor=nxt)
 
-    @get("/{name:str}", summary="One room: status, conversation, agent session, participants", responses=problems(404))
+    @get(
+        "/{name:str}",
+        summary="One room: status, conversation, agent session, participants",
+        responses=problems(404),
+        **scoped("rooms.read"),
+    )
     async def get_room(self, rooms: Store, name: RoomName) -> Room:
         try:
             room, participants = await usecases.get_room(name, store=rooms)
@@ -140,6 +151,7 @@ class RoomsController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         summary="Close the room in LiveKit and mark it ended",
         responses=problems(404, 502),
+        **scoped("rooms.write"),
     )
     async def delete_room(
         self, rooms: Store, livekit: Gateway, publish: Publisher, rooms_config: RoomsCfg, name: RoomName
@@ -157,6 +169,7 @@ class RoomsController(Controller):
         " (default ROOMS_TOKEN_TTL_SECONDS), at most ROOMS_MAX_TOKEN_TTL_SECONDS: a longer one is refused (422)."
         " It may not take an identity starting with `agent-` (how the agent joins) nor attributes under `lk.`.",
         responses=problems(404, 409, 413, 422),
+        **scoped("tokens.create"),
     )
     async def create_token(
         self,

@@ -30,6 +30,7 @@ from parley_rooms.store import SqlRoomStore
 from parley_rooms.usecases import RoomsConfig
 from parley_runtime.lifecycle import Lifecycle, service_lifespan
 from parley_runtime.messaging.outbox import Outbox
+from parley_runtime.web.access import RateLimit
 from parley_runtime.web.http import build_app
 from parley_runtime.web.readiness import nats_check, postgres_check
 
@@ -49,6 +50,9 @@ def create_app(settings: Settings) -> Litestar:
         agent_name=settings.agent_name,
         token_ttl_seconds=settings.token_ttl_seconds,
         max_token_ttl_seconds=settings.max_token_ttl_seconds,
+        max_active_rooms=settings.max_active_rooms,
+        max_active_rooms_per_user=settings.max_active_rooms_per_user,
+        empty_timeout=timedelta(seconds=settings.empty_timeout_seconds),
     )
 
     async def start(life: Lifecycle) -> Runtime:
@@ -107,6 +111,7 @@ def create_app(settings: Settings) -> Litestar:
         title="Parley rooms",
         version=__version__,
         api_keys=settings.api_key_list,
+        rate_limit=RateLimit.parse(settings.rate_limit),
         metrics_keys=settings.metrics_key_list,
         api_handlers=[rooms_routes(settings.max_token_ttl_seconds)],
         public_handlers=[WebhookController],  # LiveKit signs its webhooks instead of sending an API key

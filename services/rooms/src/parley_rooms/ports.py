@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 import parley_contracts as c
@@ -118,6 +118,10 @@ class RoomsTx(Protocol):
         """Lock the conversation id until the transaction ends; True when it was erased."""
         ...
 
+    async def active_rooms(self, user_id: str | None, now: datetime, empty_timeout: timedelta) -> tuple[int, int]:
+        """Lock room creation until the transaction ends, then count the active rooms: (all, the user's)."""
+        ...
+
     async def insert_room(self, room: NewRoom, *, idempotency: tuple[str, str] | None = None) -> None:
         """Raises `RoomExists` or `KeyInFlight` when a concurrent request took the name or the key."""
         ...
@@ -172,6 +176,14 @@ class TokenRefused(RoomsError):
 
 class KeyReused(RoomsError):
     """An Idempotency-Key sent again with another body."""
+
+
+class LimitReached(RoomsError):
+    """Another room would go over the deployment's or the user's limit of active rooms."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class KeyInFlight(RoomsError):

@@ -32,6 +32,10 @@ class Settings(ServiceSettings, frozen=True, kw_only=True):
     # `agent_failover_max` times per room.
     agent_failover_seconds: NonNegative = 5
     agent_failover_max: NonNegative = 3
+    # Call limits: active rooms in the whole deployment and per user (0: none). Over either, creating a room is
+    # refused with 429 and nothing is created in LiveKit.
+    max_active_rooms: NonNegative = 0
+    max_active_rooms_per_user: NonNegative = 0
 
     @property
     def outbox_spill(self) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, case, func, literal_column, select, text, tuple_
@@ -184,6 +184,20 @@ def room_view(row: Row[Any]) -> RoomView:
     return RoomView(**{name: values[name] for name in _VIEW_FIELDS if name in values})
 
 
+# One room created at a time while limits apply, on every replica: counting and inserting under this lock, two
+# requests cannot both take the last place.
+LOCK_CREATION = text("SELECT pg_advisory_xact_lock(hashtext('parley:rooms:creation'))")
+# Active: not finished, not erased, its agent session not ended, and either within LiveKit's empty timeout of its
+# creation or with an agent session going. A room nobody joined frees its place when the timeout passes.
+COUNT_ACTIVE = text("""
+SELECT count(*) AS total, count(*) FILTER (WHERE r.user_id = :user_id) AS mine
+FROM rooms.rooms r
+WHERE r.finished_at IS NULL AND r.erased_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM rooms.agent_sessions s WHERE s.room_name = r.name AND s.ended_at IS NOT NULL)
+  AND (r.created_at > :since
+       OR EXISTS (SELECT 1 FROM rooms.agent_sessions s WHERE s.room_name = r.name AND s.started_at IS NOT NULL))
+""")
+
 # The table a unique violation names when a concurrent request with the same Idempotency-Key won.
 _KEY_TABLE = "idempotency_keys"
 
@@ -221,6 +235,11 @@ class SqlRoomsTx:
 
     async def hold_conversation(self, conversation_id: str) -> bool:
         return await erasure.hold_conversation(self.conn, conversation_id)
+
+    async def active_rooms(self, user_id: str | None, now: datetime, empty_timeout: timedelta) -> tuple[int, int]:
+        await self.conn.execute(LOCK_CREATION)
+        row = (await self.conn.execute(COUNT_ACTIVE, {"user_id": user_id, "since": now - empty_timeout})).one()
+        return int(row.total), int(row.mine)
 
     async def insert_room(self, room: NewRoom, *, idempotency: tuple[str, str] | None = None) -> None:
         try:

@@ -10,7 +10,7 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -20,6 +20,7 @@ from parley_rooms.ports import (
     ConversationWasErased,
     KeyInFlight,
     KeyReused,
+    LimitReached,
     LiveKit,
     NewRoom,
     ParticipantView,
@@ -28,6 +29,7 @@ from parley_rooms.ports import (
     RoomExists,
     RoomNotFound,
     RoomStore,
+    RoomsTx,
     RoomView,
     TokenGrant,
     TokenRefused,
@@ -51,6 +53,23 @@ class RoomsConfig:
     token_ttl_seconds: int = 3600
     max_token_ttl_seconds: int = 86_400
     clock: Callable[[], datetime] = c.utcnow
+    max_active_rooms: int = 0  # 0: no limit
+    max_active_rooms_per_user: int = 0
+    empty_timeout: timedelta = timedelta(seconds=300)  # LiveKit's: a room nobody joined is closed after it
+
+    @property
+    def limited(self) -> bool:
+        return bool(self.max_active_rooms or self.max_active_rooms_per_user)
+
+
+async def check_limits(tx: RoomsTx, user_id: str | None, config: RoomsConfig, now: datetime) -> None:
+    """Refuse a room over either limit (`LimitReached`). Holds room creation until `tx` ends."""
+    total, mine = await tx.active_rooms(user_id, now, config.empty_timeout)
+    retry = max(1, int(config.empty_timeout.total_seconds() // 10))
+    if config.max_active_rooms and total >= config.max_active_rooms:
+        raise LimitReached(f"this deployment has its {config.max_active_rooms} active rooms", retry)
+    if config.max_active_rooms_per_user and user_id is not None and mine >= config.max_active_rooms_per_user:
+        raise LimitReached(f"user {user_id} has {mine} active rooms, the most one user may have", retry)
 
 
 def request_hash(request: CreateRoom) -> str:
@@ -97,22 +116,26 @@ async def create_room(
             raise RoomExists(f"room {name} already exists")
         if await tx.is_erased(conversation_id):
             raise _erased(conversation_id)
-    created = await livekit.create_room(name, metadata)
-    now = config.clock()
-    new = NewRoom(name, conversation_id, request.user_id, config.agent_name, metadata, created.sid, now)
+    created = None
     try:
         async with store.write() as tx:
+            if config.limited:  # counted and stored under one lock: parallel requests cannot overshoot
+                await check_limits(tx, request.user_id, config, config.clock())
+            created = await livekit.create_room(name, metadata)
+            now = config.clock()
+            new = NewRoom(name, conversation_id, request.user_id, config.agent_name, metadata, created.sid, now)
             if await tx.hold_conversation(conversation_id):  # erased meanwhile
                 raise _erased(conversation_id)
             await tx.insert_room(new, idempotency=(idempotency_key, body_hash) if idempotency_key else None)
     except (RoomExists, KeyInFlight):
         # The LiveKit room is the winner's when the name is (LiveKit hands both the same room); a name generated
         # here is this request's alone, and left behind it would wait out its empty timeout.
-        if request.name is None:
+        if created is not None and request.name is None:
             await livekit.delete_room(name)
         raise
     except BaseException:
-        await livekit.delete_room(name)
+        if created is not None:  # refused before it (a limit): nothing was created in LiveKit
+            await livekit.delete_room(name)
         raise
     publish(
         c.RoomCreated(

@@ -84,6 +84,9 @@ def _found(found: Any, endpoint_id: str) -> Any:
 class EndpointsController(Controller):
     path = "/v1"
     tags = ["webhooks"]
+    # Every route of this controller requires this scope of the key (parley_runtime.web.access).
+    opt = {"scope": "webhooks.admin"}
+    security = [{"BearerToken": ["webhooks.admin"]}]
 
     @post("/endpoints", status_code=201, summary="Register an endpoint; the answer holds its signing secret",
           responses=problems())  # fmt: skip

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_runtime import db
 from parley_runtime.lifecycle import Lifecycle, service_lifespan
+from parley_runtime.web.access import RateLimit
 from parley_runtime.web.http import build_app
 from parley_runtime.web.readiness import nats_check, postgres_check
 from parley_webhooks import __version__, intake
@@ -109,6 +110,7 @@ def create_app(settings: Settings) -> Litestar:
         title="Parley webhooks",
         version=__version__,
         api_keys=settings.api_key_list,
+        rate_limit=RateLimit.parse(settings.rate_limit),
         metrics_keys=settings.metrics_key_list,
         api_handlers=[EndpointsController],
         checks={

@@ -7,7 +7,8 @@
   no conversation data), for a scrape key (`<P>METRICS_KEYS`: it opens `/metrics` and nothing else, so
   Prometheus never holds a key that reads conversations) or an API key.
 * Everything else, the OpenAPI document at `/schema` included, requires `Authorization: Bearer <key>`
-  with an API key; keys are compared in constant time against each configured key.
+  with an API key, found by its hash in constant time; each route requires a scope of the key, and a key is
+  rate limited (`parley_runtime.web.access`).
 * Every error is an RFC 9457 problem details body (`application/problem+json`), including 500s, which
   never echo internal details. An error that means a dependency is down or too slow (Postgres
   unreachable, restarting, a statement timeout) is a 503 with `Retry-After`, not a 500: clients and
@@ -26,11 +27,9 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from litestar import Litestar, Request, Response, Router, get
-from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.enums import ScopeType
-from litestar.exceptions import HTTPException, NotAuthorizedException
-from litestar.handlers.base import BaseRouteHandler
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import Parameter
@@ -42,7 +41,7 @@ from parley_runtime.db import is_statement_timeout, is_transient, is_unstorable_
 from parley_runtime.messaging.handling import TransientError
 from parley_runtime.observability.metrics import HTTP_DURATION
 from parley_runtime.observability.telemetry import PROMETHEUS_CONTENT_TYPE, prometheus_text
-from parley_runtime.web.keys import bearer_matches, encode_keys
+from parley_runtime.web.access import RateLimit, access_middleware, key_guard
 from parley_runtime.web.openapi import PROBLEM_JSON, Readiness, StrictStructSchemaPlugin, problems
 
 logger = logging.getLogger(__name__)
@@ -51,20 +50,6 @@ ReadinessCheck = Callable[[], Awaitable[bool]]
 # Free text in a request (a user id, a search, instructions): anything but NUL, which PostgreSQL cannot store.
 NO_NUL = r"^[^\x00]*$"
 NUL_DETAIL = "the request holds a NUL character (U+0000), which cannot be stored or searched"
-
-
-def api_key_guard(keys: Iterable[str], what: str = "API key") -> Guard:
-    """A guard that accepts `Authorization: Bearer <key>` for any of `keys` (constant-time compare)."""
-    encoded = encode_keys(keys)
-    if not encoded:
-        raise ValueError(f"at least one {what} must be configured")
-    detail = f"missing or invalid {what}"
-
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], route_handler: BaseRouteHandler) -> None:
-        if not bearer_matches(connection.headers.get("authorization", ""), encoded):
-            raise NotAuthorizedException(detail=detail, headers={"WWW-Authenticate": 'Bearer realm="parley"'})
-
-    return guard
 
 
 def _to_problem(exc: HTTPException) -> ProblemDetailsException:
@@ -246,27 +231,30 @@ def build_app(
     dependencies: dict[str, Provide] | None = None,
     public_handlers: list[ControllerRouterHandler] | None = None,
     max_body_bytes: int = 64 * 1024,
+    rate_limit: RateLimit | None = None,
 ) -> Litestar:
     """A Parley API: `api_handlers` and the OpenAPI document (/schema) behind API keys, /metrics behind a
     scrape key or an API key, health and ready open; problem details for every error, request durations
     measured, JSON logging left to parley_runtime.observability.logs."""
     api_keys = list(api_keys)
-    api_guard = api_key_guard(api_keys)
-    metrics_guard = api_key_guard([*api_keys, *metrics_keys], "API or metrics key")
-    api = Router(path="/", route_handlers=api_handlers, guards=[api_guard], security=[{"BearerToken": []}])
+    # Each API route names the scope it requires (`access.scoped`); one that names none requires every scope.
+    api_guard = key_guard(api_keys, default_scope="*", limit=rate_limit)
+    schema_guard = key_guard(api_keys)
+    metrics_guard = key_guard([*api_keys, *metrics_keys], "API or metrics key")
+    api = Router(path="/", route_handlers=api_handlers, guards=[api_guard])
     return Litestar(
         route_handlers=[*health_handlers(checks, metrics_guard, version=version), api, *(public_handlers or [])],
         dependencies=dependencies or {},
         lifespan=[lifespan],
         plugins=[problem_details_plugin(), StrictStructSchemaPlugin()],
-        middleware=[timing_middleware, allow_middleware],
+        middleware=[timing_middleware, access_middleware, allow_middleware],
         exception_handlers={Exception: internal_error_handler},
         request_max_body_size=max_body_bytes,
         openapi_config=OpenAPIConfig(
             title=title,
             version=version,
             # The document's own routes stay out of it: they serve the document, not the API.
-            openapi_router=Router(path="/schema", route_handlers=[], guards=[api_guard], include_in_schema=False),
+            openapi_router=Router(path="/schema", route_handlers=[], guards=[schema_guard], include_in_schema=False),
             components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
         ),
         debug=False,
