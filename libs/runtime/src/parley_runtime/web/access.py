@@ -9,7 +9,7 @@
   `RateLimit-Policy` headers.
 * An audit line (logger `parley.audit`) for every write, and every request refused for its key, scope or rate:
   the key's name, the action (method and route template), the resource (the path), the outcome (status).
-  Never a body, never a key.
+  Never a body, never a key. The same line for every keyed request goes to `parley.access` (the access log).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from opentelemetry import trace
 from parley_runtime.web.keys import KeyRing
 
 audit = logging.getLogger("parley.audit")
+access = logging.getLogger("parley.access")
 KEY_STATE = "parley_key"  # the key's name, in the request's scope state
 LIMIT_STATE = "parley_rate_limit"  # the RateLimit headers of this request
 RATE = re.compile(r"^\s*(?P<rate>\d+(\.\d+)?)/s\s*(,\s*burst\s*=\s*(?P<burst>\d+)\s*)?$")
@@ -133,14 +134,10 @@ def access_middleware(app: ASGIApp) -> ASGIApp:
 
 def _audit(scope: Scope, status: int) -> None:
     method = str(scope.get("method", ""))
-    if method not in WRITES and status not in (401, 403, 429):
-        return
-    audit.info(
-        "audit",
-        extra={
-            "who": scope.get("state", {}).get(KEY_STATE),
-            "action": f"{method} {scope.get('path_template') or scope.get('path', '')}",
-            "resource": scope.get("path", ""),
-            "outcome": status,
-        },
-    )
+    who = scope.get("state", {}).get(KEY_STATE)
+    line = {"who": who, "action": f"{method} {scope.get('path_template') or scope.get('path', '')}",
+            "resource": scope.get("path", ""), "outcome": status}  # fmt: skip
+    if who is not None:
+        access.info("request", extra=line)  # every keyed request, by the key's name (DEBUG-able apart)
+    if method in WRITES or status in (401, 403, 429):
+        audit.info("audit", extra=line)
