@@ -108,18 +108,20 @@ async def test_a_search_over_too_many_matches_is_cut_off_with_a_503_and_the_api_
 ) -> None:
     store = SqlHistoryStore(engine)
     await persist([started("busy", "busy-1")], store)
-    for first in range(1, 20_001, 2_000):  # 20,000 turns that all match: ranking them takes well over 1 ms
+    for first in range(1, 20_001, 2_000):  # 20,000 turns that all match: ranking them takes well over 20 ms
         await persist(
             [turn("busy", "busy-1", n, f"appointment number {n}") for n in range(first, first + 2_000)], store
         )
-    hasty = msgspec.structs.replace(settings, search_timeout_seconds=0.001)
+    hasty = msgspec.structs.replace(settings, search_timeout_seconds=0.02)
     async with AsyncTestClient(app=create_app(hasty)) as client:
         r = await client.get("/v1/search?q=appointment", headers=AUTH)
         assert r.status_code == 503, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
         assert "narrow it with user_id, conversation_id" in r.json()["detail"]
         assert (await client.get("/v1/conversations/busy", headers=AUTH)).status_code == 200
-    async with AsyncTestClient(app=create_app(settings)) as client:  # the default budget ranks them all
+    # A budget that is not the limit ranks them all (how long that takes is the machine's: not asserted here).
+    roomy = msgspec.structs.replace(settings, search_timeout_seconds=60)
+    async with AsyncTestClient(app=create_app(roomy)) as client:
         r = await client.get("/v1/search?q=appointment&limit=3", headers=AUTH)
         assert r.status_code == 200
         assert len(r.json()["items"]) == 3
