@@ -120,10 +120,9 @@ def check_api_keys(prefix: str, keys: list[str], rate_limit: str) -> None:
         raise SettingsError(f"{prefix}RATE_LIMIT is invalid: {exc}") from None
 
 
-class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """What every Parley HTTP service reads: its database, its API keys, NATS, where to listen."""
+class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """What every Parley service with a keyed API reads: its API keys and rate limit, NATS, where to listen."""
 
-    database_url: PostgresUrl
     api_keys: str  # comma-separated bearer keys
     metrics_keys: str = ""  # comma-separated scrape keys: /metrics only (Prometheus), never the API
     nats_url: NatsUrl = "nats://127.0.0.1:4222"
@@ -133,8 +132,6 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "0.0.0.0"
     port: Port = 8000
     log_level: LogLevel = "INFO"
-    migrate_on_start: bool = True  # the Helm hook Job migrates; pods then start with this off
-    db_pool_size: Positive = 10
     rate_limit: str = DEFAULT_RATE_LIMIT  # per key and replica: RATE/s[,burst=N], or off
 
     def check(self, prefix: str) -> None:
@@ -153,3 +150,11 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
         return NatsSettings(
             url=self.nats_url, user=self.nats_user, password=self.nats_password, creds_file=self.nats_creds_file
         )
+
+
+class ServiceSettings(ApiSettings, frozen=True, kw_only=True):
+    """An API service that keeps tables: `ApiSettings` and its database."""
+
+    database_url: PostgresUrl
+    migrate_on_start: bool = True  # the Helm hook Job migrates; pods then start with this off
+    db_pool_size: Positive = 10

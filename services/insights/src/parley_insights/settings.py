@@ -10,19 +10,14 @@ import msgspec
 
 from parley_insights import prices
 from parley_insights.analysis import Schema, load_schemas
-from parley_runtime.messaging.connection import NatsSettings
 from parley_runtime.settings import (
-    DEFAULT_RATE_LIMIT,
-    LogLevel,
-    NatsUrl,
+    ApiSettings,
     Port,
     Positive,
     Seconds,
     SettingsError,
-    check_api_keys,
     load_settings,
 )
-from parley_runtime.web.keys import split_keys
 
 HttpUrl = Annotated[str, msgspec.Meta(pattern=r"^https?://", description="an http:// or https:// URL")]
 Transport = Annotated[
@@ -30,8 +25,8 @@ Transport = Annotated[
 ]
 
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    api_keys: str  # who may ask for an analysis again (POST /v1/sessions/{id}/analysis)
+class Settings(ApiSettings, frozen=True, kw_only=True):
+    # api_keys: who may ask for an analysis again (POST /v1/sessions/{id}/analysis)
     # The analysing model: any OpenAI-compatible chat completions API. Unset: the offline analyser.
     llm_base_url: HttpUrl | None = None
     llm_model: str = "gpt-4.1-mini"
@@ -47,18 +42,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Without both, that request answers 503; the analysis of every ended session needs neither.
     history_url: HttpUrl | None = None
     history_key: str | None = None
-    metrics_keys: str = ""
-    rate_limit: str = DEFAULT_RATE_LIMIT  # per key and replica: RATE/s[,burst=N], or off
-    nats_url: NatsUrl = "nats://127.0.0.1:4222"
-    nats_user: str | None = None
-    nats_password: str | None = None
-    nats_creds_file: str | None = None
-    host: str = "0.0.0.0"
     port: Port = 8105
-    log_level: LogLevel = "INFO"
 
     def check(self, prefix: str) -> None:
-        check_api_keys(prefix, self.api_key_list, self.rate_limit)
+        super().check(prefix)
         try:
             self.price_table()
         except prices.PriceTableError as exc:
@@ -80,20 +67,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def transport_pair(self) -> tuple[str, str] | None:
         provider, _, model = self.transport.partition("/")
         return (provider, model) if model else None
-
-    @property
-    def api_key_list(self) -> list[str]:
-        return split_keys(self.api_keys)
-
-    @property
-    def metrics_key_list(self) -> list[str]:
-        return split_keys(self.metrics_keys)
-
-    @property
-    def nats(self) -> NatsSettings:
-        return NatsSettings(
-            url=self.nats_url, user=self.nats_user, password=self.nats_password, creds_file=self.nats_creds_file
-        )
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:

@@ -42,6 +42,24 @@ def _j(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
+def _message_rows(queued: Sequence[NewMessage], at: datetime) -> list[dict[str, Any]]:
+    """Queued messages as rows: pending, due at once."""
+    return [
+        {
+            "id": m.id,
+            "endpoint_id": m.endpoint_id,
+            "event_type": m.event_type,
+            "event_id": m.event_id,
+            "conversation_id": m.conversation_id,
+            "body": m.body,
+            "created_at": at,
+            "status": "pending",
+            "next_attempt_at": at,
+        }
+        for m in queued
+    ]
+
+
 class SqlWebhookStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -67,20 +85,7 @@ class SqlWebhookStore:
     async def enqueue(self, queued: Sequence[NewMessage], at: datetime) -> None:
         if not queued:
             return
-        rows = [
-            {
-                "id": m.id,
-                "endpoint_id": m.endpoint_id,
-                "event_type": m.event_type,
-                "event_id": m.event_id,
-                "conversation_id": m.conversation_id,
-                "body": m.body,
-                "created_at": at,
-                "status": "pending",
-                "next_attempt_at": at,
-            }
-            for m in queued
-        ]
+        rows = _message_rows(queued, at)
         async with self.engine.begin() as conn:
             await conn.execute(insert(messages).values(rows).on_conflict_do_nothing())
 
@@ -119,21 +124,7 @@ class SqlWebhookStore:
             done = update(reports).where(reports.c.session_id.in_(sorted(session_ids)), reports.c.sent_at.is_(None))
             await conn.execute(done.values(sent_at=at))
             if queued:
-                rows = [
-                    {
-                        "id": m.id,
-                        "endpoint_id": m.endpoint_id,
-                        "event_type": m.event_type,
-                        "event_id": None,
-                        "conversation_id": m.conversation_id,
-                        "body": m.body,
-                        "created_at": at,
-                        "status": "pending",
-                        "next_attempt_at": at,
-                    }
-                    for m in queued
-                ]
-                await conn.execute(insert(messages).values(rows).on_conflict_do_nothing())
+                await conn.execute(insert(messages).values(_message_rows(queued, at)).on_conflict_do_nothing())
 
     async def pending(self) -> int:
         async with self.engine.connect() as conn:
