@@ -114,7 +114,13 @@ def test_a_console_nobody_could_sign_in_to_fails_naming_the_variables() -> None:
         _load("console", CONSOLE_API_KEYS="")
     proxied = _load("console", CONSOLE_API_KEYS="", CONSOLE_TRUSTED_IDENTITY_HEADER="X-Forwarded-Email")
     assert proxied.trusted_identity_header == "X-Forwarded-Email"  # type: ignore[attr-defined]
-    assert _load("console").sign_in_keys == {"k1": "ops"}  # type: ignore[attr-defined]
+    assert [k.name for k in _load("console").sign_in_keys.keys] == ["ops"]  # type: ignore[attr-defined]
+    with pytest.raises(SettingsError, match=r"^CONSOLE_API_KEYS is invalid: unknown scopes \['history.delete'\]"):
+        _load("console", CONSOLE_API_KEYS="ops:k1:history.delete")
+    with pytest.raises(SettingsError, match="^CONSOLE_TRUSTED_IDENTITY_SCOPES names unknown scopes"):
+        _load("console", CONSOLE_TRUSTED_IDENTITY_SCOPES="everything")
+    with pytest.raises(SettingsError, match="CONSOLE_LIVEKIT_URL"):
+        _load("console", CONSOLE_LIVEKIT_URL="livekit.example.com")
 
 
 def test_insights_refuses_a_price_table_or_schema_it_cannot_use(tmp_path: Path) -> None:

@@ -4,10 +4,7 @@ console) per module, a call through the agent, and Chromium driven by Playwright
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +20,7 @@ import parley_contracts as c
 from parley_devstack import nats_accounts
 from parley_devstack.stack import Stack
 from tests.support import ROOT, eventually_blocking
+from tests.support.processes import simulated_call
 
 T = TypeVar("T")
 CALL = "console-call-1"
@@ -30,6 +28,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",  # a fake microphone, allowed unasked
 ]  # fmt: skip
 
 
@@ -81,26 +80,15 @@ class Platform:
         return (self.stack.logs / "console.log").read_text(errors="replace")
 
 
-def _simulated_call(platform: Platform, conversation_id: str, user_id: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
-    env |= {"AGENT_NATS_URL": platform.env["PARLEY_NATS_URL"], "AGENT_PROVIDERS": "offline", "AGENT_PORT": "0",
-            "AGENT_STATE_DIR": str(platform.root / "agent")}  # fmt: skip
-    env |= platform.stack.nats_login("AGENT_", "agent")
-    run = subprocess.run(
-        [sys.executable, "-m", "parley_agent", "simulate", "--exit", "-n", "1",
-         "--conversation-id", conversation_id, "--user-id", user_id],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
-
-
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def platform(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Platform]:
+    """The stack of a test module, with its `STACK_SETTINGS` when it has some (a LiveKit URL, the local voice)."""
     root = tmp_path_factory.mktemp("console")
-    stack = Stack(root / "stack", simulated_calls=0, chart_users=True, settings={"AGENT_PROVIDERS": "offline"})
+    settings = getattr(request.module, "STACK_SETTINGS", {"AGENT_PROVIDERS": "offline"})
+    stack = Stack(root / "stack", simulated_calls=0, chart_users=True, settings=settings)
     try:
         found = Platform(stack.start(), stack, root)
-        _simulated_call(found, CALL, "ada")
+        simulated_call(stack, found.env, root, CALL, "ada")
         recordings = found.api("recordings")
 
         def stored() -> bool:

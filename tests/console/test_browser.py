@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 import parley_contracts as c
 from tests.support import ROOT
+from tests.support.processes import simulated_call
 
 from .conftest import CALL, Platform, sign_in
 
@@ -161,9 +162,7 @@ def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(page: Page, p
 
 
 def test_an_erased_call_is_gone_from_every_page(page: Page, platform: Platform) -> None:
-    from .conftest import _simulated_call
-
-    _simulated_call(platform, "console-erase-1", "linus")
+    simulated_call(platform.stack, platform.env, platform.root, "console-erase-1", "linus")
     assert platform.api("history").delete("/v1/conversations/console-erase-1").status_code == 202
     sign_in(page, platform, "/calls?user_id=linus")
     expect(page.get_by_text("No calls match.")).to_be_visible()

@@ -1,4 +1,5 @@
-"""`parley dlq list|replay` against a real JetStream: dead letters listed without their text, replayed once."""
+"""`parley dlq list|replay|delete` against a real JetStream: dead letters listed without their text, replayed
+once, deleted for good."""
 
 from __future__ import annotations
 
@@ -109,8 +110,23 @@ async def test_a_replay_that_fails_again_comes_back_with_its_new_reason(nc: Clie
     assert msg.headers and msg.headers[REDRIVEN_FROM_HEADER] == str(first.seq)
 
 
-def test_replay_without_sequences_or_all_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_a_deleted_dead_letter_is_gone_and_never_reaches_the_handler(
+    nc: Client, nats_url: str, service: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    poisoned = await _poisoned(nc, service)
+    (letter,) = await dead_letters(nc.jetstream())
+    service.fixed = True
+    assert await asyncio.to_thread(_cli, nats_url, "delete", str(letter.seq)) == 0
+    assert "deleted 1 dead letter(s)" in capsys.readouterr().err
+    assert await dead_letters(nc.jetstream()) == []
+    assert await asyncio.to_thread(_cli, nats_url, "delete", "--all") == 0  # nothing left: nothing to do
+    assert "deleted 0 dead letter(s)" in capsys.readouterr().err
+    assert poisoned.event_id not in [e.event_id for e in service.handled]
+
+
+@pytest.mark.parametrize("action", ["replay", "delete"])
+def test_an_action_without_sequences_or_all_is_refused(action: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
-        main(["dlq", "replay"], environ={"PARLEY_NATS_URL": "nats://127.0.0.1:1"})
+        main(["dlq", action], environ={"PARLEY_NATS_URL": "nats://127.0.0.1:1"})
     assert exit_.value.code == 2
-    assert "name the sequences to replay, or --all" in capsys.readouterr().err
+    assert f"dlq {action}: name the sequences, or --all" in capsys.readouterr().err

@@ -7,6 +7,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from parley_devstack.stack import Stack
 
 HISTORY_API_KEY = "test-key-123"
 
@@ -70,3 +74,17 @@ async def emit_then_sigkill(url: str, spill: Path, n: int, *, after: float) -> l
     finally:
         child.kill()
         child.wait(10)
+
+
+def simulated_call(stack: Stack, env: dict[str, str], root: Path, conversation_id: str, user_id: str) -> None:
+    """One offline simulated call (typed lines) in `conversation_id`, run to its end under the agent's chart user."""
+    child = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
+    child |= {"AGENT_NATS_URL": env["PARLEY_NATS_URL"], "AGENT_PROVIDERS": "offline", "AGENT_PORT": "0",
+              "AGENT_STATE_DIR": str(root / "agent")}  # fmt: skip
+    child |= stack.nats_login("AGENT_", "agent")
+    run = subprocess.run(
+        [sys.executable, "-m", "parley_agent", "simulate", "--exit", "-n", "1",
+         "--conversation-id", conversation_id, "--user-id", user_id],
+        env=child, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]

@@ -5,9 +5,6 @@ transcript links, analysis and cost; through failures with one webhook-id; in th
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from standardwebhooks import Webhook
 from parley_devstack import nats_accounts
 from parley_devstack.stack import Stack
 from tests.support import eventually_blocking
+from tests.support.processes import simulated_call
 from tests.support.receiver import Receiver
 from tests.support.serving import served_in_thread
 
@@ -38,19 +36,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, dic
         stack.stop()
 
 
-def _simulated_call(stack: Stack, env: dict[str, str], root: Path) -> None:
-    child = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
-    child |= {"AGENT_NATS_URL": env["PARLEY_NATS_URL"], "AGENT_PROVIDERS": "offline", "AGENT_PORT": "0",
-              "AGENT_STATE_DIR": str(root / "agent")}  # fmt: skip
-    child |= stack.nats_login("AGENT_", "agent")
-    run = subprocess.run(
-        [sys.executable, "-m", "parley_agent", "simulate", "--exit", "-n", "1", "--conversation-id", CALL,
-         "--user-id", "grace"],
-        env=child, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
-
-
 def test_a_simulated_call_sends_one_signed_call_report_retried_logged_and_replayable(
     stack: tuple[Stack, dict[str, str]], tmp_path: Path
 ) -> None:
@@ -66,7 +51,7 @@ def test_a_simulated_call_sends_one_signed_call_report_retried_logged_and_replay
         assert created.status_code == 201, created.text
         endpoint = created.json()
         assert endpoint["event_types"] == ["call.report"]  # what an endpoint gets unless it names more
-        _simulated_call(platform, env, tmp_path)
+        simulated_call(platform, env, tmp_path, CALL, "grace")
         eventually_blocking(lambda: len(receiver.on("crm")) >= 2, timeout=90, what="the report, retried")
         first, second = receiver.on("crm")[:2]
         assert first.headers["webhook-id"] == second.headers["webhook-id"]

@@ -42,3 +42,35 @@ class FakePlatform:
     async def search(self, params: Mapping[str, str]) -> Json:
         self.asked.append(("search", dict(params)))
         return {"items": self.hits, "next_offset": None}
+
+    rooms_listed: dict[str, list[Json]] = field(default_factory=dict)  # by status
+    room_details: dict[str, Json] = field(default_factory=dict)
+    created: list[Json] = field(default_factory=list)
+    tokens: list[tuple[str, Json]] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+    erase_requests: list[str] = field(default_factory=list)
+
+    async def rooms(self, params: Mapping[str, str]) -> Json:
+        self.asked.append(("rooms", dict(params)))
+        return {"items": self.rooms_listed.get(params.get("status", ""), []), "next_cursor": None}
+
+    async def room(self, name: str) -> Json | None:
+        return self.room_details.get(name)
+
+    async def create_room(self, body: Json) -> Json:
+        self.created.append(body)
+        name = f"room-{len(self.created)}"
+        metadata = {"conversation_id": f"conv-{len(self.created)}", **body}
+        return {"name": name, "conversation_id": metadata["conversation_id"], "metadata": metadata}
+
+    async def token(self, room: str, body: Json) -> Json:
+        self.tokens.append((room, body))
+        return {"token": f"token-for-{room}", "url": "http://livekit.internal:7880"}
+
+    async def end_room(self, name: str) -> bool:
+        self.ended.append(name)
+        return True
+
+    async def erase(self, conversation_id: str) -> bool:
+        self.erase_requests.append(conversation_id)
+        return conversation_id in self.conversations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from parley_console import calls
-from parley_console.sessions import LocalSignouts, SessionSigner, key_name
+from parley_console.sessions import LocalSignouts, SessionSigner
 
 from .fakes import FakePlatform
 
@@ -104,9 +104,3 @@ async def test_a_session_cookie_is_refused_once_forged_expired_or_signed_out() -
     assert SessionSigner(b"t" * 32, 60).read(cookie, signouts, now=1030.0) is None  # another secret's
     await signouts.add(session.id)
     assert signer.read(cookie, signouts, now=1030.0) is None  # signed out
-
-
-def test_a_sign_in_key_is_known_by_its_name() -> None:
-    keys = {"k-one": "ops", "k-two": "key-2"}
-    assert key_name("k-one", keys) == "ops" and key_name("k-two", keys) == "key-2"
-    assert key_name("k-on", keys) is None and key_name("", keys) is None

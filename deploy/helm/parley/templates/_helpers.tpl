@@ -196,6 +196,10 @@ app.kubernetes.io/component: {{ .component }}
 - name: CONSOLE_TRUSTED_IDENTITY_HEADER
   value: {{ . | quote }}
 {{- end }}
+- name: CONSOLE_TRUSTED_IDENTITY_SCOPES
+  value: {{ $c.trustedIdentityScopes | quote }}
+- name: CONSOLE_LIVEKIT_URL
+  value: {{ $c.livekitUrl | default $v.livekit.url | quote }}
 {{- range $name := list "history" "rooms" "recordings" }}
 - name: CONSOLE_{{ upper $name }}_URL
   value: {{ printf "http://%s:%v" (include "parley.componentName" (dict "component" $name "context" $ctx)) (index $v.services $name).port | quote }}

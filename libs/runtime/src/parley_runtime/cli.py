@@ -4,6 +4,7 @@
     parley dlq-copier                    run the dead-letter copier on its own
     parley dlq list [--consumer C]       the dead letters: sequence, time, subject, event, consumer, reason
     parley dlq replay SEQ... | --all     publish them to their original subject again, then delete them
+    parley dlq delete SEQ... | --all     delete them without replaying them
 
 Settings come from `PARLEY_NATS_*` (url, user, password, creds_file, tls_ca_file) and
 `PARLEY_PROVISION_*` (replicas, voice_max_age_days, dlq_max_age_days, audio_max_age_days).
@@ -23,7 +24,7 @@ from nats.js.errors import NotFoundError
 from parley_runtime.messaging.connection import NatsSettings, connect
 from parley_runtime.messaging.dlq import DeadLetterCopier
 from parley_runtime.messaging.provision import Change, ProvisionSettings, provision
-from parley_runtime.messaging.redrive import DeadLetter, dead_letters, replay
+from parley_runtime.messaging.redrive import DeadLetter, chosen, dead_letters, discard, replay
 from parley_runtime.observability.logs import configure_logging
 from parley_runtime.settings import SettingsError, load_settings
 
@@ -54,9 +55,9 @@ async def run_dlq(nats: NatsSettings, args: argparse.Namespace) -> list[DeadLett
         js = nc.jetstream()
         if args.action == "list":
             return await dead_letters(js, consumer=args.consumer, limit=args.limit)
-        seqs = args.seq
-        if args.all:
-            seqs = [d.seq for d in await dead_letters(js, consumer=args.consumer, limit=args.limit)]
+        seqs = await chosen(js, args.seq, every=args.all, consumer=args.consumer, limit=args.limit)
+        if args.action == "delete":
+            return await discard(js, seqs)
         return await replay(js, seqs, keep=args.keep)
     finally:
         await nc.close()
@@ -79,7 +80,10 @@ def _dlq_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     again.add_argument("seq", type=int, nargs="*", help="DLQ sequences, as `parley dlq list` shows them")
     again.add_argument("--all", action="store_true", help="every dead letter (of --consumer, if given)")
     again.add_argument("--keep", action="store_true", help="leave them in the DLQ after the replay")
-    for p in (listing, again):
+    drop = actions.add_parser("delete", help="delete dead letters from the DLQ without replaying them")
+    drop.add_argument("seq", type=int, nargs="*", help="DLQ sequences, as `parley dlq list` shows them")
+    drop.add_argument("--all", action="store_true", help="every dead letter (of --consumer, if given)")
+    for p in (listing, again, drop):
         p.add_argument("--consumer", help="only those this durable gave up on (history, recordings, rooms)")
         p.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
         p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -92,8 +96,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     sub.add_parser("dlq-copier", help="copy dead-lettered messages to dlq.<subject>")
     _dlq_parser(sub)
     args = parser.parse_args(argv)
-    if args.command == "dlq" and args.action == "replay" and not (args.seq or args.all):
-        parser.error("dlq replay: name the sequences to replay, or --all")
+    if args.command == "dlq" and args.action != "list" and not (args.seq or args.all):
+        parser.error(f"dlq {args.action}: name the sequences, or --all")
     configure_logging("parley-cli", "WARNING")
     try:
         nats = load_settings(NatsSettings, "PARLEY_NATS_", environ)
@@ -109,6 +113,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
             if args.action == "replay":
                 kept = " (kept in the DLQ)" if args.keep else ""
                 print(f"parley: replayed {len(letters)} dead letter(s){kept}", file=sys.stderr)
+            elif args.action == "delete":
+                print(f"parley: deleted {len(letters)} dead letter(s)", file=sys.stderr)
             else:  # on stderr, so the listing stays a table (or JSON lines) to pipe; an empty one says so
                 print(f"parley: {len(letters) or 'no'} dead letter(s)", file=sys.stderr)
             return 0

@@ -16,7 +16,9 @@ import contextlib
 import logging
 import signal
 import sys
+from functools import partial
 
+from livekit.agents import AgentServer
 from nats.aio.client import Client
 
 from parley_agent.background import flush_once, housekeeping
@@ -29,7 +31,9 @@ from parley_agent.simulate import (
     calls_from,
     run_simulated_calls,
     simulation_environment,
+    start_simulated_job,
 )
+from parley_agent.simulate_requests import take_simulation_requests
 from parley_agent.worker import DRAIN_TIMEOUT_SECONDS, create_server, setup_agent_telemetry
 from parley_runtime.messaging.connection import connect
 from parley_runtime.observability.logs import configure_logging
@@ -49,6 +53,7 @@ async def run(settings: Settings, *, simulate: bool, calls: list[SimulatedCall],
     serving = asyncio.create_task(server.run(devmode=simulate, unregistered=simulate))
     holder: list[Client] = []
     status = 0
+    requests: asyncio.Task[None] | None = None
     chores = asyncio.create_task(housekeeping(settings, stop, holder))
     health = HealthServer(
         settings.host,
@@ -60,6 +65,8 @@ async def run(settings: Settings, *, simulate: bool, calls: list[SimulatedCall],
     await health.start()
     await asyncio.wait([asyncio.create_task(started.wait()), serving], return_when=asyncio.FIRST_COMPLETED)
     try:
+        if simulate and not exit_after:  # calls started from the console, while no LiveKit server runs
+            requests = asyncio.create_task(serve_simulation_requests(settings, server, stop))
         if simulate and calls:
             ended = await run_simulated_calls(server, calls)
             for call in ended:  # each call has ended and its events are published (or kept on disk)
@@ -81,10 +88,22 @@ async def run(settings: Settings, *, simulate: bool, calls: list[SimulatedCall],
         stop.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(chores, timeout=10)
+        if requests is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(requests, timeout=5)
         if not serving.done():
             serving.cancel()
         await health.stop()
     return status
+
+
+async def serve_simulation_requests(settings: Settings, server: AgentServer, stop: asyncio.Event) -> None:
+    nc = await connect(settings.nats, name="agent-simulate", retry_initial=True)
+    try:
+        await take_simulation_requests(nc, partial(start_simulated_job, server))
+        await stop.wait()
+    finally:
+        await nc.close()
 
 
 async def flush(settings: Settings) -> int:

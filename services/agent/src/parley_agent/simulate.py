@@ -102,8 +102,7 @@ async def run_simulated_calls(
     """Dispatch the calls to a running simulate-mode server, wait until every job has finished, and return the
     calls that ended as calls do (a job that failed before its call began is left out)."""
     for call in calls:
-        info = models.Room(sid=f"RM_{call.room}", name=call.room, metadata=call.metadata())
-        await server.simulate_job(call.room, fake_job=True, room_info=info)
+        await start_simulated_job(server, call.room, call.metadata())
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     # `simulate_job` returns once each job is on a process, so the jobs are already in `active_jobs` here.
@@ -114,6 +113,12 @@ async def run_simulated_calls(
     ended = [call for call in calls if call.room in worker.ended_rooms]
     logger.info("simulated calls finished", extra={"count": len(calls), "ended": len(ended)})
     return ended
+
+
+async def start_simulated_job(server: AgentServer, room: str, metadata: str) -> None:
+    """One simulated call in `room` whose metadata is `metadata` (JSON, as a dispatched job reads it)."""
+    info = models.Room(sid=f"RM_{room}", name=room, metadata=metadata)
+    await server.simulate_job(room, fake_job=True, room_info=info)
 
 
 def _count(text: str) -> int:

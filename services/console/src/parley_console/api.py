@@ -11,24 +11,35 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
+import nats.errors
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException, NotFoundException, ServiceUnavailableException
+from litestar.exceptions import (
+    ClientException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ServiceUnavailableException,
+)
 from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.response import ServerSentEvent, Stream
+from litestar.types import Guard
 from nats.aio.client import Client
 
-from parley_console import calls, live
-from parley_console.sessions import COOKIE, Session, SessionSigner, Signouts, key_name
+from parley_console import calls, live, ops
+from parley_console.sessions import COOKIE, Session, SessionSigner, Signouts, sign_in_key
 from parley_console.settings import Settings
-from parley_console.upstream import HttpPlatform, Json, UpstreamDown
+from parley_console.talk import SimulatingAgent
+from parley_console.upstream import HttpPlatform, Json, UpstreamDown, UpstreamRefused
 from parley_contracts import ID_PATTERN
+from parley_runtime.web.access import KEY_STATE
 from parley_runtime.web.cursors import CURSOR_PARAMETER
 from parley_runtime.web.http import NO_NUL
 from parley_runtime.web.instants import instant_parameter, parse_instant
+from parley_runtime.web.keys import KeyRing
 from parley_runtime.web.openapi import problems
 
 logger = logging.getLogger(__name__)
@@ -44,14 +55,22 @@ class Console:
     signer: SessionSigner
     signouts: Signouts
     platform: HttpPlatform
+    agent: SimulatingAgent
+    keys: KeyRing
     nc: Client | None = None
 
     def session_of(self, connection: ASGIConnection[Any, Any, Any, Any]) -> Session | None:
         header = self.settings.trusted_identity_header
         if header and (who := connection.headers.get(header, "").strip()):
-            return Session(id="proxy", name=who[:200], expires_at=float("inf"), via="proxy")
+            scopes = self.settings.proxy_scopes
+            return Session(id="proxy", name=who[:200], expires_at=float("inf"), via="proxy", scopes=scopes)
         cookie = connection.cookies.get(COOKIE)
         return self.signer.read(cookie, self.signouts) if cookie else None
+
+    def operations(self) -> ops.Operations:
+        if self.nc is None or not self.nc.is_connected:
+            raise nats.errors.ConnectionClosedError
+        return ops.NatsOperations(self.nc.jetstream(timeout=5))
 
 
 def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -60,6 +79,17 @@ def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandle
     if session is None:
         raise NotAuthorizedException(detail="sign in first")
     connection.scope["state"]["session"] = session
+    connection.scope["state"][KEY_STATE] = session.name  # the access and audit lines name the person
+
+
+def may(scope: str) -> Guard:
+    """Refuses a person whose sign-in key lacks `scope` (the audit line of the refusal comes from the middleware)."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if not connection.scope["state"]["session"].allows(scope):
+            raise PermissionDeniedException(detail=f"this needs the {scope} scope, which your sign-in key lacks")
+
+    return guard
 
 
 class SignIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -70,16 +100,22 @@ class Me(msgspec.Struct):
     name: str
     via: str
     expires_at: datetime | None
+    scopes: list[str]  # what this person may change: the page offers only those actions
 
 
 def _me(session: Session) -> Me:
     expires = None if session.via == "proxy" else datetime.fromtimestamp(session.expires_at).astimezone()
-    return Me(name=session.name, via=session.via, expires_at=expires)
+    return Me(name=session.name, via=session.via, expires_at=expires, scopes=sorted(session.scopes))
 
 
 def _cookie(console: Console, value: str, max_age: int) -> Cookie:
     secure = console.settings.cookie_secure
     return Cookie(key=COOKIE, value=value, max_age=max_age, path="/", httponly=True, samesite="strict", secure=secure)
+
+
+def refused(exc: UpstreamRefused) -> ClientException:
+    headers = {"Retry-After": exc.retry_after} if exc.retry_after else None
+    return ClientException(status_code=exc.status, detail=exc.detail, headers=headers)
 
 
 def _unavailable(exc: UpstreamDown) -> ServiceUnavailableException:
@@ -93,11 +129,12 @@ class SessionController(Controller):
     @post("/", status_code=204, summary="Sign in with an API key", responses=problems(401))
     async def sign_in(self, request: Request[Any, Any, Any], data: JSONBody[SignIn]) -> Response[None]:
         console: Console = request.app.state.runtime
-        name = key_name(data.key, console.settings.sign_in_keys)
-        if name is None:
+        key = sign_in_key(data.key, console.keys)
+        if key is None:
             logger.info("console sign-in refused", extra={"outcome": "refused"})
             raise NotAuthorizedException(detail="that key may not sign in to the console")
-        _, value = console.signer.issue(name)
+        name = key.name
+        _, value = console.signer.issue(name, scopes=sorted(key.scopes))
         logger.info("console sign-in", extra={"who": name, "outcome": "ok"})
         return Response(None, status_code=204, cookies=[_cookie(console, value, console.signer.ttl_seconds)])
 
@@ -166,6 +203,21 @@ class CallsController(Controller):
         after = int(last) if last.isdigit() else None
         events = live.follow(console.nc, conversation_id, after)
         return ServerSentEvent(events, headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"})
+
+    @delete(
+        "/calls/{conversation_id:str}",
+        status_code=202,
+        summary="Erase a conversation everywhere",
+        guards=[may("history.erase")],
+        responses=problems(401, 403, 404, 503),
+    )
+    async def erase(self, console: NamedDependency[Console], conversation_id: IdParam) -> None:
+        try:
+            found = await console.platform.erase(conversation_id)
+        except (UpstreamDown, UpstreamRefused) as exc:
+            raise _unavailable(exc) if isinstance(exc, UpstreamDown) else refused(exc) from exc
+        if not found:
+            raise NotFoundException(detail=f"no call {conversation_id}")
 
     @get("/search", summary="Full-text search over transcripts, matched words marked", responses=problems(401, 503))
     async def search(

@@ -103,3 +103,23 @@ async def search(platform: Platform, query: str, offset: int = 0) -> Json:
         for h in page.get("items", [])
     ]  # fmt: skip
     return {"items": hits, "next_offset": page.get("next_offset")}
+
+
+async def open_rooms(platform: Platform) -> list[Json]:
+    """The rooms not yet ended (waiting for their agent, or in a call), newest first, each with its participants
+    and its agent's state as rooms knows it."""
+    pages = await asyncio.gather(*(platform.rooms({"status": s, "limit": "100"}) for s in ("active", "waiting")))
+    listed = sorted((r for page in pages for r in page.get("items", [])), key=lambda r: r["created_at"], reverse=True)
+    details = await asyncio.gather(*(platform.room(r["name"]) for r in listed))
+    return [
+        {**room, **(detail or {}), "agent_state": agent_state(detail or room)}
+        for room, detail in zip(listed, details, strict=True)
+    ]
+
+
+def agent_state(room: Json) -> str:
+    if room.get("status") == "waiting":
+        return "dispatched, not yet joined" if not room.get("agent_redispatches") else "re-dispatched after a loss"
+    if room.get("status") == "active":
+        return "in the call" if room.get("agent_session_id") else "joining"
+    return room.get("end_reason") or "ended"

@@ -14,10 +14,13 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import msgspec
+
+from parley_runtime.web.keys import ApiKey, KeyRing
 
 COOKIE = "parley_console"
 
@@ -27,6 +30,11 @@ class Session(msgspec.Struct, frozen=True):
     name: str  # a key's name or the proxy's identity: the audit trail's "who" (never the key)
     expires_at: float  # Unix seconds
     via: str = "key"  # "key" or "proxy"
+    # What the person may change (`history.erase`, `rooms.write`, `ops.admin`, ...): their sign-in key's scopes.
+    scopes: tuple[str, ...] = ("*",)
+
+    def allows(self, scope: str) -> bool:
+        return "*" in self.scopes or scope in self.scopes
 
 
 class Signouts(Protocol):
@@ -63,9 +71,13 @@ class SessionSigner:
     secret: bytes
     ttl_seconds: int
 
-    def issue(self, name: str, *, via: str = "key", now: float | None = None) -> tuple[Session, str]:
+    def issue(
+        self, name: str, *, via: str = "key", scopes: Iterable[str] = ("*",), now: float | None = None
+    ) -> tuple[Session, str]:
         at = time.time() if now is None else now
-        session = Session(id=secrets.token_urlsafe(16), name=name, expires_at=at + self.ttl_seconds, via=via)
+        session = Session(
+            id=secrets.token_urlsafe(16), name=name, expires_at=at + self.ttl_seconds, via=via, scopes=tuple(scopes)
+        )
         payload = _b64(msgspec.json.encode(session))
         return session, f"{payload}.{self._sign(payload)}"
 
@@ -85,10 +97,6 @@ class SessionSigner:
         return _b64(hmac.new(self.secret, payload.encode(), hashlib.sha256).digest())
 
 
-def key_name(given: str, keys: dict[str, str]) -> str | None:
-    """The name of the sign-in key `given` is, compared in constant time against every key; None if none."""
-    found = None
-    for key, name in keys.items():
-        if hmac.compare_digest(given.encode(), key.encode()):
-            found = name
-    return found
+def sign_in_key(given: str, keys: KeyRing) -> ApiKey | None:
+    """The sign-in key `given` is (its name and scopes), found by its hash in constant time; None if none."""
+    return keys.find(f"Bearer {given}") if given.strip() == given else None

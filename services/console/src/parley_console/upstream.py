@@ -20,6 +20,15 @@ class UpstreamDown(Exception):
         self.service = service
 
 
+class UpstreamRefused(Exception):
+    """A service refused what the console asked for a person (a call limit, a conflict): the console answers with
+    the same status and the service's reason."""
+
+    def __init__(self, service: str, status: int, detail: str, retry_after: str | None = None) -> None:
+        super().__init__(f"{service} refused: {detail}")
+        self.service, self.status, self.detail, self.retry_after = service, status, detail, retry_after
+
+
 class Platform(Protocol):
     async def calls(self, params: Mapping[str, str]) -> Json: ...
 
@@ -34,6 +43,18 @@ class Platform(Protocol):
     async def recordings(self, conversation_id: str) -> list[Json]: ...
 
     async def search(self, params: Mapping[str, str]) -> Json: ...
+
+    async def rooms(self, params: Mapping[str, str]) -> Json: ...
+
+    async def room(self, name: str) -> Json | None: ...
+
+    async def create_room(self, body: Json) -> Json: ...
+
+    async def token(self, room: str, body: Json) -> Json: ...
+
+    async def end_room(self, name: str) -> bool: ...
+
+    async def erase(self, conversation_id: str) -> bool: ...
 
 
 class HttpPlatform:
@@ -89,6 +110,40 @@ class HttpPlatform:
 
     async def search(self, params: Mapping[str, str]) -> Json:
         return await self._must("history", "/v1/search", params)
+
+    async def rooms(self, params: Mapping[str, str]) -> Json:
+        return await self._must("rooms", "/v1/rooms", params)
+
+    async def room(self, name: str) -> Json | None:
+        return await self._get("rooms", f"/v1/rooms/{name}")
+
+    async def create_room(self, body: Json) -> Json:
+        return await self._send("rooms", "POST", "/v1/rooms", body) or {}
+
+    async def token(self, room: str, body: Json) -> Json:
+        return await self._send("rooms", "POST", f"/v1/rooms/{room}/tokens", body) or {}
+
+    async def end_room(self, name: str) -> bool:
+        return await self._send("rooms", "DELETE", f"/v1/rooms/{name}") is not None
+
+    async def erase(self, conversation_id: str) -> bool:
+        return await self._send("history", "DELETE", f"/v1/conversations/{conversation_id}") is not None
+
+    async def _send(self, service: str, method: str, path: str, body: Json | None = None) -> Json | None:
+        """A write on a person's behalf: its answer (`{}` when it has no body), None for a 404; a refusal the
+        person can act on (409, 422, 429) raises `UpstreamRefused`."""
+        try:
+            r = await self.clients[service].request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise UpstreamDown(service, type(exc).__name__) from exc
+        if r.status_code == 404:
+            return None
+        if r.status_code in (409, 422, 429):
+            detail = str(r.json().get("detail", "")) if r.headers.get("content-type", "").endswith("json") else ""
+            raise UpstreamRefused(service, r.status_code, detail or r.reason_phrase, r.headers.get("retry-after"))
+        if r.status_code >= 400:
+            raise UpstreamDown(service, f"HTTP {r.status_code}")
+        return dict(r.json()) if r.content else {}
 
     @asynccontextmanager
     async def recording_content(self, recording_id: str, headers: Mapping[str, str]) -> AsyncIterator[httpx.Response]:

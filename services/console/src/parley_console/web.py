@@ -1,8 +1,9 @@
 """The web app's files, and the headers every console response carries.
 
-The app is one page: `/calls`, `/calls/{id}`, `/search` and `/signin` all answer `index.html`, and the browser's
-router shows the page. Built files under `/assets/` carry a content hash in their names, so they are cached for
-a year. Nothing is loaded from elsewhere: the Content-Security-Policy allows this origin only.
+The app is one page: `/calls`, `/calls/{id}`, `/search`, `/talk`, `/rooms`, `/ops` and `/signin` all answer
+`index.html`, and the browser's router shows the page. Built files under `/assets/` carry a content hash in their
+names, so they are cached for a year. Nothing is loaded from elsewhere: the Content-Security-Policy allows this
+origin only, and connections to the LiveKit server when one is configured (/talk).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import mimetypes
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from litestar import Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
@@ -35,7 +36,6 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
 }
-PAGES = ("calls", "search", "signin")
 mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("text/vtt", ".vtt")
 
@@ -44,12 +44,28 @@ def built() -> bool:
     return (STATIC / "index.html").is_file()
 
 
-def security_headers(app: ASGIApp) -> ASGIApp:
+def livekit_origins(url: str | None) -> list[str]:
+    """The LiveKit server's origin as the browser reaches it: its signalling socket and its HTTP fallback."""
+    if not url:
+        return []
+    parts = urlsplit(url)
+    secure = parts.scheme in ("wss", "https")
+    return [f"{'wss' if secure else 'ws'}://{parts.netloc}", f"{'https' if secure else 'http'}://{parts.netloc}"]
+
+
+def security_headers(app: ASGIApp, connect_to: list[str] | None = None) -> ASGIApp:
+    """Adds the security headers; `connect_to` are the origins (besides this one) the page may connect to."""
+    policy = {**SECURITY_HEADERS}
+    if connect_to:
+        policy["content-security-policy"] = CSP.replace(
+            "connect-src 'self'", f"connect-src 'self' {' '.join(connect_to)}"
+        )
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableScopeHeaders.from_message(message)
-                for name, value in SECURITY_HEADERS.items():
+                for name, value in policy.items():
                     headers.setdefault(name, value)
             await send(message)
 
@@ -89,7 +105,7 @@ async def home() -> Redirect:
     return Redirect("/calls")
 
 
-@get(["/calls", "/calls/{rest:path}", "/search", "/signin"], include_in_schema=False)
+@get(["/calls", "/calls/{rest:path}", "/search", "/signin", "/talk", "/rooms", "/ops"], include_in_schema=False)
 async def page(request: Request[Any, Any, Any]) -> Response[bytes]:
     return _index(request.url.path, dict(request.query_params))
 

@@ -131,4 +131,63 @@ export interface Me {
   name: string;
   via: string;
   expires_at?: string | null;
+  scopes: string[];
+}
+
+export function allows(me: Me | null, scope: string): boolean {
+  return !!me && (me.scopes.includes("*") || me.scopes.includes(scope));
+}
+
+export interface TalkOptions {
+  livekit_url: string | null;
+  simulate: boolean;
+}
+
+export interface Joining {
+  room: string;
+  conversation_id: string;
+  url: string;
+  token: string;
+  identity: string;
+}
+
+export interface Simulating {
+  room: string;
+  conversation_id: string;
+}
+
+export interface RoomRow {
+  name: string;
+  status: string;
+  conversation_id: string;
+  user_id?: string | null;
+  created_at: string;
+  agent_redispatches: number;
+  agent_state: string;
+  participants?: { identity: string; kind: string; joined_at?: string | null; left_at?: string | null }[] | null;
+}
+
+export interface ConsumerState {
+  name: string;
+  pending: number | null;
+  ack_pending: number | null;
+  redelivered: number | null;
+  last_active: string | null;
+  found: boolean;
+}
+
+export interface DeadLetter {
+  seq: number;
+  died_at: string | null;
+  subject: string;
+  event_id: string;
+  consumer: string;
+  deliveries: string;
+  reason: string;
+}
+
+export interface Erasure {
+  conversation_id: string;
+  requested_at: string;
+  status: string;
 }

@@ -25,6 +25,16 @@ from livekit.protocol import agent_dispatch, models, room
 from parley_devstack.ports import free_port
 
 
+@dataclass(frozen=True)
+class SignalAttempt:
+    """A client opening LiveKit's signalling connection (`/rtc`), as a browser's livekit-client does to join."""
+
+    path: str
+    websocket: bool
+    room: str | None  # from the token's grant, when its signature verified; None when it did not
+    identity: str | None
+
+
 @dataclass
 class LiveKitStandIn:
     api_key: str
@@ -35,6 +45,7 @@ class LiveKitStandIn:
     deleted: list[str] = field(default_factory=list)
     dispatched: list[agent_dispatch.CreateAgentDispatchRequest] = field(default_factory=list)
     rooms: dict[str, models.Room] = field(default_factory=dict)
+    signalling: list[SignalAttempt] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
@@ -47,6 +58,7 @@ class LiveKitStandIn:
         app = web.Application()
         app.router.add_post("/twirp/livekit.RoomService/{method}", self._room_service)
         app.router.add_post("/twirp/livekit.AgentDispatchService/{method}", self._dispatch_service)
+        app.router.add_get("/rtc{rest:.*}", self._signal)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
@@ -72,6 +84,23 @@ class LiveKitStandIn:
         if not header.startswith("Bearer "):
             raise web.HTTPUnauthorized(text='{"code":"unauthenticated","msg":"no token"}')
         return api.TokenVerifier(self.api_key, self.api_secret).verify(header.removeprefix("Bearer "))
+
+    async def _signal(self, request: web.Request) -> web.StreamResponse:
+        """Records the attempt and its token's grant; no media server is behind it, so the socket is then closed
+        and a `validate` request gets 503 (the client says it could not connect)."""
+        try:
+            claims = api.TokenVerifier(self.api_key, self.api_secret).verify(request.query.get("access_token", ""))
+            grant: tuple[str | None, str | None] = (claims.video.room if claims.video else None), claims.identity
+        except Exception:  # any token that does not verify: recorded as such
+            grant = (None, None)
+        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        self.signalling.append(SignalAttempt(request.path, upgrade, *grant))
+        if upgrade:
+            socket = web.WebSocketResponse()
+            await socket.prepare(request)
+            await socket.close(code=1011, message=b"stand-in: no media server")
+            return socket
+        return web.Response(status=503, text="stand-in: no media server", headers={"Access-Control-Allow-Origin": "*"})
 
     def _error(self) -> web.Response:
         return web.json_response({"code": "internal", "msg": "simulated LiveKit failure"}, status=500)

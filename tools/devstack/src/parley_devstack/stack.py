@@ -103,6 +103,8 @@ def service_env(
         wiring[f"{p}API_KEYS"] = ",".join(k for k in (f"dev:{stack['PARLEY_API_KEY']}", given) if k)
         defaults[f"{p}SESSION_SECRET"] = hashlib.sha256(f"console:{stack['PARLEY_API_KEY']}".encode()).hexdigest()
         defaults[f"{p}COOKIE_SECURE"] = "false"  # plain HTTP on 127.0.0.1
+        if os.environ.get("LIVEKIT_URL"):  # a real LiveKit server: /talk joins it (without one, simulated calls)
+            defaults[f"{p}LIVEKIT_URL"] = os.environ["LIVEKIT_URL"]
     if spec.name == "webhooks":
         defaults[f"{p}SECRET_KEY"] = hashlib.sha256(f"webhooks:{stack['PARLEY_API_KEY']}".encode()).hexdigest()
         defaults[f"{p}ALLOW_PRIVATE_TARGETS"] = "true"  # receivers you run on this machine
@@ -145,7 +147,9 @@ class Stack:
     ) -> None:
         self.root = root
         self.simulated_calls = simulated_calls
-        self.settings = dict(settings or {})  # `<PREFIX>_*` variables over the dev defaults (tests shorten timers)
+        # `<PREFIX>_*` variables over the dev defaults (tests shorten timers); a value `@PARLEY_X` takes the stack's
+        # own `PARLEY_X` once it is known (the console joining the LiveKit stand-in: `@PARLEY_LIVEKIT_URL`).
+        self.settings = dict(settings or {})
         # With chart_users, NATS runs the chart's accounts and each process connects as its own user.
         self.nats_passwords = nats_accounts.new_passwords() if chart_users else {}
         self.logs = root / "logs"
@@ -191,7 +195,8 @@ class Stack:
                 # The chart names each service's NATS user after the service.
                 login = self.nats_login(spec.prefix, spec.name)
                 env = service_env(spec, ports[spec.name], stack, self.root, login)
-                env.update({k: v for k, v in self.settings.items() if k.startswith(spec.prefix)})
+                given = {k: v for k, v in self.settings.items() if k.startswith(spec.prefix)}
+                env.update({k: stack[v[1:]] if v.startswith("@PARLEY_") else v for k, v in given.items()})
                 self._spawn(spec.name, service_command(spec, self.simulated_calls), env)
         for spec in SERVICES:
             if spec.name in ports and spec.url_key and not wait_for_port(ports[spec.name], timeout=60):

@@ -10,6 +10,9 @@ message, and if it fails again it comes back to the DLQ with its new reason. Eve
 sees it again; they are idempotent, so those that had stored it store nothing twice. The replay's
 `Nats-Msg-Id` is `redrive:<dlq seq>`: a replay repeated within the de-duplication window (a retry after a
 lost answer) publishes it once.
+
+`discard` deletes chosen dead letters without replaying them (a poison message nobody will fix). The `parley dlq`
+command and the console's /ops page both use these three functions.
 """
 
 from __future__ import annotations
@@ -96,3 +99,22 @@ async def replay(js: JetStreamContext, seqs: Iterable[int], *, keep: bool = Fals
             await js.delete_msg(DLQ_STREAM_NAME, seq)
         done.append(letter)
     return done
+
+
+async def discard(js: JetStreamContext, seqs: Iterable[int]) -> list[DeadLetter]:
+    """Delete each dead letter from the DLQ for good; returns those deleted. A sequence not in the DLQ raises
+    `NotFoundError`; those before it stay deleted."""
+    done: list[DeadLetter] = []
+    for seq in seqs:
+        letter = _describe(await js.get_msg(DLQ_STREAM_NAME, seq))
+        await js.delete_msg(DLQ_STREAM_NAME, seq)
+        done.append(letter)
+    return done
+
+
+async def chosen(js: JetStreamContext, seqs: Iterable[int], *, every: bool, consumer: str | None = None,
+                 limit: int = 1000) -> list[int]:  # fmt: skip
+    """The sequences an action names: `seqs`, or with `every` each dead letter (of `consumer`) up to `limit`."""
+    if every:
+        return [d.seq for d in await dead_letters(js, consumer=consumer, limit=limit)]
+    return list(seqs)

@@ -51,12 +51,14 @@ class Readiness(msgspec.Struct):
 _MEANING = {
     400: "Invalid request: a parameter or the body failed validation",
     401: "Missing or invalid API key (`WWW-Authenticate: Bearer`)",
+    403: "The key (or the person's sign-in key) lacks the scope this route requires; the detail names it",
     404: "Not found",
     409: "Conflicts with the resource's state",
     413: "Request body too large",
     416: "Range not satisfiable (`Content-Range: bytes */<size>`)",
     422: "The request is well formed but refused: an Idempotency-Key reused with another body, a token that"
     " could pose as the agent",
+    429: "Over a limit (a rate, or calls in progress); retry after `Retry-After` seconds",
     500: "Internal error (a bug: nothing internal is echoed)",
     501: "Not possible with this deployment's configuration (the detail says what to use instead)",
     502: "LiveKit refused the request",

@@ -5,7 +5,10 @@ import { LatencyBars } from "../components/LatencyBars";
 import { Timeline } from "../components/Timeline";
 import { callPath, markShown } from "../data";
 import { seconds, when } from "../format";
-import type { CallDetail, Recording, Session, Turn } from "../types";
+import { api } from "../api";
+import { ConfirmButton } from "../components/Confirm";
+import { useMe } from "../session";
+import { allows, type CallDetail, type Recording, type Session, type Turn } from "../types";
 import { useApi } from "../useApi";
 import { useLive } from "../useLive";
 
@@ -132,6 +135,26 @@ function SessionView({ detail, session, index }: { detail: CallDetail; session: 
   );
 }
 
+function EraseCall({ id }: { id: string }) {
+  const me = useMe();
+  const [said, setSaid] = useState<string | null>(null);
+  const erase = async () => {
+    try {
+      await api(callPath(id), { method: "DELETE" });
+      setSaid("Erasure requested: every service is deleting this conversation.");
+    } catch (e) {
+      setSaid(e instanceof Error ? e.message : String(e));
+    }
+  };
+  return (
+    <p className="actions">
+      <ConfirmButton label="Erase this conversation" testId="erase" disabled={!allows(me, "history.erase") || !!said}
+        question="Erase everything of this conversation, everywhere, for good?" onConfirm={erase} />{" "}
+      <span role="status" data-testid="erase-status">{said}</span>
+    </p>
+  );
+}
+
 export function CallPage({ id }: { id: string }) {
   const { data, error } = useApi<CallDetail>(callPath(id));
   const detail = useLive(id, data);
@@ -165,6 +188,7 @@ export function CallPage({ id }: { id: string }) {
         )}
       </h1>
       <p className="meta">Conversation {detail.conversation.id}</p>
+      <EraseCall id={detail.conversation.id} />
       <Timeline sessions={detail.sessions} />
       {detail.sessions.map((s, i) => (
         <SessionView key={s.id} detail={detail} session={s} index={i} />
