@@ -59,6 +59,7 @@ bench: sync console browser ## every performance figure in one run: prints a tab
 	$(RUN) python -m bench.voice_bench
 	$(RUN) python -m bench.console_bench
 	$(RUN) python -m bench.webhooks_bench
+	$(RUN) python -m bench.redaction_bench
 
 chart: sync ## lint, render and validate the Helm chart offline; hadolint the Dockerfiles
 	$(RUN) python -m parley_devstack.chart

@@ -206,7 +206,8 @@ def tree_cpu() -> tuple[float, float]:
 
 
 async def run(mode: str, nats_url: str, state: Path) -> dict[str, float]:
-    settings = Settings(nats_url=nats_url, state_dir=str(state), providers="offline", record_audio=True)
+    # Redaction off: its own cost (a detector per process, milliseconds a turn) is `bench.redaction_bench`'s.
+    settings = Settings(nats_url=nats_url, state_dir=str(state), providers="offline", record_audio=True, redact="none")
     os.environ[worker.SETTINGS_ENV] = msgspec.json.encode(settings).decode()
     os.environ[worker.WORKER_PID_ENV] = str(os.getpid())
     server = AgentServer(host="127.0.0.1", port=0, setup_fnc=prewarm, job_executor_type=JobExecutorType.THREAD)

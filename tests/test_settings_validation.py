@@ -123,6 +123,16 @@ def test_a_console_nobody_could_sign_in_to_fails_naming_the_variables() -> None:
         _load("console", CONSOLE_LIVEKIT_URL="livekit.example.com")
 
 
+def test_the_agent_refuses_an_entity_type_it_cannot_redact_naming_the_variable() -> None:
+    with pytest.raises(SettingsError, match=r"^AGENT_REDACT is invalid: unknown entity types \['CARD'\]"):
+        _load("agent", AGENT_REDACT="default,CARD")
+    with pytest.raises(SettingsError, match="^AGENT_REDACT names \\['PERSON'\\]: install a spaCy English model"):
+        _load("agent", AGENT_REDACT="PERSON")
+    with pytest.raises(SettingsError, match="^AGENT_REDACT_MASK"):
+        _load("agent", AGENT_REDACT_MASK="[{kind}]")
+    assert _load("agent", AGENT_REDACT="none").redact_types == frozenset()  # type: ignore[attr-defined]
+
+
 def test_insights_refuses_a_price_table_or_schema_it_cannot_use(tmp_path: Path) -> None:
     prices = tmp_path / "prices.yaml"
     prices.write_text("currency: usd\nprices: []\n")

@@ -261,6 +261,12 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ $v.agent.jobMemoryWarnMb | int | quote }}
 - name: AGENT_JOB_MEMORY_LIMIT_MB
   value: {{ $v.agent.jobMemoryLimitMb | int | quote }}
+- name: AGENT_REDACT
+  value: {{ $v.agent.redact | quote }}
+- name: AGENT_REDACT_MASK
+  value: {{ $v.agent.redactMask | quote }}
+- name: AGENT_REDACT_ROOMS_MAY_REMOVE
+  value: {{ $v.agent.redactRoomsMayRemove | quote }}
 {{- if not (kindIs "invalid" $v.agent.idleProcesses) }}
 - name: AGENT_IDLE_PROCESSES
   value: {{ $v.agent.idleProcesses | int | quote }}

@@ -82,6 +82,20 @@ class WordTiming(msgspec.Struct, frozen=True, kw_only=True):
 MAX_TIMED_WORDS = 10_000
 
 
+class Redaction(msgspec.Struct, frozen=True, kw_only=True):
+    """Personal data the agent removed from a text before it left the call: its kind (`CREDIT_CARD`,
+    `PHONE_NUMBER`, `EMAIL_ADDRESS`, ...) and where the mask that replaced it is in the text, as `[start, end)` in
+    Unicode code points. Never the value."""
+
+    type: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Z][A-Z0-9_]*$")]
+    start: Count
+    end: Count
+
+
+MAX_REDACTIONS = 1_000
+Redactions = Annotated[list[Redaction], msgspec.Meta(max_length=MAX_REDACTIONS)]
+
+
 class SessionStarted(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="session_started.v1"):
     """An agent session began in a room.
 
@@ -140,6 +154,8 @@ class TurnCompleted(SessionEvent, frozen=True, kw_only=True, omit_defaults=True,
     agent: str | None = None
     # The caller's words with their times, when the speech recognizer gives them (user turns).
     words: Annotated[list[WordTiming], msgspec.Meta(max_length=MAX_TIMED_WORDS)] | None = None
+    # What the agent removed from `text` (and from `words`) before the turn left the call.
+    redactions: Redactions = []
 
 
 class AgentHandoff(SessionEvent, frozen=True, kw_only=True, omit_defaults=True, tag="agent_handoff.v1"):
@@ -169,6 +185,7 @@ class MessageSummary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     text: str
     at: UtcDatetime
     agent: str | None = None
+    redactions: Redactions = []  # as on the message's turn
 
 
 class HandoffSummary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -27,9 +27,14 @@ from parley_agent.history_client import Preload
 from parley_agent.lease import RoomLease
 from parley_agent.metadata import RoomMetadata, parse_room_metadata
 from parley_agent.recording import object_key, store_recording
+from parley_agent.redaction.audio import silence
+from parley_agent.redaction.detect import PresidioDetector
+from parley_agent.redaction.policy import call_types
+from parley_agent.redaction.publisher import RedactingPublisher
+from parley_agent.redaction.redactor import Redactor
 from parley_agent.settings import Settings
 from parley_agent.state import CallState
-from parley_agent.tracker import CallTracker
+from parley_agent.tracker import CallTracker, Publish
 from parley_contracts.history import RecentTurn
 from parley_runtime.messaging.outbox import Outbox
 
@@ -85,6 +90,7 @@ class Call:
     meta: RoomMetadata
     outbox: Outbox
     tracker: CallTracker
+    redacting: RedactingPublisher | None = None  # between the tracker and the outbox, unless redaction is off
     session: AgentSession[Any] | None = None
     reason: str = "job_shutdown"
     # Another agent has this room (`lease`): the call leaves it without a word, and publishes nothing.
@@ -128,6 +134,8 @@ class Call:
                 return
             if self.lease is not None:
                 await self.lease.release()
+            if self.redacting is not None:
+                await self.redacting.drain()  # every turn redacted: the recording is silenced where they say
             try:
                 recording = await self._store_recording()
             except Exception:  # whatever befell the audio, the call's end and its transcript must go out
@@ -135,6 +143,8 @@ class Call:
                 recording = None
             self.start()  # a job shut down while it asked history for the recent turns: the start goes out first
             self.tracker.finish(reason or self.reason, recording=recording)
+            if self.redacting is not None:
+                await self.redacting.drain()
             left = await self.outbox.close(timeout=self.settings.drain_timeout_seconds)
             if left:
                 logger.warning("events kept on disk for the next worker", extra={"count": left})
@@ -154,6 +164,12 @@ class Call:
         path = Path(report.audio_recording_path) if report.audio_recording_path else None
         if path is None or not path.exists() or path.stat().st_size == 0:
             return None
+        if self.redacting is not None and self.redacting.silences.spans:
+            if report.audio_recording_started_at is None:
+                logger.warning("recording withheld: the redacted speech in it cannot be placed")
+                return None
+            spans = self.redacting.silences.relative_to(report.audio_recording_started_at)
+            await asyncio.to_thread(silence, path, spans)
         return await store_recording(
             self.outbox.nc,
             path,
@@ -179,5 +195,16 @@ def open_call(ctx: JobContext, settings: Settings) -> Call:
         user_id=meta.user_id,
         analysis_schema=meta.analysis_schema,
     )
-    tracker = CallTracker(state, outbox.emit, agent_name=settings.agent_name)
-    return Call(ctx=ctx, settings=settings, meta=meta, outbox=outbox, tracker=tracker)
+    redacting = redacting_publisher(settings, meta, outbox.emit)
+    tracker = CallTracker(state, redacting or outbox.emit, agent_name=settings.agent_name)
+    return Call(ctx=ctx, settings=settings, meta=meta, outbox=outbox, tracker=tracker, redacting=redacting)
+
+
+def redacting_publisher(settings: Settings, meta: RoomMetadata, publish: Publish) -> RedactingPublisher | None:
+    """What stands between the call and its outbox: redaction of this call's types, or nothing when it has none."""
+    types = call_types(
+        settings.redact_types, meta.redact_add, meta.redact_remove, rooms_may_remove=settings.redact_rooms_may_remove
+    )
+    if not types:
+        return None
+    return RedactingPublisher(publish, Redactor(PresidioDetector.shared(), types, settings.redact_mask))

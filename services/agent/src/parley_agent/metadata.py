@@ -47,6 +47,9 @@ class RoomMetadata:
     memory: Literal["conversation", "user"] = "conversation"
     agents: tuple[PeerAgent, ...] = ()
     analysis_schema: str | None = None  # which analysis insights makes of the call, by the schema's name
+    # Entity types this call redacts besides the deployment's, and those it asks not to (policy.call_types).
+    redact_add: tuple[str, ...] = ()
+    redact_remove: tuple[str, ...] = ()
     # Scripted caller lines, and the job's dispatch metadata (what rooms' re-dispatch would carry), honoured
     # only in simulated (fake) jobs, which have no dispatch of their own.
     simulation: list[object] = field(default_factory=list)  # lines of text, or {"wav": path}
@@ -91,11 +94,19 @@ def parse_room_metadata(raw: str | None) -> RoomMetadata:
         memory="user" if data.get("memory") == "user" else "conversation",
         agents=_peers(data.get("agents")),
         analysis_schema=_str(data.get("analysis_schema"), 128),
+        redact_add=_names(data.get("redact"), "add"),
+        redact_remove=_names(data.get("redact"), "remove"),
         simulation=lines,
         simulated_dispatch=data["dispatch"] if isinstance(data.get("dispatch"), str) else None,
         simulated_barge_in=data.get("barge_in") is True,
         generated_conversation_id=generated,
     )
+
+
+def _names(value: object, key: str) -> tuple[str, ...]:
+    """`{"add": [...], "remove": [...]}` entity type names, upper-cased; anything else is no name."""
+    names = value.get(key) if isinstance(value, dict) else None
+    return tuple(n.upper() for n in names[:32] if isinstance(n, str)) if isinstance(names, list) else ()
 
 
 def _peers(value: object) -> tuple[PeerAgent, ...]:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from parley_agent.redaction.policy import NER_TYPES, ner_model, parse_types
 from parley_contracts.history import RECENT_MAX_LIMIT
 from parley_runtime.messaging.connection import NatsSettings
 from parley_runtime.settings import (
@@ -75,6 +76,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     idle_processes: NonNegative | None = None  # job processes kept warm for the next calls; unset: the CPU count
     job_memory_warn_mb: NonNegative = 1000  # a call's process above this is logged (repeatedly); 0: never
     job_memory_limit_mb: NonNegative = 0  # a call's process above this is killed, its call alone; 0: no limit
+    # Personal data masked in everything the call emits (parley_agent.redaction): entity types, comma-separated,
+    # `default` (cards, IBANs, phone numbers, e-mail and IP addresses, US SSNs), `default,US_PASSPORT`, or `none`.
+    redact: str = "default"
+    redact_mask: str = "[{type}]"  # what replaces a value; `{type}` is its entity type
+    redact_rooms_may_remove: bool = False  # a room's metadata may add types; remove them only if this is true
     host: str = "0.0.0.0"
     port: Port = 8081
     metrics_keys: str = ""  # comma-separated scrape keys for /metrics on `port`; unset, /metrics refuses all
@@ -89,6 +95,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def state_path(self) -> Path:
         return Path(self.state_dir)
+
+    @property
+    def redact_types(self) -> frozenset[str]:
+        return parse_types(self.redact)
+
+    def check(self, prefix: str) -> None:
+        try:
+            types = self.redact_types
+        except ValueError as exc:
+            raise SettingsError(f"{prefix}REDACT is invalid: {exc}") from exc
+        if types & set(NER_TYPES) and not ner_model():
+            raise SettingsError(f"{prefix}REDACT names {sorted(types & set(NER_TYPES))}: install a spaCy English model")
+        try:
+            self.redact_mask.format(type="X")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise SettingsError(f"{prefix}REDACT_MASK may hold `{{type}}` and no other placeholder") from exc
 
     def require_live_keys(self) -> None:
         """Fail fast, naming the variable, when a live provider has no key."""

@@ -20,6 +20,7 @@ from parley_agent import job_metrics, speech_recorder, thread_stacks
 from parley_agent.call import Call, open_call
 from parley_agent.conversation import run_call
 from parley_agent.providers import ProviderSet
+from parley_agent.redaction.detect import PresidioDetector
 from parley_agent.settings import Settings
 from parley_runtime import heap
 
@@ -76,6 +77,8 @@ def prewarm(proc: JobProcess) -> None:
     proc.userdata["settings"] = settings
     speech_recorder.install()
     proc.userdata["providers"] = ProviderSet.load(settings)
+    if settings.redact_types:
+        PresidioDetector.shared().warm()  # its first e-mail check reads the bundled suffix list: not mid-call
     heap.settle()  # models and providers are loaded: no full collection walks them during a call
 
 

@@ -93,6 +93,7 @@ turns = Table(
     Column("usage", JSONB, nullable=True),
     Column("agent", Text, nullable=True),  # which of the session's agents spoke (or listened), migration 0009
     Column("words", JSONB, nullable=True),  # the caller's words with their times (turn_completed.v1.words)
+    Column("redactions", JSONB, nullable=True),  # [{type, start, end}]: masks in `text` (turn_completed.v1)
     # When the row was written. A turn's occurred_at is when its message began (the framework's created_at),
     # so stored_at - occurred_at also holds the message's own length; the pipeline's lag is in its trace.
     Column("stored_at", DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()")),

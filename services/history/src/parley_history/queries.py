@@ -34,6 +34,8 @@ class Turn(msgspec.Struct, kw_only=True, omit_defaults=True):
     agent: str | None = None  # which of the session's agents spoke (or listened)
     # The caller's words: [{word, start, end}], seconds from `started_at` (when the recognizer timed them).
     words: list[dict[str, Any]] | None = None
+    # What the agent masked in `text`: [{type, start, end}], the mask's place in `text`; never the value.
+    redactions: list[dict[str, Any]] | None = None
 
 
 class Handoff(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -89,6 +91,7 @@ def _turn(row: Any) -> Turn:
         usage=m["usage"],
         agent=m["agent"],
         words=m["words"],
+        redactions=m["redactions"],
     )
 
 

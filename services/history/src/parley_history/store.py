@@ -108,13 +108,13 @@ WHERE s.id = u.id AND (u.reason <> 'agent_lost' OR s.ended_at IS NULL)  -- never
 
 INSERT_TURNS = """
 INSERT INTO history.turns (event_id, conversation_id, session_id, seq, role, text, interrupted,
-                           occurred_at, started_at, ended_at, language, metrics, usage, agent, words)
+                           occurred_at, started_at, ended_at, language, metrics, usage, agent, words, redactions)
 SELECT * FROM unnest(CAST($1 AS uuid[]), CAST($2 AS text[]), CAST($3 AS text[]),
                      CAST($4 AS int[]), CAST($5 AS text[]), CAST($6 AS text[]),
                      CAST($7 AS bool[]), CAST($8 AS timestamptz[]),
                      CAST($9 AS timestamptz[]), CAST($10 AS timestamptz[]),
                      CAST($11 AS text[]), CAST($12 AS jsonb[]), CAST($13 AS jsonb[]), CAST($14 AS text[]),
-                     CAST($15 AS jsonb[]))
+                     CAST($15 AS jsonb[]), CAST($16 AS jsonb[]))
 ON CONFLICT DO NOTHING
 """
 
@@ -150,7 +150,7 @@ HOLD = "SELECT * FROM history.hold_conversations($1::text[])"
 
 TURN_COLUMNS = [
     "event_id", "conversation_id", "session_id", "seq", "role", "text", "interrupted",
-    "occurred_at", "started_at", "ended_at", "language", "metrics", "usage", "agent", "words",
+    "occurred_at", "started_at", "ended_at", "language", "metrics", "usage", "agent", "words", "redactions",
 ]  # fmt: skip
 
 
@@ -164,6 +164,7 @@ def _turn_rows(plan: WritePlan) -> list[tuple[Any, ...]]:
         (
             t.event_id, t.conversation_id, t.session_id, t.seq, t.role, t.text, t.interrupted,
             t.occurred_at, t.started_at, t.ended_at, t.language, _j(t.metrics), _j(t.usage), t.agent, _j(t.words),
+            _j(t.redactions) if t.redactions else None,
         )
         for t in turns
     ]  # fmt: skip

@@ -9,6 +9,7 @@ import msgspec
 
 from parley_contracts import ID_PATTERN
 from parley_contracts.agent import ATTRIBUTE_KEY_MAX, ATTRIBUTE_VALUE_MAX, ATTRIBUTES_MAX
+from parley_contracts.privacy import EntityType
 from parley_rooms.ports import ParticipantView, RoomView
 from parley_runtime.web.http import NO_NUL
 
@@ -16,6 +17,14 @@ ID = ID_PATTERN
 
 
 AgentName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+
+
+class RedactRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Personal data types this call redacts besides the deployment's (`add`), or asks not to (`remove`: honoured
+    only where the deployment lets rooms, AGENT_REDACT_ROOMS_MAY_REMOVE). Types as in docs/privacy.md."""
+
+    add: Annotated[list[EntityType], msgspec.Meta(max_length=32)] = []
+    remove: Annotated[list[EntityType], msgspec.Meta(max_length=32)] = []
 
 
 class AgentDefinition(msgspec.Struct, forbid_unknown_fields=True):
@@ -46,6 +55,8 @@ class CreateRoom(msgspec.Struct, forbid_unknown_fields=True):
     analysis_schema: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")] | None = (
         None
     )
+    # Personal data this call's agent masks besides the deployment's types (the agent reads it from the metadata).
+    redact: RedactRequest | None = None
 
 
 AttributeKey = Annotated[str, msgspec.Meta(min_length=1, max_length=ATTRIBUTE_KEY_MAX, pattern=NO_NUL)]

@@ -38,7 +38,9 @@ from parley_rooms.schemas import CreateRoom
 
 PRODUCER = "rooms"
 # What the agent reads from the room's metadata (parley_agent.metadata), besides the conversation id.
-AGENT_METADATA_FIELDS = ("user_id", "instructions", "language", "greeting", "memory", "agents", "analysis_schema")
+AGENT_METADATA_FIELDS = (
+    "user_id", "instructions", "language", "greeting", "memory", "agents", "analysis_schema", "redact",
+)  # fmt: skip
 
 
 # LiveKit names an agent's participant `agent-<job id>`, and keeps attributes under `lk.` for itself (the agent's
