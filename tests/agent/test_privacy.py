@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
 
 import asyncpg
@@ -77,16 +78,15 @@ class Calls:
         return list(r.json()["items"]) if r.status_code == 200 else []
 
 
-def _simulate(env: dict[str, str], root: Path, providers: str, conversation: str, lines: list[str]) -> None:
+def _simulate(env: dict[str, str], root: Path, providers: str, conversation: str, lines: list[str]) -> Popen[str]:
     child = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
     child |= {"PARLEY_STACK_ENV": str(root / "stack" / "stack.env"), "AGENT_STATE_DIR": str(root / providers),
               "AGENT_PORT": "0"}  # fmt: skip
-    run = subprocess.run(
+    return Popen(
         [sys.executable, "-m", "parley_agent", "simulate", "--providers", providers, "--exit",
          "--conversation-id", conversation, "--user-id", "privacy", *(a for line in lines for a in ("--say", line))],
-        env=child, capture_output=True, text=True, timeout=300,
+        env=child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +103,13 @@ def calls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calls]:
                 "event_types": ["turn_completed.v1", "session_ended.v1", "call.report"],
             }
             assert found.api("webhooks").post("/v1/endpoints", json=endpoint).status_code == 201
-            _simulate(env, root, "offline", found.typed, TYPED)
-            _simulate(env, root, "local", found.spoken, SPOKEN)
+            running = [
+                _simulate(env, root, "offline", found.typed, TYPED),
+                _simulate(env, root, "local", found.spoken, SPOKEN),
+            ]
+            for process in running:  # the two calls at once, as two callers would
+                _, err = process.communicate(timeout=300)
+                assert process.returncode == 0, err[-3000:]
             recordings = found.api("recordings")
 
             def stored() -> bool:
@@ -139,8 +144,10 @@ def test_the_turns_say_what_was_removed_and_keep_the_rest(calls: Calls) -> None:
 def test_the_spoken_calls_values_are_masked_whatever_the_recognizer_wrote(calls: Calls) -> None:
     said = [t for t in calls.turns(calls.spoken) if t["role"] == "user"]
     assert len(said) == 3
-    print([t["text"] for t in said])
-    assert said[0].get("redactions") and said[1].get("redactions")
+    # What Whisper tiny writes for a number read out varies with how the voice activity detector cut the speech
+    # (a digit lost or doubled): a card's length is masked as a card, any other long run as a spoken number.
+    assert {r["type"] for t in said[:2] for r in t["redactions"]} <= {"CREDIT_CARD", "PHONE_NUMBER", "SPOKEN_NUMBER"}
+    assert said[0]["redactions"] and said[1]["redactions"]
     assert all(w["word"].startswith("[") or not re.search(r"\d{3}", w["word"]) for t in said for w in t["words"])
 
 

@@ -1,5 +1,5 @@
 """The console against the real platform: one stack (the chart's NATS users, history, rooms, recordings, the
-console) per module, a call through the agent, and Chromium driven by Playwright."""
+console) for all its tests, a call through the agent, and Chromium driven by Playwright."""
 
 from __future__ import annotations
 
@@ -80,12 +80,16 @@ class Platform:
         return (self.stack.logs / "console.log").read_text(errors="replace")
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Platform]:
-    """The stack of a test module, with its `STACK_SETTINGS` when it has some (a LiveKit URL, the local voice)."""
+# The agent speaks and hears for real (the local voice: /talk's simulated calls), and the console joins the stack's
+# LiveKit stand-in (/talk with a microphone). The call every module reads is typed (offline), for its exact words.
+STACK_SETTINGS = {"AGENT_PROVIDERS": "local", "CONSOLE_LIVEKIT_URL": "@PARLEY_LIVEKIT_URL"}
+
+
+@pytest.fixture(scope="package")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """One stack for every browser test of the console: starting it is most of what they cost."""
     root = tmp_path_factory.mktemp("console")
-    settings = getattr(request.module, "STACK_SETTINGS", {"AGENT_PROVIDERS": "offline"})
-    stack = Stack(root / "stack", simulated_calls=0, chart_users=True, settings=settings)
+    stack = Stack(root / "stack", simulated_calls=0, chart_users=True, settings=STACK_SETTINGS)
     try:
         found = Platform(stack.start(), stack, root)
         simulated_call(stack, found.env, root, CALL, "ada")

@@ -15,14 +15,14 @@ from playwright.sync_api import Page, expect
 
 from parley_runtime.messaging.redrive import DeadLetter, dead_letters
 from tests.support import eventually
+from tests.support.processes import simulated_call
 
-from .conftest import CALL, Platform, off_the_browsers_loop, sign_in
+from .conftest import Platform, off_the_browsers_loop, sign_in
 from .test_browser import _serious_violations
 
 pytestmark = pytest.mark.slow
-# The agent speaks and hears for real (the local voice), and the console joins the stack's LiveKit stand-in.
-STACK_SETTINGS = {"AGENT_PROVIDERS": "local", "CONSOLE_LIVEKIT_URL": "@PARLEY_LIVEKIT_URL"}
 POISON_MARK = "POISONED-PAYLOAD-TEXT"
+ERASED = "console-erase-from-page"
 
 
 def _dead_letters(platform: Platform) -> list[DeadLetter]:
@@ -141,11 +141,12 @@ def test_the_new_pages_have_no_serious_accessibility_violation(page: Page, platf
 
 
 def test_erasing_a_call_from_its_page_leaves_history_answering_404(page: Page, platform: Platform) -> None:
-    sign_in(page, platform, f"/calls/{CALL}")
+    simulated_call(platform.stack, platform.env, platform.root, ERASED, "erin")
+    sign_in(page, platform, f"/calls/{ERASED}")
     page.get_by_test_id("erase").click()
     page.get_by_test_id("confirm").click()
     expect(page.get_by_test_id("erase-status")).to_contain_text("Erasure requested")
     history = platform.api("history")
-    _until(lambda: history.get(f"/v1/conversations/{CALL}").status_code == 404, "the conversation erased")
+    _until(lambda: history.get(f"/v1/conversations/{ERASED}").status_code == 404, "the conversation erased")
     audit = [json.loads(line) for line in platform.console_log().splitlines() if '"parley.audit"' in line]
     assert any(a.get("action") == "DELETE /api/calls/{conversation_id}" and a.get("outcome") == 202 for a in audit)

@@ -93,8 +93,10 @@ def test_masks_replace_the_values_and_the_redactions_say_where_each_mask_is() ->
 
 
 def test_a_long_spoken_number_no_recognizer_claims_is_masked_and_short_ones_are_kept() -> None:
-    done = _redactor().redact("it is for 111, 111, 111, 111 and we meet at 7 30")
-    assert done.text == "it is for [SPOKEN_NUMBER] and we meet at 7 30"
+    done = _redactor().redact("it is 415 -55 -2671 and we meet at 7 30")  # a phone number with a digit lost
+    assert done.text == "it is [SPOKEN_NUMBER] and we meet at 7 30"
+    card = _redactor().redact("my card number is 4 ,111 ,111 ,111 ,111")  # 13 digits: a card read out, misheard
+    assert card.text == "my card number is [CREDIT_CARD]"
 
 
 def test_a_turn_without_personal_data_is_unchanged() -> None:
@@ -162,7 +164,18 @@ def test_silenced_spans_come_from_masked_words_else_the_whole_turn() -> None:
     spans.add_turn(redacted, None)  # no timings: all of it
     spans.add_turn(_turn(2, "nothing", started_at=AT), None)  # nothing masked: nothing silenced
     start = AT.timestamp() - 10
-    assert [(round(a, 2), round(b, 2)) for a, b in spans.relative_to(start)] == [(9.85, 14.15), (10.85, 12.15)]
+    assert [(round(a, 2), round(b, 2)) for a, b in spans.relative_to(start)] == [(9.75, 14.25), (10.75, 12.25)]
+
+
+def test_masked_words_of_one_value_are_silenced_as_one_span_pauses_included() -> None:
+    spans = SilencedSpans()
+    turn = _turn(1, "[CREDIT_CARD] [PHONE_NUMBER]", started_at=AT, ended_at=AT + timedelta(seconds=20),
+                 redactions=[c.Redaction(type="CREDIT_CARD", start=0, end=13)])  # fmt: skip
+    card = [c.WordTiming(word="[CREDIT_CARD]", start=1.0 + i, end=1.5 + i) for i in range(4)]  # pauses between
+    phone = [c.WordTiming(word="[PHONE_NUMBER]", start=10.0, end=11.0)]
+    spans.add_turn(turn, card + phone)
+    start = AT.timestamp()
+    assert [(round(a, 2), round(b, 2)) for a, b in spans.relative_to(start)] == [(0.75, 4.75), (9.75, 11.25)]
 
 
 def test_silencing_zeroes_the_recording_within_the_spans_and_nowhere_else(tmp_path: Path) -> None:

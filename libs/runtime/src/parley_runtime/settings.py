@@ -120,10 +120,9 @@ def check_api_keys(prefix: str, keys: list[str], rate_limit: str) -> None:
         raise SettingsError(f"{prefix}RATE_LIMIT is invalid: {exc}") from None
 
 
-class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """What every Parley service with a keyed API reads: its API keys and rate limit, NATS, where to listen."""
+class ProcessSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """What every Parley process reads: NATS, where it listens (health and /metrics at least), its scrape keys."""
 
-    api_keys: str  # comma-separated bearer keys
     metrics_keys: str = ""  # comma-separated scrape keys: /metrics only (Prometheus), never the API
     nats_url: NatsUrl = "nats://127.0.0.1:4222"
     nats_user: str | None = None
@@ -132,14 +131,6 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "0.0.0.0"
     port: Port = 8000
     log_level: LogLevel = "INFO"
-    rate_limit: str = DEFAULT_RATE_LIMIT  # per key and replica: RATE/s[,burst=N], or off
-
-    def check(self, prefix: str) -> None:
-        check_api_keys(prefix, self.api_key_list, self.rate_limit)
-
-    @property
-    def api_key_list(self) -> list[str]:
-        return split_keys(self.api_keys)
 
     @property
     def metrics_key_list(self) -> list[str]:
@@ -150,6 +141,20 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
         return NatsSettings(
             url=self.nats_url, user=self.nats_user, password=self.nats_password, creds_file=self.nats_creds_file
         )
+
+
+class ApiSettings(ProcessSettings, frozen=True, kw_only=True):
+    """What every Parley service with a keyed API reads: `ProcessSettings`, its API keys and rate limit."""
+
+    api_keys: str  # comma-separated bearer keys
+    rate_limit: str = DEFAULT_RATE_LIMIT  # per key and replica: RATE/s[,burst=N], or off
+
+    def check(self, prefix: str) -> None:
+        check_api_keys(prefix, self.api_key_list, self.rate_limit)
+
+    @property
+    def api_key_list(self) -> list[str]:
+        return split_keys(self.api_keys)
 
 
 class ServiceSettings(ApiSettings, frozen=True, kw_only=True):

@@ -15,14 +15,12 @@ import msgspec
 
 from parley_agent.redaction.policy import NER_TYPES, ner_model, parse_types
 from parley_contracts.history import RECENT_MAX_LIMIT
-from parley_runtime.messaging.connection import NatsSettings
 from parley_runtime.settings import (
     LiveKitUrl,
-    LogLevel,
-    NatsUrl,
     NonNegative,
     Port,
     Positive,
+    ProcessSettings,
     Seconds,
     SettingsError,
     load_settings,
@@ -35,11 +33,7 @@ HistoryLimit = Annotated[
 LoadThreshold = Annotated[float, msgspec.Meta(gt=0, le=1, description="a share of the CPU, above 0 and at most 1")]
 
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    nats_url: NatsUrl = "nats://127.0.0.1:4222"
-    nats_user: str | None = None
-    nats_password: str | None = None
-    nats_creds_file: str | None = None
+class Settings(ProcessSettings, frozen=True, kw_only=True):
     agent_name: str = "parley-agent"
     providers: Literal["live", "local", "offline"] = "live"
     # LiveKit server (the worker registers there); also read from LIVEKIT_URL/KEY/SECRET.
@@ -81,16 +75,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redact: str = "default"
     redact_mask: str = "[{type}]"  # what replaces a value; `{type}` is its entity type
     redact_rooms_may_remove: bool = False  # a room's metadata may add types; remove them only if this is true
-    host: str = "0.0.0.0"
-    port: Port = 8081
-    metrics_keys: str = ""  # comma-separated scrape keys for /metrics on `port`; unset, /metrics refuses all
-    log_level: LogLevel = "INFO"
-
-    @property
-    def nats(self) -> NatsSettings:
-        return NatsSettings(
-            url=self.nats_url, user=self.nats_user, password=self.nats_password, creds_file=self.nats_creds_file
-        )
+    port: Port = 8081  # health and /metrics (its scrape keys, `metrics_keys`: unset, /metrics refuses all)
 
     @property
     def state_path(self) -> Path:

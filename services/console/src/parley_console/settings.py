@@ -8,8 +8,7 @@ from typing import Annotated
 import msgspec
 
 from parley_contracts.streams import CONSOLE_SESSION_MAX_SECONDS
-from parley_runtime.messaging.connection import NatsSettings
-from parley_runtime.settings import LogLevel, NatsUrl, Port, SettingsError, load_settings
+from parley_runtime.settings import Port, ProcessSettings, SettingsError, load_settings
 from parley_runtime.web.keys import SCOPES, KeyRing, split_keys
 
 HttpUrl = Annotated[str, msgspec.Meta(pattern=r"^https?://", description="an http:// or https:// URL")]
@@ -25,7 +24,7 @@ WsUrl = Annotated[str, msgspec.Meta(pattern=r"^(wss?|https?)://", description="a
 READ_ONLY = "history.read+rooms.read+recordings.read"
 
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True):
+class Settings(ProcessSettings, frozen=True, kw_only=True):
     # Who may sign in: `KEY`, `NAME:KEY` or `NAME:KEY:SCOPE+SCOPE`, comma-separated, KEY possibly `sha256=<hex>`
     # (a person signs in with one of these; its scopes are what they may change: erase, end rooms, dead letters).
     api_keys: str = ""
@@ -44,14 +43,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # The LiveKit server as browsers reach it (wss://...). Unset, /talk offers simulated calls instead (make dev).
     livekit_url: WsUrl | None = None
     upstream_timeout_seconds: float = 10.0
-    nats_url: NatsUrl = "nats://127.0.0.1:4222"
-    nats_user: str | None = None
-    nats_password: str | None = None
-    nats_creds_file: str | None = None
-    host: str = "0.0.0.0"
     port: Port = 8100
-    log_level: LogLevel = "INFO"
-    metrics_keys: str = ""
 
     def check(self, prefix: str) -> None:
         try:
@@ -73,16 +65,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def proxy_scopes(self) -> tuple[str, ...]:
         return tuple(s.strip() for s in self.trusted_identity_scopes.split("+") if s.strip())
-
-    @property
-    def metrics_key_list(self) -> list[str]:
-        return split_keys(self.metrics_keys)
-
-    @property
-    def nats(self) -> NatsSettings:
-        return NatsSettings(
-            url=self.nats_url, user=self.nats_user, password=self.nats_password, creds_file=self.nats_creds_file
-        )
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:

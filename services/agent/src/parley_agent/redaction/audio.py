@@ -19,7 +19,8 @@ import numpy as np
 import parley_contracts as c
 from parley_agent.speech_recorder import BIT_RATE, ENCODER_OPTIONS
 
-PAD_SECONDS = 0.15
+PAD_SECONDS = 0.25
+MAX_GAP_SECONDS = 2.0  # masked words further apart than this are two values, and the words between them kept
 
 
 @dataclass
@@ -31,11 +32,13 @@ class SilencedSpans:
     def add_turn(self, turn: c.TurnCompleted, masked_words: list[c.WordTiming] | None) -> None:
         if not turn.redactions or turn.started_at is None:
             return
+        at = turn.started_at
         if masked_words:
-            for word in masked_words:
-                self.spans.append(
-                    (turn.started_at + timedelta(seconds=word.start), turn.started_at + timedelta(seconds=word.end))
-                )
+            # Masked words next to each other are one value: silenced from the first one's start to the last one's
+            # end, pauses included, since a recognizer's word edges are approximate (a digit between two of them
+            # would be heard otherwise).
+            for first, last in runs(masked_words):
+                self.spans.append((at + timedelta(seconds=first.start), at + timedelta(seconds=last.end)))
         elif turn.ended_at is not None:
             self.spans.append((turn.started_at, turn.ended_at))
 
@@ -45,6 +48,17 @@ class SilencedSpans:
         return sorted(
             (max(0.0, a.timestamp() - start - PAD_SECONDS), b.timestamp() - start + PAD_SECONDS) for a, b in self.spans
         )
+
+
+def runs(masked: list[c.WordTiming]) -> list[tuple[c.WordTiming, c.WordTiming]]:
+    """Consecutive masked words of the same mask (the words `Redactor.words` masked, in order), first and last."""
+    found: list[tuple[c.WordTiming, c.WordTiming]] = []
+    for word in masked:
+        if found and found[-1][1].word == word.word and word.start - found[-1][1].end <= MAX_GAP_SECONDS:
+            found[-1] = (found[-1][0], word)
+        else:
+            found.append((word, word))
+    return found
 
 
 def silence(path: Path, spans: list[tuple[float, float]]) -> int:

@@ -43,8 +43,8 @@ class Redactor:
             if hits:
                 best = max(hits, key=lambda h: (h.score, h.end - h.start))
                 found.append(Found(best.type, candidate.start, candidate.end, best.score))
-            elif SPOKEN_NUMBER in self.types and candidate.written.isdigit() and len(candidate.written) >= 9:
-                found.append(Found(SPOKEN_NUMBER, candidate.start, candidate.end, 0.3))
+            elif kind := unclaimed_number(candidate.written, self.types):
+                found.append(Found(kind, candidate.start, candidate.end, 0.3))
         spans = merged(found)
         out, redactions, at = [], [], 0
         for span in spans:
@@ -74,6 +74,17 @@ class Redactor:
             span = next((s for s in spans if s.start < end and where < s.end), None)
             out.append(_masked(word, self.mask, span.type) if span else word)
         return out
+
+
+def unclaimed_number(digits: str, types: frozenset[str]) -> str | None:
+    """The type of a number said in pieces that no recognizer claims: a recognizer often loses or doubles a digit
+    of a number read out, which then fails its checksum. A card's length (13 to 19 digits) is masked as a card,
+    any other of 9 or more digits as `SPOKEN_NUMBER`; shorter ones (amounts, times, dates) are kept."""
+    if not digits.isdigit():
+        return None
+    if 13 <= len(digits) <= 19 and "CREDIT_CARD" in types:
+        return "CREDIT_CARD"
+    return SPOKEN_NUMBER if len(digits) >= 9 and SPOKEN_NUMBER in types else None
 
 
 def _masked(word: c.WordTiming, mask: str, kind: str) -> c.WordTiming:
