@@ -161,8 +161,8 @@ def test_chained_requests_answer_as_documented(api: Any, database_url: str) -> N
         )
     )
     reached = {("GET /v1/rooms/{name}", 200), ("POST /v1/rooms/{name}/tokens", 201), ("DELETE /v1/rooms/{name}", 204)}
-    # ... and a token asked for a room the chain had deleted: the 409 no independent request reaches.
-    reached.add(("POST /v1/rooms/{name}/tokens", 409))
+    # Not required: a token asked for a room the chain had deleted (409). Whether the drawn chains hold that
+    # sequence differs from one checkout to the next; tests/rooms/test_api.py asks for it directly.
     assert reached <= set(answers), sorted(answers.items())
 
 

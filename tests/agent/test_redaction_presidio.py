@@ -58,8 +58,10 @@ def test_a_turn_without_personal_data_is_unchanged(redactor: Redactor, said: str
     assert done.text == said and done.redactions == []
 
 
-def test_a_card_number_that_fails_its_checksum_is_no_card(redactor: Redactor) -> None:
-    assert "CREDIT_CARD" not in redactor.redact("A reference: 4111 1111 1111 1112.").text
+def test_a_card_number_that_fails_its_checksum_is_no_card_unless_it_was_said_in_pieces(redactor: Redactor) -> None:
+    assert redactor.redact("A reference: 4111111111111112.").text == "A reference: 4111111111111112."
+    # In groups, as a caller reads a card out and a recognizer writes it with a digit wrong: masked all the same.
+    assert redactor.redact("A reference: 4111 1111 1111 1112.").text == "A reference: [CREDIT_CARD]."
 
 
 def test_a_room_may_add_types_but_removes_them_only_where_the_deployment_allows() -> None:
