@@ -7,8 +7,10 @@ import pytest
 from nats.aio.client import Client
 
 from parley_runtime.messaging.provision import provision
+from tests.support.ast_turns import serialize_ast_construction
 
 pytest_plugins = ["parley_devstack.testing"]
+serialize_ast_construction()  # before any test starts a thread
 
 
 @pytest.fixture

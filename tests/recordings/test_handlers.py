@@ -87,7 +87,8 @@ async def test_audio_not_yet_in_the_object_store_is_transient_and_a_corrupt_one_
     with pytest.raises(TransientError):
         await store_session(event, deps)  # the agent has not uploaded it yet
     assert event.recording is not None
-    await (await js.object_store("voice-audio")).put(event.recording.key, io.BytesIO(audio[:-1] + b"x"))
+    corrupt = audio[:-1] + bytes([audio[-1] ^ 0xFF])  # the last byte differs, whatever it was
+    await (await js.object_store("voice-audio")).put(event.recording.key, io.BytesIO(corrupt))
     with pytest.raises(PoisonError, match="checksum mismatch"):
         await store_session(event, deps)
     await nc.close()
