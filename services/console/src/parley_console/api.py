@@ -17,7 +17,6 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.exceptions import (
-    ClientException,
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
@@ -30,10 +29,11 @@ from litestar.types import Guard
 from nats.aio.client import Client
 
 from parley_console import calls, live, ops
+from parley_console.failures import answered
 from parley_console.sessions import COOKIE, Session, SessionSigner, Signouts, sign_in_key
 from parley_console.settings import Settings
 from parley_console.talk import SimulatingAgent
-from parley_console.upstream import HttpPlatform, Json, UpstreamDown, UpstreamRefused
+from parley_console.upstream import HttpPlatform, Json
 from parley_contracts import ID_PATTERN
 from parley_runtime.web.access import KEY_STATE
 from parley_runtime.web.cursors import CURSOR_PARAMETER
@@ -113,15 +113,6 @@ def _cookie(console: Console, value: str, max_age: int) -> Cookie:
     return Cookie(key=COOKIE, value=value, max_age=max_age, path="/", httponly=True, samesite="strict", secure=secure)
 
 
-def refused(exc: UpstreamRefused) -> ClientException:
-    headers = {"Retry-After": exc.retry_after} if exc.retry_after else None
-    return ClientException(status_code=exc.status, detail=exc.detail, headers=headers)
-
-
-def _unavailable(exc: UpstreamDown) -> ServiceUnavailableException:
-    return ServiceUnavailableException(detail=str(exc), headers={"Retry-After": "5"})
-
-
 class SessionController(Controller):
     path = "/api/session"
     tags = ["session"]
@@ -178,17 +169,13 @@ class CallsController(Controller):
             status=status,
             cursor=cursor,
         )
-        try:
+        with answered():
             return await calls.call_log(console.platform, f)
-        except UpstreamDown as exc:
-            raise _unavailable(exc) from exc
 
     @get("/calls/{conversation_id:str}", summary="One call", responses=problems(401, 404, 503))
     async def call(self, console: NamedDependency[Console], conversation_id: IdParam) -> Json:
-        try:
+        with answered():
             found = await calls.call_detail(console.platform, conversation_id)
-        except UpstreamDown as exc:
-            raise _unavailable(exc) from exc
         if found is None:
             raise NotFoundException(detail=f"no call {conversation_id}")
         return found
@@ -212,10 +199,8 @@ class CallsController(Controller):
         responses=problems(401, 403, 404, 503),
     )
     async def erase(self, console: NamedDependency[Console], conversation_id: IdParam) -> None:
-        try:
+        with answered():
             found = await console.platform.erase(conversation_id)
-        except (UpstreamDown, UpstreamRefused) as exc:
-            raise _unavailable(exc) if isinstance(exc, UpstreamDown) else refused(exc) from exc
         if not found:
             raise NotFoundException(detail=f"no call {conversation_id}")
 
@@ -226,10 +211,8 @@ class CallsController(Controller):
         q: Annotated[str, Parameter(min_length=1, max_length=500, pattern=NO_NUL)],
         offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
     ) -> Json:
-        try:
+        with answered():
             return await calls.search(console.platform, q, offset)
-        except UpstreamDown as exc:
-            raise _unavailable(exc) from exc
 
     @get("/recordings/{recording_id:uuid}/content", summary="A recording's bytes (audio or transcript), ranges too")
     async def recording(
@@ -241,10 +224,8 @@ class CallsController(Controller):
     ) -> Stream:
         passed = {k: v for k, v in request.headers.items() if k.lower() in ("range", "if-none-match")}
         context = console.platform.recording_content(str(recording_id), passed)
-        try:
+        with answered():
             upstream = await context.__aenter__()
-        except UpstreamDown as exc:
-            raise _unavailable(exc) from exc
         if upstream.status_code == 404:
             await context.__aexit__(None, None, None)
             raise NotFoundException(detail="no such recording")

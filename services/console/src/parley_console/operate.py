@@ -4,8 +4,6 @@ sign-in key (403 naming it otherwise); every change and refusal is an audit line
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Literal
 
 import msgspec
@@ -19,34 +17,13 @@ from litestar.exceptions import (
 from litestar.params import JSONBody, Parameter
 
 from parley_console import calls, ops, talk
-from parley_console.api import Console, may, refused, signed_in
-from parley_console.upstream import Json, UpstreamDown, UpstreamRefused
+from parley_console.api import Console, may, signed_in
+from parley_console.failures import answered
+from parley_console.upstream import Json
 from parley_runtime.web.cursors import CURSOR_PARAMETER
 from parley_runtime.web.openapi import problems
 
 RoomName = Annotated[str, Parameter(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
-
-
-def _failed(exc: Exception) -> Exception:
-    """The problem a failure upstream becomes: the service's own refusal passed on, or 503 naming what is down."""
-    if isinstance(exc, UpstreamRefused):
-        return refused(exc)
-    if isinstance(exc, talk.NoAgent):
-        return ServiceUnavailableException(detail=f"no simulated call: {exc}", headers={"Retry-After": "5"})
-    why = str(exc) if isinstance(exc, UpstreamDown) else f"NATS: {type(exc).__name__}"
-    return ServiceUnavailableException(detail=why, headers={"Retry-After": "5"})
-
-
-FAILURES = (UpstreamDown, UpstreamRefused, talk.NoAgent, *ops.OPS_ERRORS)
-
-
-@contextmanager
-def answered() -> Iterator[None]:
-    """Turns what failed upstream into the problem the person sees."""
-    try:
-        yield
-    except FAILURES as exc:
-        raise _failed(exc) from exc
 
 
 class TalkOptions(msgspec.Struct):

@@ -1,5 +1,6 @@
 import { type FormEvent, useEffect } from "react";
 import { Link, useSearchParams } from "../router";
+import { DataTable } from "../components/DataTable";
 import { callsPath, markShown } from "../data";
 import { seconds, STATUS_LABELS, when } from "../format";
 import type { CallRow, Page } from "../types";
@@ -55,34 +56,26 @@ export function CallsPage() {
         <button type="submit">Filter</button>
       </form>
       {error && <p role="alert" className="error">{error}</p>}
-      <table aria-busy={loading}>
-        <caption className="visually-hidden">Calls, newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">Started</th>
-            <th scope="col">User</th>
-            <th scope="col">Duration</th>
-            <th scope="col">Turns</th>
-            <th scope="col">Status</th>
+      <DataTable
+        caption="Calls, newest first"
+        columns={["Started", "User", "Duration", "Turns", "Status"]}
+        busy={loading}
+        empty={data?.items.length === 0 && "No calls match."}
+      >
+        {data?.items.map((call) => (
+          <tr key={call.conversation_id} data-testid="call-row">
+            <td>
+              <Link to={`/calls/${encodeURIComponent(call.conversation_id)}`}>{when(call.started_at)}</Link>
+            </td>
+            <td>{call.user_id ?? ""}</td>
+            <td>{seconds(call.duration_seconds)}</td>
+            <td>{call.turns ?? ""}</td>
+            <td>
+              <span className={`status status-${call.status}`}>{STATUS_LABELS[call.status] ?? call.status}</span>
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {data?.items.map((call) => (
-            <tr key={call.conversation_id} data-testid="call-row">
-              <td>
-                <Link to={`/calls/${encodeURIComponent(call.conversation_id)}`}>{when(call.started_at)}</Link>
-              </td>
-              <td>{call.user_id ?? ""}</td>
-              <td>{seconds(call.duration_seconds)}</td>
-              <td>{call.turns ?? ""}</td>
-              <td>
-                <span className={`status status-${call.status}`}>{STATUS_LABELS[call.status] ?? call.status}</span>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {data && data.items.length === 0 && <p>No calls match.</p>}
+        ))}
+      </DataTable>
       <div className="pager">
         {params.get("cursor") && (
           <button type="button" onClick={() => { const next = new URLSearchParams(params); next.delete("cursor"); setParams(next); }}>

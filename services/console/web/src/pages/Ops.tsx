@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { api } from "../api";
 import { ConfirmButton } from "../components/Confirm";
+import { DataTable } from "../components/DataTable";
 import { when } from "../format";
 import { Link } from "../router";
 import { useMe } from "../session";
@@ -13,35 +14,27 @@ function Consumers({ version }: { version: number }) {
     <section aria-labelledby="h-consumers">
       <h2 id="h-consumers">Consumers</h2>
       {error && <p role="alert" className="error">{error}</p>}
-      <table aria-busy={loading}>
-        <caption className="visually-hidden">Each service's consumer of the event stream</caption>
-        <thead>
-          <tr>
-            <th scope="col">Consumer</th>
-            <th scope="col">Backlog</th>
-            <th scope="col">Unacknowledged</th>
-            <th scope="col">Redelivered</th>
-            <th scope="col">Last activity</th>
+      <DataTable
+        caption="Each service's consumer of the event stream"
+        columns={["Consumer", "Backlog", "Unacknowledged", "Redelivered", "Last activity"]}
+        busy={loading}
+      >
+        {data?.map((c) => (
+          <tr key={c.name} data-testid="consumer-row">
+            <th scope="row">{c.name}</th>
+            {c.found ? (
+              <>
+                <td>{c.pending}</td>
+                <td>{c.ack_pending}</td>
+                <td>{c.redelivered}</td>
+                <td>{when(c.last_active) || "never"}</td>
+              </>
+            ) : (
+              <td colSpan={4}>missing: run `parley provision`</td>
+            )}
           </tr>
-        </thead>
-        <tbody>
-          {data?.map((c) => (
-            <tr key={c.name} data-testid="consumer-row">
-              <th scope="row">{c.name}</th>
-              {c.found ? (
-                <>
-                  <td>{c.pending}</td>
-                  <td>{c.ack_pending}</td>
-                  <td>{c.redelivered}</td>
-                  <td>{when(c.last_active) || "never"}</td>
-                </>
-              ) : (
-                <td colSpan={4}>missing: run `parley provision`</td>
-              )}
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </DataTable>
     </section>
   );
 }
@@ -76,41 +69,28 @@ function DeadLetters({ version, changed }: { version: number; changed: () => voi
             testId="dlq-delete-all" disabled={!may} onConfirm={() => act("delete", { all: true })} />
         </p>
       )}
-      <table aria-busy={loading}>
-        <caption className="visually-hidden">Events a consumer gave up on, oldest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">Died</th>
-            <th scope="col">Subject</th>
-            <th scope="col">Consumer</th>
-            <th scope="col">Reason</th>
-            <th scope="col">Action</th>
+      <DataTable
+        caption="Events a consumer gave up on, oldest first"
+        columns={["#", "Died", "Subject", "Consumer", "Reason", "Action"]}
+        busy={loading}
+        empty={data?.length === 0 && "No dead letter."}
+      >
+        {data?.map((d) => (
+          <tr key={d.seq} data-testid="dlq-row">
+            <td>{d.seq}</td>
+            <td>{when(d.died_at)}</td>
+            <td>{d.subject}</td>
+            <td>{d.consumer}</td>
+            <td>{d.reason}</td>
+            <td>
+              <ConfirmButton label="Replay" question={`Replay dead letter ${d.seq}?`} testId="dlq-replay"
+                disabled={!may} onConfirm={() => act("replay", { seqs: [d.seq] })} />{" "}
+              <ConfirmButton label="Delete" question={`Delete dead letter ${d.seq} for good?`} testId="dlq-delete"
+                disabled={!may} onConfirm={() => act("delete", { seqs: [d.seq] })} />
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {data?.map((d) => (
-            <tr key={d.seq} data-testid="dlq-row">
-              <td>{d.seq}</td>
-              <td>{when(d.died_at)}</td>
-              <td>{d.subject}</td>
-              <td>{d.consumer}</td>
-              <td>{d.reason}</td>
-              <td>
-                <ConfirmButton label="Replay" question={`Replay dead letter ${d.seq}?`} testId="dlq-replay"
-                  disabled={!may} onConfirm={() => act("replay", { seqs: [d.seq] })} />{" "}
-                <ConfirmButton label="Delete" question={`Delete dead letter ${d.seq} for good?`} testId="dlq-delete"
-                  disabled={!may} onConfirm={() => act("delete", { seqs: [d.seq] })} />
-              </td>
-            </tr>
-          ))}
-          {data && data.length === 0 && (
-            <tr>
-              <td colSpan={6}>No dead letter.</td>
-            </tr>
-          )}
-        </tbody>
-      </table>
+        ))}
+      </DataTable>
     </section>
   );
 }
@@ -121,27 +101,22 @@ function Erasures({ version }: { version: number }) {
     <section aria-labelledby="h-erasures">
       <h2 id="h-erasures">Erasure requests</h2>
       {error && <p role="alert" className="error">{error}</p>}
-      <table aria-busy={loading}>
-        <caption className="visually-hidden">Erasure requests, newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">Conversation</th>
-            <th scope="col">Requested</th>
-            <th scope="col">Status</th>
+      <DataTable
+        caption="Erasure requests, newest first"
+        columns={["Conversation", "Requested", "Status"]}
+        busy={loading}
+        empty={data?.items.length === 0 && "No erasure requested."}
+      >
+        {data?.items.map((e) => (
+          <tr key={e.conversation_id} data-testid="erasure-row">
+            <td>
+              <Link to={`/calls/${encodeURIComponent(e.conversation_id)}`}>{e.conversation_id}</Link>
+            </td>
+            <td>{when(e.requested_at)}</td>
+            <td>{e.status}</td>
           </tr>
-        </thead>
-        <tbody>
-          {data?.items.map((e) => (
-            <tr key={e.conversation_id} data-testid="erasure-row">
-              <td>
-                <Link to={`/calls/${encodeURIComponent(e.conversation_id)}`}>{e.conversation_id}</Link>
-              </td>
-              <td>{when(e.requested_at)}</td>
-              <td>{e.status}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </DataTable>
     </section>
   );
 }

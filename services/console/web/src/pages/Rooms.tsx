@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { api } from "../api";
 import { ConfirmButton } from "../components/Confirm";
+import { DataTable } from "../components/DataTable";
 import { when } from "../format";
 import { Link } from "../router";
 import { useMe } from "../session";
@@ -36,51 +37,37 @@ export function RoomsPage() {
         </button>
       </p>
       {(error || failed) && <p role="alert" className="error">{error ?? failed}</p>}
-      <table aria-busy={loading}>
-        <caption className="visually-hidden">Open rooms, newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">Room</th>
-            <th scope="col">Caller</th>
-            <th scope="col">Participants</th>
-            <th scope="col">Agent</th>
-            <th scope="col">Re-dispatches</th>
-            <th scope="col">Age</th>
-            <th scope="col">Action</th>
+      <DataTable
+        caption="Open rooms, newest first"
+        columns={["Room", "Caller", "Participants", "Agent", "Re-dispatches", "Age", "Action"]}
+        busy={loading}
+        empty={data?.length === 0 && "No open room."}
+      >
+        {data?.map((r) => (
+          <tr key={r.name} data-testid="room-row">
+            <td>
+              <Link to={`/calls/${encodeURIComponent(r.conversation_id)}`}>{r.name}</Link>
+            </td>
+            <td>{r.user_id ?? ""}</td>
+            <td>
+              {(r.participants ?? []).filter((p) => !p.left_at).map((p) => `${p.identity} (${p.kind})`).join(", ") ||
+                "none"}
+            </td>
+            <td>{r.agent_state}</td>
+            <td>{r.agent_redispatches}</td>
+            <td title={when(r.created_at)}>{age(r.created_at)}</td>
+            <td>
+              <ConfirmButton
+                label={`End room ${r.name}`}
+                question={`End room ${r.name} for everyone in it?`}
+                testId="room-end"
+                disabled={!allows(me, "rooms.write")}
+                onConfirm={() => end(r.name)}
+              />
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {data?.map((r) => (
-            <tr key={r.name} data-testid="room-row">
-              <td>
-                <Link to={`/calls/${encodeURIComponent(r.conversation_id)}`}>{r.name}</Link>
-              </td>
-              <td>{r.user_id ?? ""}</td>
-              <td>
-                {(r.participants ?? []).filter((p) => !p.left_at).map((p) => `${p.identity} (${p.kind})`).join(", ") ||
-                  "none"}
-              </td>
-              <td>{r.agent_state}</td>
-              <td>{r.agent_redispatches}</td>
-              <td title={when(r.created_at)}>{age(r.created_at)}</td>
-              <td>
-                <ConfirmButton
-                  label={`End room ${r.name}`}
-                  question={`End room ${r.name} for everyone in it?`}
-                  testId="room-end"
-                  disabled={!allows(me, "rooms.write")}
-                  onConfirm={() => end(r.name)}
-                />
-              </td>
-            </tr>
-          ))}
-          {data && data.length === 0 && (
-            <tr>
-              <td colSpan={7}>No open room.</td>
-            </tr>
-          )}
-        </tbody>
-      </table>
+        ))}
+      </DataTable>
     </section>
   );
 }
