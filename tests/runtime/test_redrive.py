@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import pytest
 from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 import parley_contracts as c
 from parley_runtime.cli import main
 from parley_runtime.messaging.handling import Delivery, PoisonError
-from parley_runtime.messaging.redrive import REDRIVEN_FROM_HEADER, dead_letters, replay
+from parley_runtime.messaging.redrive import REDRIVEN_FROM_HEADER, Pick, dead_letters, discard, replay
 from tests.support import eventually
 
 from .conftest import Running, headers_for, turn
@@ -130,3 +133,41 @@ def test_an_action_without_sequences_or_all_is_refused(action: str, capsys: pyte
         main(["dlq", action], environ={"PARLEY_NATS_URL": "nats://127.0.0.1:1"})
     assert exit_.value.code == 2
     assert f"dlq {action}: name the sequences, or --all" in capsys.readouterr().err
+
+
+class DiesAgainAtOnce(JetStreamContext):
+    """Each replay returns only once the handler (not fixed) has sent it back to the DLQ: the new dead letter is
+    there before the pass reads on."""
+
+    async def publish(self, subject: str, payload: bytes = b"", *args: Any, **kwargs: Any) -> Any:
+        ack = await super().publish(subject, payload, *args, **kwargs)
+        before = int(kwargs["headers"][REDRIVEN_FROM_HEADER])
+        await eventually(lambda: _back(self, before), what="the replay back in the DLQ")
+        return ack
+
+
+async def _back(js: JetStreamContext, replayed_seq: int) -> bool:
+    return any(d.seq > replayed_seq for d in await dead_letters(js))
+
+
+async def test_replaying_every_letter_takes_those_there_at_the_start_once(nc: Client, service: Service) -> None:
+    await _poisoned(nc, service)
+    js = DiesAgainAtOnce(nc)
+    (first,) = await dead_letters(js)
+    replayed = await replay(js, pick=Pick(every=True, limit=3))
+    assert [d.seq for d in replayed] == [first.seq]  # not its return, nor that one's, up to the limit
+    (again,) = await dead_letters(js)
+    assert again.seq > first.seq
+
+
+async def test_a_letter_gone_meanwhile_is_skipped_when_asked_and_an_error_otherwise(
+    nc: Client, service: Service
+) -> None:
+    await _poisoned(nc, service)
+    js = nc.jetstream()
+    (letter,) = await dead_letters(js)
+    assert await discard(js, [letter.seq]) == [letter]
+    assert await replay(js, [letter.seq], Pick(skip_gone=True)) == []
+    assert await discard(js, [letter.seq], Pick(skip_gone=True)) == []
+    with pytest.raises(NotFoundError):
+        await replay(js, [letter.seq])

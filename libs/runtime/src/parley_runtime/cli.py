@@ -24,7 +24,7 @@ from nats.js.errors import NotFoundError
 from parley_runtime.messaging.connection import NatsSettings, connect
 from parley_runtime.messaging.dlq import DeadLetterCopier
 from parley_runtime.messaging.provision import Change, ProvisionSettings, provision
-from parley_runtime.messaging.redrive import DeadLetter, chosen, dead_letters, discard, replay
+from parley_runtime.messaging.redrive import DeadLetter, Pick, dead_letters, discard, replay
 from parley_runtime.observability.logs import configure_logging
 from parley_runtime.settings import SettingsError, load_settings
 
@@ -55,10 +55,10 @@ async def run_dlq(nats: NatsSettings, args: argparse.Namespace) -> list[DeadLett
         js = nc.jetstream()
         if args.action == "list":
             return await dead_letters(js, consumer=args.consumer, limit=args.limit)
-        seqs = await chosen(js, args.seq, every=args.all, consumer=args.consumer, limit=args.limit)
+        pick = Pick(every=args.all, consumer=args.consumer, limit=args.limit)
         if args.action == "delete":
-            return await discard(js, seqs)
-        return await replay(js, seqs, keep=args.keep)
+            return await discard(js, args.seq, pick)
+        return await replay(js, args.seq, pick, keep=args.keep)
     finally:
         await nc.close()
 

@@ -94,16 +94,10 @@ class NatsOperations:
         return await redrive.dead_letters(self.js, limit=limit)
 
     async def act(self, action: Literal["replay", "delete"], seqs: Iterable[int] | None) -> list[DeadLetter]:
-        chosen = await redrive.chosen(self.js, seqs or (), every=seqs is None, limit=LIST_LIMIT)
-        done: list[DeadLetter] = []
-        for seq in chosen:  # one at a time: a letter gone since the page was drawn is skipped, not an error
-            try:
-                done += await (
-                    redrive.discard(self.js, [seq]) if action == "delete" else redrive.replay(self.js, [seq])
-                )
-            except NotFoundError:
-                continue
-        return done
+        pick = redrive.Pick(every=seqs is None, limit=LIST_LIMIT, skip_gone=True)  # another tab may have been first
+        if action == "delete":
+            return await redrive.discard(self.js, seqs or (), pick)
+        return await redrive.replay(self.js, seqs or (), pick)
 
 
 OPS_ERRORS = (nats.errors.Error, OSError, TimeoutError)

@@ -17,7 +17,7 @@ command and the console's /ops page both use these three functions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,6 +38,16 @@ DLQ_PREFIX = "dlq."
 REDRIVEN_FROM_HEADER = "Parley-Redriven-From"  # the DLQ sequence a replayed message came from (for audits)
 # Stripped on replay; the original id stays, so a replay that dies again is listed under its event id.
 _DLQ_HEADERS = {CONSUMER_HEADER, DELIVERIES_HEADER, REASON_HEADER, SEQ_HEADER}
+
+
+@dataclass(frozen=True)
+class Pick:
+    """Which dead letters an action takes beyond the sequences it names, and what a missing one means."""
+
+    every: bool = False  # every dead letter (of `consumer`), oldest first, up to `limit`
+    consumer: str | None = None
+    limit: int = 1000
+    skip_gone: bool = False  # a letter replayed or deleted by someone else meanwhile is passed over, not an error
 
 
 @dataclass(frozen=True)
@@ -64,57 +74,89 @@ def _describe(msg: RawStreamMsg) -> DeadLetter:
     )
 
 
-async def dead_letters(js: JetStreamContext, *, consumer: str | None = None, limit: int = 100) -> list[DeadLetter]:
-    """The oldest `limit` dead letters (of one consumer, if given), in DLQ order."""
-    found: list[DeadLetter] = []
-    seq = 1
-    while len(found) < limit:
+async def _stored(
+    js: JetStreamContext, *, consumer: str | None, limit: int, through: int | None = None
+) -> AsyncIterator[RawStreamMsg]:
+    """The oldest `limit` dead letters (of one consumer, if given) up to sequence `through`, in DLQ order, read
+    once each."""
+    seq, found = 1, 0
+    while found < limit:
         try:
             # The next stored message from `seq` on: deleted (replayed) ones leave gaps.
             msg = await js.get_msg(DLQ_STREAM_NAME, seq, subject=f"{DLQ_PREFIX}>", next=True)
         except NotFoundError:
-            break
-        letter = _describe(msg)
-        if consumer is None or letter.consumer == consumer:
-            found.append(letter)
-        seq = letter.seq + 1
-    return found
+            return
+        seq = int(msg.seq or seq) + 1
+        if through is not None and seq > through + 1:
+            return
+        if consumer is None or (msg.headers or {}).get(CONSUMER_HEADER) == consumer:
+            found += 1
+            yield msg
 
 
-async def replay(js: JetStreamContext, seqs: Iterable[int], *, keep: bool = False) -> list[DeadLetter]:
-    """Publish each dead letter to its original subject; delete it from the DLQ unless `keep`.
-
-    Returns those replayed. A sequence that is not in the DLQ (already replayed, expired) raises
-    `NotFoundError` before anything is published for it; those before it stay replayed.
-    """
-    done: list[DeadLetter] = []
+async def _picked(js: JetStreamContext, seqs: Iterable[int], pick: Pick) -> AsyncIterator[RawStreamMsg]:
+    """The dead letters an action names: `seqs`, or with `pick.every` each one (of `pick.consumer`) up to
+    `pick.limit`. A sequence not in the DLQ raises `NotFoundError`, unless `pick.skip_gone`."""
+    if pick.every:
+        # Only the letters there now: a replayed letter that dies again comes back after them, and is not
+        # replayed again in the same pass.
+        last = (await js.stream_info(DLQ_STREAM_NAME)).state.last_seq
+        async for msg in _stored(js, consumer=pick.consumer, limit=pick.limit, through=last):
+            yield msg
+        return
     for seq in seqs:
-        msg = await js.get_msg(DLQ_STREAM_NAME, seq)
+        try:
+            msg = await js.get_msg(DLQ_STREAM_NAME, seq)
+        except NotFoundError:
+            if pick.skip_gone:
+                continue
+            raise
+        yield msg
+
+
+async def dead_letters(js: JetStreamContext, *, consumer: str | None = None, limit: int = 100) -> list[DeadLetter]:
+    """The oldest `limit` dead letters (of one consumer, if given), in DLQ order."""
+    return [_describe(msg) async for msg in _stored(js, consumer=consumer, limit=limit)]
+
+
+async def _deleted(js: JetStreamContext, seq: int, pick: Pick) -> bool:
+    """Deletes a dead letter; False when another replay or delete took it first and `pick.skip_gone`."""
+    try:
+        await js.delete_msg(DLQ_STREAM_NAME, seq)
+    except NotFoundError:
+        if pick.skip_gone:
+            return False
+        raise
+    return True
+
+
+async def replay(
+    js: JetStreamContext, seqs: Iterable[int] = (), pick: Pick | None = None, *, keep: bool = False
+) -> list[DeadLetter]:
+    """Publish each dead letter `seqs` (or `pick`) names to its original subject; delete it from the DLQ unless
+    `keep`. Returns those replayed. A sequence that is not in the DLQ (already replayed, expired) raises
+    `NotFoundError` before anything is published for it, unless `pick.skip_gone`; those before it stay replayed.
+    """
+    pick = pick or Pick()
+    done: list[DeadLetter] = []
+    async for msg in _picked(js, seqs, pick):
         letter = _describe(msg)
         headers = {k: v for k, v in (msg.headers or {}).items() if k not in _DLQ_HEADERS}
-        headers["Nats-Msg-Id"] = f"redrive:{seq}"
-        headers[REDRIVEN_FROM_HEADER] = str(seq)
+        headers["Nats-Msg-Id"] = f"redrive:{letter.seq}"  # a second replay of it in the window is the same message
+        headers[REDRIVEN_FROM_HEADER] = str(letter.seq)
         await js.publish(letter.subject, msg.data or b"", headers=headers, timeout=5)
-        if not keep:
-            await js.delete_msg(DLQ_STREAM_NAME, seq)
-        done.append(letter)
+        if keep or await _deleted(js, letter.seq, pick):
+            done.append(letter)
     return done
 
 
-async def discard(js: JetStreamContext, seqs: Iterable[int]) -> list[DeadLetter]:
-    """Delete each dead letter from the DLQ for good; returns those deleted. A sequence not in the DLQ raises
-    `NotFoundError`; those before it stay deleted."""
+async def discard(js: JetStreamContext, seqs: Iterable[int] = (), pick: Pick | None = None) -> list[DeadLetter]:
+    """Delete each dead letter `seqs` (or `pick`) names from the DLQ for good; returns those deleted. A sequence
+    not in the DLQ raises `NotFoundError`, unless `pick.skip_gone`; those before it stay deleted."""
+    pick = pick or Pick()
     done: list[DeadLetter] = []
-    for seq in seqs:
-        letter = _describe(await js.get_msg(DLQ_STREAM_NAME, seq))
-        await js.delete_msg(DLQ_STREAM_NAME, seq)
-        done.append(letter)
+    async for msg in _picked(js, seqs, pick):
+        letter = _describe(msg)
+        if await _deleted(js, letter.seq, pick):
+            done.append(letter)
     return done
-
-
-async def chosen(js: JetStreamContext, seqs: Iterable[int], *, every: bool, consumer: str | None = None,
-                 limit: int = 1000) -> list[int]:  # fmt: skip
-    """The sequences an action names: `seqs`, or with `every` each dead letter (of `consumer`) up to `limit`."""
-    if every:
-        return [d.seq for d in await dead_letters(js, consumer=consumer, limit=limit)]
-    return list(seqs)
