@@ -17,18 +17,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import parley_contracts as c
 from bench.common import machine, percentile, table
-from bench.voice_bench import answered_waits
+from bench.voice_bench import answered_waits, spoken_call
 from parley_devstack.nats_server import NatsServer
 from parley_devstack.testing import provisioned, stream_events
 
@@ -82,18 +79,9 @@ def redact(n: int) -> dict[str, object]:
 
 
 def waits(nats_url: str, root: Path, calls: int) -> dict[str, object]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
-    env |= {"AGENT_NATS_URL": nats_url, "AGENT_PORT": "0"}
     for i in range(calls):
         for mode in ("none", "default"):  # taking turns, so the machine's drift weighs on both alike
-            run = subprocess.run(
-                [sys.executable, "-m", "parley_agent", "simulate", "--providers", "local", "--exit",
-                 "--conversation-id", f"redact-{mode}-{i}", *(a for line in SAID for a in ("--say", line))],
-                env=env | {"AGENT_REDACT": mode, "AGENT_STATE_DIR": str(root / f"{mode}-{i}")},
-                capture_output=True, text=True, timeout=600,
-            )  # fmt: skip
-            if run.returncode != 0:
-                raise RuntimeError(f"the local call failed: {run.stderr[-2000:]}")
+            spoken_call(nats_url, root / f"{mode}-{i}", SAID, {"AGENT_REDACT": mode}, f"redact-{mode}-{i}")
         print(f"  pair {i + 1} of {calls} done", flush=True)
     events = asyncio.run(stream_events(nats_url))
     found: dict[str, object] = {}

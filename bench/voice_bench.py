@@ -86,17 +86,25 @@ def answered_waits(events: list[object]) -> list[float]:
     return waits
 
 
-def waits(nats_url: str, root: Path, calls: int) -> dict[str, object]:
+def spoken_call(
+    nats_url: str, state: Path, lines: list[str], settings: dict[str, str] | None = None, conversation: str = ""
+) -> None:
+    """One call through the local voice set in the agent's own process, the caller saying `lines`, to its end."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
-    env |= {"AGENT_NATS_URL": nats_url, "AGENT_STATE_DIR": str(root / "local"), "AGENT_PORT": "0"}
+    env |= {"AGENT_NATS_URL": nats_url, "AGENT_STATE_DIR": str(state), "AGENT_PORT": "0", **(settings or {})}
+    named = ["--conversation-id", conversation] if conversation else []
+    run = subprocess.run(
+        [sys.executable, "-m", "parley_agent", "simulate", "--providers", "local", "--exit", *named,
+         *(a for line in lines for a in ("--say", line))],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    if run.returncode != 0:
+        raise RuntimeError(f"the local call failed: {run.stderr[-2000:]}")
+
+
+def waits(nats_url: str, root: Path, calls: int) -> dict[str, object]:
     for i in range(calls):
-        args = [a for line in SAID for a in ("--say", line)]
-        run = subprocess.run(
-            [sys.executable, "-m", "parley_agent", "simulate", "--providers", "local", "--exit", *args],
-            env=env, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-        if run.returncode != 0:
-            raise RuntimeError(f"the local call failed: {run.stderr[-2000:]}")
+        spoken_call(nats_url, root / "local", SAID)
         print(f"  call {i + 1} of {calls} done")
     measured = answered_waits(asyncio.run(stream_events(nats_url)))
     return {

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
-import subprocess
-import sys
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +25,7 @@ from parley_agent.local_voice import LocalModels
 from parley_devstack.speech import corpus_error_rate, words
 from parley_devstack.stack import Stack
 from tests.support import eventually_blocking
+from tests.support.processes import saying, start_simulation
 
 pytestmark = pytest.mark.slow
 
@@ -68,17 +66,6 @@ def _phone_wav(models: LocalModels, text: str, path: Path) -> Path:
     return path
 
 
-def _simulate(stack_env: Path, state: Path, conversation: str, *args: str) -> subprocess.Popen[str]:
-    """`python -m parley_agent simulate --providers local` against the stack its stack.env describes."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
-    env |= {"PARLEY_STACK_ENV": str(stack_env), "AGENT_STATE_DIR": str(state), "AGENT_PORT": "0"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "parley_agent", "simulate", "--providers", "local", "--exit",
-         "--conversation-id", conversation, "--user-id", "grace", *args],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def calls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calls]:
     root = tmp_path_factory.mktemp("voice")
@@ -89,12 +76,13 @@ def calls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calls]:
         wav = _phone_wav(models, PHONE_LINE, root / "caller.wav")
         conversations = {"plain": "voice-plain", "barge-in": "voice-barge-in", "wav": "voice-wav"}
         plans = {
-            "plain": [a for line in SAID for a in ("--say", line)],
-            "barge-in": ["--barge-in", *(a for line in BARGE_IN for a in ("--say", line))],
+            "plain": saying(SAID),
+            "barge-in": ["--barge-in", *saying(BARGE_IN)],
             "wav": ["--caller-wav", str(wav)],
         }
+        stack = {"PARLEY_STACK_ENV": str(root / "stack" / "stack.env")}
         running = {
-            which: _simulate(root / "stack" / "stack.env", root / which, conversations[which], *args)
+            which: start_simulation(stack, root / which, conversations[which], "grace", "--providers", "local", *args)
             for which, args in plans.items()
         }
         for which, process in running.items():

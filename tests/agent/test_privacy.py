@@ -9,14 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from subprocess import Popen
 from typing import Any
 
 import asyncpg
@@ -28,6 +24,7 @@ import pytest
 from parley_agent.local_voice import LocalModels
 from parley_devstack.stack import Stack
 from tests.support import eventually_blocking
+from tests.support.processes import saying, start_simulation
 from tests.support.receiver import Receiver
 from tests.support.serving import served_in_thread
 
@@ -78,17 +75,6 @@ class Calls:
         return list(r.json()["items"]) if r.status_code == 200 else []
 
 
-def _simulate(env: dict[str, str], root: Path, providers: str, conversation: str, lines: list[str]) -> Popen[str]:
-    child = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
-    child |= {"PARLEY_STACK_ENV": str(root / "stack" / "stack.env"), "AGENT_STATE_DIR": str(root / providers),
-              "AGENT_PORT": "0"}  # fmt: skip
-    return Popen(
-        [sys.executable, "-m", "parley_agent", "simulate", "--providers", providers, "--exit",
-         "--conversation-id", conversation, "--user-id", "privacy", *(a for line in lines for a in ("--say", line))],
-        env=child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def calls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calls]:
     root = tmp_path_factory.mktemp("privacy")
@@ -103,9 +89,14 @@ def calls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calls]:
                 "event_types": ["turn_completed.v1", "session_ended.v1", "call.report"],
             }
             assert found.api("webhooks").post("/v1/endpoints", json=endpoint).status_code == 201
+            stack = {"PARLEY_STACK_ENV": str(root / "stack" / "stack.env")}
             running = [
-                _simulate(env, root, "offline", found.typed, TYPED),
-                _simulate(env, root, "local", found.spoken, SPOKEN),
+                start_simulation(
+                    stack, root / "offline", found.typed, "privacy", "--providers", "offline", *saying(TYPED)
+                ),
+                start_simulation(
+                    stack, root / "local", found.spoken, "privacy", "--providers", "local", *saying(SPOKEN)
+                ),
             ]
             for process in running:  # the two calls at once, as two callers would
                 _, err = process.communicate(timeout=300)

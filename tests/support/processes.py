@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,15 +77,29 @@ async def emit_then_sigkill(url: str, spill: Path, n: int, *, after: float) -> l
         child.wait(10)
 
 
+def start_simulation(
+    settings: Mapping[str, str], state: Path, conversation_id: str, user_id: str, *plan: str
+) -> subprocess.Popen[str]:
+    """`python -m parley_agent simulate --exit` for one call in `conversation_id`: `settings` are the agent's
+    (`AGENT_*`, or `PARLEY_STACK_ENV` naming a stack's env file), `plan` the call's (`--providers`, `--say`...).
+    It prints `conversation <id>` once the call has ended and its events are out."""
+    child = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
+    child |= {"AGENT_STATE_DIR": str(state), "AGENT_PORT": "0", **settings}
+    return subprocess.Popen(
+        [sys.executable, "-m", "parley_agent", "simulate", "--exit",
+         "--conversation-id", conversation_id, "--user-id", user_id, *plan],
+        env=child, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def saying(lines: list[str]) -> list[str]:
+    """The caller's typed lines as `simulate` takes them."""
+    return [arg for line in lines for arg in ("--say", line)]
+
+
 def simulated_call(stack: Stack, env: dict[str, str], root: Path, conversation_id: str, user_id: str) -> None:
     """One offline simulated call (typed lines) in `conversation_id`, run to its end under the agent's chart user."""
-    child = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
-    child |= {"AGENT_NATS_URL": env["PARLEY_NATS_URL"], "AGENT_PROVIDERS": "offline", "AGENT_PORT": "0",
-              "AGENT_STATE_DIR": str(root / "agent")}  # fmt: skip
-    child |= stack.nats_login("AGENT_", "agent")
-    run = subprocess.run(
-        [sys.executable, "-m", "parley_agent", "simulate", "--exit", "-n", "1",
-         "--conversation-id", conversation_id, "--user-id", user_id],
-        env=child, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-2000:]
+    settings = {"AGENT_NATS_URL": env["PARLEY_NATS_URL"], **stack.nats_login("AGENT_", "agent")}
+    call = start_simulation(settings, root / "agent", conversation_id, user_id, "--providers", "offline", "-n", "1")
+    _, err = call.communicate(timeout=120)
+    assert call.returncode == 0, err[-2000:]

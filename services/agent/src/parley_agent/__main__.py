@@ -38,7 +38,6 @@ from parley_agent.worker import DRAIN_TIMEOUT_SECONDS, create_server, setup_agen
 from parley_runtime.messaging.connection import connect
 from parley_runtime.observability.logs import configure_logging
 from parley_runtime.settings import SettingsError
-from parley_runtime.web.keys import split_keys
 
 
 async def run(settings: Settings, *, simulate: bool, calls: list[SimulatedCall], exit_after: bool) -> int:
@@ -51,22 +50,22 @@ async def run(settings: Settings, *, simulate: bool, calls: list[SimulatedCall],
     started = asyncio.Event()
     server.once("worker_started", started.set)
     serving = asyncio.create_task(server.run(devmode=simulate, unregistered=simulate))
-    holder: list[Client] = []
+    connection: asyncio.Future[Client] = loop.create_future()
     status = 0
     requests: asyncio.Task[None] | None = None
-    chores = asyncio.create_task(housekeeping(settings, stop, holder))
+    chores = asyncio.create_task(housekeeping(settings, stop, connection))
     health = HealthServer(
         settings.host,
         settings.port,
-        lambda: bool(holder) and holder[0].is_connected,
+        lambda: connection.done() and connection.result().is_connected,
         settings.state_path / "metrics",
-        split_keys(settings.metrics_keys),
+        settings.metrics_key_list,
     )
     await health.start()
     await asyncio.wait([asyncio.create_task(started.wait()), serving], return_when=asyncio.FIRST_COMPLETED)
     try:
         if simulate and not exit_after:  # calls started from the console, while no LiveKit server runs
-            requests = asyncio.create_task(serve_simulation_requests(settings, server, stop))
+            requests = asyncio.create_task(serve_simulation_requests(server, connection, stop))
         if simulate and calls:
             ended = await run_simulated_calls(server, calls)
             for call in ended:  # each call has ended and its events are published (or kept on disk)
@@ -97,13 +96,18 @@ async def run(settings: Settings, *, simulate: bool, calls: list[SimulatedCall],
     return status
 
 
-async def serve_simulation_requests(settings: Settings, server: AgentServer, stop: asyncio.Event) -> None:
-    nc = await connect(settings.nats, name="agent-simulate", retry_initial=True)
+async def serve_simulation_requests(
+    server: AgentServer, connection: asyncio.Future[Client], stop: asyncio.Event
+) -> None:
+    """Takes `agent.v1.simulate` on housekeeping's connection, once it is made, until `stop` (which closes it)."""
+    nc = await connection
+    subscription = await take_simulation_requests(nc, partial(start_simulated_job, server))
     try:
-        await take_simulation_requests(nc, partial(start_simulated_job, server))
         await stop.wait()
     finally:
-        await nc.close()
+        if nc.is_connected:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
 
 
 async def flush(settings: Settings) -> int:

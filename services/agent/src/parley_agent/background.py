@@ -55,12 +55,13 @@ async def flush_once(nc: Client, settings: Settings) -> None:
 
 
 async def housekeeping(
-    settings: Settings, stop: asyncio.Event, holder: list[Client] | None = None, interval: float = 10.0
+    settings: Settings, stop: asyncio.Event, connection: asyncio.Future[Client] | None = None, interval: float = 10.0
 ) -> None:
-    """Runs for the worker's life; its connection is put in `holder` (for /ready)."""
+    """Runs for the worker's life; its connection, once made, is the result of `connection` (for /ready and the
+    simulated calls asked for over NATS) until `stop`."""
     nc = await connect(settings.nats, name="agent-housekeeping", retry_initial=True)
-    if holder is not None:
-        holder.append(nc)
+    if connection is not None:
+        connection.set_result(nc)
     try:
         await every(interval, stop, partial(flush_once, nc, settings), what="housekeeping")
     finally:
