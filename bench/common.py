@@ -26,6 +26,7 @@ import parley_contracts as c
 from parley_devstack.nats_server import NatsServer
 from parley_devstack.ports import free_port
 from parley_devstack.postgres_server import PostgresServer
+from parley_devstack.testing import provisioned
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 # A typical assistant turn (85 characters): what Parley and the synchronous baseline both store.
@@ -60,6 +61,20 @@ def servers(logs: Path | None = None) -> Iterator[Servers]:
         finally:
             pg.stop()
             nats_server.stop()
+
+
+@contextmanager
+def provisioned_nats(prefix: str) -> Iterator[tuple[str, Path]]:
+    """A real NATS with Parley's streams and consumers, for a run that needs no database: its URL and a
+    temporary directory the run may write in too (both gone afterwards)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        root = Path(tmp)
+        server = NatsServer(root / "nats").start()
+        try:
+            asyncio.run(provisioned(server.url))
+            yield server.url, root
+        finally:
+            server.stop()
 
 
 async def prepare(s: Servers) -> str:

@@ -19,15 +19,13 @@ import asyncio
 import json
 import random
 import resource
-import tempfile
 import time
 from pathlib import Path
 
 import parley_contracts as c
-from bench.common import machine, percentile, table
+from bench.common import machine, percentile, provisioned_nats, table
 from bench.voice_bench import answered_waits, spoken_call
-from parley_devstack.nats_server import NatsServer
-from parley_devstack.testing import provisioned, stream_events
+from parley_devstack.testing import stream_events
 
 RESULTS = Path(__file__).parent / "results.json"
 FILLER = (
@@ -96,14 +94,9 @@ def waits(nats_url: str, root: Path, calls: int) -> dict[str, object]:
 def main(n: int, calls: int) -> dict[str, object]:
     print(f"1. redact: {n} turns of 30 words through Presidio...", flush=True)
     results = redact(n)
-    with tempfile.TemporaryDirectory(prefix="parley-redaction-bench-") as tmp:
-        server = NatsServer(Path(tmp) / "nats").start()
-        try:
-            asyncio.run(provisioned(server.url))
-            print(f"2. wait: {calls} pairs of spoken calls, redaction off and on...", flush=True)
-            results |= waits(server.url, Path(tmp), calls)
-        finally:
-            server.stop()
+    with provisioned_nats("parley-redaction-bench-") as (nats_url, root):
+        print(f"2. wait: {calls} pairs of spoken calls, redaction off and on...", flush=True)
+        results |= waits(nats_url, root, calls)
     results["redact_machine"] = machine()
     return results
 

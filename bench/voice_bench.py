@@ -22,13 +22,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import parley_contracts as c
-from bench.common import machine, percentile, table
-from parley_devstack.nats_server import NatsServer
-from parley_devstack.testing import provisioned, stream_events
+from bench.common import machine, percentile, provisioned_nats, table
+from parley_devstack.testing import stream_events
 
 RESULTS = Path(__file__).parent / "results.json"
 SAID = [
@@ -116,17 +114,11 @@ def waits(nats_url: str, root: Path, calls: int) -> dict[str, object]:
 
 
 def main(runs: int, calls: int) -> dict[str, object]:
-    with tempfile.TemporaryDirectory(prefix="parley-voice-bench-") as tmp:
-        root = Path(tmp)
-        server = NatsServer(root / "nats").start()
-        try:
-            asyncio.run(provisioned(server.url))
-            print(f"1. cost: the same call with Parley and bare, {runs} runs each, taking turns...", flush=True)
-            results = cost(server.url, root, runs)
-            print(f"2. wait: {calls} spoken calls with the local set, one at a time...", flush=True)
-            results |= waits(server.url, root, calls)
-        finally:
-            server.stop()
+    with provisioned_nats("parley-voice-bench-") as (nats_url, root):
+        print(f"1. cost: the same call with Parley and bare, {runs} runs each, taking turns...", flush=True)
+        results = cost(nats_url, root, runs)
+        print(f"2. wait: {calls} spoken calls with the local set, one at a time...", flush=True)
+        results |= waits(nats_url, root, calls)
     results["voice_machine"] = machine()
     return results
 
