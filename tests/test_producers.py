@@ -5,7 +5,6 @@ subject, and one fact under one type: a subscriber of `participant_joined.v1` se
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from livekit import api
 
 import parley_contracts as c
 from parley_devstack.stack import Stack
+from parley_devstack.testing import messages_in
 from tests.rooms.helpers import signed_webhook
 from tests.support import eventually_blocking
 
@@ -39,14 +39,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 async def _voice(url: str) -> list[tuple[str, bytes]]:
     nc = await nats.connect(url)
     try:
-        js = nc.jetstream()
-        state = (await js.stream_info("VOICE")).state
-        found = []
-        for seq in range(state.first_seq or 1, (state.last_seq or 0) + 1):  # an erasure's purge leaves gaps
-            with contextlib.suppress(nats.js.errors.NotFoundError):
-                message = await js.get_msg("VOICE", seq)
-                found.append((message.subject or "", message.data or b""))
-        return found
+        return [(m.subject or "", m.data or b"") for m in await messages_in(nc.jetstream(), "VOICE")]
     finally:
         await nc.close()
 

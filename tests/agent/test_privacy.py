@@ -7,7 +7,6 @@ say what was removed. The agent's LLM had the values during the call: its echo o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import re
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import pytest
 
 from parley_agent.local_voice import LocalModels
 from parley_devstack.stack import Stack
+from parley_devstack.testing import messages_in
 from tests.support import eventually_blocking
 from tests.support.processes import saying, start_simulation
 from tests.support.receiver import Receiver
@@ -149,12 +149,9 @@ def test_no_stream_holds_a_raw_value(calls: Calls) -> None:
                                 password=env.get("PARLEY_NATS_PASSWORD"))  # fmt: skip
         found: list[str] = []
         try:
-            js = nc.jetstream()
             for stream in ("VOICE", "DLQ"):
-                state = (await js.stream_info(stream)).state
-                for seq in range(state.first_seq or 1, (state.last_seq or 0) + 1):
-                    with contextlib.suppress(nats.js.errors.NotFoundError):
-                        found += leaks(((await js.get_msg(stream, seq)).data or b"").decode(errors="replace"))
+                for message in await messages_in(nc.jetstream(), stream):
+                    found += leaks((message.data or b"").decode(errors="replace"))
         finally:
             await nc.close()
         return found

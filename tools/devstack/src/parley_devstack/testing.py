@@ -221,6 +221,19 @@ async def events_in(js: Any, stream: str = "VOICE") -> list[Any]:
     return [c.decode((await js.get_msg(stream, seq)).data or b"") for seq in range(first, first + state.messages)]
 
 
+async def messages_in(js: Any, stream: str) -> list[Any]:
+    """Every message a stream holds now (`RawStreamMsg`), in order; what an erasure's purge or a deletion removed
+    leaves a gap, which is skipped."""
+    from nats.js.errors import NotFoundError
+
+    state = (await js.stream_info(stream)).state
+    found = []
+    for seq in range(state.first_seq or 1, (state.last_seq or 0) + 1):
+        with contextlib.suppress(NotFoundError):
+            found.append(await js.get_msg(stream, seq))
+    return found
+
+
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     with contextlib.suppress(ConnectionError):
         while data := await reader.read(65536):

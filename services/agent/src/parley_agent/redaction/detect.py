@@ -1,7 +1,7 @@
 """Presidio's analyzer with its pattern recognizers, offline: no spaCy model (a stand-in NLP engine gives the
 recognizers no tokens, which pattern recognizers do not need) and no public-suffix download (e-mail domains are
-checked against the list bundled with tldextract). Importing it costs about a second and 100 MB: a worker loads
-it once (`PresidioDetector.shared`), before its first call."""
+checked against the list bundled with tldextract). Loading it takes seconds and tens of megabytes
+(docs/performance.md): a worker loads it once (`PresidioDetector.shared`), before its first call."""
 
 from __future__ import annotations
 
